@@ -1,0 +1,63 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { configSchema, type Config } from './schema.ts';
+
+export class ConfigError extends Error {
+  constructor(
+    readonly source: string,
+    readonly problems: string[],
+  ) {
+    super(`invalid config ${source}:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export const DEFAULT_CONFIG_PATH = 'config/default.json';
+
+/** Validates raw config; every problem comes back as `path: message`. */
+export function parseConfig(raw: unknown, source = '(inline)'): Config {
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    throw new ConfigError(
+      source,
+      result.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`),
+    );
+  }
+  return result.data;
+}
+
+type Env = Record<string, string | undefined>;
+
+/**
+ * Applies the environment variables of PROTOCOL.md on top of the file. Env wins because
+ * addresses and secrets belong to the deployment, not to the routing config in git.
+ */
+export function applyEnv(raw: Record<string, any>, env: Env): Record<string, any> {
+  const out = structuredClone(raw);
+  const section = (name: string) => (out[name] ??= {});
+  if (env.PORT !== undefined && env.PORT !== '') {
+    const port = Number(env.PORT);
+    section('server').port = Number.isInteger(port) ? port : env.PORT;
+  }
+  if (env.HOST) section('server').host = env.HOST;
+  if (env.REDIS_URL) section('redis').url = env.REDIS_URL;
+  if (env.REDIS_CLUSTER_NODES) {
+    section('redis').clusterNodes = env.REDIS_CLUSTER_NODES.split(',').map((s) => s.trim()).filter(Boolean);
+  }
+  if (env.PEAKDESK_AUTH_SECRET) section('auth').secret = env.PEAKDESK_AUTH_SECRET;
+  return out;
+}
+
+export function loadConfig(env: Env = process.env): { config: Config; path: string } {
+  const path = resolve(env.PEAKDESK_CONFIG || DEFAULT_CONFIG_PATH);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(path, [`(file): ${(err as Error).message}`]);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ConfigError(path, ['(root): expected a JSON object']);
+  }
+  return { config: parseConfig(applyEnv(raw as Record<string, any>, env), path), path };
+}

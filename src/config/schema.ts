@@ -1,0 +1,79 @@
+import { z } from 'zod';
+
+/**
+ * Everything an operator can tune. Defaults live here, so `config/default.json` only
+ * needs what differs and a missing field never means "undefined behaviour".
+ */
+export const configSchema = z
+  .object({
+    server: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(8080),
+        /** Largest accepted WebSocket text frame; larger ones get `too_large`. */
+        maxFrameBytes: z.number().int().min(256).max(1_048_576).default(16_384),
+        /** A client that earns this many errors within `errorWindowMs` is closed with 1008. */
+        errorLimit: z.number().int().min(1).default(20),
+        errorWindowMs: z.number().int().min(100).default(10_000),
+        /** How long SIGTERM waits for in-flight work before closing sockets anyway. */
+        shutdownGraceMs: z.number().int().min(0).default(5_000),
+      })
+      .strict()
+      .prefault({}),
+    redis: z
+      .object({
+        url: z.string().url().optional(),
+        clusterNodes: z.array(z.string().regex(/^[^:]+:\d+$/, 'expected host:port')).optional(),
+        keyPrefix: z.string().min(1).max(32).regex(/^[A-Za-z0-9_.-]+$/).default('pd'),
+      })
+      .strict()
+      .prefault({}),
+    auth: z
+      .object({
+        secret: z.string().min(16, 'must be at least 16 characters').optional(),
+      })
+      .strict()
+      .prefault({}),
+    routing: z
+      .object({
+        roles: z
+          .array(z.string().min(1).max(64).regex(/^[a-z0-9-]+$/, 'lowercase letters, digits and dashes'))
+          .min(1)
+          .default(['pre-sale', 'order-edit', 'after-sale', 'bargaining']),
+        /** Role a new session is queued in when the classifier has no opinion. */
+        defaultRole: z.string().default('pre-sale'),
+        offerTimeoutMs: z.number().int().min(1_000).max(300_000).default(15_000),
+        /** An agent that drops keeps its sessions this long before they are re-queued. */
+        agentGraceMs: z.number().int().min(0).max(3_600_000).default(30_000),
+        /** Transcript events shown with an offer. */
+        previewEvents: z.number().int().min(0).max(50).default(5),
+        /** How often each instance sweeps for expired offers and grace periods it did not time itself. */
+        sweepIntervalMs: z.number().int().min(100).max(60_000).default(1_000),
+      })
+      .strict()
+      .prefault({}),
+    sessions: z
+      .object({
+        /** A closed session's transcript stays readable this long, then Redis expires it. */
+        retentionMs: z.number().int().min(60_000).default(7 * 24 * 3_600_000),
+        /** How long a blocked buyer stays blocked for the shop. */
+        blockMs: z.number().int().min(60_000).default(30 * 24 * 3_600_000),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    if (!cfg.routing.roles.includes(cfg.routing.defaultRole)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['routing', 'defaultRole'],
+        message: `must be one of routing.roles (${cfg.routing.roles.join(', ')})`,
+      });
+    }
+    if (new Set(cfg.routing.roles).size !== cfg.routing.roles.length) {
+      ctx.addIssue({ code: 'custom', path: ['routing', 'roles'], message: 'roles must be unique' });
+    }
+  });
+
+export type Config = z.infer<typeof configSchema>;

@@ -1,0 +1,47 @@
+import type { Address } from '../types.ts';
+
+/**
+ * The Redis key layout, in one place. Every key of a shop starts with `<prefix>:{<shop>}:`
+ * so one shop lives in one hash slot (Lua scripts are per shop, and Cluster needs that).
+ * The Lua side (lua/_prelude.lua) derives the same names from this prefix.
+ *
+ *   s:<sid>       hash    session (state, buyer, role, agent, arrived, seq, x:<agent> exclusions…)
+ *   t:<sid>       stream  transcript; entry id `<seq>-0`, fields f(rom) t(ext) ts a(gent) r(ole)
+ *   m:<sid>       hash    clientMsgId → seq, for idempotent resends
+ *   bs:<buyer>    string  the buyer's open session
+ *   blk:<buyer>   string  block marker (with expiry)
+ *   q:<role>      zset    waiting sessions by arrival time
+ *   av:<role>     zset    ready agents with free capacity, by load then idle time
+ *   a:<agent>     hash    agent status, roles, capacity, load; a:<agent>:s/:o/:c sets of
+ *                         sessions, offers and live connections
+ *   offers        zset    offered sessions by expiry
+ *   grace         zset    offline agents by end of grace period
+ *   ch:b:<buyer>, ch:a:<agent>   pub/sub channels
+ */
+export function shopPrefix(prefix: string, shop: string): string {
+  // encodeURIComponent escapes `{` and `}`, so a shop id can never break the hash tag.
+  return `${prefix}:{${encodeURIComponent(shop)}}:`;
+}
+
+export function shopsKey(prefix: string): string {
+  return `${prefix}:shops`;
+}
+
+export const sessionKey = (p: string, sid: string) => `${p}s:${sid}`;
+export const transcriptKey = (p: string, sid: string) => `${p}t:${sid}`;
+export const queueKey = (p: string, role: string) => `${p}q:${role}`;
+export const agentKey = (p: string, aid: string) => `${p}a:${aid}`;
+export const offersKey = (p: string) => `${p}offers`;
+export const graceKey = (p: string) => `${p}grace`;
+
+export function channelOf(prefix: string, address: Address): string {
+  return `${shopPrefix(prefix, address.shop)}ch:${address.kind === 'buyer' ? 'b' : 'a'}:${address.id}`;
+}
+
+/** Inverse of channelOf's shop part, for routing an incoming pub/sub message. */
+export function shopFromPrefix(prefix: string, key: string): string | null {
+  const start = prefix.length + 2;
+  const end = key.indexOf('}:', start);
+  if (!key.startsWith(`${prefix}:{`) || end < 0) return null;
+  return decodeURIComponent(key.slice(start, end));
+}

@@ -1,0 +1,17 @@
+-- ARGV: buyerId, newSessionId, now, idleTtlMs
+-- Returns {sessionId, lastSeq, created(0|1)}.
+local buyer, newSid, now, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+if redis.call('EXISTS', P .. 'blk:' .. buyer) == 1 then
+  fail('blocked', 'you are blocked from chatting with this shop')
+end
+local bkey = P .. 'bs:' .. buyer
+local sid = redis.call('GET', bkey)
+if sid then
+  local s = redis.call('HMGET', skey(sid), 'state', 'seq')
+  if s[1] and s[1] ~= 'closed' then return { sid, tonumber(s[2]), 0 } end
+end
+-- A session nobody wrote in yet expires by itself; the first buyer message makes it persist.
+redis.call('HSET', skey(newSid), 'buyer', buyer, 'state', 'bot', 'role', '', 'arrived', 0, 'created', now, 'seq', 0)
+redis.call('PEXPIRE', skey(newSid), ttl)
+redis.call('SET', bkey, newSid, 'PX', ttl)
+return { newSid, 0, 1 }

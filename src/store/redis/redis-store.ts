@@ -1,0 +1,344 @@
+import { randomUUID } from 'node:crypto';
+import { Redis, Cluster } from 'ioredis';
+import { PeakError, type ErrorCode } from '../../protocol/errors.ts';
+import type { EventFrom } from '../../protocol/frames.ts';
+import type {
+  Address,
+  AgentStatus,
+  AgentView,
+  Bus,
+  BuyerPostResult,
+  Offer,
+  PostResult,
+  Requeued,
+  SessionState,
+  SessionView,
+  Store,
+  StoredEvent,
+} from '../types.ts';
+import { channelOf, graceKey, offersKey, queueKey, sessionKey, shopPrefix, shopsKey, transcriptKey, agentKey } from './keys.ts';
+import { defineScripts, type ScriptClient } from './scripts.ts';
+
+export interface RedisStoreOptions {
+  url?: string;
+  clusterNodes?: string[];
+  keyPrefix: string;
+  /** A session nobody wrote in yet is forgotten after this long. */
+  idleSessionTtlMs?: number;
+}
+
+type Client = Redis | Cluster;
+
+const PEAK_ERROR = /^PEAK (\w+) (.*)$/s;
+
+/** Lua scripts report client mistakes as `PEAK <code> <message>`; everything else is ours. */
+function translate(err: unknown): never {
+  if (err instanceof Error && err.name === 'ReplyError') {
+    const m = PEAK_ERROR.exec(err.message);
+    if (m) throw new PeakError(m[1] as ErrorCode, m[2]!.replace(/ script: .*$/s, ''));
+  }
+  throw err;
+}
+
+function connect(opts: RedisStoreOptions, role: string): Client {
+  const common = { connectionName: `peakdesk-${role}`, maxRetriesPerRequest: 2, enableAutoPipelining: true };
+  if (opts.clusterNodes?.length) {
+    const nodes = opts.clusterNodes.map((n) => {
+      const [host, port] = n.split(':');
+      return { host: host!, port: Number(port) };
+    });
+    return new Cluster(nodes, { redisOptions: common, enableAutoPipelining: true });
+  }
+  return new Redis(opts.url ?? 'redis://127.0.0.1:6379', common);
+}
+
+class RedisBus implements Bus {
+  private readonly handlers = new Map<string, (payload: string) => void>();
+
+  constructor(
+    private readonly pub: Client,
+    private readonly sub: Client,
+    private readonly prefix: string,
+  ) {
+    sub.on('message', (channel: string, payload: string) => this.handlers.get(channel)?.(payload));
+  }
+
+  async subscribe(address: Address, onPayload: (payload: string) => void): Promise<void> {
+    const channel = channelOf(this.prefix, address);
+    this.handlers.set(channel, onPayload);
+    await this.sub.subscribe(channel);
+  }
+
+  async unsubscribe(address: Address): Promise<void> {
+    const channel = channelOf(this.prefix, address);
+    this.handlers.delete(channel);
+    await this.sub.unsubscribe(channel);
+  }
+
+  async publish(address: Address, payload: string): Promise<void> {
+    await this.pub.publish(channelOf(this.prefix, address), payload);
+  }
+}
+
+function flatRequeued(flat: unknown[]): Requeued[] {
+  const out: Requeued[] = [];
+  for (let i = 0; i + 2 < flat.length; i += 3) {
+    out.push({ sessionId: String(flat[i]), buyerId: String(flat[i + 1]), role: String(flat[i + 2]) });
+  }
+  return out;
+}
+
+function toEvent(id: string, fields: string[]): StoredEvent {
+  const f: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
+  const ev: StoredEvent = { seq: Number(id.slice(0, id.indexOf('-'))), from: f.f as EventFrom, text: f.t ?? '', ts: Number(f.ts) };
+  if (f.r) ev.role = f.r;
+  if (f.a) ev.agentId = f.a;
+  return ev;
+}
+
+export class RedisStore implements Store {
+  readonly kind = 'redis' as const;
+  readonly bus: Bus;
+  private readonly cmd: ScriptClient;
+  private readonly knownShops = new Set<string>();
+  private readonly idleTtl: number;
+
+  private constructor(
+    private readonly client: Client,
+    private readonly sub: Client,
+    private readonly prefix: string,
+    idleTtlMs: number,
+  ) {
+    this.cmd = defineScripts(client);
+    this.bus = new RedisBus(client, sub, prefix);
+    this.idleTtl = idleTtlMs;
+  }
+
+  static async connect(opts: RedisStoreOptions): Promise<RedisStore> {
+    const client = connect(opts, 'cmd');
+    const sub = connect(opts, 'sub');
+    const store = new RedisStore(client, sub, opts.keyPrefix, opts.idleSessionTtlMs ?? 24 * 3_600_000);
+    await Promise.all([client.ping(), sub.ping()]);
+    return store;
+  }
+
+  /** The raw client, for tests and benchmarks that need to look at keys. */
+  get redis(): Client {
+    return this.client;
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      return (await this.client.ping()) === 'PONG';
+    } catch {
+      return false;
+    }
+  }
+
+  async shutdown(): Promise<void> {
+    await Promise.allSettled([this.client.quit(), this.sub.quit()]);
+  }
+
+  private p(shop: string): string {
+    return shopPrefix(this.prefix, shop);
+  }
+
+  private async call<T>(name: keyof ScriptClient, shop: string, ...args: (string | number)[]): Promise<T> {
+    try {
+      return (await this.cmd[name](this.p(shop), ...args)) as T;
+    } catch (err) {
+      translate(err);
+    }
+  }
+
+  private async remember(shop: string): Promise<void> {
+    if (this.knownShops.has(shop)) return;
+    await this.client.sadd(shopsKey(this.prefix), shop);
+    this.knownShops.add(shop);
+  }
+
+  async openSession(shop: string, buyerId: string, now: number) {
+    await this.remember(shop);
+    const [sessionId, lastSeq, created] = await this.call<[string, number, number]>(
+      'openSession', shop, buyerId, randomUUID(), now, this.idleTtl,
+    );
+    return { sessionId, lastSeq, created: created === 1 };
+  }
+
+  async postBuyerMessage(
+    shop: string,
+    sessionId: string,
+    buyerId: string,
+    msg: { clientMsgId: string; text: string; ts: number; role: string },
+  ): Promise<BuyerPostResult> {
+    const [seq, dup, enq, role, position] = await this.call<[number, number, number, string, number]>(
+      'appendEvent', shop, sessionId, 'buyer', buyerId, msg.clientMsgId, msg.text, msg.ts, msg.role,
+    );
+    const out: BuyerPostResult = { seq, duplicate: dup === 1 };
+    if (enq === 1) out.enqueued = { role, position };
+    return out;
+  }
+
+  async postAgentMessage(shop: string, sessionId: string, agentId: string, msg: { clientMsgId: string; text: string; ts: number }): Promise<PostResult> {
+    const [seq, dup] = await this.call<[number, number]>(
+      'appendEvent', shop, sessionId, 'agent', agentId, msg.clientMsgId, msg.text, msg.ts, '',
+    );
+    return { seq, duplicate: dup === 1 };
+  }
+
+  async postBotMessage(shop: string, sessionId: string, msg: { text: string; ts: number; role?: string }): Promise<PostResult> {
+    const [seq] = await this.call<[number]>('appendEvent', shop, sessionId, 'bot', '', '', msg.text, msg.ts, msg.role ?? '');
+    return { seq, duplicate: false };
+  }
+
+  async rate(shop: string, sessionId: string, buyerId: string, score: number, comment: string | undefined, now: number) {
+    await this.call('rate', shop, sessionId, buyerId, score, comment ?? '', now);
+  }
+
+  async agentConnect(shop: string, agentId: string, connId: string, now: number): Promise<AgentView> {
+    await this.remember(shop);
+    const [status, roles, capacity, load, sessions, offers] = await this.call<[AgentStatus, string, number, number, string[], string[]]>(
+      'agentConnect', shop, agentId, connId, now,
+    );
+    return { id: agentId, shop, status, roles: roles ? roles.split(',') : [], capacity, load, sessions, offers };
+  }
+
+  async agentDisconnect(shop: string, agentId: string, connId: string, now: number, graceMs: number) {
+    const [offline, graceUntil, requeued] = await this.call<[number, number, unknown[]]>(
+      'agentDisconnect', shop, agentId, connId, now, graceMs,
+    );
+    return {
+      offline: offline === 1,
+      ...(graceUntil ? { graceUntil } : {}),
+      requeued: flatRequeued(requeued),
+    };
+  }
+
+  async agentReady(shop: string, agentId: string, roles: string[], capacity: number, now: number) {
+    await this.call('agentStatus', shop, agentId, 'ready', roles.join(','), capacity, now);
+  }
+
+  async agentAway(shop: string, agentId: string, now: number) {
+    await this.call('agentStatus', shop, agentId, 'away', '', 0, now);
+  }
+
+  async accept(shop: string, sessionId: string, agentId: string, now: number) {
+    const [role, note, already] = await this.call<[string, string, number]>('accept', shop, sessionId, agentId, now);
+    return { role, ...(note ? { note } : {}), alreadyAssigned: already === 1 };
+  }
+
+  async decline(shop: string, sessionId: string, agentId: string, now: number, excludeMs: number): Promise<Requeued> {
+    const [sid, buyerId, role] = await this.call<string[]>('releaseOffer', shop, sessionId, agentId, now, excludeMs);
+    return { sessionId: sid!, buyerId: buyerId!, role: role! };
+  }
+
+  async expireOffer(shop: string, sessionId: string, now: number, excludeMs: number) {
+    const r = await this.call<string[] | null>('releaseOffer', shop, sessionId, '', now, excludeMs);
+    if (!r) return null;
+    return { sessionId: r[0]!, buyerId: r[1]!, role: r[2]!, agentId: r[3]! };
+  }
+
+  async transfer(shop: string, sessionId: string, agentId: string, toRole: string, note: string | undefined, now: number, excludeMs: number) {
+    const [fromRole, buyerId] = await this.call<[string, string]>('transfer', shop, sessionId, agentId, toRole, note ?? '', now, excludeMs);
+    return { fromRole, buyerId };
+  }
+
+  async close(shop: string, sessionId: string, agentId: string | null, reason: string, now: number, retentionMs: number) {
+    const [buyerId, holder] = await this.call<[string, string]>('close', shop, sessionId, agentId ?? '', reason, now, retentionMs, 0);
+    return { buyerId, ...(holder ? { agentId: holder } : {}) };
+  }
+
+  async block(shop: string, sessionId: string, agentId: string, reason: string, now: number, blockMs: number, retentionMs: number) {
+    const [buyerId] = await this.call<[string, string]>('close', shop, sessionId, agentId, reason, now, retentionMs, blockMs);
+    return { buyerId };
+  }
+
+  async expireGrace(shop: string, agentId: string, now: number): Promise<Requeued[]> {
+    return flatRequeued(await this.call<unknown[]>('expireGrace', shop, agentId, now));
+  }
+
+  async dispatch(shop: string, role: string, now: number, offerTimeoutMs: number, max: number): Promise<Offer[]> {
+    const flat = await this.call<unknown[]>('dispatch', shop, role, now, offerTimeoutMs, max);
+    const out: Offer[] = [];
+    for (let i = 0; i + 2 < flat.length; i += 3) {
+      out.push({ sessionId: String(flat[i]), agentId: String(flat[i + 1]), role, expiresAt: Number(flat[i + 2]) });
+    }
+    return out;
+  }
+
+  async getSession(shop: string, sessionId: string): Promise<SessionView | null> {
+    const h = await this.client.hgetall(sessionKey(this.p(shop), sessionId));
+    if (!h.state) return null;
+    const view: SessionView = {
+      id: sessionId,
+      shop,
+      buyerId: h.buyer ?? '',
+      state: h.state as SessionState,
+      role: h.role ?? '',
+      arrivedAt: Number(h.arrived ?? 0),
+      createdAt: Number(h.created ?? 0),
+      lastSeq: Number(h.seq ?? 0),
+      roleHistory: h.roles ? h.roles.split(',') : [],
+    };
+    if (h.agent) view.agentId = h.agent;
+    if (h.offerExp) view.offerExpiresAt = Number(h.offerExp);
+    if (h.lastAgent) view.lastAgentId = h.lastAgent;
+    if (h.note) view.note = h.note;
+    if (h.closedReason) view.closedReason = h.closedReason;
+    if (h.rating) view.rating = Number(h.rating);
+    return view;
+  }
+
+  async getAgent(shop: string, agentId: string): Promise<AgentView | null> {
+    const key = agentKey(this.p(shop), agentId);
+    const [h, sessions, offers] = await Promise.all([
+      this.client.hgetall(key),
+      this.client.smembers(`${key}:s`),
+      this.client.smembers(`${key}:o`),
+    ]);
+    if (!h.status) return null;
+    return {
+      id: agentId,
+      shop,
+      status: h.status as AgentStatus,
+      roles: h.roles ? h.roles.split(',') : [],
+      capacity: Number(h.capacity ?? 0),
+      load: Number(h.load ?? 0),
+      sessions,
+      offers,
+    };
+  }
+
+  async readEvents(shop: string, sessionId: string, afterSeq: number): Promise<StoredEvent[]> {
+    const rows = await this.client.xrange(transcriptKey(this.p(shop), sessionId), `${afterSeq + 1}-0`, '+');
+    return rows.map(([id, fields]) => toEvent(id, fields));
+  }
+
+  async lastEvents(shop: string, sessionId: string, count: number): Promise<StoredEvent[]> {
+    if (count <= 0) return [];
+    const rows = await this.client.xrevrange(transcriptKey(this.p(shop), sessionId), '+', '-', 'COUNT', count);
+    return rows.reverse().map(([id, fields]) => toEvent(id, fields));
+  }
+
+  async queuePosition(shop: string, role: string, sessionId: string): Promise<number | null> {
+    const rank = await this.client.zrank(queueKey(this.p(shop), role), sessionId);
+    return rank === null ? null : rank + 1;
+  }
+
+  async queueLength(shop: string, role: string): Promise<number> {
+    return this.client.zcard(queueKey(this.p(shop), role));
+  }
+
+  async shops(): Promise<string[]> {
+    return this.client.smembers(shopsKey(this.prefix));
+  }
+
+  async dueOffers(shop: string, now: number): Promise<string[]> {
+    return this.client.zrangebyscore(offersKey(this.p(shop)), '-inf', now);
+  }
+
+  async dueGrace(shop: string, now: number): Promise<string[]> {
+    return this.client.zrangebyscore(graceKey(this.p(shop)), '-inf', now);
+  }
+}

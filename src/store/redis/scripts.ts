@@ -1,0 +1,50 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Redis, Cluster } from 'ioredis';
+
+const LUA_DIR = fileURLToPath(new URL('./lua/', import.meta.url));
+const PRELUDE = '_prelude.lua';
+
+export const SCRIPT_NAMES = [
+  'openSession',
+  'appendEvent',
+  'rate',
+  'agentConnect',
+  'agentDisconnect',
+  'agentStatus',
+  'accept',
+  'releaseOffer',
+  'transfer',
+  'close',
+  'expireGrace',
+  'dispatch',
+] as const;
+export type ScriptName = (typeof SCRIPT_NAMES)[number];
+
+/** Reads every script once, with the shared prelude in front (the BullMQ way of including). */
+export function loadScripts(): Record<ScriptName, string> {
+  const prelude = readFileSync(LUA_DIR + PRELUDE, 'utf8');
+  const files = new Set(readdirSync(LUA_DIR).filter((f) => f.endsWith('.lua') && f !== PRELUDE));
+  const out = {} as Record<ScriptName, string>;
+  for (const name of SCRIPT_NAMES) {
+    if (!files.delete(`${name}.lua`)) throw new Error(`missing Lua script ${name}.lua`);
+    out[name] = `${prelude}\n${readFileSync(`${LUA_DIR}${name}.lua`, 'utf8')}`;
+  }
+  if (files.size) throw new Error(`Lua scripts not registered in SCRIPT_NAMES: ${[...files].join(', ')}`);
+  return out;
+}
+
+type ScriptCall = (prefixKey: string, ...args: (string | number)[]) => Promise<unknown>;
+export type ScriptClient = { [K in ScriptName]: ScriptCall };
+
+/**
+ * Registers the scripts as ioredis commands: EVALSHA by name, EVAL once when the server does
+ * not know the script yet (after a restart or on a fresh cluster node).
+ */
+export function defineScripts(client: Redis | Cluster): ScriptClient {
+  const scripts = loadScripts();
+  for (const name of SCRIPT_NAMES) {
+    client.defineCommand(name, { numberOfKeys: 1, lua: scripts[name] });
+  }
+  return client as unknown as ScriptClient;
+}

@@ -1,0 +1,204 @@
+import type { EventFrom } from '../protocol/frames.ts';
+
+/**
+ * The store contract. Two implementations keep it: RedisStore (Lua scripts, shared by
+ * several gateway instances) and MemoryStore (one process, for `npm start` without Redis).
+ * test/store-contract.test.ts runs the same cases against both.
+ *
+ * Every method that changes more than one thing does it atomically. Methods throw
+ * PeakError with a protocol error code for anything a client caused.
+ */
+
+export type SessionState = 'bot' | 'queued' | 'offered' | 'assigned' | 'closed';
+export type AgentStatus = 'ready' | 'away' | 'offline';
+
+export interface SessionView {
+  id: string;
+  shop: string;
+  buyerId: string;
+  state: SessionState;
+  /** '' until the first buyer message classifies the session. */
+  role: string;
+  /** Queue priority: the arrival time of the buyer's first message (ms). Kept across re-queues. */
+  arrivedAt: number;
+  createdAt: number;
+  lastSeq: number;
+  /** The assigned agent, or the agent holding the offer while `offered`. */
+  agentId?: string;
+  offerExpiresAt?: number;
+  /** The agent that last owned the session (kept after close, for ratings). */
+  lastAgentId?: string;
+  /** Roles in the order the session visited them. */
+  roleHistory: string[];
+  note?: string;
+  closedReason?: string;
+  rating?: number;
+}
+
+export interface AgentView {
+  id: string;
+  shop: string;
+  status: AgentStatus;
+  roles: string[];
+  capacity: number;
+  /** Offered + assigned sessions. Never exceeds capacity through dispatch. */
+  load: number;
+  sessions: string[];
+  offers: string[];
+}
+
+/** A transcript event as stored. `seq` is per session, strictly increasing from 1. */
+export interface StoredEvent {
+  seq: number;
+  from: EventFrom;
+  text: string;
+  ts: number;
+  role?: string;
+  agentId?: string;
+}
+
+export interface Offer {
+  sessionId: string;
+  agentId: string;
+  role: string;
+  expiresAt: number;
+}
+
+export interface Requeued {
+  sessionId: string;
+  buyerId: string;
+  role: string;
+}
+
+/** Who a bus payload is for: every local connection of this buyer or agent in this shop. */
+export interface Address {
+  kind: 'buyer' | 'agent';
+  shop: string;
+  id: string;
+}
+
+/**
+ * Fan-out between gateway instances. Payloads are serialized server frames, forwarded to
+ * sockets as they are. The store publishes transcript `message` frames itself, inside the
+ * same atomic step that assigns `seq`, so every subscriber sees them in seq order.
+ */
+export interface Bus {
+  subscribe(address: Address, onPayload: (payload: string) => void): Promise<void>;
+  unsubscribe(address: Address): Promise<void>;
+  publish(address: Address, payload: string): Promise<void>;
+}
+
+export interface PostResult {
+  seq: number;
+  /** The clientMsgId was seen before; nothing was stored, `seq` is the original one. */
+  duplicate: boolean;
+}
+
+export interface BuyerPostResult extends PostResult {
+  /** Set when this message moved the session from `bot` into a queue. */
+  enqueued?: { role: string; position: number };
+}
+
+export interface Store {
+  readonly kind: 'redis' | 'memory';
+  readonly bus: Bus;
+  /** True when the store answers now (for /readyz). */
+  ping(): Promise<boolean>;
+  /** Releases connections; the store is unusable afterwards. */
+  shutdown(): Promise<void>;
+
+  // ---- buyers ----
+  /** The buyer's open session in this shop, or a new one in state `bot`. Throws `blocked`. */
+  openSession(shop: string, buyerId: string, now: number): Promise<{ sessionId: string; lastSeq: number; created: boolean }>;
+  /**
+   * Stores a buyer message and publishes it to the assigned agent. The first message of a
+   * `bot` session queues it in `role` (the classifier's answer; ignored afterwards).
+   */
+  postBuyerMessage(
+    shop: string,
+    sessionId: string,
+    buyerId: string,
+    msg: { clientMsgId: string; text: string; ts: number; role: string },
+  ): Promise<BuyerPostResult>;
+  /** Rating of a closed session by its buyer; once. */
+  rate(shop: string, sessionId: string, buyerId: string, score: number, comment: string | undefined, now: number): Promise<void>;
+
+  // ---- bots ----
+  postBotMessage(shop: string, sessionId: string, msg: { text: string; ts: number; role?: string }): Promise<PostResult>;
+
+  // ---- agents ----
+  /** Registers a live connection; an agent coming back within grace gets its sessions and state back. */
+  agentConnect(shop: string, agentId: string, connId: string, now: number): Promise<AgentView>;
+  /**
+   * Drops a connection. When it was the last one the agent goes offline: pending offers are
+   * re-queued at once, assigned sessions wait `graceMs` (see expireGrace).
+   */
+  agentDisconnect(
+    shop: string,
+    agentId: string,
+    connId: string,
+    now: number,
+    graceMs: number,
+  ): Promise<{ offline: boolean; graceUntil?: number; requeued: Requeued[] }>;
+  agentReady(shop: string, agentId: string, roles: string[], capacity: number, now: number): Promise<void>;
+  agentAway(shop: string, agentId: string, now: number): Promise<void>;
+  postAgentMessage(
+    shop: string,
+    sessionId: string,
+    agentId: string,
+    msg: { clientMsgId: string; text: string; ts: number },
+  ): Promise<PostResult>;
+  /** Turns this agent's live offer into an assignment. Accepting an owned session again is a no-op. */
+  accept(shop: string, sessionId: string, agentId: string, now: number): Promise<{ role: string; note?: string; alreadyAssigned: boolean }>;
+  /** Puts the offered session back at the head of its queue; this agent is skipped for it for `excludeMs`. */
+  decline(shop: string, sessionId: string, agentId: string, now: number, excludeMs: number): Promise<Requeued>;
+  /** Re-queues an offer whose time is up; null when it was already answered or is not due. */
+  expireOffer(shop: string, sessionId: string, now: number, excludeMs: number): Promise<(Requeued & { agentId: string }) | null>;
+  /** Moves an assigned session to `toRole`'s queue, keeping its arrival time (so ahead of newer sessions). */
+  transfer(
+    shop: string,
+    sessionId: string,
+    agentId: string,
+    toRole: string,
+    note: string | undefined,
+    now: number,
+    excludeMs: number,
+  ): Promise<{ fromRole: string; buyerId: string }>;
+  /** Ends a session. `agentId` set: only its owner may close it. */
+  close(shop: string, sessionId: string, agentId: string | null, reason: string, now: number, retentionMs: number): Promise<{ buyerId: string; agentId?: string }>;
+  /** Closes the session and blocks its buyer in this shop for `blockMs`. */
+  block(
+    shop: string,
+    sessionId: string,
+    agentId: string,
+    reason: string,
+    now: number,
+    blockMs: number,
+    retentionMs: number,
+  ): Promise<{ buyerId: string }>;
+  /** Re-queues the sessions of an agent still offline after its grace period; [] otherwise. */
+  expireGrace(shop: string, agentId: string, now: number): Promise<Requeued[]>;
+
+  // ---- routing ----
+  /**
+   * Reserves up to `max` (oldest session, best agent) pairs of one role: the agent with the
+   * lowest load, then the longest idle, that is ready, has free capacity and is not excluded.
+   */
+  dispatch(shop: string, role: string, now: number, offerTimeoutMs: number, max: number): Promise<Offer[]>;
+
+  // ---- reads ----
+  getSession(shop: string, sessionId: string): Promise<SessionView | null>;
+  getAgent(shop: string, agentId: string): Promise<AgentView | null>;
+  /** Events with seq > afterSeq, oldest first. */
+  readEvents(shop: string, sessionId: string, afterSeq: number): Promise<StoredEvent[]>;
+  /** The last `count` events, oldest first. */
+  lastEvents(shop: string, sessionId: string, count: number): Promise<StoredEvent[]>;
+  /** 1-based place in the role's queue, or null when not queued there. */
+  queuePosition(shop: string, role: string, sessionId: string): Promise<number | null>;
+  queueLength(shop: string, role: string): Promise<number>;
+
+  // ---- sweeping (recovery of timers another instance owned) ----
+  shops(): Promise<string[]>;
+  dueOffers(shop: string, now: number): Promise<string[]>;
+  dueGrace(shop: string, now: number): Promise<string[]>;
+}
