@@ -31,11 +31,18 @@ type Client = Redis | Cluster;
 
 const PEAK_ERROR = /^PEAK (\w+) (.*)$/s;
 
-/** Lua scripts report client mistakes as `PEAK <code> <message>`; everything else is ours. */
+/**
+ * Lua scripts report client mistakes as `PEAK <code> <message>`. Any other Redis reply
+ * error is a bug of ours and propagates; failing to reach Redis at all is `unavailable`.
+ */
 function translate(err: unknown): never {
   if (err instanceof Error && err.name === 'ReplyError') {
     const m = PEAK_ERROR.exec(err.message);
     if (m) throw new PeakError(m[1] as ErrorCode, m[2]!.replace(/ script: .*$/s, ''));
+    throw err;
+  }
+  if (err instanceof Error && (err.name === 'MaxRetriesPerRequestError' || /connection|ECONNREFUSED|ECONNRESET|writeable|timed? ?out/i.test(err.message))) {
+    throw new PeakError('unavailable', 'the store is unreachable; retry');
   }
   throw err;
 }
@@ -152,9 +159,17 @@ export class RedisStore implements Store {
     }
   }
 
+  private async guard<T>(p: Promise<T>): Promise<T> {
+    try {
+      return await p;
+    } catch (err) {
+      translate(err);
+    }
+  }
+
   private async remember(shop: string): Promise<void> {
     if (this.knownShops.has(shop)) return;
-    await this.client.sadd(shopsKey(this.prefix), shop);
+    await this.guard(this.client.sadd(shopsKey(this.prefix), shop));
     this.knownShops.add(shop);
   }
 
@@ -268,7 +283,7 @@ export class RedisStore implements Store {
   }
 
   async getSession(shop: string, sessionId: string): Promise<SessionView | null> {
-    const h = await this.client.hgetall(sessionKey(this.p(shop), sessionId));
+    const h = await this.guard(this.client.hgetall(sessionKey(this.p(shop), sessionId)));
     if (!h.state) return null;
     const view: SessionView = {
       id: sessionId,
@@ -292,11 +307,9 @@ export class RedisStore implements Store {
 
   async getAgent(shop: string, agentId: string): Promise<AgentView | null> {
     const key = agentKey(this.p(shop), agentId);
-    const [h, sessions, offers] = await Promise.all([
-      this.client.hgetall(key),
-      this.client.smembers(`${key}:s`),
-      this.client.smembers(`${key}:o`),
-    ]);
+    const [h, sessions, offers] = await this.guard(
+      Promise.all([this.client.hgetall(key), this.client.smembers(`${key}:s`), this.client.smembers(`${key}:o`)]),
+    );
     if (!h.status) return null;
     return {
       id: agentId,
@@ -311,34 +324,34 @@ export class RedisStore implements Store {
   }
 
   async readEvents(shop: string, sessionId: string, afterSeq: number): Promise<StoredEvent[]> {
-    const rows = await this.client.xrange(transcriptKey(this.p(shop), sessionId), `${afterSeq + 1}-0`, '+');
+    const rows = await this.guard(this.client.xrange(transcriptKey(this.p(shop), sessionId), `${afterSeq + 1}-0`, '+'));
     return rows.map(([id, fields]) => toEvent(id, fields));
   }
 
   async lastEvents(shop: string, sessionId: string, count: number): Promise<StoredEvent[]> {
     if (count <= 0) return [];
-    const rows = await this.client.xrevrange(transcriptKey(this.p(shop), sessionId), '+', '-', 'COUNT', count);
+    const rows = await this.guard(this.client.xrevrange(transcriptKey(this.p(shop), sessionId), '+', '-', 'COUNT', count));
     return rows.reverse().map(([id, fields]) => toEvent(id, fields));
   }
 
   async queuePosition(shop: string, role: string, sessionId: string): Promise<number | null> {
-    const rank = await this.client.zrank(queueKey(this.p(shop), role), sessionId);
+    const rank = await this.guard(this.client.zrank(queueKey(this.p(shop), role), sessionId));
     return rank === null ? null : rank + 1;
   }
 
   async queueLength(shop: string, role: string): Promise<number> {
-    return this.client.zcard(queueKey(this.p(shop), role));
+    return this.guard(this.client.zcard(queueKey(this.p(shop), role)));
   }
 
   async shops(): Promise<string[]> {
-    return this.client.smembers(shopsKey(this.prefix));
+    return this.guard(this.client.smembers(shopsKey(this.prefix)));
   }
 
   async dueOffers(shop: string, now: number): Promise<string[]> {
-    return this.client.zrangebyscore(offersKey(this.p(shop)), '-inf', now);
+    return this.guard(this.client.zrangebyscore(offersKey(this.p(shop)), '-inf', now));
   }
 
   async dueGrace(shop: string, now: number): Promise<string[]> {
-    return this.client.zrangebyscore(graceKey(this.p(shop)), '-inf', now);
+    return this.guard(this.client.zrangebyscore(graceKey(this.p(shop)), '-inf', now));
   }
 }

@@ -1,0 +1,107 @@
+import { randomBytes } from 'node:crypto';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import websocket from '@fastify/websocket';
+import { pino, type Logger } from 'pino';
+import type { WebSocket } from 'ws';
+import type { Config } from './config/schema.ts';
+import { defaultRoleClassifier, type Classifier } from './domain/classifier.ts';
+import type { Deps } from './domain/deps.ts';
+import { Hub } from './domain/hub.ts';
+import { Router } from './domain/router.ts';
+import { Sweeper } from './domain/sweeper.ts';
+import { Metrics } from './metrics/metrics.ts';
+import { createStore } from './store/index.ts';
+import type { Store } from './store/types.ts';
+import { Auth } from './transport/auth.ts';
+import { registerHttp } from './transport/http.ts';
+import { registerSockets } from './transport/sockets.ts';
+
+export interface GatewayOptions {
+  config: Config;
+  logger?: Logger;
+  /** Defaults to what the config names (Redis or the embedded store). */
+  store?: Store;
+  now?: () => number;
+  classifier?: Classifier;
+}
+
+/** One gateway instance: HTTP + WebSocket server, domain services and their store. */
+export class Gateway {
+  private readonly live = new Map<WebSocket, Promise<void>>();
+  private closing = false;
+
+  private constructor(
+    readonly app: FastifyInstance,
+    readonly deps: Deps,
+    readonly router: Router,
+    readonly sweeper: Sweeper,
+    readonly auth: Auth,
+    private readonly ownsStore: boolean,
+  ) {}
+
+  static async create(opts: GatewayOptions): Promise<Gateway> {
+    const logger = opts.logger ?? pino({ level: 'info' });
+    let secret = opts.config.auth.secret;
+    if (!secret) {
+      secret = randomBytes(32).toString('base64url');
+      logger.warn('PEAKDESK_AUTH_SECRET is not set: generated a random secret, so no existing token will be accepted');
+    }
+    const store = opts.store ?? (await createStore(opts.config, logger));
+    const config = opts.config;
+    const deps: Deps = {
+      store,
+      hub: new Hub(store.bus),
+      config: () => config,
+      classifier: opts.classifier ?? defaultRoleClassifier(() => config.routing.defaultRole),
+      logger,
+      metrics: new Metrics(),
+      now: opts.now ?? Date.now,
+    };
+    const router = new Router(deps);
+    const sweeper = new Sweeper(deps, router);
+    const auth = new Auth(secret);
+
+    const app = Fastify({
+      loggerInstance: logger as FastifyBaseLogger,
+      // One log line per WebSocket upgrade would drown the state-change lines ops read.
+      logController: new LogController({ disableRequestLogging: true }),
+      return503OnClosing: true,
+    }) as unknown as FastifyInstance;
+    // ws closes with 1009 only far above the protocol limit; frames in between get `too_large`.
+    await app.register(websocket, { options: { maxPayload: Math.max(1_048_576, config.server.maxFrameBytes * 4) } });
+    const gateway = new Gateway(app, deps, router, sweeper, auth, !opts.store);
+    app.addHook('onRequest', async (req, reply) => {
+      if (gateway.closing && req.url.startsWith('/v1/')) await reply.code(503).send({ error: 'unavailable', message: 'shutting down' });
+    });
+    registerHttp(app, store, deps.metrics);
+    registerSockets(app, { deps, router, auth, live: gateway.live });
+    return gateway;
+  }
+
+  async listen(): Promise<number> {
+    const { host, port } = this.deps.config().server;
+    await this.app.listen({ host, port });
+    this.sweeper.start();
+    const addr = this.app.server.address();
+    const bound = typeof addr === 'object' && addr ? addr.port : port;
+    this.deps.logger.info({ port: bound, host, store: this.deps.store.kind }, 'listening');
+    return bound;
+  }
+
+  /**
+   * Graceful stop: refuse new connections, close sockets with 1001 (Going Away), let their
+   * clean-up (agent grace periods, unsubscribes) reach the store, then close the store.
+   */
+  async stop(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    this.sweeper.stop();
+    for (const socket of this.live.keys()) socket.close(1001, 'server shutting down');
+    const grace = this.deps.config().server.shutdownGraceMs;
+    await Promise.race([Promise.allSettled([...this.live.values()]), new Promise((r) => setTimeout(r, grace).unref())]);
+    await this.app.close();
+    await this.router.stop();
+    if (this.ownsStore) await this.deps.store.shutdown();
+    this.deps.logger.info('stopped');
+  }
+}

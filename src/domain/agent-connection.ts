@@ -1,0 +1,204 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { PeakError } from '../protocol/errors.ts';
+import { encode, messageFrame } from '../protocol/encode.ts';
+import type { Address } from '../store/types.ts';
+import { Delivery } from './delivery.ts';
+import type { Deps } from './deps.ts';
+import type { Sink } from './hub.ts';
+import type { Router } from './router.ts';
+
+/** One agent connection (a workbench tab). Several may exist for one agent. */
+export class AgentConnection {
+  private readonly connId = randomUUID();
+  private readonly delivery: Delivery;
+  private readonly address: Address;
+  private readonly log: Logger;
+  private detach: (() => Promise<void>) | undefined;
+
+  private constructor(
+    private readonly d: Deps,
+    private readonly router: Router,
+    readonly shop: string,
+    readonly agentId: string,
+    /** The token's `roles` claim; undefined = every role. */
+    private readonly allowedRoles: readonly string[] | undefined,
+    private readonly send: Sink,
+  ) {
+    this.delivery = new Delivery(send);
+    this.address = { kind: 'agent', shop, id: agentId };
+    this.log = d.logger.child({ shop, agentId });
+  }
+
+  static async open(
+    d: Deps,
+    router: Router,
+    shop: string,
+    agentId: string,
+    allowedRoles: readonly string[] | undefined,
+    send: Sink,
+  ): Promise<AgentConnection> {
+    const conn = new AgentConnection(d, router, shop, agentId, allowedRoles, send);
+    conn.detach = await d.hub.attach(conn.address, (p) => conn.onPayload(p));
+    try {
+      await conn.register();
+    } catch (err) {
+      await conn.detach?.();
+      throw err;
+    }
+    return conn;
+  }
+
+  private async register(): Promise<void> {
+    const view = await this.d.store.agentConnect(this.shop, this.agentId, this.connId, this.d.now());
+    this.router.cancelGrace(this.shop, this.agentId);
+    for (const sid of view.sessions) this.delivery.follow(sid);
+    this.send(encode({ type: 'welcome', agentId: this.agentId, sessions: view.sessions }));
+    // Offers made while the agent was away from this tab are still live: show them again.
+    for (const sid of view.offers) {
+      const s = await this.d.store.getSession(this.shop, sid);
+      if (s?.state !== 'offered' || s.agentId !== this.agentId || s.offerExpiresAt === undefined) continue;
+      const preview = await this.d.store.lastEvents(this.shop, sid, this.d.config().routing.previewEvents);
+      this.send(
+        encode({ type: 'offer', sessionId: sid, role: s.role, expiresAt: s.offerExpiresAt, preview: preview.map((e) => messageFrame(sid, e)) }),
+      );
+    }
+    this.log.info({ sessions: view.sessions.length, status: view.status }, 'agent connected');
+    if (view.status === 'ready') for (const role of view.roles) this.router.kick(this.shop, role);
+  }
+
+  private onPayload(payload: string): void {
+    const frame = JSON.parse(payload) as { type: string; sessionId: string; seq?: number; transcript?: { seq: number }[] };
+    switch (frame.type) {
+      case 'message':
+        // Only sessions assigned to this agent are published here, so an unknown one is a
+        // session whose `assigned` snapshot is still on its way: hold its events until then.
+        this.delivery.expect(frame.sessionId);
+        this.delivery.live(frame.sessionId, frame.seq!, payload);
+        return;
+      case 'assigned': {
+        const upTo = frame.transcript?.reduce((m, e) => Math.max(m, e.seq), 0) ?? 0;
+        void this.delivery.snapshot(frame.sessionId, async () => {
+          this.send(payload);
+          return upTo;
+        });
+        return;
+      }
+      case 'session_closed':
+        this.delivery.forget(frame.sessionId);
+        this.send(payload);
+        return;
+      default:
+        this.send(payload);
+    }
+  }
+
+  async ready(roles: string[], capacity: number): Promise<void> {
+    const known = this.d.config().routing.roles;
+    const unique = [...new Set(roles)];
+    const unknown = unique.filter((r) => !known.includes(r));
+    if (unknown.length) throw new PeakError('bad_frame', `roles: unknown role ${unknown.map((r) => `"${r}"`).join(', ')}`);
+    const denied = this.allowedRoles ? unique.filter((r) => !this.allowedRoles!.includes(r)) : [];
+    if (denied.length) throw new PeakError('forbidden', `your token does not allow role ${denied.map((r) => `"${r}"`).join(', ')}`);
+    await this.d.store.agentReady(this.shop, this.agentId, unique, capacity, this.d.now());
+    this.log.info({ roles: unique, capacity }, 'agent ready');
+    for (const role of unique) this.router.kick(this.shop, role);
+  }
+
+  async away(): Promise<void> {
+    await this.d.store.agentAway(this.shop, this.agentId, this.d.now());
+    this.log.info('agent away');
+  }
+
+  async accept(sessionId: string): Promise<void> {
+    const r = await this.d.store.accept(this.shop, sessionId, this.agentId, this.d.now());
+    this.router.offerSettled(this.shop, sessionId);
+    if (!r.alreadyAssigned) {
+      this.d.metrics.offers.inc({ outcome: 'accepted' });
+      this.log.info({ sessionId, role: r.role }, 'session assigned');
+    }
+    const transcript = await this.d.store.readEvents(this.shop, sessionId, 0);
+    await this.d.store.bus.publish(
+      this.address,
+      encode({
+        type: 'assigned',
+        sessionId,
+        role: r.role,
+        transcript: transcript.map((e) => messageFrame(sessionId, e)),
+        ...(r.note ? { note: r.note } : {}),
+      }),
+    );
+  }
+
+  async decline(sessionId: string): Promise<void> {
+    const r = await this.d.store.decline(this.shop, sessionId, this.agentId, this.d.now(), this.d.config().routing.offerTimeoutMs);
+    this.router.offerSettled(this.shop, sessionId);
+    this.d.metrics.offers.inc({ outcome: 'declined' });
+    this.log.info({ sessionId, role: r.role }, 'offer declined');
+    await this.router.requeued(this.shop, [r]);
+  }
+
+  async message(sessionId: string, clientMsgId: string, text: string): Promise<void> {
+    const r = await this.d.store.postAgentMessage(this.shop, sessionId, this.agentId, { clientMsgId, text, ts: this.d.now() });
+    this.send(encode({ type: 'ack', clientMsgId, seq: r.seq }));
+    if (!r.duplicate) this.d.metrics.events.inc({ from: 'agent' });
+  }
+
+  async transfer(sessionId: string, toRole: string, note: string | undefined): Promise<void> {
+    if (!this.d.config().routing.roles.includes(toRole)) throw new PeakError('bad_frame', `toRole: unknown role "${toRole}"`);
+    const { offerTimeoutMs } = this.d.config().routing;
+    const r = await this.d.store.transfer(this.shop, sessionId, this.agentId, toRole, note, this.d.now(), offerTimeoutMs);
+    this.log.info({ sessionId, fromRole: r.fromRole, toRole }, 'session transferred');
+    const buyer: Address = { kind: 'buyer', shop: this.shop, id: r.buyerId };
+    await this.d.store.bus.publish(buyer, encode({ type: 'handover', sessionId, fromRole: r.fromRole, toRole }));
+    await this.d.store.bus.publish(this.address, encode({ type: 'session_closed', sessionId, reason: 'transferred' }));
+    await this.router.requeued(this.shop, [{ sessionId, buyerId: r.buyerId, role: toRole }]);
+    this.router.kickAll(this.shop);
+  }
+
+  async close(sessionId: string): Promise<void> {
+    const { retentionMs } = this.d.config().sessions;
+    const r = await this.d.store.close(this.shop, sessionId, this.agentId, 'agent_closed', this.d.now(), retentionMs);
+    await this.ended(sessionId, r.buyerId, 'agent_closed');
+  }
+
+  async block(sessionId: string, reason: string): Promise<void> {
+    const { retentionMs, blockMs } = this.d.config().sessions;
+    const r = await this.d.store.block(this.shop, sessionId, this.agentId, reason, this.d.now(), blockMs, retentionMs);
+    this.log.warn({ sessionId, buyerId: r.buyerId, reason }, 'buyer blocked');
+    await this.ended(sessionId, r.buyerId, 'blocked');
+  }
+
+  private async ended(sessionId: string, buyerId: string, reason: string): Promise<void> {
+    this.d.metrics.sessions.inc({ event: 'closed' });
+    this.log.info({ sessionId, reason }, 'session closed');
+    await Promise.all([
+      this.d.store.bus.publish({ kind: 'buyer', shop: this.shop, id: buyerId }, encode({ type: 'closed', sessionId, reason })),
+      this.d.store.bus.publish(this.address, encode({ type: 'session_closed', sessionId, reason })),
+    ]);
+    this.router.kickAll(this.shop);
+  }
+
+  async resume(sessionId: string, lastSeq: number): Promise<void> {
+    const s = await this.d.store.getSession(this.shop, sessionId);
+    if (!s) throw new PeakError('unknown_session', `no session ${sessionId}`);
+    if (s.state !== 'assigned' || s.agentId !== this.agentId) throw new PeakError('not_assigned', `session ${sessionId} is not assigned to you`);
+    await this.delivery.snapshot(sessionId, async () => {
+      const events = await this.d.store.readEvents(this.shop, sessionId, lastSeq);
+      for (const ev of events) this.send(encode(messageFrame(sessionId, ev)));
+      return events.at(-1)?.seq ?? lastSeq;
+    });
+  }
+
+  /** The socket is gone. The last connection of an agent starts its grace period. */
+  async disconnect(): Promise<void> {
+    await this.detach?.();
+    this.detach = undefined;
+    const { agentGraceMs } = this.d.config().routing;
+    const r = await this.d.store.agentDisconnect(this.shop, this.agentId, this.connId, this.d.now(), agentGraceMs);
+    if (!r.offline) return;
+    this.log.info({ graceUntil: r.graceUntil, requeuedOffers: r.requeued.length }, 'agent offline');
+    if (r.graceUntil) this.router.scheduleGrace(this.shop, this.agentId, r.graceUntil);
+    if (r.requeued.length) await this.router.requeued(this.shop, r.requeued);
+  }
+}

@@ -1,0 +1,120 @@
+import type { Logger } from 'pino';
+import { PeakError, isPeakError } from '../protocol/errors.ts';
+import { encode, messageFrame } from '../protocol/encode.ts';
+import type { Address, BuyerPostResult } from '../store/types.ts';
+import { Delivery } from './delivery.ts';
+import type { Deps } from './deps.ts';
+import type { Sink } from './hub.ts';
+import type { Router } from './router.ts';
+
+/**
+ * One buyer connection's view of its chat. The transport hands it validated frames and a
+ * sink for outbound payloads; it never sees the socket.
+ */
+export class BuyerConnection {
+  private sessionId = '';
+  private readonly delivery: Delivery;
+  private readonly address: Address;
+  private readonly log: Logger;
+  private detach: (() => Promise<void>) | undefined;
+
+  private constructor(
+    private readonly d: Deps,
+    private readonly router: Router,
+    readonly shop: string,
+    readonly buyerId: string,
+    private readonly send: Sink,
+  ) {
+    this.delivery = new Delivery(send);
+    this.address = { kind: 'buyer', shop, id: buyerId };
+    this.log = d.logger.child({ shop, buyerId });
+  }
+
+  /** Subscribes first, then opens (or resumes) the session, so no event falls in between. */
+  static async open(d: Deps, router: Router, shop: string, buyerId: string, send: Sink): Promise<BuyerConnection> {
+    const conn = new BuyerConnection(d, router, shop, buyerId, send);
+    conn.detach = await d.hub.attach(conn.address, (p) => conn.onPayload(p));
+    try {
+      await conn.openSession();
+    } catch (err) {
+      await conn.disconnect();
+      throw err;
+    }
+    return conn;
+  }
+
+  get currentSession(): string {
+    return this.sessionId;
+  }
+
+  private async openSession(): Promise<void> {
+    const opened = await this.d.store.openSession(this.shop, this.buyerId, this.d.now());
+    if (this.sessionId) this.delivery.forget(this.sessionId);
+    this.sessionId = opened.sessionId;
+    this.delivery.follow(opened.sessionId);
+    if (opened.created) this.log.info({ sessionId: opened.sessionId }, 'session opened');
+    this.send(encode({ type: 'welcome', sessionId: opened.sessionId, lastSeq: opened.lastSeq }));
+  }
+
+  private onPayload(payload: string): void {
+    const frame = JSON.parse(payload) as { type: string; sessionId?: string; seq?: number };
+    if (frame.type === 'message') {
+      this.delivery.live(frame.sessionId!, frame.seq!, payload);
+    } else if (!frame.sessionId || frame.sessionId === this.sessionId) {
+      this.send(payload);
+    }
+  }
+
+  async message(clientMsgId: string, text: string): Promise<void> {
+    const role = this.d.classifier.classify(this.shop, text);
+    const post = () =>
+      this.d.store.postBuyerMessage(this.shop, this.sessionId, this.buyerId, { clientMsgId, text, ts: this.d.now(), role });
+    let result: BuyerPostResult;
+    try {
+      result = await post();
+    } catch (err) {
+      // The session ended (closed, or expired unused) while the buyer stayed: talking again
+      // starts a new one, announced with a fresh welcome.
+      if (!isPeakError(err) || (err.code !== 'bad_state' && err.code !== 'unknown_session')) throw err;
+      await this.openSession();
+      result = await post();
+    }
+    this.send(encode({ type: 'ack', clientMsgId, seq: result.seq }));
+    if (result.duplicate) return;
+    this.d.metrics.events.inc({ from: 'buyer' });
+    if (result.enqueued) {
+      const { role: queued, position } = result.enqueued;
+      this.d.metrics.sessions.inc({ event: 'queued' });
+      this.log.info({ sessionId: this.sessionId, role: queued, position }, 'session queued');
+      this.router.kick(this.shop, queued);
+      await this.d.store.bus.publish(this.address, encode({ type: 'queue', sessionId: this.sessionId, role: queued, position }));
+    }
+  }
+
+  async resume(lastSeq: number): Promise<void> {
+    const sessionId = this.sessionId;
+    await this.delivery.snapshot(sessionId, async () => {
+      const events = await this.d.store.readEvents(this.shop, sessionId, lastSeq);
+      let upTo = lastSeq;
+      for (const ev of events) {
+        // The buyer's stream is what the shop said; its own lines it has from their acks.
+        if (ev.from !== 'buyer') this.send(encode(messageFrame(sessionId, ev)));
+        upTo = ev.seq;
+      }
+      return upTo;
+    });
+  }
+
+  async rate(score: number, comment: string | undefined): Promise<void> {
+    if (!this.sessionId) throw new PeakError('bad_state', 'no session to rate');
+    await this.d.store.rate(this.shop, this.sessionId, this.buyerId, score, comment, this.d.now());
+    this.log.info({ sessionId: this.sessionId, score }, 'session rated');
+  }
+
+  /** The socket is gone; the session stays open for the buyer to come back to. */
+  async disconnect(): Promise<void> {
+    const detach = this.detach;
+    this.detach = undefined;
+    await detach?.();
+  }
+}

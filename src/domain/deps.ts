@@ -1,0 +1,18 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.ts';
+import type { Metrics } from '../metrics/metrics.ts';
+import type { Store } from '../store/types.ts';
+import type { Classifier } from './classifier.ts';
+import type { Hub } from './hub.ts';
+
+/** What the domain needs from the outside world; injected so tests can drive the clock. */
+export interface Deps {
+  store: Store;
+  hub: Hub;
+  /** The active config; a function so a reload takes effect for the next decision. */
+  config: () => Config;
+  classifier: Classifier;
+  logger: Logger;
+  metrics: Metrics;
+  now: () => number;
+}

@@ -1,0 +1,158 @@
+import { encode, messageFrame } from '../protocol/encode.ts';
+import type { Offer, Requeued } from '../store/types.ts';
+import type { Deps } from './deps.ts';
+
+/** Offers reserved per dispatch call; the loop repeats while a call comes back full. */
+const DISPATCH_BATCH = 50;
+
+const key = (shop: string, id: string) => `${shop}\u0000${id}`;
+
+/**
+ * Matches waiting sessions with agents and keeps the clocks on offers and agent grace
+ * periods. Correctness lives in the store's atomic steps; the timers here only make
+ * things happen on time. An instance that dies takes its timers along, which is why the
+ * Sweeper re-finds due offers and grace periods from the store.
+ */
+export class Router {
+  private readonly dispatching = new Map<string, { again: boolean }>();
+  private readonly offerTimers = new Map<string, NodeJS.Timeout>();
+  private readonly graceTimers = new Map<string, NodeJS.Timeout>();
+  private readonly inflight = new Set<Promise<unknown>>();
+  private stopped = false;
+
+  constructor(private readonly d: Deps) {}
+
+  /** Runs dispatch for one role soon; calls while one runs fold into one more pass. */
+  kick(shop: string, role: string): void {
+    if (this.stopped) return;
+    const k = key(shop, role);
+    const running = this.dispatching.get(k);
+    if (running) {
+      running.again = true;
+      return;
+    }
+    const state = { again: false };
+    this.dispatching.set(k, state);
+    this.track(this.dispatchLoop(shop, role, state).finally(() => this.dispatching.delete(k)));
+  }
+
+  kickAll(shop: string): void {
+    for (const role of this.d.config().routing.roles) this.kick(shop, role);
+  }
+
+  private async dispatchLoop(shop: string, role: string, state: { again: boolean }): Promise<void> {
+    try {
+      do {
+        state.again = false;
+        let offers: Offer[];
+        do {
+          const { offerTimeoutMs } = this.d.config().routing;
+          offers = await this.d.store.dispatch(shop, role, this.d.now(), offerTimeoutMs, DISPATCH_BATCH);
+          await Promise.all(offers.map((o) => this.deliverOffer(shop, o)));
+        } while (offers.length === DISPATCH_BATCH && !this.stopped);
+      } while (state.again && !this.stopped);
+    } catch (err) {
+      this.d.logger.error({ err, shop, role }, 'dispatch failed');
+    }
+  }
+
+  private async deliverOffer(shop: string, offer: Offer): Promise<void> {
+    const { sessionId, agentId, role, expiresAt } = offer;
+    this.d.metrics.offers.inc({ outcome: 'made' });
+    this.d.logger.info({ shop, sessionId, agentId, role, expiresAt }, 'session offered');
+    this.scheduleOfferExpiry(shop, sessionId, expiresAt);
+    const preview = await this.d.store.lastEvents(shop, sessionId, this.d.config().routing.previewEvents);
+    await this.d.store.bus.publish(
+      { kind: 'agent', shop, id: agentId },
+      encode({ type: 'offer', sessionId, role, expiresAt, preview: preview.map((e) => messageFrame(sessionId, e)) }),
+    );
+  }
+
+  private scheduleOfferExpiry(shop: string, sessionId: string, expiresAt: number): void {
+    const k = key(shop, sessionId);
+    clearTimeout(this.offerTimers.get(k));
+    const timer = setTimeout(() => {
+      this.offerTimers.delete(k);
+      this.track(this.expireOffer(shop, sessionId));
+    }, Math.max(0, expiresAt - this.d.now()) + 5);
+    this.offerTimers.set(k, timer);
+  }
+
+  /** The offer was answered here; its timer has nothing left to do. */
+  offerSettled(shop: string, sessionId: string): void {
+    const k = key(shop, sessionId);
+    clearTimeout(this.offerTimers.get(k));
+    this.offerTimers.delete(k);
+  }
+
+  async expireOffer(shop: string, sessionId: string): Promise<void> {
+    try {
+      const { offerTimeoutMs } = this.d.config().routing;
+      const r = await this.d.store.expireOffer(shop, sessionId, this.d.now(), offerTimeoutMs);
+      if (!r) return;
+      this.d.metrics.offers.inc({ outcome: 'expired' });
+      this.d.logger.info({ shop, sessionId, agentId: r.agentId, role: r.role }, 'offer expired');
+      await this.d.store.bus.publish({ kind: 'agent', shop, id: r.agentId }, encode({ type: 'revoked', sessionId, reason: 'expired' }));
+      await this.requeued(shop, [r]);
+    } catch (err) {
+      this.d.logger.error({ err, shop, sessionId }, 'offer expiry failed');
+    }
+  }
+
+  /** Tells re-queued buyers their new place and looks for the next agent. */
+  async requeued(shop: string, sessions: Requeued[]): Promise<void> {
+    const roles = new Set<string>();
+    for (const s of sessions) roles.add(s.role);
+    for (const role of roles) this.kick(shop, role);
+    await Promise.all(sessions.map((s) => this.announcePosition(shop, s.sessionId, s.buyerId, s.role)));
+  }
+
+  async announcePosition(shop: string, sessionId: string, buyerId: string, role: string): Promise<void> {
+    const position = await this.d.store.queuePosition(shop, role, sessionId);
+    if (position === null) return; // already offered again
+    await this.d.store.bus.publish({ kind: 'buyer', shop, id: buyerId }, encode({ type: 'queue', sessionId, role, position }));
+  }
+
+  scheduleGrace(shop: string, agentId: string, until: number): void {
+    const k = key(shop, agentId);
+    clearTimeout(this.graceTimers.get(k));
+    const timer = setTimeout(() => {
+      this.graceTimers.delete(k);
+      this.track(this.expireGrace(shop, agentId));
+    }, Math.max(0, until - this.d.now()) + 5);
+    this.graceTimers.set(k, timer);
+  }
+
+  cancelGrace(shop: string, agentId: string): void {
+    const k = key(shop, agentId);
+    clearTimeout(this.graceTimers.get(k));
+    this.graceTimers.delete(k);
+  }
+
+  async expireGrace(shop: string, agentId: string): Promise<void> {
+    try {
+      const requeued = await this.d.store.expireGrace(shop, agentId, this.d.now());
+      if (!requeued.length) return;
+      this.d.logger.info({ shop, agentId, sessions: requeued.map((r) => r.sessionId) }, 'agent grace over, sessions re-queued');
+      await this.requeued(shop, requeued);
+    } catch (err) {
+      this.d.logger.error({ err, shop, agentId }, 'grace expiry failed');
+    }
+  }
+
+  /** Keeps background work visible so shutdown can wait for it. */
+  track<T>(p: Promise<T>): Promise<T> {
+    this.inflight.add(p);
+    void p.finally(() => this.inflight.delete(p)).catch(() => {});
+    return p;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.offerTimers.values()) clearTimeout(t);
+    for (const t of this.graceTimers.values()) clearTimeout(t);
+    this.offerTimers.clear();
+    this.graceTimers.clear();
+    await Promise.allSettled([...this.inflight]);
+  }
+}

@@ -1,0 +1,43 @@
+import { pino } from 'pino';
+import { Gateway } from './app.ts';
+import { ConfigError, loadConfig } from './config/load.ts';
+
+const logger = pino({ level: process.env.LOG_LEVEL || 'info' });
+
+async function main(): Promise<void> {
+  let loaded;
+  try {
+    loaded = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      logger.fatal({ config: err.source, problems: err.problems }, 'invalid config, not starting');
+      process.stderr.write(`${err.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw err;
+  }
+  logger.info({ config: loaded.path }, 'config loaded');
+  const gateway = await Gateway.create({ config: loaded.config, logger });
+  await gateway.listen();
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    gateway.stop().then(
+      () => process.exit(0),
+      (err) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((err) => {
+  logger.fatal({ err }, 'start-up failed');
+  process.exit(1);
+});

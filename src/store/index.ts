@@ -1,0 +1,20 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.ts';
+import { MemoryStore } from './memory/memory-store.ts';
+import { RedisStore } from './redis/redis-store.ts';
+import type { Store } from './types.ts';
+
+/** Redis when an address is configured, else the in-process store for a single instance. */
+export async function createStore(config: Config, logger: Logger): Promise<Store> {
+  const { url, clusterNodes, keyPrefix } = config.redis;
+  if (url || clusterNodes?.length) {
+    const store = await RedisStore.connect({ url, clusterNodes, keyPrefix });
+    logger.info({ store: 'redis', cluster: Boolean(clusterNodes?.length) }, 'store connected');
+    return store;
+  }
+  logger.warn(
+    { store: 'memory' },
+    'no REDIS_URL or REDIS_CLUSTER_NODES: using the embedded in-process store; single instance only, state is lost on exit',
+  );
+  return new MemoryStore();
+}

@@ -1,0 +1,197 @@
+import type { AgentStatus, SessionState, StoredEvent } from '../types.ts';
+import { SortedSet } from './sorted-set.ts';
+
+/**
+ * The data of one shop, shaped like the Redis keys of src/store/redis/keys.ts, plus the
+ * shared steps of lua/_prelude.lua (refreshAvail, releaseLoad, requeue). Every method is
+ * synchronous; MemoryStore composes them into atomic operations.
+ */
+
+/** s:<sid>, t:<sid> and m:<sid> together: they are written and expire together. */
+export interface SessionRec {
+  id: string;
+  buyer: string;
+  state: SessionState;
+  role: string;
+  arrived: number;
+  created: number;
+  seq: number;
+  agent?: string;
+  offerExp?: number;
+  lastAgent?: string;
+  /** Roles visited; unset until the first buyer message queues the session. */
+  roles?: string[];
+  note?: string;
+  closedReason?: string;
+  closedAt?: number;
+  rating?: number;
+  ratingComment?: string;
+  ratedAt?: number;
+  /** The `x:<agentId>` fields: agent → time until which it is skipped for this session. */
+  excluded: Map<string, number>;
+  events: StoredEvent[];
+  /** `<first letter of sender kind>:<clientMsgId>` → seq. */
+  msgIds: Map<string, number>;
+  /** Clock time at which the session's data is forgotten; unset = kept. */
+  expiresAt?: number;
+}
+
+export interface AgentRec {
+  id: string;
+  status: AgentStatus;
+  /** The status to return to when coming back from `offline`. */
+  want: AgentStatus;
+  rolesCsv: string;
+  capacity: number;
+  load: number;
+  /** When the agent last became free of work (ranks "longest idle"). */
+  idle: number;
+  graceUntil?: number;
+  ratingSum: number;
+  ratingCount: number;
+  conns: Set<string>;
+  sessions: Set<string>;
+  offers: Set<string>;
+}
+
+interface Expiring {
+  value: string;
+  expiresAt?: number;
+}
+
+/** Scores order candidates by load first, then by idle time (as in the prelude). */
+const LOAD_WEIGHT = 1e13;
+
+/** The roles of a CSV list, skipping empty parts (Lua's gmatch '[^,]+'). */
+export function rolesOf(csv: string): string[] {
+  return csv.split(',').filter((r) => r !== '');
+}
+
+function expired(entry: { expiresAt?: number }, now: number): boolean {
+  return entry.expiresAt !== undefined && now >= entry.expiresAt;
+}
+
+export class ShopState {
+  readonly sessions = new Map<string, SessionRec>();
+  /** bs:<buyer>: the buyer's open session. */
+  private readonly buyerSessions = new Map<string, Expiring>();
+  /** blk:<buyer>: the block reason. */
+  private readonly blocks = new Map<string, Expiring>();
+  readonly agents = new Map<string, AgentRec>();
+  /** q:<role>: waiting sessions by arrival time. */
+  readonly queues = new Map<string, SortedSet>();
+  /** av:<role>: ready agents with free capacity, by load then idle time. */
+  readonly avail = new Map<string, SortedSet>();
+  /** Offered sessions by offer expiry. */
+  readonly offers = new SortedSet();
+  /** Offline agents by end of grace period. */
+  readonly grace = new SortedSet();
+
+  constructor(private readonly clock: () => number) {}
+
+  // ---- expiring entries ----
+
+  session(sid: string): SessionRec | undefined {
+    const s = this.sessions.get(sid);
+    if (s && expired(s, this.clock())) {
+      this.sessions.delete(sid);
+      return undefined;
+    }
+    return s;
+  }
+
+  /** Sets or clears (ttlMs undefined) the expiry of a session's data. */
+  expireSession(s: SessionRec, ttlMs: number | undefined): void {
+    if (ttlMs === undefined) delete s.expiresAt;
+    else s.expiresAt = this.clock() + ttlMs;
+  }
+
+  buyerSession(buyer: string): string | undefined {
+    return this.live(this.buyerSessions, buyer)?.value;
+  }
+
+  setBuyerSession(buyer: string, sid: string, ttlMs: number): void {
+    this.buyerSessions.set(buyer, { value: sid, expiresAt: this.clock() + ttlMs });
+  }
+
+  persistBuyerSession(buyer: string): void {
+    const entry = this.live(this.buyerSessions, buyer);
+    if (entry) delete entry.expiresAt;
+  }
+
+  dropBuyerSession(buyer: string): void {
+    this.buyerSessions.delete(buyer);
+  }
+
+  isBlocked(buyer: string): boolean {
+    return this.live(this.blocks, buyer) !== undefined;
+  }
+
+  block(buyer: string, reason: string, ms: number): void {
+    this.blocks.set(buyer, { value: reason, expiresAt: this.clock() + ms });
+  }
+
+  /** Forgets everything that has expired (lookups do it lazily too; this bounds memory). */
+  sweep(): void {
+    const now = this.clock();
+    for (const [sid, s] of this.sessions) if (expired(s, now)) this.sessions.delete(sid);
+    for (const map of [this.buyerSessions, this.blocks]) {
+      for (const [k, e] of map) if (expired(e, now)) map.delete(k);
+    }
+  }
+
+  private live(map: Map<string, Expiring>, key: string): Expiring | undefined {
+    const e = map.get(key);
+    if (e && expired(e, this.clock())) {
+      map.delete(key);
+      return undefined;
+    }
+    return e;
+  }
+
+  // ---- sorted sets ----
+
+  queue(role: string): SortedSet {
+    let q = this.queues.get(role);
+    if (!q) this.queues.set(role, (q = new SortedSet()));
+    return q;
+  }
+
+  private availOf(role: string): SortedSet {
+    let av = this.avail.get(role);
+    if (!av) this.avail.set(role, (av = new SortedSet()));
+    return av;
+  }
+
+  // ---- the prelude ----
+
+  /** An agent is offered work in its roles while it is ready and below capacity. */
+  refreshAvail(aid: string): void {
+    const a = this.agents.get(aid);
+    if (!a) return;
+    const open = a.status === 'ready' && a.load < a.capacity;
+    const score = a.load * LOAD_WEIGHT + a.idle;
+    for (const role of rolesOf(a.rolesCsv)) {
+      if (open) this.availOf(role).add(aid, score);
+      else this.avail.get(role)?.remove(aid);
+    }
+  }
+
+  /** Frees one unit of load; ending real work (not an unanswered offer) restarts the idle clock. */
+  releaseLoad(aid: string, now: number, endsWork: boolean): void {
+    const a = this.agents.get(aid);
+    if (!a) return;
+    a.load = Math.max(0, a.load - 1);
+    if (endsWork) a.idle = now;
+    this.refreshAvail(aid);
+  }
+
+  /** Back into its role's queue with its original arrival time, ahead of later arrivals. */
+  requeue(s: SessionRec): void {
+    s.state = 'queued';
+    delete s.agent;
+    delete s.offerExp;
+    this.offers.remove(s.id);
+    this.queue(s.role).add(s.id, s.arrived);
+  }
+}

@@ -1,0 +1,62 @@
+import { jwtVerify, SignJWT } from 'jose';
+import { z } from 'zod';
+import type { FastifyRequest } from 'fastify';
+
+export const claimsSchema = z.object({
+  sub: z.string().min(1).max(64),
+  shop: z.string().min(1).max(64),
+  kind: z.enum(['buyer', 'agent', 'admin']),
+  roles: z.array(z.string().min(1).max(64)).optional(),
+});
+export type Claims = z.infer<typeof claimsSchema>;
+export type TokenKind = Claims['kind'];
+
+export class AuthError extends Error {
+  override name = 'AuthError';
+}
+
+/** HS256 tokens as PROTOCOL.md describes them: a header bearer token or `?token=`. */
+export class Auth {
+  private readonly key: Uint8Array;
+
+  constructor(secret: string) {
+    this.key = new TextEncoder().encode(secret);
+  }
+
+  async verify(token: string): Promise<Claims> {
+    let payload: unknown;
+    try {
+      ({ payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'] }));
+    } catch (err) {
+      throw new AuthError(`invalid token: ${(err as Error).message}`);
+    }
+    const parsed = claimsSchema.safeParse(payload);
+    if (!parsed.success) throw new AuthError(`invalid token claims: ${parsed.error.issues.map((i) => i.path.join('.')).join(', ')}`);
+    return parsed.data;
+  }
+
+  /** For tests, the load test and operators' tooling. */
+  async sign(claims: Claims, expiresIn?: string): Promise<string> {
+    const jwt = new SignJWT({ shop: claims.shop, kind: claims.kind, ...(claims.roles ? { roles: claims.roles } : {}) })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(claims.sub)
+      .setIssuedAt();
+    if (expiresIn) jwt.setExpirationTime(expiresIn);
+    return jwt.sign(this.key);
+  }
+
+  /** Verifies the request's token and that it is of `kind`; throws AuthError otherwise. */
+  async fromRequest(req: FastifyRequest, kind: TokenKind): Promise<Claims> {
+    const header = req.headers.authorization;
+    let token: string | undefined;
+    if (header?.startsWith('Bearer ')) token = header.slice(7).trim();
+    else {
+      const q = (req.query as Record<string, unknown> | undefined)?.token;
+      if (typeof q === 'string') token = q;
+    }
+    if (!token) throw new AuthError('missing token');
+    const claims = await this.verify(token);
+    if (claims.kind !== kind) throw new AuthError(`a ${claims.kind} token cannot be used here`);
+    return claims;
+  }
+}

@@ -1,0 +1,92 @@
+import type { WebSocket, RawData } from 'ws';
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import { isPeakError, type ErrorCode } from '../protocol/errors.ts';
+import { describeIssues } from '../protocol/frames.ts';
+import { encode } from '../protocol/encode.ts';
+import type { Metrics } from '../metrics/metrics.ts';
+
+/** Errors that are not the client's doing do not count towards closing it. */
+const NOT_CLIENTS_FAULT = new Set<ErrorCode>(['unavailable', 'internal']);
+
+export interface FrameLoopOptions<F extends { type: string }> {
+  socket: WebSocket;
+  kind: 'buyer' | 'agent';
+  schema: z.ZodType<F>;
+  maxFrameBytes: number;
+  errorLimit: number;
+  errorWindowMs: number;
+  logger: Logger;
+  metrics: Metrics;
+  /** Resolves when the connection is set up; frames that arrive earlier wait for it. */
+  ready: Promise<unknown>;
+  handle(frame: F): Promise<void>;
+}
+
+export function sender(socket: WebSocket): (payload: string) => void {
+  return (payload) => {
+    if (socket.readyState === socket.OPEN) socket.send(payload);
+  };
+}
+
+/** Reference a client can match an error to: the message id, else the session, else the frame type. */
+function refOf(frame: unknown): string | undefined {
+  if (!frame || typeof frame !== 'object') return undefined;
+  const f = frame as Record<string, unknown>;
+  for (const k of ['clientMsgId', 'sessionId', 'type']) if (typeof f[k] === 'string') return f[k] as string;
+  return undefined;
+}
+
+/**
+ * Reads frames off one socket: size check, JSON, schema, then the handler. Frames of one
+ * connection are handled one after another, so a client's messages keep their order.
+ */
+export function runFrameLoop<F extends { type: string }>(o: FrameLoopOptions<F>): void {
+  const send = sender(o.socket);
+  const errorTimes: number[] = [];
+  let chain: Promise<unknown> = o.ready.catch(() => {});
+
+  const fail = (code: ErrorCode, message: string, ref?: string) => {
+    o.metrics.errors.inc({ code });
+    send(encode({ type: 'error', code, message, ...(ref ? { ref } : {}) }));
+    if (NOT_CLIENTS_FAULT.has(code)) return;
+    const now = Date.now();
+    errorTimes.push(now);
+    while (errorTimes.length && errorTimes[0]! <= now - o.errorWindowMs) errorTimes.shift();
+    if (errorTimes.length > o.errorLimit) {
+      o.logger.warn({ errors: errorTimes.length }, 'closing a client that keeps sending bad frames');
+      o.socket.close(1008, 'too many errors');
+    }
+  };
+
+  o.socket.on('message', (data: RawData) => {
+    const bytes = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer | ArrayBuffer).byteLength;
+    if (bytes > o.maxFrameBytes) return fail('too_large', `frame of ${bytes} bytes exceeds ${o.maxFrameBytes}`);
+    let raw: unknown;
+    try {
+      raw = JSON.parse(Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(Array.isArray(data) ? data : [Buffer.from(data)]).toString('utf8'));
+    } catch {
+      return fail('bad_json', 'frame is not valid JSON');
+    }
+    const parsed = o.schema.safeParse(raw);
+    if (!parsed.success) return fail('bad_frame', describeIssues(parsed.error), refOf(raw));
+    const frame = parsed.data;
+    o.metrics.framesIn.inc({ kind: o.kind, type: frame.type });
+    if (frame.type === 'ping') {
+      send('{"type":"pong"}');
+      return;
+    }
+    chain = chain.then(async () => {
+      const end = o.metrics.frameSeconds.startTimer({ kind: o.kind, type: frame.type });
+      try {
+        await o.handle(frame);
+      } catch (err) {
+        if (isPeakError(err)) return fail(err.code, err.message, refOf(frame));
+        o.logger.error({ err, frame: frame.type }, 'frame handling failed');
+        fail('internal', 'internal error', refOf(frame));
+      } finally {
+        end();
+      }
+    });
+  });
+}

@@ -1,0 +1,143 @@
+import type {} from '@fastify/websocket';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { WebSocket } from 'ws';
+import { isPeakError } from '../protocol/errors.ts';
+import { agentInbound, buyerInbound, type AgentInbound, type BuyerInbound } from '../protocol/frames.ts';
+import { encode } from '../protocol/encode.ts';
+import { AgentConnection } from '../domain/agent-connection.ts';
+import { BuyerConnection } from '../domain/buyer-connection.ts';
+import type { Deps } from '../domain/deps.ts';
+import type { Router } from '../domain/router.ts';
+import { AuthError, type Auth, type Claims, type TokenKind } from './auth.ts';
+import { runFrameLoop, sender } from './frame-loop.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    claims?: Claims;
+  }
+}
+
+export interface SocketContext {
+  deps: Deps;
+  router: Router;
+  auth: Auth;
+  /** Open sockets with the promise of their clean-up, for graceful shutdown. */
+  live: Map<WebSocket, Promise<void>>;
+}
+
+/** Refuses the upgrade with 401 unless the token is valid and of the endpoint's kind. */
+function authenticate(auth: Auth, kind: TokenKind) {
+  return async (req: FastifyRequest, reply: FastifyReply) => {
+    try {
+      req.claims = await auth.fromRequest(req, kind);
+    } catch (err) {
+      if (!(err instanceof AuthError)) throw err;
+      await reply.code(401).send({ error: 'unauthorized', message: err.message });
+    }
+  };
+}
+
+/**
+ * Wires one socket to its domain connection: frames in through the frame loop, payloads out
+ * through the sink, clean-up when the socket closes. A connection that cannot be set up
+ * (blocked buyer, store down) gets an error frame and is closed.
+ */
+function serve<C extends { disconnect(): Promise<void> }, F extends { type: string }>(
+  ctx: SocketContext,
+  socket: WebSocket,
+  kind: 'buyer' | 'agent',
+  schema: import('zod').ZodType<F>,
+  open: (send: (p: string) => void) => Promise<C>,
+  handle: (conn: C, frame: F) => Promise<void>,
+): void {
+  const { deps } = ctx;
+  const send = sender(socket);
+  const cfg = deps.config().server;
+  const log = deps.logger;
+  deps.metrics.connections.inc({ kind });
+  const opening = open(send);
+  let done!: () => void;
+  ctx.live.set(socket, new Promise<void>((r) => (done = r)));
+
+  opening.catch((err) => {
+    const code = isPeakError(err) ? err.code : 'internal';
+    if (!isPeakError(err)) log.error({ err }, `${kind} connection setup failed`);
+    send(encode({ type: 'error', code, message: isPeakError(err) ? err.message : 'internal error' }));
+    socket.close(code === 'blocked' ? 1008 : code === 'unavailable' ? 1013 : 1011, code);
+  });
+
+  runFrameLoop<F>({
+    socket,
+    kind,
+    schema,
+    maxFrameBytes: cfg.maxFrameBytes,
+    errorLimit: cfg.errorLimit,
+    errorWindowMs: cfg.errorWindowMs,
+    logger: log,
+    metrics: deps.metrics,
+    ready: opening,
+    handle: async (frame) => handle(await opening, frame),
+  });
+
+  socket.on('close', () => {
+    deps.metrics.connections.dec({ kind });
+    opening
+      .then((conn) => conn.disconnect())
+      .catch((err) => {
+        if (!isPeakError(err)) log.warn({ err }, `${kind} disconnect clean-up failed`);
+      })
+      .finally(() => {
+        ctx.live.delete(socket);
+        done();
+      });
+  });
+}
+
+function handleBuyer(conn: BuyerConnection, f: BuyerInbound): Promise<void> {
+  switch (f.type) {
+    case 'message':
+      return conn.message(f.clientMsgId, f.text);
+    case 'resume':
+      return conn.resume(f.lastSeq);
+    case 'rate':
+      return conn.rate(f.score, f.comment);
+    case 'ping':
+      return Promise.resolve(); // answered by the frame loop
+  }
+}
+
+function handleAgent(conn: AgentConnection, f: AgentInbound): Promise<void> {
+  switch (f.type) {
+    case 'ready':
+      return conn.ready(f.roles, f.capacity);
+    case 'away':
+      return conn.away();
+    case 'accept':
+      return conn.accept(f.sessionId);
+    case 'decline':
+      return conn.decline(f.sessionId);
+    case 'message':
+      return conn.message(f.sessionId, f.clientMsgId, f.text);
+    case 'transfer':
+      return conn.transfer(f.sessionId, f.toRole, f.note);
+    case 'close':
+      return conn.close(f.sessionId);
+    case 'block':
+      return conn.block(f.sessionId, f.reason);
+    case 'resume':
+      return conn.resume(f.sessionId, f.lastSeq);
+    case 'ping':
+      return Promise.resolve();
+  }
+}
+
+export function registerSockets(app: FastifyInstance, ctx: SocketContext): void {
+  app.get('/v1/buyer', { websocket: true, preValidation: authenticate(ctx.auth, 'buyer') }, (socket, req) => {
+    const { shop, sub } = req.claims!;
+    serve(ctx, socket, 'buyer', buyerInbound, (send) => BuyerConnection.open(ctx.deps, ctx.router, shop, sub, send), handleBuyer);
+  });
+  app.get('/v1/agent', { websocket: true, preValidation: authenticate(ctx.auth, 'agent') }, (socket, req) => {
+    const { shop, sub, roles } = req.claims!;
+    serve(ctx, socket, 'agent', agentInbound, (send) => AgentConnection.open(ctx.deps, ctx.router, shop, sub, roles, send), handleAgent);
+  });
+}

@@ -1,0 +1,230 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedis, type RedisHandle } from './support/redis-server.ts';
+import { startGateway, type RunningGateway } from './support/gateway.ts';
+import { TestClient, until } from './support/client.ts';
+
+let redis: RedisHandle;
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+async function withGateway(config: Record<string, any>, fn: (g: RunningGateway) => Promise<void>): Promise<void> {
+  const g = await startGateway({ redisUrl: redis.url, config });
+  const clients: TestClient[] = [];
+  try {
+    await fn(g);
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
+    await g.stop();
+  }
+}
+
+async function buyer(g: RunningGateway, id: string, shop = 'shop-1') {
+  const c = await TestClient.connect(g.url, 'buyer', await g.token({ sub: id, kind: 'buyer', shop }));
+  const welcome = await c.next('welcome');
+  return { c, sessionId: welcome.sessionId as string, welcome };
+}
+
+async function agent(g: RunningGateway, id: string, opts: { roles?: string[]; capacity?: number; shop?: string; claimRoles?: string[] } = {}) {
+  const c = await TestClient.connect(
+    g.url,
+    'agent',
+    await g.token({ sub: id, kind: 'agent', shop: opts.shop ?? 'shop-1', ...(opts.claimRoles ? { roles: opts.claimRoles } : {}) }),
+  );
+  await c.next('welcome');
+  if (opts.capacity !== undefined) c.send({ type: 'ready', roles: opts.roles ?? ['pre-sale'], capacity: opts.capacity });
+  return c;
+}
+
+describe('a full chat over one gateway', () => {
+  it('buyer → queue → offer → accept → messages both ways → close', async () => {
+    await withGateway({}, async (g) => {
+      const { c: b, sessionId } = await buyer(g, 'b1');
+      b.send({ type: 'message', clientMsgId: 'm1', text: '你好，这件有货吗？' });
+      expect(await b.next('ack')).toMatchObject({ clientMsgId: 'm1', seq: 1 });
+      expect(await b.next('queue')).toMatchObject({ sessionId, role: 'pre-sale', position: 1 });
+
+      const a = await agent(g, 'a1', { capacity: 2 });
+      const offer = await a.next('offer');
+      expect(offer).toMatchObject({ sessionId, role: 'pre-sale' });
+      expect(offer.preview.map((e: any) => e.text)).toEqual(['你好，这件有货吗？']);
+      expect(offer.expiresAt).toBeGreaterThan(Date.now());
+
+      a.send({ type: 'accept', sessionId });
+      const assigned = await a.next('assigned');
+      expect(assigned.transcript).toEqual([expect.objectContaining({ seq: 1, from: 'buyer', text: '你好，这件有货吗？' })]);
+
+      a.send({ type: 'message', sessionId, clientMsgId: 'x1', text: '有货的亲' });
+      expect(await a.next('ack')).toMatchObject({ clientMsgId: 'x1', seq: 2 });
+      expect(await b.next('message')).toMatchObject({ sessionId, seq: 2, from: 'agent', text: '有货的亲' });
+
+      b.send({ type: 'message', clientMsgId: 'm2', text: '好的谢谢' });
+      expect(await b.next('ack')).toMatchObject({ seq: 3 });
+      expect(await a.next('message')).toMatchObject({ sessionId, seq: 3, from: 'buyer', text: '好的谢谢' });
+
+      a.send({ type: 'close', sessionId });
+      expect(await b.next('closed')).toMatchObject({ sessionId, reason: 'agent_closed' });
+      expect(await a.next('session_closed')).toMatchObject({ sessionId });
+      const s = await g.gateway.deps.store.getSession('shop-1', sessionId);
+      expect(s?.state).toBe('closed');
+      expect((await g.gateway.deps.store.getAgent('shop-1', 'a1'))?.load).toBe(0);
+
+      // The buyer rates the closed chat; a second rating is refused.
+      b.send({ type: 'rate', score: 5 });
+      await until(async () => (await g.gateway.deps.store.getSession('shop-1', sessionId))?.rating === 5, 2000, 'rating stored');
+      b.send({ type: 'rate', score: 4 });
+      expect(await b.next('error')).toMatchObject({ code: 'bad_state' });
+
+      // Talking again after close opens a new session, announced with a new welcome.
+      b.send({ type: 'message', clientMsgId: 'm3', text: '还有一个问题' });
+      const again = await b.next('welcome');
+      expect(again.sessionId).not.toBe(sessionId);
+      expect(await b.next('ack')).toMatchObject({ clientMsgId: 'm3', seq: 1 });
+
+      expect(b.violations).toEqual([]);
+      expect(a.violations).toEqual([]);
+      await Promise.all([a.close(), b.close()]);
+    });
+  });
+
+  it('re-offers on decline and on timeout, to the next agent', async () => {
+    await withGateway({ routing: { offerTimeoutMs: 1000 } }, async (g) => {
+      const { c: b, sessionId } = await buyer(g, 'b2');
+      b.send({ type: 'message', clientMsgId: 'm1', text: 'hi' });
+      await b.next('ack');
+      const a1 = await agent(g, 'a1', { capacity: 1 });
+      await a1.next('offer', (f) => f.sessionId === sessionId);
+      const a2 = await agent(g, 'a2', { capacity: 1 });
+      a1.send({ type: 'decline', sessionId });
+      // Declined: back at the head of the queue and offered to the other agent.
+      const o2 = await a2.next('offer', (f) => f.sessionId === sessionId);
+      expect(o2.role).toBe('pre-sale');
+      // a2 lets it time out: it is revoked and offered again (a1's exclusion has lapsed by then).
+      const revoked = await a2.next('revoked', (f) => f.sessionId === sessionId, 4000);
+      expect(revoked.reason).toBe('expired');
+      await a1.next('offer', (f) => f.sessionId === sessionId, 4000);
+      a1.send({ type: 'accept', sessionId });
+      await a1.next('assigned');
+      // An expired offer can no longer be accepted.
+      a2.send({ type: 'accept', sessionId });
+      expect(await a2.next('error')).toMatchObject({ code: 'bad_state', ref: sessionId });
+      await Promise.all([a1.close(), a2.close(), b.close()]);
+    });
+  });
+
+  it('never gives an agent more sessions than its capacity', async () => {
+    await withGateway({}, async (g) => {
+      const buyers = await Promise.all(Array.from({ length: 6 }, (_, i) => buyer(g, `cap-b${i}`)));
+      for (const [i, { c }] of buyers.entries()) {
+        c.send({ type: 'message', clientMsgId: `m${i}`, text: 'hello' });
+        await c.next('ack');
+      }
+      const a = await agent(g, 'cap-a', { capacity: 2 });
+      const first = await a.next('offer');
+      const second = await a.next('offer');
+      await expect(a.next('offer', () => true, 500)).rejects.toThrow();
+      a.send({ type: 'accept', sessionId: first.sessionId });
+      a.send({ type: 'accept', sessionId: second.sessionId });
+      await a.next('assigned');
+      await a.next('assigned');
+      await expect(a.next('offer', () => true, 300)).rejects.toThrow();
+      // Closing one frees one slot: exactly one more offer, for the oldest waiting session.
+      a.send({ type: 'close', sessionId: first.sessionId });
+      const third = await a.next('offer');
+      expect(third.sessionId).toBe(buyers[2]!.sessionId);
+      await expect(a.next('offer', () => true, 300)).rejects.toThrow();
+      const view = await g.gateway.deps.store.getAgent('shop-1', 'cap-a');
+      expect(view?.load).toBe(2);
+      await Promise.all([a.close(), ...buyers.map((b) => b.c.close())]);
+    });
+  });
+
+  it('resume after reconnect returns exactly the missed events; resent clientMsgId is stored once', async () => {
+    await withGateway({}, async (g) => {
+      const { c: b, sessionId } = await buyer(g, 'rb');
+      b.send({ type: 'message', clientMsgId: 'm1', text: 'q1' });
+      await b.next('ack');
+      const a = await agent(g, 'ra', { capacity: 1 });
+      await a.next('offer');
+      a.send({ type: 'accept', sessionId });
+      await a.next('assigned');
+      a.send({ type: 'message', sessionId, clientMsgId: 'r1', text: 'answer 1' });
+      await b.next('message', (f) => f.seq === 2);
+      await b.close();
+
+      // While the buyer is away the agent writes twice more.
+      a.send({ type: 'message', sessionId, clientMsgId: 'r2', text: 'answer 2' });
+      a.send({ type: 'message', sessionId, clientMsgId: 'r3', text: 'answer 3' });
+      await a.next('ack', (f) => f.clientMsgId === 'r3');
+
+      const again = await buyer(g, 'rb');
+      expect(again.sessionId).toBe(sessionId);
+      expect(again.welcome.lastSeq).toBe(4);
+      again.c.send({ type: 'resume', lastSeq: 2 });
+      const m3 = await again.c.next('message');
+      const m4 = await again.c.next('message');
+      expect([m3.seq, m4.seq, m3.text, m4.text]).toEqual([3, 4, 'answer 2', 'answer 3']);
+      await expect(again.c.next('message', () => true, 300)).rejects.toThrow();
+
+      // The same buyer message sent twice: one stored event, the same seq acked twice.
+      again.c.send({ type: 'message', clientMsgId: 'dup', text: 'once' });
+      again.c.send({ type: 'message', clientMsgId: 'dup', text: 'once' });
+      const acks = [await again.c.next('ack'), await again.c.next('ack')];
+      expect(acks[0]!.seq).toBe(5);
+      expect(acks[1]!.seq).toBe(5);
+      // Agent resends too.
+      a.send({ type: 'message', sessionId, clientMsgId: 'r3', text: 'answer 3' });
+      expect(await a.next('ack', (f) => f.clientMsgId === 'r3')).toMatchObject({ seq: 4 });
+      const events = await g.gateway.deps.store.readEvents('shop-1', sessionId, 0);
+      expect(events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
+      await expect(a.next('message', (f) => f.seq === 5)).resolves.toMatchObject({ text: 'once' });
+
+      // Agent reconnects, resumes from what it had.
+      await a.close();
+      const a2 = await TestClient.connect(g.url, 'agent', await g.token({ sub: 'ra', kind: 'agent' }));
+      expect((await a2.next('welcome')).sessions).toEqual([sessionId]);
+      a2.send({ type: 'resume', sessionId, lastSeq: 3 });
+      expect((await a2.next('message')).seq).toBe(4);
+      expect((await a2.next('message')).seq).toBe(5);
+      await Promise.all([a2.close(), again.c.close()]);
+    });
+  });
+
+  it('re-queues at the head when a disconnected agent does not come back within grace', async () => {
+    await withGateway({ routing: { agentGraceMs: 500 } }, async (g) => {
+      const { c: b, sessionId } = await buyer(g, 'gb');
+      b.send({ type: 'message', clientMsgId: 'm1', text: 'help' });
+      await b.next('ack');
+      await b.next('queue');
+      const a = await agent(g, 'ga', { capacity: 1 });
+      await a.next('offer');
+      a.send({ type: 'accept', sessionId });
+      await a.next('assigned');
+      // A newer buyer arrives meanwhile; the re-queued session must still come first.
+      const late = await buyer(g, 'gb-late');
+      late.c.send({ type: 'message', clientMsgId: 'm1', text: 'me too' });
+      await late.c.next('ack');
+      await a.close();
+
+      // Still assigned within grace.
+      expect((await g.gateway.deps.store.getSession('shop-1', sessionId))?.state).toBe('assigned');
+      const q = await b.next('queue', (f) => f.position === 1, 3000);
+      expect(q.sessionId).toBe(sessionId);
+      const other = await agent(g, 'gc', { capacity: 1 });
+      expect((await other.next('offer')).sessionId).toBe(sessionId);
+
+      // An agent that does come back within grace keeps its sessions.
+      other.send({ type: 'accept', sessionId });
+      await other.next('assigned');
+      await other.close();
+      const back = await TestClient.connect(g.url, 'agent', await g.token({ sub: 'gc', kind: 'agent' }));
+      expect((await back.next('welcome')).sessions).toEqual([sessionId]);
+      await new Promise((r) => setTimeout(r, 700));
+      expect((await g.gateway.deps.store.getSession('shop-1', sessionId))?.agentId).toBe('gc');
+      await Promise.all([back.close(), b.close(), late.c.close()]);
+    });
+  });
+});

@@ -1,0 +1,57 @@
+import { pino } from 'pino';
+import { Gateway } from '../../src/app.ts';
+import { parseConfig } from '../../src/config/load.ts';
+import type { Config } from '../../src/config/schema.ts';
+import { RedisStore } from '../../src/store/redis/redis-store.ts';
+import { MemoryStore } from '../../src/store/memory/memory-store.ts';
+import type { Claims } from '../../src/transport/auth.ts';
+
+export const TEST_SECRET = 'test-secret-0123456789abcdef';
+
+export interface RunningGateway {
+  gateway: Gateway;
+  url: string;
+  http: string;
+  port: number;
+  token(claims: Partial<Claims> & { sub: string; kind: Claims['kind'] }): Promise<string>;
+  stop(): Promise<void>;
+}
+
+let prefixCounter = 0;
+/** A key prefix no other test uses, so tests can share one private redis-server. */
+export function freshPrefix(): string {
+  return `t${process.pid}x${++prefixCounter}`;
+}
+
+/**
+ * Starts a gateway on a free loopback port. With `redisUrl` it uses its own RedisStore
+ * connection (as a separate instance would); without, the embedded store.
+ */
+export async function startGateway(opts: {
+  redisUrl?: string;
+  keyPrefix?: string;
+  config?: Record<string, any>;
+  now?: () => number;
+  store?: MemoryStore;
+}): Promise<RunningGateway> {
+  const raw = structuredClone(opts.config ?? {});
+  raw.server = { ...(raw.server ?? {}), host: '127.0.0.1', port: 0 };
+  raw.auth = { secret: TEST_SECRET };
+  if (opts.redisUrl) raw.redis = { url: opts.redisUrl, keyPrefix: opts.keyPrefix ?? freshPrefix() };
+  const config: Config = parseConfig(raw);
+  const store = opts.store ?? (opts.redisUrl ? await RedisStore.connect({ url: opts.redisUrl, keyPrefix: config.redis.keyPrefix }) : new MemoryStore());
+  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const gateway = await Gateway.create({ config, logger, store, ...(opts.now ? { now: opts.now } : {}) });
+  const port = await gateway.listen();
+  return {
+    gateway,
+    port,
+    url: `ws://127.0.0.1:${port}`,
+    http: `http://127.0.0.1:${port}`,
+    token: (c) => gateway.auth.sign({ shop: 'shop-1', ...c } as Claims),
+    stop: async () => {
+      await gateway.stop();
+      if (!opts.store) await store.shutdown();
+    },
+  };
+}
