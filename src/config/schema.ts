@@ -15,6 +15,9 @@ export const configSchema = z
         /** A client that earns this many errors within `errorWindowMs` is closed with 1008. */
         errorLimit: z.number().int().min(1).default(20),
         errorWindowMs: z.number().int().min(100).default(10_000),
+        /** Per-connection token bucket for inbound frames; frames over it get `rate_limited`. */
+        framesPerSecond: z.number().min(0.1).default(30),
+        frameBurst: z.number().int().min(1).default(60),
         /** How long SIGTERM waits for in-flight work before closing sockets anyway. */
         shutdownGraceMs: z.number().int().min(0).default(5_000),
       })

@@ -8,7 +8,12 @@ import type { Store } from './types.ts';
 export async function createStore(config: Config, logger: Logger): Promise<Store> {
   const { url, clusterNodes, keyPrefix } = config.redis;
   if (url || clusterNodes?.length) {
-    const store = await RedisStore.connect({ url, clusterNodes, keyPrefix });
+    const store = await RedisStore.connect({
+      url,
+      clusterNodes,
+      keyPrefix,
+      onConnectionError: (err, connection) => logger.warn({ err: err.message, connection }, 'redis connection error'),
+    });
     logger.info({ store: 'redis', cluster: Boolean(clusterNodes?.length) }, 'store connected');
     return store;
   }

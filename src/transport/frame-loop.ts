@@ -16,6 +16,8 @@ export interface FrameLoopOptions<F extends { type: string }> {
   maxFrameBytes: number;
   errorLimit: number;
   errorWindowMs: number;
+  framesPerSecond: number;
+  frameBurst: number;
   logger: Logger;
   metrics: Metrics;
   /** Resolves when the connection is set up; frames that arrive earlier wait for it. */
@@ -45,6 +47,16 @@ export function runFrameLoop<F extends { type: string }>(o: FrameLoopOptions<F>)
   const send = sender(o.socket);
   const errorTimes: number[] = [];
   let chain: Promise<unknown> = o.ready.catch(() => {});
+  let tokens = o.frameBurst;
+  let refilledAt = Date.now();
+  const admit = () => {
+    const now = Date.now();
+    tokens = Math.min(o.frameBurst, tokens + ((now - refilledAt) / 1000) * o.framesPerSecond);
+    refilledAt = now;
+    if (tokens < 1) return false;
+    tokens -= 1;
+    return true;
+  };
 
   const fail = (code: ErrorCode, message: string, ref?: string) => {
     o.metrics.errors.inc({ code });
@@ -60,6 +72,7 @@ export function runFrameLoop<F extends { type: string }>(o: FrameLoopOptions<F>)
   };
 
   o.socket.on('message', (data: RawData) => {
+    if (!admit()) return fail('rate_limited', `more than ${o.framesPerSecond} frames per second`);
     const bytes = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer | ArrayBuffer).byteLength;
     if (bytes > o.maxFrameBytes) return fail('too_large', `frame of ${bytes} bytes exceeds ${o.maxFrameBytes}`);
     let raw: unknown;

@@ -73,6 +73,8 @@ function serve<C extends { disconnect(): Promise<void> }, F extends { type: stri
     maxFrameBytes: cfg.maxFrameBytes,
     errorLimit: cfg.errorLimit,
     errorWindowMs: cfg.errorWindowMs,
+    framesPerSecond: cfg.framesPerSecond,
+    frameBurst: cfg.frameBurst,
     logger: log,
     metrics: deps.metrics,
     ready: opening,

@@ -39,7 +39,7 @@ export async function startGateway(opts: {
   raw.auth = { secret: TEST_SECRET };
   if (opts.redisUrl) raw.redis = { url: opts.redisUrl, keyPrefix: opts.keyPrefix ?? freshPrefix() };
   const config: Config = parseConfig(raw);
-  const store = opts.store ?? (opts.redisUrl ? await RedisStore.connect({ url: opts.redisUrl, keyPrefix: config.redis.keyPrefix }) : new MemoryStore());
+  const store = opts.store ?? (opts.redisUrl ? await RedisStore.connect({ url: opts.redisUrl, keyPrefix: config.redis.keyPrefix, onConnectionError: () => {} }) : new MemoryStore());
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const gateway = await Gateway.create({ config, logger, store, ...(opts.now ? { now: opts.now } : {}) });
   const port = await gateway.listen();

@@ -25,7 +25,9 @@ export interface RedisHandle {
   port: number;
   dir: string;
   stop(): Promise<void>;
-  restart?(): Promise<void>;
+  /** Stops the process but keeps its port and dir, to simulate an outage; restart() brings it back. */
+  kill(): Promise<void>;
+  restart(): Promise<void>;
 }
 
 export interface StartRedisOptions {
@@ -453,6 +455,11 @@ function makeHandle(port: number, dir: string, args: string[], first: RunningPro
         proc = null;
         await rm(dir, { recursive: true, force: true });
         untrackDir(dir);
+      }),
+    kill: () =>
+      serial(async () => {
+        if (proc) await killProcess(proc);
+        proc = null;
       }),
     restart: () =>
       serial(async () => {

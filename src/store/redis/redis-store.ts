@@ -25,6 +25,8 @@ export interface RedisStoreOptions {
   keyPrefix: string;
   /** A session nobody wrote in yet is forgotten after this long. */
   idleSessionTtlMs?: number;
+  /** Connection trouble is reported here (at most once a second per connection) instead of stderr. */
+  onConnectionError?: (err: Error, connection: string) => void;
 }
 
 type Client = Redis | Cluster;
@@ -48,6 +50,18 @@ function translate(err: unknown): never {
 }
 
 function connect(opts: RedisStoreOptions, role: string): Client {
+  const client = open(opts, role);
+  let reportedAt = 0;
+  client.on('error', (err: Error) => {
+    const now = Date.now();
+    if (now - reportedAt < 1_000) return;
+    reportedAt = now;
+    opts.onConnectionError?.(err, role);
+  });
+  return client;
+}
+
+function open(opts: RedisStoreOptions, role: string): Client {
   const common = { connectionName: `peakdesk-${role}`, maxRetriesPerRequest: 2, enableAutoPipelining: true };
   if (opts.clusterNodes?.length) {
     const nodes = opts.clusterNodes.map((n) => {

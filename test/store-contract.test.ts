@@ -1,0 +1,901 @@
+/**
+ * The Store contract (src/store/types.ts), run unchanged against RedisStore (a private
+ * redis-server) and MemoryStore. Both must behave the same in every case below.
+ */
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { PeakError } from '../src/protocol/errors.ts';
+import { MemoryStore } from '../src/store/memory/memory-store.ts';
+import { RedisStore } from '../src/store/redis/redis-store.ts';
+import type { Address, Store } from '../src/store/types.ts';
+import { startRedis, type RedisHandle } from './support/redis-server.ts';
+
+interface StoreOptions {
+  idleSessionTtlMs?: number;
+}
+
+interface Impl {
+  name: string;
+  make(opts?: StoreOptions): Promise<Store>;
+}
+
+let redis: Promise<RedisHandle> | undefined;
+let prefixes = 0;
+
+afterAll(async () => {
+  if (redis) await (await redis).stop();
+});
+
+const impls: Impl[] = [
+  {
+    name: 'RedisStore',
+    async make(opts = {}) {
+      redis ??= startRedis();
+      const { url } = await redis;
+      return RedisStore.connect({ url, keyPrefix: `pdtest${++prefixes}`, ...opts });
+    },
+  },
+  {
+    name: 'MemoryStore',
+    async make(opts = {}) {
+      return new MemoryStore(opts);
+    },
+  },
+];
+
+const SHOP = 'shop-1';
+const T0 = 1_700_000_000_000;
+const OFFER_MS = 30_000;
+const GRACE_MS = 60_000;
+const EXCLUDE_MS = 10_000;
+const RETENTION_MS = 3_600_000;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The PeakError code a promise rejects with (fails the test if it resolves or throws anything else). */
+async function codeOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (err) {
+    expect(err).toBeInstanceOf(PeakError);
+    expect((err as PeakError).message).not.toBe('');
+    return (err as PeakError).code;
+  }
+  throw new Error('expected a PeakError, but the call succeeded');
+}
+
+const sorted = (xs: string[]) => [...xs].sort();
+
+describe.each(impls)('Store contract: $name', (impl) => {
+  let store: Store;
+  const extra: Store[] = [];
+
+  beforeEach(async () => {
+    store = await impl.make();
+  });
+
+  afterEach(async () => {
+    await store.shutdown();
+    await Promise.all(extra.splice(0).map((s) => s.shutdown()));
+  });
+
+  async function makeStore(opts: StoreOptions): Promise<Store> {
+    const s = await impl.make(opts);
+    extra.push(s);
+    return s;
+  }
+
+  /** A buyer's session, queued in `role` by a first message at `ts`. */
+  async function queued(buyer: string, role: string, ts: number, s: Store = store, shop = SHOP): Promise<string> {
+    const { sessionId } = await s.openSession(shop, buyer, ts);
+    const r = await s.postBuyerMessage(shop, sessionId, buyer, { clientMsgId: `first-${buyer}`, text: `hi from ${buyer}`, ts, role });
+    expect(r.enqueued?.role).toBe(role);
+    return sessionId;
+  }
+
+  async function ready(agent: string, roles: string[], capacity: number, now: number, conn = `${agent}-c1`): Promise<void> {
+    await store.agentConnect(SHOP, agent, conn, now);
+    await store.agentReady(SHOP, agent, roles, capacity, now);
+  }
+
+  /** Queues a session and gets it assigned to `agent` (which must be the only candidate). */
+  async function assigned(buyer: string, role: string, ts: number, agent: string): Promise<string> {
+    const sid = await queued(buyer, role, ts);
+    const offers = await store.dispatch(SHOP, role, ts, OFFER_MS, 1);
+    expect(offers).toEqual([{ sessionId: sid, agentId: agent, role, expiresAt: ts + OFFER_MS }]);
+    await store.accept(SHOP, sid, agent, ts);
+    return sid;
+  }
+
+  // ---------------------------------------------------------------- bus helpers
+
+  let sentinels = 0;
+  interface Inbox {
+    address: Address;
+    raw: string[];
+  }
+
+  async function listen(address: Address): Promise<Inbox> {
+    const inbox: Inbox = { address, raw: [] };
+    await store.bus.subscribe(address, (p) => inbox.raw.push(p));
+    return inbox;
+  }
+
+  /**
+   * Waits until everything published so far reached the inboxes: a sentinel published after
+   * it arrives after it (pub/sub keeps order), then the sentinels are dropped again.
+   */
+  async function settle(...inboxes: Inbox[]): Promise<void> {
+    const marks = inboxes.map(() => `sentinel-${++sentinels}`);
+    await Promise.all(inboxes.map((ib, i) => store.bus.publish(ib.address, marks[i]!)));
+    await vi.waitFor(
+      () => {
+        inboxes.forEach((ib, i) => expect(ib.raw).toContain(marks[i]));
+      },
+      { timeout: 3_000, interval: 5 },
+    );
+    inboxes.forEach((ib, i) => ib.raw.splice(ib.raw.indexOf(marks[i]!), 1));
+  }
+
+  const frames = (ib: Inbox) => ib.raw.map((p) => JSON.parse(p) as Record<string, unknown>);
+
+  // ---------------------------------------------------------------- basics
+
+  it('answers ping and reports its kind', async () => {
+    expect(await store.ping()).toBe(true);
+    expect(store.kind).toBe(impl.name === 'RedisStore' ? 'redis' : 'memory');
+  });
+
+  it('opens a bot session and reopens the same one', async () => {
+    const first = await store.openSession(SHOP, 'b1', T0);
+    expect(first).toEqual({ sessionId: expect.any(String), lastSeq: 0, created: true });
+    expect(await store.getSession(SHOP, first.sessionId)).toEqual({
+      id: first.sessionId,
+      shop: SHOP,
+      buyerId: 'b1',
+      state: 'bot',
+      role: '',
+      arrivedAt: 0,
+      createdAt: T0,
+      lastSeq: 0,
+      roleHistory: [],
+    });
+
+    const again = await store.openSession(SHOP, 'b1', T0 + 5);
+    expect(again).toEqual({ sessionId: first.sessionId, lastSeq: 0, created: false });
+
+    await store.postBotMessage(SHOP, first.sessionId, { text: 'welcome', ts: T0 + 6 });
+    await store.postBuyerMessage(SHOP, first.sessionId, 'b1', { clientMsgId: 'm1', text: 'hello', ts: T0 + 7, role: 'presale' });
+    expect(await store.openSession(SHOP, 'b1', T0 + 8)).toEqual({ sessionId: first.sessionId, lastSeq: 2, created: false });
+
+    const other = await store.openSession(SHOP, 'b2', T0);
+    expect(other.created).toBe(true);
+    expect(other.sessionId).not.toBe(first.sessionId);
+    // The same buyer id in another shop is another buyer.
+    const elsewhere = await store.openSession('shop-2', 'b1', T0);
+    expect(elsewhere.created).toBe(true);
+    expect(elsewhere.sessionId).not.toBe(first.sessionId);
+    expect(await store.getSession('shop-2', first.sessionId)).toBeNull();
+  });
+
+  it('queues a session on the first buyer message, with its position', async () => {
+    const s3 = await queued('b3', 'presale', T0 + 3);
+    const { sessionId: s1 } = await store.openSession(SHOP, 'b1', T0);
+    const r1 = await store.postBuyerMessage(SHOP, s1, 'b1', { clientMsgId: 'a', text: 'first', ts: T0 + 1, role: 'presale' });
+    // Ordered by arrival time, not by when the message was stored.
+    expect(r1).toEqual({ seq: 1, duplicate: false, enqueued: { role: 'presale', position: 1 } });
+    const { sessionId: s2 } = await store.openSession(SHOP, 'b2', T0);
+    const r2 = await store.postBuyerMessage(SHOP, s2, 'b2', { clientMsgId: 'a', text: 'second', ts: T0 + 2, role: 'presale' });
+    expect(r2.enqueued).toEqual({ role: 'presale', position: 2 });
+    const other = await store.openSession(SHOP, 'b4', T0);
+    const r4 = await store.postBuyerMessage(SHOP, other.sessionId, 'b4', { clientMsgId: 'a', text: 'x', ts: T0 + 9, role: 'aftersales' });
+    expect(r4.enqueued).toEqual({ role: 'aftersales', position: 1 });
+
+    expect(await store.queueLength(SHOP, 'presale')).toBe(3);
+    expect(await store.queueLength(SHOP, 'aftersales')).toBe(1);
+    expect(await store.queueLength(SHOP, 'nobody')).toBe(0);
+    expect(await store.queuePosition(SHOP, 'presale', s1)).toBe(1);
+    expect(await store.queuePosition(SHOP, 'presale', s2)).toBe(2);
+    expect(await store.queuePosition(SHOP, 'presale', s3)).toBe(3);
+    expect(await store.queuePosition(SHOP, 'aftersales', s1)).toBeNull();
+
+    // Later messages do not re-classify or re-queue.
+    const more = await store.postBuyerMessage(SHOP, s1, 'b1', { clientMsgId: 'b', text: 'again', ts: T0 + 50, role: 'aftersales' });
+    expect(more).toEqual({ seq: 2, duplicate: false });
+    const view = await store.getSession(SHOP, s1);
+    expect(view).toMatchObject({ state: 'queued', role: 'presale', arrivedAt: T0 + 1, lastSeq: 2, roleHistory: ['presale'] });
+    expect(view?.agentId).toBeUndefined();
+    expect(await store.queuePosition(SHOP, 'presale', s1)).toBe(1);
+  });
+
+  it('orders sessions that arrived at the same time by session id', async () => {
+    const a = await queued('b1', 'presale', T0);
+    const b = await queued('b2', 'presale', T0);
+    const [lo, hi] = [a, b].sort();
+    expect(await store.queuePosition(SHOP, 'presale', lo!)).toBe(1);
+    expect(await store.queuePosition(SHOP, 'presale', hi!)).toBe(2);
+    await ready('a1', ['presale'], 5, T0);
+    const offers = await store.dispatch(SHOP, 'presale', T0 + 1, OFFER_MS, 5);
+    expect(offers.map((o) => o.sessionId)).toEqual([lo, hi]);
+  });
+
+  it('refuses a blocked buyer and anything about unknown sessions', async () => {
+    await ready('a1', ['presale'], 1, T0);
+    const sid = await assigned('b1', 'presale', T0, 'a1');
+    expect(await store.block(SHOP, sid, 'a1', 'abuse', T0 + 1, 3_600_000, RETENTION_MS)).toEqual({ buyerId: 'b1' });
+    expect(await codeOf(store.openSession(SHOP, 'b1', T0 + 2))).toBe('blocked');
+    expect((await store.openSession(SHOP, 'b2', T0 + 2)).created).toBe(true);
+    expect((await store.openSession('shop-2', 'b1', T0 + 2)).created).toBe(true);
+
+    const nope = 'no-such-session';
+    expect(await codeOf(store.postBuyerMessage(SHOP, nope, 'b1', { clientMsgId: 'x', text: 't', ts: T0, role: 'presale' }))).toBe('unknown_session');
+    expect(await codeOf(store.postAgentMessage(SHOP, nope, 'a1', { clientMsgId: 'x', text: 't', ts: T0 }))).toBe('unknown_session');
+    expect(await codeOf(store.postBotMessage(SHOP, nope, { text: 't', ts: T0 }))).toBe('unknown_session');
+    expect(await codeOf(store.accept(SHOP, nope, 'a1', T0))).toBe('unknown_session');
+    expect(await codeOf(store.decline(SHOP, nope, 'a1', T0, EXCLUDE_MS))).toBe('unknown_session');
+    expect(await codeOf(store.transfer(SHOP, nope, 'a1', 'x', undefined, T0, EXCLUDE_MS))).toBe('unknown_session');
+    expect(await codeOf(store.close(SHOP, nope, null, 'r', T0, RETENTION_MS))).toBe('unknown_session');
+    expect(await codeOf(store.block(SHOP, nope, 'a1', 'r', T0, 1000, RETENTION_MS))).toBe('unknown_session');
+    expect(await codeOf(store.rate(SHOP, nope, 'b1', 5, undefined, T0))).toBe('unknown_session');
+    expect(await store.expireOffer(SHOP, nope, T0, EXCLUDE_MS)).toBeNull();
+    expect(await store.getSession(SHOP, nope)).toBeNull();
+    expect(await store.readEvents(SHOP, nope, 0)).toEqual([]);
+    expect(await store.lastEvents(SHOP, nope, 5)).toEqual([]);
+    expect(await store.getAgent(SHOP, 'nobody')).toBeNull();
+    expect(await codeOf(store.agentReady(SHOP, 'nobody', ['presale'], 1, T0))).toBe('bad_state');
+    expect(await codeOf(store.agentAway(SHOP, 'nobody', T0))).toBe('bad_state');
+
+    // Someone else's session is unknown to a buyer.
+    const { sessionId: theirs } = await store.openSession(SHOP, 'b3', T0);
+    expect(await codeOf(store.postBuyerMessage(SHOP, theirs, 'b2', { clientMsgId: 'x', text: 't', ts: T0, role: 'presale' }))).toBe('unknown_session');
+  });
+
+  it('blocks only for blockMs', async () => {
+    await ready('a1', ['presale'], 1, T0);
+    const sid = await assigned('b1', 'presale', T0, 'a1');
+    await store.block(SHOP, sid, 'a1', 'spam', T0 + 1, 300, RETENTION_MS);
+    expect(await codeOf(store.openSession(SHOP, 'b1', T0 + 2))).toBe('blocked');
+    await sleep(450);
+    const again = await store.openSession(SHOP, 'b1', T0 + 3);
+    expect(again.created).toBe(true);
+    expect(again.sessionId).not.toBe(sid);
+  });
+
+  // ---------------------------------------------------------------- messages
+
+  it('makes resends idempotent by clientMsgId, separately per sender kind', async () => {
+    await ready('a1', ['presale'], 1, T0);
+    const { sessionId: sid } = await store.openSession(SHOP, 'b1', T0);
+    const first = await store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: 'x', text: 'original', ts: T0 + 1, role: 'presale' });
+    expect(first).toEqual({ seq: 1, duplicate: false, enqueued: { role: 'presale', position: 1 } });
+    const resent = await store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: 'x', text: 'changed', ts: T0 + 2, role: 'presale' });
+    expect(resent).toEqual({ seq: 1, duplicate: true });
+    expect(await store.queueLength(SHOP, 'presale')).toBe(1);
+
+    await store.dispatch(SHOP, 'presale', T0 + 3, OFFER_MS, 1);
+    await store.accept(SHOP, sid, 'a1', T0 + 4);
+    // The same id from the agent is another message.
+    expect(await store.postAgentMessage(SHOP, sid, 'a1', { clientMsgId: 'x', text: 'agent says', ts: T0 + 5 })).toEqual({ seq: 2, duplicate: false });
+    expect(await store.postAgentMessage(SHOP, sid, 'a1', { clientMsgId: 'x', text: 'agent again', ts: T0 + 6 })).toEqual({ seq: 2, duplicate: true });
+    expect(await store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: 'x', text: 'dup', ts: T0 + 7, role: 'presale' })).toEqual({ seq: 1, duplicate: true });
+    expect(await store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: 'y', text: 'new', ts: T0 + 8, role: 'presale' })).toEqual({ seq: 3, duplicate: false });
+    // Bot messages carry no id and are never duplicates.
+    expect(await store.postBotMessage(SHOP, sid, { text: 'bot', ts: T0 + 9 })).toEqual({ seq: 4, duplicate: false });
+    expect(await store.postBotMessage(SHOP, sid, { text: 'bot', ts: T0 + 9 })).toEqual({ seq: 5, duplicate: false });
+
+    expect(await store.readEvents(SHOP, sid, 0)).toEqual([
+      { seq: 1, from: 'buyer', text: 'original', ts: T0 + 1 },
+      { seq: 2, from: 'agent', text: 'agent says', ts: T0 + 5, agentId: 'a1' },
+      { seq: 3, from: 'buyer', text: 'new', ts: T0 + 8 },
+      { seq: 4, from: 'bot', text: 'bot', ts: T0 + 9 },
+      { seq: 5, from: 'bot', text: 'bot', ts: T0 + 9 },
+    ]);
+    expect((await store.getSession(SHOP, sid))?.lastSeq).toBe(5);
+  });
+
+  it('reads events after a seq and the last n events', async () => {
+    const { sessionId: sid } = await store.openSession(SHOP, 'b1', T0);
+    await store.postBotMessage(SHOP, sid, { text: 'welcome', ts: T0 + 1, role: 'greeter' });
+    await store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: 'm1', text: 'one', ts: T0 + 2, role: 'presale' });
+    await store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: 'm2', text: 'two', ts: T0 + 3, role: 'presale' });
+    await store.postBotMessage(SHOP, sid, { text: 'please wait', ts: T0 + 4 });
+    await store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: 'm3', text: 'three', ts: T0 + 5, role: 'presale' });
+
+    const all = [
+      { seq: 1, from: 'bot', text: 'welcome', ts: T0 + 1, role: 'greeter' },
+      { seq: 2, from: 'buyer', text: 'one', ts: T0 + 2 },
+      { seq: 3, from: 'buyer', text: 'two', ts: T0 + 3 },
+      { seq: 4, from: 'bot', text: 'please wait', ts: T0 + 4 },
+      { seq: 5, from: 'buyer', text: 'three', ts: T0 + 5 },
+    ];
+    expect(await store.readEvents(SHOP, sid, 0)).toEqual(all);
+    expect(await store.readEvents(SHOP, sid, 2)).toEqual(all.slice(2));
+    expect(await store.readEvents(SHOP, sid, 4)).toEqual(all.slice(4));
+    expect(await store.readEvents(SHOP, sid, 5)).toEqual([]);
+    expect(await store.readEvents(SHOP, sid, 99)).toEqual([]);
+    expect(await store.lastEvents(SHOP, sid, 2)).toEqual(all.slice(3));
+    expect(await store.lastEvents(SHOP, sid, 1)).toEqual(all.slice(4));
+    expect(await store.lastEvents(SHOP, sid, 50)).toEqual(all);
+    expect(await store.lastEvents(SHOP, sid, 0)).toEqual([]);
+  });
+
+  it('publishes message frames to the other side only, in seq order', async () => {
+    await ready('a1', ['presale'], 2, T0);
+    await ready('a2', ['billing'], 2, T0);
+    const buyer = await listen({ kind: 'buyer', shop: SHOP, id: 'b1' });
+    const otherBuyer = await listen({ kind: 'buyer', shop: SHOP, id: 'b2' });
+    const sameIdOtherShop = await listen({ kind: 'buyer', shop: 'shop-2', id: 'b1' });
+    const agent = await listen({ kind: 'agent', shop: SHOP, id: 'a1' });
+    const otherAgent = await listen({ kind: 'agent', shop: SHOP, id: 'a2' });
+    const all = [buyer, otherBuyer, sameIdOtherShop, agent, otherAgent];
+
+    const { sessionId: sid } = await store.openSession(SHOP, 'b1', T0);
+    await store.openSession(SHOP, 'b2', T0);
+    await store.postBotMessage(SHOP, sid, { text: 'welcome', ts: T0 + 1, role: 'greeter' });
+    await store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: 'm1', text: 'I need help', ts: T0 + 2, role: 'presale' });
+    await store.dispatch(SHOP, 'presale', T0 + 3, OFFER_MS, 1);
+    // Offered is not assigned: the agent gets nothing yet.
+    await store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: 'm2', text: 'anyone?', ts: T0 + 4, role: 'presale' });
+    await settle(...all);
+    expect(frames(buyer)).toEqual([{ type: 'message', sessionId: sid, seq: 1, from: 'bot', text: 'welcome', ts: T0 + 1, role: 'greeter' }]);
+    expect(agent.raw).toEqual([]);
+
+    await store.accept(SHOP, sid, 'a1', T0 + 5);
+    await store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: 'm3', text: 'hello agent', ts: T0 + 6, role: 'presale' });
+    await store.postAgentMessage(SHOP, sid, 'a1', { clientMsgId: 'm1', text: 'hello buyer', ts: T0 + 7 });
+    await store.postBotMessage(SHOP, sid, { text: 'note from bot', ts: T0 + 8 });
+    // A duplicate is not published again.
+    await store.postAgentMessage(SHOP, sid, 'a1', { clientMsgId: 'm1', text: 'hello buyer', ts: T0 + 7 });
+    await store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: 'm4', text: 'thanks', ts: T0 + 9, role: 'presale' });
+    await settle(...all);
+
+    expect(frames(buyer)).toEqual([
+      { type: 'message', sessionId: sid, seq: 1, from: 'bot', text: 'welcome', ts: T0 + 1, role: 'greeter' },
+      { type: 'message', sessionId: sid, seq: 5, from: 'agent', text: 'hello buyer', ts: T0 + 7 },
+      { type: 'message', sessionId: sid, seq: 6, from: 'bot', text: 'note from bot', ts: T0 + 8 },
+    ]);
+    expect(frames(agent)).toEqual([
+      { type: 'message', sessionId: sid, seq: 4, from: 'buyer', text: 'hello agent', ts: T0 + 6 },
+      { type: 'message', sessionId: sid, seq: 6, from: 'bot', text: 'note from bot', ts: T0 + 8 },
+      { type: 'message', sessionId: sid, seq: 7, from: 'buyer', text: 'thanks', ts: T0 + 9 },
+    ]);
+    expect(otherBuyer.raw).toEqual([]);
+    expect(sameIdOtherShop.raw).toEqual([]);
+    expect(otherAgent.raw).toEqual([]);
+
+    // Unsubscribed addresses get nothing more; plain publish reaches subscribers as is.
+    await store.bus.unsubscribe(agent.address);
+    await store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: 'm5', text: 'still there?', ts: T0 + 10, role: 'presale' });
+    await store.bus.publish(buyer.address, '{"type":"custom"}');
+    await settle(buyer, otherAgent);
+    await sleep(30);
+    expect(agent.raw).toHaveLength(3);
+    expect(buyer.raw.at(-1)).toBe('{"type":"custom"}');
+  });
+
+  it('delivers a burst of frames in seq order', async () => {
+    await ready('a1', ['presale'], 1, T0);
+    const sid = await assigned('b1', 'presale', T0, 'a1');
+    const buyer = await listen({ kind: 'buyer', shop: SHOP, id: 'b1' });
+    const agent = await listen({ kind: 'agent', shop: SHOP, id: 'a1' });
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        i % 2 === 0
+          ? store.postAgentMessage(SHOP, sid, 'a1', { clientMsgId: `a${i}`, text: `a${i}`, ts: T0 + i })
+          : store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: `b${i}`, text: `b${i}`, ts: T0 + i, role: 'presale' }),
+      ),
+    );
+    await settle(buyer, agent);
+    const seqs = (ib: Inbox) => frames(ib).map((f) => f.seq as number);
+    expect(seqs(buyer)).toHaveLength(20);
+    expect(seqs(agent)).toHaveLength(20);
+    expect(seqs(buyer)).toEqual([...seqs(buyer)].sort((x, y) => x - y));
+    expect(seqs(agent)).toEqual([...seqs(agent)].sort((x, y) => x - y));
+    expect(sorted([...seqs(buyer), ...seqs(agent)].map(String))).toEqual(sorted(Array.from({ length: 40 }, (_, i) => String(i + 2))));
+    expect(frames(buyer).every((f) => f.from === 'agent')).toBe(true);
+    expect(frames(agent).every((f) => f.from === 'buyer')).toBe(true);
+  });
+
+  // ---------------------------------------------------------------- dispatch
+
+  it('dispatches the oldest session to the least loaded, then longest idle agent', async () => {
+    await store.agentConnect(SHOP, 'A', 'A-c', T0);
+    await store.agentConnect(SHOP, 'B', 'B-c', T0);
+    await store.agentReady(SHOP, 'A', ['presale'], 2, T0 + 100);
+    await store.agentReady(SHOP, 'B', ['presale'], 2, T0 + 50);
+    // Ready again while ready keeps the idle time.
+    await store.agentReady(SHOP, 'B', ['presale'], 2, T0 + 500);
+    const s3 = await queued('b3', 'presale', T0 + 3);
+    const s1 = await queued('b1', 'presale', T0 + 1);
+    const s2 = await queued('b2', 'presale', T0 + 2);
+
+    const now = T0 + 1000;
+    expect(await store.dispatch(SHOP, 'presale', now, OFFER_MS, 1)).toEqual([{ sessionId: s1, agentId: 'B', role: 'presale', expiresAt: now + OFFER_MS }]);
+    expect(await store.dispatch(SHOP, 'presale', now, OFFER_MS, 1)).toEqual([{ sessionId: s2, agentId: 'A', role: 'presale', expiresAt: now + OFFER_MS }]);
+    expect(await store.dispatch(SHOP, 'presale', now, OFFER_MS, 1)).toEqual([{ sessionId: s3, agentId: 'B', role: 'presale', expiresAt: now + OFFER_MS }]);
+
+    expect(await store.getSession(SHOP, s1)).toMatchObject({ state: 'offered', agentId: 'B', offerExpiresAt: now + OFFER_MS });
+    expect(await store.getAgent(SHOP, 'A')).toMatchObject({ status: 'ready', load: 1, offers: [s2], sessions: [] });
+    const b = await store.getAgent(SHOP, 'B');
+    expect(b).toMatchObject({ id: 'B', shop: SHOP, status: 'ready', roles: ['presale'], capacity: 2, load: 2, sessions: [] });
+    expect(sorted(b!.offers)).toEqual(sorted([s1, s3]));
+    expect(await store.queueLength(SHOP, 'presale')).toBe(0);
+
+    // Ending work restarts the idle clock: with equal load, A (idle since +100) now wins over B.
+    await store.accept(SHOP, s1, 'B', now + 1);
+    await store.close(SHOP, s1, 'B', 'done', now + 2, RETENTION_MS);
+    await store.accept(SHOP, s2, 'A', now + 3);
+    const s4 = await queued('b4', 'presale', T0 + 4);
+    expect(await store.dispatch(SHOP, 'presale', now + 4, OFFER_MS, 1)).toEqual([
+      { sessionId: s4, agentId: 'B', role: 'presale', expiresAt: now + 4 + OFFER_MS },
+    ]);
+  });
+
+  it('prefers the longest idle agent among equally loaded ones', async () => {
+    await store.agentConnect(SHOP, 'A', 'A-c', T0);
+    await store.agentConnect(SHOP, 'B', 'B-c', T0);
+    await store.agentReady(SHOP, 'A', ['presale'], 3, T0 + 10);
+    await store.agentReady(SHOP, 'B', ['presale'], 3, T0 + 20);
+    const s1 = await queued('b1', 'presale', T0 + 1);
+    const s2 = await queued('b2', 'presale', T0 + 2);
+    expect((await store.dispatch(SHOP, 'presale', T0 + 30, OFFER_MS, 2)).map((o) => [o.sessionId, o.agentId])).toEqual([
+      [s1, 'A'],
+      [s2, 'B'],
+    ]);
+    // Both at load 1; A finishes work later than B was ready, so B is now the longest idle.
+    await store.accept(SHOP, s1, 'A', T0 + 31);
+    await store.close(SHOP, s1, 'A', 'done', T0 + 40, RETENTION_MS);
+    await store.accept(SHOP, s2, 'B', T0 + 41);
+    await store.close(SHOP, s2, 'B', 'done', T0 + 35, RETENTION_MS);
+    const s3 = await queued('b3', 'presale', T0 + 3);
+    expect((await store.dispatch(SHOP, 'presale', T0 + 50, OFFER_MS, 1))[0]?.agentId).toBe('B');
+    expect(s3).toBeTruthy();
+  });
+
+  it('never exceeds capacity and frees it on close', async () => {
+    await ready('a1', ['presale'], 2, T0);
+    const sids: string[] = [];
+    for (let i = 1; i <= 5; i++) sids.push(await queued(`b${i}`, 'presale', T0 + i));
+    const offers = await store.dispatch(SHOP, 'presale', T0 + 10, OFFER_MS, 10);
+    expect(offers.map((o) => o.sessionId)).toEqual(sids.slice(0, 2));
+    expect(offers.every((o) => o.agentId === 'a1')).toBe(true);
+    expect(await store.dispatch(SHOP, 'presale', T0 + 11, OFFER_MS, 10)).toEqual([]);
+    expect((await store.getAgent(SHOP, 'a1'))?.load).toBe(2);
+    expect(await store.queueLength(SHOP, 'presale')).toBe(3);
+    expect(await store.queuePosition(SHOP, 'presale', sids[2]!)).toBe(1);
+
+    await store.accept(SHOP, sids[0]!, 'a1', T0 + 12);
+    expect(await store.dispatch(SHOP, 'presale', T0 + 13, OFFER_MS, 10)).toEqual([]);
+    // Lowering capacity below the load takes the agent out, raising it lets it in again.
+    await store.agentReady(SHOP, 'a1', ['presale'], 1, T0 + 14);
+    expect(await store.close(SHOP, sids[0]!, 'a1', 'done', T0 + 15, RETENTION_MS)).toEqual({ buyerId: 'b1', agentId: 'a1' });
+    expect((await store.getAgent(SHOP, 'a1'))?.load).toBe(1);
+    expect(await store.dispatch(SHOP, 'presale', T0 + 16, OFFER_MS, 10)).toEqual([]);
+    await store.agentReady(SHOP, 'a1', ['presale'], 3, T0 + 17);
+    const more = await store.dispatch(SHOP, 'presale', T0 + 18, OFFER_MS, 10);
+    expect(more.map((o) => o.sessionId)).toEqual(sids.slice(2, 4));
+    expect((await store.getAgent(SHOP, 'a1'))?.load).toBe(3);
+    expect(await store.queueLength(SHOP, 'presale')).toBe(1);
+  });
+
+  it('offers only to ready agents of the role, and respects max', async () => {
+    await ready('billing', ['billing'], 5, T0);
+    await store.agentConnect(SHOP, 'away', 'away-c', T0);
+    const s1 = await queued('b1', 'presale', T0 + 1);
+    const s2 = await queued('b2', 'presale', T0 + 2);
+    expect(await store.dispatch(SHOP, 'presale', T0 + 3, OFFER_MS, 5)).toEqual([]);
+
+    await ready('a1', ['presale', 'billing'], 5, T0 + 4);
+    await store.agentAway(SHOP, 'a1', T0 + 5);
+    expect(await store.dispatch(SHOP, 'presale', T0 + 6, OFFER_MS, 5)).toEqual([]);
+    expect((await store.getAgent(SHOP, 'a1'))?.status).toBe('away');
+
+    await store.agentReady(SHOP, 'a1', ['presale'], 5, T0 + 7);
+    expect(await store.dispatch(SHOP, 'presale', T0 + 8, OFFER_MS, 0)).toEqual([]);
+    expect((await store.dispatch(SHOP, 'presale', T0 + 8, OFFER_MS, 1)).map((o) => o.sessionId)).toEqual([s1]);
+    // Dropping a role stops offers in it.
+    await store.agentReady(SHOP, 'a1', ['billing'], 5, T0 + 9);
+    expect(await store.dispatch(SHOP, 'presale', T0 + 10, OFFER_MS, 5)).toEqual([]);
+    expect(await store.getAgent(SHOP, 'a1')).toMatchObject({ roles: ['billing'], load: 1, offers: [s1] });
+    expect(await store.queuePosition(SHOP, 'presale', s2)).toBe(1);
+  });
+
+  it('looks at most 20 sessions down the queue past exclusions', async () => {
+    await ready('a1', ['presale'], 30, T0);
+    const sids: string[] = [];
+    for (let i = 1; i <= 21; i++) sids.push(await queued(`b${i}`, 'presale', T0 + i));
+    const offers = await store.dispatch(SHOP, 'presale', T0 + 100, OFFER_MS, 20);
+    expect(offers.map((o) => o.sessionId)).toEqual(sids.slice(0, 20));
+    for (const sid of sids.slice(0, 20)) await store.decline(SHOP, sid, 'a1', T0 + 101, EXCLUDE_MS);
+    expect(await store.queueLength(SHOP, 'presale')).toBe(21);
+    // The 21st is past the scan window, behind 20 sessions that exclude the only agent.
+    expect(await store.dispatch(SHOP, 'presale', T0 + 102, OFFER_MS, 5)).toEqual([]);
+    expect((await store.dispatch(SHOP, 'presale', T0 + 101 + EXCLUDE_MS, OFFER_MS, 1)).map((o) => o.sessionId)).toEqual([sids[0]]);
+  });
+
+  // ---------------------------------------------------------------- offers
+
+  it('accepts an offer once; twice is a no-op; others and late accepts are refused', async () => {
+    await ready('a1', ['presale'], 3, T0);
+    await ready('a2', ['presale'], 3, T0 + 1);
+    const sid = await queued('b1', 'presale', T0 + 2);
+    const [offer] = await store.dispatch(SHOP, 'presale', T0 + 3, OFFER_MS, 1);
+    expect(offer?.agentId).toBe('a1');
+
+    expect(await codeOf(store.accept(SHOP, sid, 'a2', T0 + 4))).toBe('bad_state');
+    expect(await store.accept(SHOP, sid, 'a1', T0 + 4)).toEqual({ role: 'presale', alreadyAssigned: false });
+    expect(await store.accept(SHOP, sid, 'a1', T0 + 5)).toEqual({ role: 'presale', alreadyAssigned: true });
+    expect(await codeOf(store.accept(SHOP, sid, 'a2', T0 + 5))).toBe('bad_state');
+    const view = await store.getSession(SHOP, sid);
+    expect(view).toMatchObject({ state: 'assigned', agentId: 'a1', lastAgentId: 'a1' });
+    expect(view?.offerExpiresAt).toBeUndefined();
+    expect(await store.getAgent(SHOP, 'a1')).toMatchObject({ load: 1, sessions: [sid], offers: [] });
+    expect(await store.dueOffers(SHOP, T0 + 10 * OFFER_MS)).toEqual([]);
+    expect(await store.expireOffer(SHOP, sid, T0 + 10 * OFFER_MS, EXCLUDE_MS)).toBeNull();
+
+    // An offer is good until its expiry time, and dead right after it.
+    const onTime = await queued('b2', 'presale', T0 + 6);
+    const late = await queued('b3', 'presale', T0 + 7);
+    const offers = await store.dispatch(SHOP, 'presale', T0 + 8, OFFER_MS, 2);
+    expect(offers.map((o) => [o.sessionId, o.agentId])).toEqual([
+      [onTime, 'a2'],
+      [late, 'a2'],
+    ]);
+    expect((await store.accept(SHOP, onTime, 'a2', T0 + 8 + OFFER_MS)).alreadyAssigned).toBe(false);
+    expect(await codeOf(store.accept(SHOP, late, 'a2', T0 + 9 + OFFER_MS))).toBe('bad_state');
+    expect((await store.getSession(SHOP, late))?.state).toBe('offered');
+
+    // Accepting what was never offered.
+    const waiting = await queued('b4', 'presale', T0 + 9);
+    expect(await codeOf(store.accept(SHOP, waiting, 'a1', T0 + 10))).toBe('bad_state');
+  });
+
+  it('puts a declined session back at the head and skips the decliner for excludeMs', async () => {
+    await ready('a1', ['presale'], 2, T0);
+    const s1 = await queued('b1', 'presale', T0 + 1);
+    const s2 = await queued('b2', 'presale', T0 + 2);
+    expect((await store.dispatch(SHOP, 'presale', T0 + 3, OFFER_MS, 1)).map((o) => o.sessionId)).toEqual([s1]);
+    expect(await store.queuePosition(SHOP, 'presale', s2)).toBe(1);
+
+    expect(await codeOf(store.decline(SHOP, s1, 'a2', T0 + 4, EXCLUDE_MS))).toBe('bad_state');
+    expect(await codeOf(store.decline(SHOP, s2, 'a1', T0 + 4, EXCLUDE_MS))).toBe('bad_state');
+    const now = T0 + 5;
+    expect(await store.decline(SHOP, s1, 'a1', now, EXCLUDE_MS)).toEqual({ sessionId: s1, buyerId: 'b1', role: 'presale' });
+    expect(await store.queuePosition(SHOP, 'presale', s1)).toBe(1);
+    expect(await store.queuePosition(SHOP, 'presale', s2)).toBe(2);
+    const view = await store.getSession(SHOP, s1);
+    expect(view).toMatchObject({ state: 'queued', arrivedAt: T0 + 1 });
+    expect(view?.agentId).toBeUndefined();
+    expect(view?.offerExpiresAt).toBeUndefined();
+    expect(await store.getAgent(SHOP, 'a1')).toMatchObject({ load: 0, offers: [] });
+    expect(await store.dueOffers(SHOP, now + 10 * OFFER_MS)).toEqual([]);
+    expect(await codeOf(store.decline(SHOP, s1, 'a1', now, EXCLUDE_MS))).toBe('bad_state');
+
+    // Still excluded just before excludeMs: the newer session goes first.
+    expect((await store.dispatch(SHOP, 'presale', now + EXCLUDE_MS - 1, OFFER_MS, 5)).map((o) => o.sessionId)).toEqual([s2]);
+    expect(await store.queuePosition(SHOP, 'presale', s1)).toBe(1);
+    expect((await store.dispatch(SHOP, 'presale', now + EXCLUDE_MS, OFFER_MS, 5)).map((o) => [o.sessionId, o.agentId])).toEqual([[s1, 'a1']]);
+  });
+
+  it('expires an offer only when due, and re-queues it', async () => {
+    await ready('a1', ['presale'], 1, T0);
+    const s1 = await queued('b1', 'presale', T0 + 1);
+    const s2 = await queued('b2', 'presale', T0 + 2);
+    const now = T0 + 10;
+    const [offer] = await store.dispatch(SHOP, 'presale', now, OFFER_MS, 1);
+    expect(offer).toEqual({ sessionId: s1, agentId: 'a1', role: 'presale', expiresAt: now + OFFER_MS });
+
+    expect(await store.dueOffers(SHOP, now + OFFER_MS - 1)).toEqual([]);
+    expect(await store.expireOffer(SHOP, s1, now + OFFER_MS - 1, EXCLUDE_MS)).toBeNull();
+    expect((await store.getSession(SHOP, s1))?.state).toBe('offered');
+    expect(await store.dueOffers(SHOP, now + OFFER_MS)).toEqual([s1]);
+
+    const due = now + OFFER_MS;
+    expect(await store.expireOffer(SHOP, s1, due, EXCLUDE_MS)).toEqual({ sessionId: s1, buyerId: 'b1', role: 'presale', agentId: 'a1' });
+    expect(await store.expireOffer(SHOP, s1, due, EXCLUDE_MS)).toBeNull();
+    expect(await store.dueOffers(SHOP, due)).toEqual([]);
+    expect((await store.getSession(SHOP, s1))?.state).toBe('queued');
+    expect(await store.queuePosition(SHOP, 'presale', s1)).toBe(1);
+    expect(await store.getAgent(SHOP, 'a1')).toMatchObject({ load: 0, offers: [] });
+    expect(await codeOf(store.accept(SHOP, s1, 'a1', due))).toBe('bad_state');
+
+    // The agent who let it lapse gets the next session meanwhile.
+    expect((await store.dispatch(SHOP, 'presale', due + 1, OFFER_MS, 1)).map((o) => o.sessionId)).toEqual([s2]);
+  });
+
+  it('lists due offers in expiry order', async () => {
+    await ready('a1', ['presale'], 5, T0);
+    const s1 = await queued('b1', 'presale', T0 + 1);
+    const s2 = await queued('b2', 'presale', T0 + 2);
+    await store.dispatch(SHOP, 'presale', T0 + 20, 1000, 1);
+    await store.dispatch(SHOP, 'presale', T0 + 10, 1000, 1);
+    expect(await store.dueOffers(SHOP, T0 + 1009)).toEqual([]);
+    expect(await store.dueOffers(SHOP, T0 + 1010)).toEqual([s2]);
+    expect(await store.dueOffers(SHOP, T0 + 5000)).toEqual([s2, s1]);
+  });
+
+  // ---------------------------------------------------------------- agent connections
+
+  it('registers connections; a new agent starts away', async () => {
+    const view = await store.agentConnect(SHOP, 'a1', 'c1', T0);
+    expect(view).toEqual({ id: 'a1', shop: SHOP, status: 'away', roles: [], capacity: 0, load: 0, sessions: [], offers: [] });
+    await store.agentReady(SHOP, 'a1', ['presale', 'billing'], 4, T0 + 1);
+    expect(await store.agentConnect(SHOP, 'a1', 'c2', T0 + 2)).toEqual({
+      id: 'a1',
+      shop: SHOP,
+      status: 'ready',
+      roles: ['presale', 'billing'],
+      capacity: 4,
+      load: 0,
+      sessions: [],
+      offers: [],
+    });
+    expect(await store.agentDisconnect(SHOP, 'a1', 'c1', T0 + 3, GRACE_MS)).toEqual({ offline: false, requeued: [] });
+    expect((await store.getAgent(SHOP, 'a1'))?.status).toBe('ready');
+    expect(await store.agentDisconnect(SHOP, 'a1', 'c2', T0 + 4, GRACE_MS)).toEqual({ offline: true, requeued: [] });
+    expect((await store.getAgent(SHOP, 'a1'))?.status).toBe('offline');
+    expect(await store.agentDisconnect(SHOP, 'a1', 'c2', T0 + 5, GRACE_MS)).toEqual({ offline: false, requeued: [] });
+    expect(await store.agentDisconnect(SHOP, 'ghost', 'c1', T0 + 5, GRACE_MS)).toEqual({ offline: false, requeued: [] });
+    expect(await store.dueGrace(SHOP, T0 + 10 * GRACE_MS)).toEqual([]);
+    // Back: the previous readiness returns.
+    expect((await store.agentConnect(SHOP, 'a1', 'c3', T0 + 6)).status).toBe('ready');
+  });
+
+  it('re-queues offers at once when an agent goes offline and keeps sessions for the grace period', async () => {
+    await ready('a1', ['presale'], 2, T0, 'c1');
+    await store.agentConnect(SHOP, 'a1', 'c2', T0);
+    const kept = await assigned('b1', 'presale', T0 + 1, 'a1');
+    const offered = await queued('b2', 'presale', T0 + 2);
+    await store.dispatch(SHOP, 'presale', T0 + 3, OFFER_MS, 1);
+    const newer = await queued('b3', 'presale', T0 + 4);
+    expect(await store.getAgent(SHOP, 'a1')).toMatchObject({ load: 2, sessions: [kept], offers: [offered] });
+
+    expect(await store.agentDisconnect(SHOP, 'a1', 'c1', T0 + 5, GRACE_MS)).toEqual({ offline: false, requeued: [] });
+    const now = T0 + 6;
+    expect(await store.agentDisconnect(SHOP, 'a1', 'c2', now, GRACE_MS)).toEqual({
+      offline: true,
+      graceUntil: now + GRACE_MS,
+      requeued: [{ sessionId: offered, buyerId: 'b2', role: 'presale' }],
+    });
+    expect(await store.getSession(SHOP, offered)).toMatchObject({ state: 'queued' });
+    expect(await store.queuePosition(SHOP, 'presale', offered)).toBe(1);
+    expect(await store.queuePosition(SHOP, 'presale', newer)).toBe(2);
+    expect(await store.dueOffers(SHOP, now + 10 * OFFER_MS)).toEqual([]);
+    expect(await store.getAgent(SHOP, 'a1')).toMatchObject({ status: 'offline', load: 1, sessions: [kept], offers: [] });
+    expect((await store.getSession(SHOP, kept))?.state).toBe('assigned');
+    // Offline agents get no offers.
+    expect(await store.dispatch(SHOP, 'presale', now + 1, OFFER_MS, 5)).toEqual([]);
+
+    expect(await store.dueGrace(SHOP, now + GRACE_MS - 1)).toEqual([]);
+    expect(await store.dueGrace(SHOP, now + GRACE_MS)).toEqual(['a1']);
+    expect(await store.expireGrace(SHOP, 'a1', now + GRACE_MS - 1)).toEqual([]);
+    expect((await store.getSession(SHOP, kept))?.state).toBe('assigned');
+
+    // Back within grace: readiness and sessions return, the grace timer is gone.
+    const back = await store.agentConnect(SHOP, 'a1', 'c3', now + 1000);
+    expect(back).toMatchObject({ status: 'ready', roles: ['presale'], capacity: 2, load: 1, sessions: [kept], offers: [] });
+    expect(await store.dueGrace(SHOP, now + 10 * GRACE_MS)).toEqual([]);
+    expect(await store.expireGrace(SHOP, 'a1', now + 10 * GRACE_MS)).toEqual([]);
+    expect((await store.postAgentMessage(SHOP, kept, 'a1', { clientMsgId: 'm', text: 'back', ts: now + 1001 })).duplicate).toBe(false);
+    expect((await store.dispatch(SHOP, 'presale', now + 1002, OFFER_MS, 5)).map((o) => o.sessionId)).toEqual([offered]);
+  });
+
+  it('re-queues sessions at the head when grace runs out', async () => {
+    await ready('a1', ['presale'], 3, T0);
+    const s1 = await assigned('b1', 'presale', T0 + 1, 'a1');
+    const s2 = await assigned('b2', 'presale', T0 + 2, 'a1');
+    const newer = await queued('b3', 'presale', T0 + 3);
+    await store.agentAway(SHOP, 'a1', T0 + 4);
+    const now = T0 + 10;
+    const off = await store.agentDisconnect(SHOP, 'a1', 'a1-c1', now, GRACE_MS);
+    expect(off).toEqual({ offline: true, graceUntil: now + GRACE_MS, requeued: [] });
+
+    const requeued = await store.expireGrace(SHOP, 'a1', now + GRACE_MS);
+    expect(requeued.sort((x, y) => x.buyerId.localeCompare(y.buyerId))).toEqual([
+      { sessionId: s1, buyerId: 'b1', role: 'presale' },
+      { sessionId: s2, buyerId: 'b2', role: 'presale' },
+    ]);
+    expect(await store.queuePosition(SHOP, 'presale', s1)).toBe(1);
+    expect(await store.queuePosition(SHOP, 'presale', s2)).toBe(2);
+    expect(await store.queuePosition(SHOP, 'presale', newer)).toBe(3);
+    const view = await store.getSession(SHOP, s1);
+    expect(view).toMatchObject({ state: 'queued', lastAgentId: 'a1' });
+    expect(view?.agentId).toBeUndefined();
+    expect(await store.getAgent(SHOP, 'a1')).toMatchObject({ status: 'offline', load: 0, sessions: [], offers: [] });
+    expect(await store.dueGrace(SHOP, now + 10 * GRACE_MS)).toEqual([]);
+    expect(await store.expireGrace(SHOP, 'a1', now + 10 * GRACE_MS)).toEqual([]);
+    expect(await codeOf(store.postAgentMessage(SHOP, s1, 'a1', { clientMsgId: 'm', text: 'late', ts: now }))).toBe('not_assigned');
+
+    // Coming back later: as it chose before (away), with nothing left.
+    expect(await store.agentConnect(SHOP, 'a1', 'c9', now + 2 * GRACE_MS)).toMatchObject({ status: 'away', load: 0, sessions: [] });
+  });
+
+  // ---------------------------------------------------------------- transfer
+
+  it('transfers keeping the arrival time, role history and note', async () => {
+    await ready('A', ['presale'], 3, T0);
+    const s1 = await assigned('b1', 'presale', T0 + 1, 'A');
+    const s2 = await queued('b2', 'aftersales', T0 + 2);
+
+    await ready('X', ['presale'], 3, T0);
+    expect(await codeOf(store.transfer(SHOP, s1, 'X', 'aftersales', undefined, T0 + 3, EXCLUDE_MS))).toBe('not_assigned');
+    expect(await codeOf(store.transfer(SHOP, s2, 'A', 'presale', undefined, T0 + 3, EXCLUDE_MS))).toBe('not_assigned');
+
+    const now = T0 + 5;
+    expect(await store.transfer(SHOP, s1, 'A', 'aftersales', 'wants a refund', now, EXCLUDE_MS)).toEqual({ fromRole: 'presale', buyerId: 'b1' });
+    const view = await store.getSession(SHOP, s1);
+    expect(view).toMatchObject({ state: 'queued', role: 'aftersales', roleHistory: ['presale', 'aftersales'], note: 'wants a refund', arrivedAt: T0 + 1, lastAgentId: 'A' });
+    expect(view?.agentId).toBeUndefined();
+    expect(await store.queuePosition(SHOP, 'aftersales', s1)).toBe(1);
+    expect(await store.queuePosition(SHOP, 'aftersales', s2)).toBe(2);
+    expect(await store.queuePosition(SHOP, 'presale', s1)).toBeNull();
+    expect(await store.getAgent(SHOP, 'A')).toMatchObject({ load: 0, sessions: [] });
+    expect(await codeOf(store.postAgentMessage(SHOP, s1, 'A', { clientMsgId: 'm', text: 'x', ts: now }))).toBe('not_assigned');
+
+    // The transferring agent is skipped for it, even when it serves the target role.
+    await store.agentReady(SHOP, 'A', ['presale', 'aftersales'], 3, now + 1);
+    expect((await store.dispatch(SHOP, 'aftersales', now + 2, OFFER_MS, 5)).map((o) => [o.sessionId, o.agentId])).toEqual([[s2, 'A']]);
+    await ready('B', ['aftersales'], 3, now + 3);
+    expect((await store.dispatch(SHOP, 'aftersales', now + 4, OFFER_MS, 5)).map((o) => [o.sessionId, o.agentId])).toEqual([[s1, 'B']]);
+    expect(await store.accept(SHOP, s1, 'B', now + 5)).toEqual({ role: 'aftersales', note: 'wants a refund', alreadyAssigned: false });
+
+    // A transfer without a note clears it.
+    await store.transfer(SHOP, s1, 'B', 'billing', undefined, now + 6, 0);
+    const again = await store.getSession(SHOP, s1);
+    expect(again?.roleHistory).toEqual(['presale', 'aftersales', 'billing']);
+    expect(again?.note).toBeUndefined();
+    expect(await store.queuePosition(SHOP, 'billing', s1)).toBe(1);
+
+    await store.close(SHOP, s1, null, 'buyer left', now + 7, RETENTION_MS);
+    expect(await codeOf(store.transfer(SHOP, s1, 'B', 'presale', undefined, now + 8, 0))).toBe('bad_state');
+  });
+
+  // ---------------------------------------------------------------- close, rate
+
+  it('closes: frees capacity, ends the session for writing, and a reopen starts a new one', async () => {
+    await ready('A', ['presale'], 1, T0);
+    await ready('B', ['billing'], 1, T0);
+    const s1 = await assigned('b1', 'presale', T0 + 1, 'A');
+    const s2 = await queued('b2', 'presale', T0 + 2);
+    expect(await store.dispatch(SHOP, 'presale', T0 + 3, OFFER_MS, 5)).toEqual([]);
+
+    expect(await codeOf(store.close(SHOP, s1, 'B', 'nope', T0 + 4, RETENTION_MS))).toBe('not_assigned');
+    expect(await codeOf(store.block(SHOP, s1, 'B', 'nope', T0 + 4, 1000, RETENTION_MS))).toBe('not_assigned');
+    expect(await codeOf(store.postAgentMessage(SHOP, s1, 'B', { clientMsgId: 'm', text: 'x', ts: T0 }))).toBe('not_assigned');
+
+    expect(await store.close(SHOP, s1, 'A', 'resolved', T0 + 5, RETENTION_MS)).toEqual({ buyerId: 'b1', agentId: 'A' });
+    const view = await store.getSession(SHOP, s1);
+    expect(view).toMatchObject({ state: 'closed', closedReason: 'resolved', lastAgentId: 'A', role: 'presale' });
+    expect(view?.agentId).toBeUndefined();
+    expect(await store.getAgent(SHOP, 'A')).toMatchObject({ load: 0, sessions: [], offers: [] });
+    expect(await store.dispatch(SHOP, 'presale', T0 + 6, OFFER_MS, 5)).toEqual([{ sessionId: s2, agentId: 'A', role: 'presale', expiresAt: T0 + 6 + OFFER_MS }]);
+
+    expect(await codeOf(store.postBuyerMessage(SHOP, s1, 'b1', { clientMsgId: 'late', text: 'x', ts: T0 + 7, role: 'presale' }))).toBe('bad_state');
+    expect(await codeOf(store.postAgentMessage(SHOP, s1, 'A', { clientMsgId: 'late', text: 'x', ts: T0 + 7 }))).toBe('bad_state');
+    expect(await codeOf(store.postBotMessage(SHOP, s1, { text: 'x', ts: T0 + 7 }))).toBe('bad_state');
+    expect(await codeOf(store.close(SHOP, s1, 'A', 'again', T0 + 7, RETENTION_MS))).toBe('bad_state');
+    expect(await codeOf(store.close(SHOP, s1, null, 'again', T0 + 7, RETENTION_MS))).toBe('bad_state');
+    expect(await codeOf(store.accept(SHOP, s1, 'A', T0 + 7))).toBe('bad_state');
+    // The transcript stays readable.
+    expect((await store.readEvents(SHOP, s1, 0)).map((e) => e.seq)).toEqual([1]);
+
+    const reopened = await store.openSession(SHOP, 'b1', T0 + 8);
+    expect(reopened.created).toBe(true);
+    expect(reopened.lastSeq).toBe(0);
+    expect(reopened.sessionId).not.toBe(s1);
+    expect((await store.openSession(SHOP, 'b1', T0 + 9)).sessionId).toBe(reopened.sessionId);
+
+    // An offered session is not the holder's to close, but the system may.
+    expect(await codeOf(store.close(SHOP, s2, 'A', 'x', T0 + 10, RETENTION_MS))).toBe('not_assigned');
+    expect(await codeOf(store.postAgentMessage(SHOP, s2, 'A', { clientMsgId: 'm', text: 'x', ts: T0 }))).toBe('not_assigned');
+    expect(await store.close(SHOP, s2, null, 'buyer left', T0 + 11, RETENTION_MS)).toEqual({ buyerId: 'b2', agentId: 'A' });
+    expect(await store.getAgent(SHOP, 'A')).toMatchObject({ load: 0, offers: [] });
+    expect(await store.dueOffers(SHOP, T0 + 10 * OFFER_MS)).toEqual([]);
+
+    // Closing a queued and a bot session.
+    const s3 = await queued('b3', 'presale', T0 + 12);
+    const s4 = await queued('b4', 'presale', T0 + 13);
+    expect(await store.close(SHOP, s3, null, 'timeout', T0 + 14, RETENTION_MS)).toEqual({ buyerId: 'b3' });
+    expect(await store.queueLength(SHOP, 'presale')).toBe(1);
+    expect(await store.queuePosition(SHOP, 'presale', s4)).toBe(1);
+    expect(await store.close(SHOP, reopened.sessionId, null, 'idle', T0 + 15, RETENTION_MS)).toEqual({ buyerId: 'b1' });
+  });
+
+  it('rates a closed session once, by its buyer', async () => {
+    await ready('A', ['presale'], 2, T0);
+    const sid = await assigned('b1', 'presale', T0 + 1, 'A');
+    expect(await codeOf(store.rate(SHOP, sid, 'b1', 5, 'great', T0 + 2))).toBe('bad_state');
+    await store.close(SHOP, sid, 'A', 'resolved', T0 + 3, RETENTION_MS);
+    expect(await codeOf(store.rate(SHOP, sid, 'b2', 5, undefined, T0 + 4))).toBe('unknown_session');
+    await store.rate(SHOP, sid, 'b1', 4, 'good', T0 + 5);
+    expect((await store.getSession(SHOP, sid))?.rating).toBe(4);
+    expect(await codeOf(store.rate(SHOP, sid, 'b1', 5, undefined, T0 + 6))).toBe('bad_state');
+    expect((await store.getSession(SHOP, sid))?.rating).toBe(4);
+
+    // Without an agent ever owning it there is nothing to rate.
+    const { sessionId: botOnly } = await store.openSession(SHOP, 'b3', T0);
+    await store.close(SHOP, botOnly, null, 'idle', T0 + 7, RETENTION_MS);
+    expect(await codeOf(store.rate(SHOP, botOnly, 'b3', 3, undefined, T0 + 8))).toBe('bad_state');
+  });
+
+  // ---------------------------------------------------------------- expiry, sweeping
+
+  it('forgets a session nobody wrote in after the idle TTL, with its bot messages', async () => {
+    const s = await makeStore({ idleSessionTtlMs: 300 });
+    const { sessionId: idle } = await s.openSession(SHOP, 'b1', T0);
+    await s.postBotMessage(SHOP, idle, { text: 'welcome', ts: T0 + 1 });
+    const { sessionId: talked } = await s.openSession(SHOP, 'b2', T0);
+    await s.postBotMessage(SHOP, talked, { text: 'welcome', ts: T0 + 1 });
+    await s.postBuyerMessage(SHOP, talked, 'b2', { clientMsgId: 'm', text: 'hi', ts: T0 + 2, role: 'presale' });
+    expect((await s.getSession(SHOP, idle))?.state).toBe('bot');
+    await sleep(450);
+
+    expect(await s.getSession(SHOP, idle)).toBeNull();
+    expect(await s.readEvents(SHOP, idle, 0)).toEqual([]);
+    const fresh = await s.openSession(SHOP, 'b1', T0 + 3);
+    expect(fresh.created).toBe(true);
+    expect(fresh.sessionId).not.toBe(idle);
+
+    expect((await s.getSession(SHOP, talked))?.state).toBe('queued');
+    expect((await s.readEvents(SHOP, talked, 0)).map((e) => e.seq)).toEqual([1, 2]);
+    expect(await s.openSession(SHOP, 'b2', T0 + 4)).toEqual({ sessionId: talked, lastSeq: 2, created: false });
+  });
+
+  it('forgets a closed session after retentionMs', async () => {
+    await ready('A', ['presale'], 1, T0);
+    const sid = await assigned('b1', 'presale', T0, 'A');
+    await store.postAgentMessage(SHOP, sid, 'A', { clientMsgId: 'm', text: 'bye', ts: T0 + 1 });
+    await store.close(SHOP, sid, 'A', 'resolved', T0 + 2, 300);
+    expect((await store.getSession(SHOP, sid))?.state).toBe('closed');
+    await sleep(450);
+    expect(await store.getSession(SHOP, sid)).toBeNull();
+    expect(await store.readEvents(SHOP, sid, 0)).toEqual([]);
+    expect(await codeOf(store.rate(SHOP, sid, 'b1', 5, undefined, T0 + 3))).toBe('unknown_session');
+  });
+
+  it('lists the shops it has seen', async () => {
+    expect(await store.shops()).toEqual([]);
+    await store.openSession('shop-a', 'b1', T0);
+    await store.agentConnect('shop-b', 'a1', 'c1', T0);
+    await store.openSession('shop-a', 'b2', T0);
+    expect(sorted(await store.shops())).toEqual(['shop-a', 'shop-b']);
+  });
+});
+
+describe('MemoryStore clock', () => {
+  it('decides expiry by the injected clock only', async () => {
+    let clock = 1_000;
+    const store = new MemoryStore({ idleSessionTtlMs: 100, now: () => clock });
+    const { sessionId: idle } = await store.openSession(SHOP, 'b1', T0);
+    clock += 99;
+    expect((await store.getSession(SHOP, idle))?.createdAt).toBe(T0);
+    clock += 1;
+    expect(await store.getSession(SHOP, idle)).toBeNull();
+
+    await store.agentConnect(SHOP, 'A', 'c', T0);
+    await store.agentReady(SHOP, 'A', ['presale'], 1, T0);
+    const { sessionId: sid } = await store.openSession(SHOP, 'b2', T0);
+    await store.postBuyerMessage(SHOP, sid, 'b2', { clientMsgId: 'm', text: 'hi', ts: T0, role: 'presale' });
+    clock += 1_000_000;
+    await store.dispatch(SHOP, 'presale', T0, OFFER_MS, 1);
+    await store.accept(SHOP, sid, 'A', T0);
+    await store.block(SHOP, sid, 'A', 'abuse', T0, 500, 200);
+    clock += 199;
+    expect((await store.getSession(SHOP, sid))?.state).toBe('closed');
+    await expect(store.openSession(SHOP, 'b2', T0)).rejects.toMatchObject({ code: 'blocked' });
+    clock += 1;
+    expect(await store.getSession(SHOP, sid)).toBeNull();
+    clock += 300;
+    expect((await store.openSession(SHOP, 'b2', T0)).created).toBe(true);
+  });
+
+  it('sweeps expired sessions out of memory', async () => {
+    let clock = 0;
+    const store = new MemoryStore({ idleSessionTtlMs: 10, now: () => clock });
+    for (let i = 0; i < 50; i++) await store.openSession(SHOP, `b${i}`, T0);
+    clock = 120_000;
+    await store.openSession(SHOP, 'late', T0);
+    // Only the fresh session is left; the others were swept without being looked up.
+    const state = (store as unknown as { shopStates: Map<string, { sessions: Map<string, unknown> }> }).shopStates.get(SHOP);
+    expect(state?.sessions.size).toBe(1);
+  });
+});
