@@ -426,7 +426,7 @@ describe.each(impls)('Store contract: $name', (impl) => {
     await store.accept(SHOP, s2, 'A', now + 3);
     const s4 = await queued('b4', 'presale', T0 + 4);
     expect(await store.dispatch(SHOP, 'presale', now + 4, OFFER_MS, 1)).toEqual([
-      { sessionId: s4, agentId: 'B', role: 'presale', expiresAt: now + 4 + OFFER_MS },
+      { sessionId: s4, agentId: 'A', role: 'presale', expiresAt: now + 4 + OFFER_MS },
     ]);
   });
 
@@ -441,14 +441,18 @@ describe.each(impls)('Store contract: $name', (impl) => {
       [s1, 'A'],
       [s2, 'B'],
     ]);
-    // Both at load 1; A finishes work later than B was ready, so B is now the longest idle.
+    // Both free again; B ended its work first, so B is now the longest idle.
     await store.accept(SHOP, s1, 'A', T0 + 31);
     await store.close(SHOP, s1, 'A', 'done', T0 + 40, RETENTION_MS);
-    await store.accept(SHOP, s2, 'B', T0 + 41);
+    await store.accept(SHOP, s2, 'B', T0 + 31);
     await store.close(SHOP, s2, 'B', 'done', T0 + 35, RETENTION_MS);
     const s3 = await queued('b3', 'presale', T0 + 3);
-    expect((await store.dispatch(SHOP, 'presale', T0 + 50, OFFER_MS, 1))[0]?.agentId).toBe('B');
-    expect(s3).toBeTruthy();
+    expect(await store.dispatch(SHOP, 'presale', T0 + 50, OFFER_MS, 1)).toEqual([
+      { sessionId: s3, agentId: 'B', role: 'presale', expiresAt: T0 + 50 + OFFER_MS },
+    ]);
+    // A declined offer is not work: declining does not restart the idle clock.
+    await store.decline(SHOP, s3, 'B', T0 + 60, 0);
+    expect((await store.dispatch(SHOP, 'presale', T0 + 61, OFFER_MS, 1))[0]?.agentId).toBe('B');
   });
 
   it('never exceeds capacity and frees it on close', async () => {
@@ -536,12 +540,13 @@ describe.each(impls)('Store contract: $name', (impl) => {
     const onTime = await queued('b2', 'presale', T0 + 6);
     const late = await queued('b3', 'presale', T0 + 7);
     const offers = await store.dispatch(SHOP, 'presale', T0 + 8, OFFER_MS, 2);
+    // a2 has the lower load; then both carry one and a1 has been idle longer.
     expect(offers.map((o) => [o.sessionId, o.agentId])).toEqual([
       [onTime, 'a2'],
-      [late, 'a2'],
+      [late, 'a1'],
     ]);
     expect((await store.accept(SHOP, onTime, 'a2', T0 + 8 + OFFER_MS)).alreadyAssigned).toBe(false);
-    expect(await codeOf(store.accept(SHOP, late, 'a2', T0 + 9 + OFFER_MS))).toBe('bad_state');
+    expect(await codeOf(store.accept(SHOP, late, 'a1', T0 + 9 + OFFER_MS))).toBe('bad_state');
     expect((await store.getSession(SHOP, late))?.state).toBe('offered');
 
     // Accepting what was never offered.

@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SignJWT } from 'jose';
+import { TestClient } from './support/client.ts';
+
+const SECRET = 'process-test-secret-0123456789';
+
+function launch(env: Record<string, string>): { proc: ChildProcess; lines: () => Record<string, any>[]; stderr: () => string } {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  proc.stdout!.on('data', (d) => (out += d));
+  proc.stderr!.on('data', (d) => (err += d));
+  return {
+    proc,
+    lines: () =>
+      out
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l)),
+    stderr: () => err,
+  };
+}
+
+async function waitFor<T>(fn: () => T | undefined, ms: number): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const exited = (proc: ChildProcess) => new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+
+describe('the gateway process', () => {
+  it('starts on the embedded store, logs `listening` with its port, and stops cleanly on SIGTERM', async () => {
+    const run = launch({ PEAKDESK_AUTH_SECRET: SECRET, REDIS_URL: '', REDIS_CLUSTER_NODES: '' });
+    const exit = exited(run.proc);
+    try {
+      const listening = await waitFor(() => run.lines().find((l) => l.msg === 'listening'), 15_000);
+      expect(listening.port).toBeGreaterThan(0);
+      expect(run.lines().some((l) => l.store === 'memory' && l.level === 40)).toBe(true);
+      const url = `ws://127.0.0.1:${listening.port}`;
+      const health = await fetch(`http://127.0.0.1:${listening.port}/healthz`);
+      expect(await health.json()).toEqual({ status: 'ok' });
+      expect((await fetch(`http://127.0.0.1:${listening.port}/readyz`)).status).toBe(200);
+
+      const token = await new SignJWT({ shop: 's', kind: 'buyer' })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject('b')
+        .sign(new TextEncoder().encode(SECRET));
+      const b = await TestClient.connect(url, 'buyer', token);
+      await b.next('welcome');
+      b.send({ type: 'message', clientMsgId: '1', text: 'hi' });
+      await b.next('ack');
+
+      run.proc.kill('SIGTERM');
+      expect((await b.closed).code).toBe(1001);
+      expect(await exit).toBe(0);
+      expect(run.lines().some((l) => l.msg === 'stopped')).toBe(true);
+    } finally {
+      run.proc.kill('SIGKILL');
+    }
+  }, 30_000);
+
+  it('refuses to start on a bad config and lists every problem', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'peakdesk-bad-'));
+    const file = join(dir, 'bad.json');
+    writeFileSync(file, JSON.stringify({ server: { maxFrameBytes: 'big' }, routing: { offerTimeoutMs: 1 } }));
+    const run = launch({ PEAKDESK_CONFIG: file });
+    const code = await exited(run.proc);
+    expect(code).toBe(78);
+    expect(run.stderr()).toContain('server.maxFrameBytes:');
+    expect(run.stderr()).toContain('routing.offerTimeoutMs:');
+  }, 30_000);
+});
