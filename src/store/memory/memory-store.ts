@@ -12,7 +12,7 @@ import type {
   StoredEvent,
 } from '../types.ts';
 import { MemoryBus } from './memory-bus.ts';
-import { ShopState, type AgentRec, type SessionRec } from './shop-state.ts';
+import { ShopState, agentView, sessionView, type SessionRec } from './shop-state.ts';
 
 export interface MemoryStoreOptions {
   /** A session nobody wrote in yet is forgotten after this long. */
@@ -457,25 +457,7 @@ export class MemoryStore implements Store {
 
   async getSession(shop: string, sessionId: string): Promise<SessionView | null> {
     const s = this.shop(shop).session(sessionId);
-    if (!s) return null;
-    const view: SessionView = {
-      id: s.id,
-      shop,
-      buyerId: s.buyer,
-      state: s.state,
-      role: s.role,
-      arrivedAt: s.arrived,
-      createdAt: s.created,
-      lastSeq: s.seq,
-      roleHistory: [...(s.roles ?? [])],
-    };
-    if (s.agent) view.agentId = s.agent;
-    if (s.offerExp !== undefined) view.offerExpiresAt = s.offerExp;
-    if (s.lastAgent) view.lastAgentId = s.lastAgent;
-    if (s.note) view.note = s.note;
-    if (s.closedReason) view.closedReason = s.closedReason;
-    if (s.rating !== undefined) view.rating = s.rating;
-    return view;
+    return s ? sessionView(shop, s) : null;
   }
 
   async getAgent(shop: string, agentId: string): Promise<AgentView | null> {
@@ -516,17 +498,4 @@ export class MemoryStore implements Store {
   async dueGrace(shop: string, now: number): Promise<string[]> {
     return this.shop(shop).grace.upTo(now);
   }
-}
-
-function agentView(shop: string, a: AgentRec): AgentView {
-  return {
-    id: a.id,
-    shop,
-    status: a.status,
-    roles: a.rolesCsv ? a.rolesCsv.split(',') : [],
-    capacity: a.capacity,
-    load: a.load,
-    sessions: [...a.sessions],
-    offers: [...a.offers],
-  };
 }

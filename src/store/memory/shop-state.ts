@@ -1,4 +1,4 @@
-import type { AgentStatus, SessionState, StoredEvent } from '../types.ts';
+import type { AgentStatus, AgentView, SessionState, SessionView, StoredEvent } from '../types.ts';
 import { SortedSet } from './sorted-set.ts';
 
 /**
@@ -194,4 +194,40 @@ export class ShopState {
     this.offers.remove(s.id);
     this.queue(s.role).add(s.id, s.arrived);
   }
+}
+
+// ---- views (shaped like RedisStore's reads: optional fields only when set) ----
+
+export function sessionView(shop: string, s: SessionRec): SessionView {
+  const view: SessionView = {
+    id: s.id,
+    shop,
+    buyerId: s.buyer,
+    state: s.state,
+    role: s.role,
+    arrivedAt: s.arrived,
+    createdAt: s.created,
+    lastSeq: s.seq,
+    roleHistory: [...(s.roles ?? [])],
+  };
+  if (s.agent) view.agentId = s.agent;
+  if (s.offerExp !== undefined) view.offerExpiresAt = s.offerExp;
+  if (s.lastAgent) view.lastAgentId = s.lastAgent;
+  if (s.note) view.note = s.note;
+  if (s.closedReason) view.closedReason = s.closedReason;
+  if (s.rating !== undefined) view.rating = s.rating;
+  return view;
+}
+
+export function agentView(shop: string, a: AgentRec): AgentView {
+  return {
+    id: a.id,
+    shop,
+    status: a.status,
+    roles: a.rolesCsv ? a.rolesCsv.split(',') : [],
+    capacity: a.capacity,
+    load: a.load,
+    sessions: [...a.sessions],
+    offers: [...a.offers],
+  };
 }

@@ -31,6 +31,11 @@ if from == 'bot' and role ~= '' then
 end
 redis.call('XADD', P .. 't:' .. sid, seq .. '-0', unpack(fields))
 if cmid ~= '' then redis.call('HSET', mkey, mfield, seq) end
+-- A session nobody wrote in yet expires by itself; its transcript (bot messages) with it.
+if state == 'bot' and from ~= 'buyer' then
+  local ttl = redis.call('PTTL', key)
+  if ttl > 0 then redis.call('PEXPIRE', P .. 't:' .. sid, ttl) end
+end
 
 local enqueued, qrole, position = 0, s[4], 0
 if from == 'buyer' and state == 'bot' then
@@ -38,6 +43,7 @@ if from == 'buyer' and state == 'bot' then
   redis.call('HSET', key, 'state', 'queued', 'role', role, 'arrived', ts, 'roles', role)
   redis.call('PERSIST', key)
   redis.call('PERSIST', P .. 'bs:' .. actor)
+  redis.call('PERSIST', P .. 't:' .. sid)
   redis.call('ZADD', P .. 'q:' .. role, ts, sid)
   enqueued = 1
   position = redis.call('ZRANK', P .. 'q:' .. role, sid) + 1
