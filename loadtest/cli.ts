@@ -22,7 +22,7 @@ const { values: args } = parseArgs({
     'interval-ms': { type: 'string', default: '200' },
     'max-seconds': { type: 'string', default: '120' },
     secret: { type: 'string', default: 'loadtest-secret-0123456789abcdef' },
-    shop: { type: 'string', default: 'loadtest-shop' },
+    shop: { type: 'string', default: `loadtest-${Date.now()}` },
   },
 });
 
@@ -56,9 +56,11 @@ async function startGateway(): Promise<{ url: string; proc?: ChildProcess }> {
   return { url: `ws://127.0.0.1:${port}`, proc };
 }
 
-function connect(url: string, path: string, tok: string): Promise<WebSocket> {
+/** The handler is attached before the upgrade completes: the welcome can share its TCP read. */
+function connect(url: string, path: string, tok: string, onFrame: (ws: WebSocket, data: WebSocket.RawData) => void): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(`${url}${path}`, { headers: { authorization: `Bearer ${tok}` } });
+    ws.on('message', (data) => onFrame(ws, data));
     ws.once('open', () => resolve(ws));
     ws.once('error', reject);
   });
@@ -80,17 +82,26 @@ async function main(): Promise<void> {
   const deadline = Date.now() + MAX_MS;
   const toAgent: number[] = [];
   const toBuyer: number[] = [];
-  const firstOffer: number[] = [];
+  const errors: Record<string, number> = {};
+  const countError = (f: { type: string; code?: string }) => {
+    if (f.type === 'error') errors[f.code!] = (errors[f.code!] ?? 0) + 1;
+  };
+  const seen: Record<string, number> = {};
+  const see = (side: string, f: { type: string }) => {
+    const k = `${side}.${f.type}`;
+    seen[k] = (seen[k] ?? 0) + 1;
+  };
   let sent = 0;
   let received = 0;
   const capacity = Math.min(50, Math.ceil(BUYERS / AGENTS) + 1);
 
   const agents = await Promise.all(
     Array.from({ length: AGENTS }, async (_, i) => {
-      const ws = await connect(url, '/v1/agent', await token(`agent-${i}`, 'agent'));
-      ws.on('message', (data) => {
+      const ws = await connect(url, '/v1/agent', await token(`agent-${i}`, 'agent'), (ws, data) => {
         const now = performance.now() + performance.timeOrigin;
         const f = JSON.parse(data.toString());
+        countError(f);
+        see('agent', f);
         if (f.type === 'offer') ws.send(JSON.stringify({ type: 'accept', sessionId: f.sessionId }));
         else if (f.type === 'assigned') ws.send(JSON.stringify({ type: 'message', sessionId: f.sessionId, clientMsgId: 'greet', text: '亲，在的' }));
         else if (f.type === 'message' && f.from === 'buyer') {
@@ -109,45 +120,47 @@ async function main(): Promise<void> {
   const started = Date.now();
   const buyers = await Promise.all(
     Array.from({ length: BUYERS }, async (_, i) => {
-      const ws = await connect(url, '/v1/buyer', await token(`buyer-${i}`, 'buyer'));
       let n = 0;
       let timer: NodeJS.Timeout | undefined;
-      const done = new Promise<void>((resolve) => {
-        ws.on('message', (data) => {
-          const now = performance.now() + performance.timeOrigin;
-          const f = JSON.parse(data.toString());
-          if (f.type === 'welcome') {
-            ws.send(JSON.stringify({ type: 'message', clientMsgId: 'hello', text: '你好，请问双十一有优惠吗？' }));
-          } else if (f.type === 'message' && f.from === 'agent') {
-            const m = /^t=(\d+(?:\.\d+)?) /.exec(f.text);
-            if (m) toBuyer.push(now - Number(m[1]));
-            else if (!timer) startTalking();
-            if (n >= MESSAGES && m) resolve();
-          }
-        });
-        // Talk only once an agent is there (its greeting), at a steady pace, so what is
-        // measured is relay latency, not time spent waiting in the queue.
-        const startTalking = () => (timer = setInterval(() => {
+      let finish!: () => void;
+      const done = new Promise<void>((resolve) => (finish = resolve));
+      // Talk only once an agent is there (its greeting), at a steady pace, so what is
+      // measured is relay latency, not time spent waiting in the queue.
+      const startTalking = (ws: WebSocket) => {
+        timer = setInterval(() => {
           if (n >= MESSAGES || Date.now() > deadline) {
             clearInterval(timer);
-            if (Date.now() > deadline) resolve();
+            if (Date.now() > deadline) finish();
             return;
           }
           n++;
           sent++;
           ws.send(JSON.stringify({ type: 'message', clientMsgId: `m${n}`, text: `t=${performance.now() + performance.timeOrigin} 这件衣服有L码吗` }));
-        }, INTERVAL + Math.random() * INTERVAL));
+        }, INTERVAL + Math.random() * INTERVAL);
+      };
+      const ws = await connect(url, '/v1/buyer', await token(`buyer-${i}`, 'buyer'), (ws, data) => {
+        const now = performance.now() + performance.timeOrigin;
+        const f = JSON.parse(data.toString());
+        countError(f);
+        see('buyer', f);
+        if (f.type === 'welcome') {
+          ws.send(JSON.stringify({ type: 'message', clientMsgId: 'hello', text: '你好，请问双十一有优惠吗？' }));
+        } else if (f.type === 'message' && f.from === 'agent') {
+          const m = /^t=(\d+(?:\.\d+)?) /.exec(f.text);
+          if (m) toBuyer.push(now - Number(m[1]));
+          else if (!timer) startTalking(ws);
+          if (n >= MESSAGES && m) finish();
+        }
       });
-      return { ws, done, firstAt: Date.now() };
+      return { ws, done };
     }),
   );
-  firstOffer.push(Date.now() - started);
   await Promise.race([Promise.all(buyers.map((b) => b.done)), new Promise((r) => setTimeout(r, MAX_MS))]);
   // Give the last replies a moment to land.
   await new Promise((r) => setTimeout(r, 500));
   const wall = (Date.now() - started) / 1000;
 
-  console.log(JSON.stringify({ buyers: BUYERS, agents: AGENTS, messagesPerBuyer: MESSAGES, wallSeconds: wall, sent, receivedByAgents: received }));
+  console.log(JSON.stringify({ buyers: BUYERS, agents: AGENTS, messagesPerBuyer: MESSAGES, wallSeconds: wall, sent, receivedByAgents: received, lost: sent - received, errors, frames: seen }));
   console.log(summary('buyer→agent delivery', toAgent));
   console.log(summary('agent→buyer delivery', toBuyer));
   for (const ws of [...agents, ...buyers.map((b) => b.ws)]) ws.close();

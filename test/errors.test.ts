@@ -12,7 +12,7 @@ beforeAll(async () => {
   redis = await startRedis();
   g = await startGateway({
     redisUrl: redis.url,
-    config: { server: { maxFrameBytes: 1024, errorLimit: 50, frameBurst: 200 }, routing: { offerTimeoutMs: 60_000 } },
+    config: { server: { maxFrameBytes: 1024, errorLimit: 50 }, routing: { offerTimeoutMs: 60_000 } },
   });
 });
 afterAll(async () => {
@@ -152,7 +152,7 @@ describe('abuse limits', () => {
   it('rate-limits a flooding connection and closes one that keeps erring with 1008', async () => {
     const strict = await startGateway({
       redisUrl: redis.url,
-      config: { server: { framesPerSecond: 1, frameBurst: 3, errorLimit: 4, errorWindowMs: 10_000 } },
+      config: { server: { rateLimit: { buyer: { perSecond: 1, burst: 3 } }, errorLimit: 4, errorWindowMs: 10_000 } },
     });
     try {
       const b = await TestClient.connect(strict.url, 'buyer', await strict.token({ sub: 'flood', kind: 'buyer' }));

@@ -1,5 +1,12 @@
 import { z } from 'zod';
 
+const bucket = z
+  .object({
+    perSecond: z.number().min(0.1),
+    burst: z.number().int().min(1),
+  })
+  .strict();
+
 /**
  * Everything an operator can tune. Defaults live here, so `config/default.json` only
  * needs what differs and a missing field never means "undefined behaviour".
@@ -15,9 +22,17 @@ export const configSchema = z
         /** A client that earns this many errors within `errorWindowMs` is closed with 1008. */
         errorLimit: z.number().int().min(1).default(20),
         errorWindowMs: z.number().int().min(100).default(10_000),
-        /** Per-connection token bucket for inbound frames; frames over it get `rate_limited`. */
-        framesPerSecond: z.number().min(0.1).default(30),
-        frameBurst: z.number().int().min(1).default(60),
+        /**
+         * Per-connection token buckets for inbound frames; frames over it get `rate_limited`.
+         * Agents juggle many chats at once, so their bucket is larger.
+         */
+        rateLimit: z
+          .object({
+            buyer: bucket.prefault({ perSecond: 20, burst: 40 }),
+            agent: bucket.prefault({ perSecond: 200, burst: 400 }),
+          })
+          .strict()
+          .prefault({}),
         /** How long SIGTERM waits for in-flight work before closing sockets anyway. */
         shutdownGraceMs: z.number().int().min(0).default(5_000),
       })
