@@ -11,8 +11,12 @@ afterAll(async () => {
   await redis?.stop();
 });
 
+type StoreKind = 'redis' | 'memory';
+let storeKind: StoreKind = 'redis';
+
+/** The same chats run on Redis and on the embedded store `npm start` uses without Redis. */
 async function withGateway(config: Record<string, any>, fn: (g: RunningGateway) => Promise<void>): Promise<void> {
-  const g = await startGateway({ redisUrl: redis.url, config });
+  const g = await startGateway({ ...(storeKind === 'redis' ? { redisUrl: redis.url } : {}), config });
   const clients: TestClient[] = [];
   try {
     await fn(g);
@@ -39,7 +43,11 @@ async function agent(g: RunningGateway, id: string, opts: { roles?: string[]; ca
   return c;
 }
 
-describe('a full chat over one gateway', () => {
+describe.each<StoreKind>(['redis', 'memory'])('a full chat over one gateway (%s store)', (kind) => {
+  beforeAll(() => {
+    storeKind = kind;
+  });
+
   it('buyer → queue → offer → accept → messages both ways → close', async () => {
     await withGateway({}, async (g) => {
       const { c: b, sessionId } = await buyer(g, 'b1');

@@ -62,6 +62,10 @@ describe('the gateway process', () => {
       b.send({ type: 'message', clientMsgId: '1', text: 'hi' });
       await b.next('ack');
 
+      const metrics = await (await fetch(`http://127.0.0.1:${listening.port}/metrics`)).text();
+      expect(metrics).toMatch(/^peakdesk_connections\{kind="buyer"\} 1$/m);
+      expect(metrics).toMatch(/^peakdesk_transcript_events_total\{from="buyer"\} 1$/m);
+
       run.proc.kill('SIGTERM');
       expect((await b.closed).code).toBe(1001);
       expect(await exit).toBe(0);

@@ -22,6 +22,12 @@ export interface FrameLoopOptions<F extends { type: string }> {
   metrics: Metrics;
   /** Resolves when the connection is set up; frames that arrive earlier wait for it. */
   ready: Promise<unknown>;
+  /**
+   * Frames with the same key are handled one after another, in arrival order; different keys
+   * run concurrently. An agent's sessions are independent, so one slow chat (or one store
+   * round trip) must not hold up the agent's other chats.
+   */
+  orderKey?: (frame: F) => string;
   handle(frame: F): Promise<void>;
 }
 
@@ -40,13 +46,14 @@ function refOf(frame: unknown): string | undefined {
 }
 
 /**
- * Reads frames off one socket: size check, JSON, schema, then the handler. Frames of one
- * connection are handled one after another, so a client's messages keep their order.
+ * Reads frames off one socket: size check, JSON, schema, then the handler, keeping the
+ * client's order wherever order matters (see `orderKey`).
  */
 export function runFrameLoop<F extends { type: string }>(o: FrameLoopOptions<F>): void {
   const send = sender(o.socket);
   const errorTimes: number[] = [];
-  let chain: Promise<unknown> = o.ready.catch(() => {});
+  const ready: Promise<unknown> = o.ready.catch(() => {});
+  const chains = new Map<string, Promise<void>>();
   let tokens = o.frameBurst;
   let refilledAt = Date.now();
   const admit = () => {
@@ -89,7 +96,8 @@ export function runFrameLoop<F extends { type: string }>(o: FrameLoopOptions<F>)
       send('{"type":"pong"}');
       return;
     }
-    chain = chain.then(async () => {
+    const key = o.orderKey?.(frame) ?? '';
+    const next = (chains.get(key) ?? ready).then(async () => {
       const end = o.metrics.frameSeconds.startTimer({ kind: o.kind, type: frame.type });
       try {
         await o.handle(frame);
@@ -100,6 +108,10 @@ export function runFrameLoop<F extends { type: string }>(o: FrameLoopOptions<F>)
       } finally {
         end();
       }
+    });
+    chains.set(key, next);
+    void next.then(() => {
+      if (chains.get(key) === next) chains.delete(key);
     });
   });
 }

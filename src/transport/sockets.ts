@@ -49,6 +49,7 @@ function serve<C extends { disconnect(): Promise<void> }, F extends { type: stri
   schema: import('zod').ZodType<F>,
   open: (send: (p: string) => void) => Promise<C>,
   handle: (conn: C, frame: F) => Promise<void>,
+  orderKey?: (frame: F) => string,
 ): void {
   const { deps } = ctx;
   const send = sender(socket);
@@ -78,6 +79,7 @@ function serve<C extends { disconnect(): Promise<void> }, F extends { type: stri
     logger: log,
     metrics: deps.metrics,
     ready: opening,
+    ...(orderKey ? { orderKey } : {}),
     handle: async (frame) => handle(await opening, frame),
   });
 
@@ -140,6 +142,14 @@ export function registerSockets(app: FastifyInstance, ctx: SocketContext): void 
   });
   app.get('/v1/agent', { websocket: true, preValidation: authenticate(ctx.auth, 'agent') }, (socket, req) => {
     const { shop, sub, roles } = req.claims!;
-    serve(ctx, socket, 'agent', agentInbound, (send) => AgentConnection.open(ctx.deps, ctx.router, shop, sub, roles, send), handleAgent);
+    serve(
+      ctx,
+      socket,
+      'agent',
+      agentInbound,
+      (send) => AgentConnection.open(ctx.deps, ctx.router, shop, sub, roles, send),
+      handleAgent,
+      (f) => ('sessionId' in f ? f.sessionId : ''),
+    );
   });
 }
