@@ -1,6 +1,7 @@
 import { encode, messageFrame } from '../protocol/encode.ts';
 import type { Offer, Requeued } from '../store/types.ts';
 import type { Deps } from './deps.ts';
+import { KeyedTimers } from './timers.ts';
 
 /** Offers reserved per dispatch call; the loop repeats while a call comes back full. */
 const DISPATCH_BATCH = 50;
@@ -15,12 +16,15 @@ const key = (shop: string, id: string) => `${shop}\u0000${id}`;
  */
 export class Router {
   private readonly dispatching = new Map<string, { again: boolean }>();
-  private readonly offerTimers = new Map<string, NodeJS.Timeout>();
-  private readonly graceTimers = new Map<string, NodeJS.Timeout>();
+  private readonly offerTimers: KeyedTimers;
+  private readonly graceTimers: KeyedTimers;
   private readonly inflight = new Set<Promise<unknown>>();
   private stopped = false;
 
-  constructor(private readonly d: Deps) {}
+  constructor(private readonly d: Deps) {
+    this.offerTimers = new KeyedTimers(d.now);
+    this.graceTimers = new KeyedTimers(d.now);
+  }
 
   /** Runs dispatch for one role soon; calls while one runs fold into one more pass. */
   kick(shop: string, role: string): void {
@@ -60,7 +64,7 @@ export class Router {
     const { sessionId, agentId, role, expiresAt } = offer;
     this.d.metrics.offers.inc({ outcome: 'made' });
     this.d.logger.info({ shop, sessionId, agentId, role, expiresAt }, 'session offered');
-    this.scheduleOfferExpiry(shop, sessionId, expiresAt);
+    this.offerTimers.at(key(shop, sessionId), expiresAt, () => this.track(this.expireOffer(shop, sessionId)));
     const preview = await this.d.store.lastEvents(shop, sessionId, this.d.config().routing.previewEvents);
     await this.d.store.bus.publish(
       { kind: 'agent', shop, id: agentId },
@@ -68,21 +72,9 @@ export class Router {
     );
   }
 
-  private scheduleOfferExpiry(shop: string, sessionId: string, expiresAt: number): void {
-    const k = key(shop, sessionId);
-    clearTimeout(this.offerTimers.get(k));
-    const timer = setTimeout(() => {
-      this.offerTimers.delete(k);
-      this.track(this.expireOffer(shop, sessionId));
-    }, Math.max(0, expiresAt - this.d.now()) + 5);
-    this.offerTimers.set(k, timer);
-  }
-
   /** The offer was answered here; its timer has nothing left to do. */
   offerSettled(shop: string, sessionId: string): void {
-    const k = key(shop, sessionId);
-    clearTimeout(this.offerTimers.get(k));
-    this.offerTimers.delete(k);
+    this.offerTimers.cancel(key(shop, sessionId));
   }
 
   async expireOffer(shop: string, sessionId: string): Promise<void> {
@@ -114,19 +106,11 @@ export class Router {
   }
 
   scheduleGrace(shop: string, agentId: string, until: number): void {
-    const k = key(shop, agentId);
-    clearTimeout(this.graceTimers.get(k));
-    const timer = setTimeout(() => {
-      this.graceTimers.delete(k);
-      this.track(this.expireGrace(shop, agentId));
-    }, Math.max(0, until - this.d.now()) + 5);
-    this.graceTimers.set(k, timer);
+    this.graceTimers.at(key(shop, agentId), until, () => this.track(this.expireGrace(shop, agentId)));
   }
 
   cancelGrace(shop: string, agentId: string): void {
-    const k = key(shop, agentId);
-    clearTimeout(this.graceTimers.get(k));
-    this.graceTimers.delete(k);
+    this.graceTimers.cancel(key(shop, agentId));
   }
 
   async expireGrace(shop: string, agentId: string): Promise<void> {
@@ -149,10 +133,8 @@ export class Router {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const t of this.offerTimers.values()) clearTimeout(t);
-    for (const t of this.graceTimers.values()) clearTimeout(t);
-    this.offerTimers.clear();
-    this.graceTimers.clear();
+    this.offerTimers.cancelAll();
+    this.graceTimers.cancelAll();
     await Promise.allSettled([...this.inflight]);
   }
 }

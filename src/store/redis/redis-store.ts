@@ -97,7 +97,11 @@ class RedisBus implements Bus {
   }
 
   async publish(address: Address, payload: string): Promise<void> {
-    await this.pub.publish(channelOf(this.prefix, address), payload);
+    try {
+      await this.pub.publish(channelOf(this.prefix, address), payload);
+    } catch (err) {
+      translate(err);
+    }
   }
 }
 
