@@ -87,7 +87,7 @@ describe.each(impls)('Store contract: $name', (impl) => {
   /** A buyer's session, queued in `role` by a first message at `ts`. */
   async function queued(buyer: string, role: string, ts: number, s: Store = store, shop = SHOP): Promise<string> {
     const { sessionId } = await s.openSession(shop, buyer, ts);
-    const r = await s.postBuyerMessage(shop, sessionId, buyer, { clientMsgId: `first-${buyer}`, text: `hi from ${buyer}`, ts, role });
+    const r = await s.postBuyerMessage(shop, sessionId, buyer, { clientMsgId: `first-${buyer}`, text: `hi from ${buyer}`, ts, role, enqueue: true, reclassify: false });
     expect(r.enqueued?.role).toBe(role);
     return sessionId;
   }
@@ -163,8 +163,8 @@ describe.each(impls)('Store contract: $name', (impl) => {
     const again = await store.openSession(SHOP, 'b1', T0 + 5);
     expect(again).toEqual({ sessionId: first.sessionId, lastSeq: 0, created: false });
 
-    await store.postBotMessage(SHOP, first.sessionId, { text: 'welcome', ts: T0 + 6 });
-    await store.postBuyerMessage(SHOP, first.sessionId, 'b1', { clientMsgId: 'm1', text: 'hello', ts: T0 + 7, role: 'presale' });
+    await store.postBotMessage(SHOP, first.sessionId, { text: 'welcome', ts: T0 + 6, perMinute: 100 });
+    await store.postBuyerMessage(SHOP, first.sessionId, 'b1', { clientMsgId: 'm1', text: 'hello', ts: T0 + 7, role: 'presale', enqueue: true, reclassify: false });
     expect(await store.openSession(SHOP, 'b1', T0 + 8)).toEqual({ sessionId: first.sessionId, lastSeq: 2, created: false });
 
     const other = await store.openSession(SHOP, 'b2', T0);
@@ -180,14 +180,14 @@ describe.each(impls)('Store contract: $name', (impl) => {
   it('queues a session on the first buyer message, with its position', async () => {
     const s3 = await queued('b3', 'presale', T0 + 3);
     const { sessionId: s1 } = await store.openSession(SHOP, 'b1', T0);
-    const r1 = await store.postBuyerMessage(SHOP, s1, 'b1', { clientMsgId: 'a', text: 'first', ts: T0 + 1, role: 'presale' });
+    const r1 = await store.postBuyerMessage(SHOP, s1, 'b1', { clientMsgId: 'a', text: 'first', ts: T0 + 1, role: 'presale', enqueue: true, reclassify: false });
     // Ordered by arrival time, not by when the message was stored.
     expect(r1).toEqual({ seq: 1, duplicate: false, enqueued: { role: 'presale', position: 1 } });
     const { sessionId: s2 } = await store.openSession(SHOP, 'b2', T0);
-    const r2 = await store.postBuyerMessage(SHOP, s2, 'b2', { clientMsgId: 'a', text: 'second', ts: T0 + 2, role: 'presale' });
+    const r2 = await store.postBuyerMessage(SHOP, s2, 'b2', { clientMsgId: 'a', text: 'second', ts: T0 + 2, role: 'presale', enqueue: true, reclassify: false });
     expect(r2.enqueued).toEqual({ role: 'presale', position: 2 });
     const other = await store.openSession(SHOP, 'b4', T0);
-    const r4 = await store.postBuyerMessage(SHOP, other.sessionId, 'b4', { clientMsgId: 'a', text: 'x', ts: T0 + 9, role: 'aftersales' });
+    const r4 = await store.postBuyerMessage(SHOP, other.sessionId, 'b4', { clientMsgId: 'a', text: 'x', ts: T0 + 9, role: 'aftersales', enqueue: true, reclassify: false });
     expect(r4.enqueued).toEqual({ role: 'aftersales', position: 1 });
 
     expect(await store.queueLength(SHOP, 'presale')).toBe(3);
@@ -199,7 +199,7 @@ describe.each(impls)('Store contract: $name', (impl) => {
     expect(await store.queuePosition(SHOP, 'aftersales', s1)).toBeNull();
 
     // Later messages do not re-classify or re-queue.
-    const more = await store.postBuyerMessage(SHOP, s1, 'b1', { clientMsgId: 'b', text: 'again', ts: T0 + 50, role: 'aftersales' });
+    const more = await store.postBuyerMessage(SHOP, s1, 'b1', { clientMsgId: 'b', text: 'again', ts: T0 + 50, role: 'aftersales', enqueue: true, reclassify: false });
     expect(more).toEqual({ seq: 2, duplicate: false });
     const view = await store.getSession(SHOP, s1);
     expect(view).toMatchObject({ state: 'queued', role: 'presale', arrivedAt: T0 + 1, lastSeq: 2, roleHistory: ['presale'] });
@@ -227,9 +227,9 @@ describe.each(impls)('Store contract: $name', (impl) => {
     expect((await store.openSession('shop-2', 'b1', T0 + 2)).created).toBe(true);
 
     const nope = 'no-such-session';
-    expect(await codeOf(store.postBuyerMessage(SHOP, nope, 'b1', { clientMsgId: 'x', text: 't', ts: T0, role: 'presale' }))).toBe('unknown_session');
+    expect(await codeOf(store.postBuyerMessage(SHOP, nope, 'b1', { clientMsgId: 'x', text: 't', ts: T0, role: 'presale', enqueue: true, reclassify: false }))).toBe('unknown_session');
     expect(await codeOf(store.postAgentMessage(SHOP, nope, 'a1', { clientMsgId: 'x', text: 't', ts: T0 }))).toBe('unknown_session');
-    expect(await codeOf(store.postBotMessage(SHOP, nope, { text: 't', ts: T0 }))).toBe('unknown_session');
+    expect(await codeOf(store.postBotMessage(SHOP, nope, { text: 't', ts: T0, perMinute: 100 }))).toBe('unknown_session');
     expect(await codeOf(store.accept(SHOP, nope, 'a1', T0))).toBe('unknown_session');
     expect(await codeOf(store.decline(SHOP, nope, 'a1', T0, EXCLUDE_MS))).toBe('unknown_session');
     expect(await codeOf(store.transfer(SHOP, nope, 'a1', 'x', undefined, T0, EXCLUDE_MS))).toBe('unknown_session');
@@ -246,7 +246,7 @@ describe.each(impls)('Store contract: $name', (impl) => {
 
     // Someone else's session is unknown to a buyer.
     const { sessionId: theirs } = await store.openSession(SHOP, 'b3', T0);
-    expect(await codeOf(store.postBuyerMessage(SHOP, theirs, 'b2', { clientMsgId: 'x', text: 't', ts: T0, role: 'presale' }))).toBe('unknown_session');
+    expect(await codeOf(store.postBuyerMessage(SHOP, theirs, 'b2', { clientMsgId: 'x', text: 't', ts: T0, role: 'presale', enqueue: true, reclassify: false }))).toBe('unknown_session');
   });
 
   it('blocks only for blockMs', async () => {
@@ -265,40 +265,40 @@ describe.each(impls)('Store contract: $name', (impl) => {
   it('makes resends idempotent by clientMsgId, separately per sender kind', async () => {
     await ready('a1', ['presale'], 1, T0);
     const { sessionId: sid } = await store.openSession(SHOP, 'b1', T0);
-    const first = await store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: 'x', text: 'original', ts: T0 + 1, role: 'presale' });
+    const first = await store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: 'x', text: 'original', ts: T0 + 1, role: 'presale', enqueue: true, reclassify: false });
     expect(first).toEqual({ seq: 1, duplicate: false, enqueued: { role: 'presale', position: 1 } });
-    const resent = await store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: 'x', text: 'changed', ts: T0 + 2, role: 'presale' });
+    const resent = await store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: 'x', text: 'changed', ts: T0 + 2, role: 'presale', enqueue: true, reclassify: false });
     expect(resent).toEqual({ seq: 1, duplicate: true });
     expect(await store.queueLength(SHOP, 'presale')).toBe(1);
 
     await store.dispatch(SHOP, 'presale', T0 + 3, OFFER_MS, 1);
     await store.accept(SHOP, sid, 'a1', T0 + 4);
     // The same id from the agent is another message.
-    expect(await store.postAgentMessage(SHOP, sid, 'a1', { clientMsgId: 'x', text: 'agent says', ts: T0 + 5 })).toEqual({ seq: 2, duplicate: false });
+    expect(await store.postAgentMessage(SHOP, sid, 'a1', { clientMsgId: 'x', text: 'agent says', ts: T0 + 5 })).toEqual({ seq: 2, duplicate: false, firstResponseMs: 4 });
     expect(await store.postAgentMessage(SHOP, sid, 'a1', { clientMsgId: 'x', text: 'agent again', ts: T0 + 6 })).toEqual({ seq: 2, duplicate: true });
-    expect(await store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: 'x', text: 'dup', ts: T0 + 7, role: 'presale' })).toEqual({ seq: 1, duplicate: true });
-    expect(await store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: 'y', text: 'new', ts: T0 + 8, role: 'presale' })).toEqual({ seq: 3, duplicate: false });
+    expect(await store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: 'x', text: 'dup', ts: T0 + 7, role: 'presale', enqueue: true, reclassify: false })).toEqual({ seq: 1, duplicate: true });
+    expect(await store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: 'y', text: 'new', ts: T0 + 8, role: 'presale', enqueue: true, reclassify: false })).toEqual({ seq: 3, duplicate: false });
     // Bot messages carry no id and are never duplicates.
-    expect(await store.postBotMessage(SHOP, sid, { text: 'bot', ts: T0 + 9 })).toEqual({ seq: 4, duplicate: false });
-    expect(await store.postBotMessage(SHOP, sid, { text: 'bot', ts: T0 + 9 })).toEqual({ seq: 5, duplicate: false });
+    expect(await store.postBotMessage(SHOP, sid, { text: 'bot', ts: T0 + 9, perMinute: 100 })).toEqual({ seq: 4, duplicate: false });
+    expect(await store.postBotMessage(SHOP, sid, { text: 'bot 2', ts: T0 + 9, perMinute: 100 })).toEqual({ seq: 5, duplicate: false });
 
     expect(await store.readEvents(SHOP, sid, 0)).toEqual([
       { seq: 1, from: 'buyer', text: 'original', ts: T0 + 1 },
       { seq: 2, from: 'agent', text: 'agent says', ts: T0 + 5, agentId: 'a1' },
       { seq: 3, from: 'buyer', text: 'new', ts: T0 + 8 },
       { seq: 4, from: 'bot', text: 'bot', ts: T0 + 9 },
-      { seq: 5, from: 'bot', text: 'bot', ts: T0 + 9 },
+      { seq: 5, from: 'bot', text: 'bot 2', ts: T0 + 9 },
     ]);
     expect((await store.getSession(SHOP, sid))?.lastSeq).toBe(5);
   });
 
   it('reads events after a seq and the last n events', async () => {
     const { sessionId: sid } = await store.openSession(SHOP, 'b1', T0);
-    await store.postBotMessage(SHOP, sid, { text: 'welcome', ts: T0 + 1, role: 'greeter' });
-    await store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: 'm1', text: 'one', ts: T0 + 2, role: 'presale' });
-    await store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: 'm2', text: 'two', ts: T0 + 3, role: 'presale' });
-    await store.postBotMessage(SHOP, sid, { text: 'please wait', ts: T0 + 4 });
-    await store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: 'm3', text: 'three', ts: T0 + 5, role: 'presale' });
+    await store.postBotMessage(SHOP, sid, { text: 'welcome', ts: T0 + 1, role: 'greeter', perMinute: 100 });
+    await store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: 'm1', text: 'one', ts: T0 + 2, role: 'presale', enqueue: true, reclassify: false });
+    await store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: 'm2', text: 'two', ts: T0 + 3, role: 'presale', enqueue: true, reclassify: false });
+    await store.postBotMessage(SHOP, sid, { text: 'please wait', ts: T0 + 4, perMinute: 100 });
+    await store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: 'm3', text: 'three', ts: T0 + 5, role: 'presale', enqueue: true, reclassify: false });
 
     const all = [
       { seq: 1, from: 'bot', text: 'welcome', ts: T0 + 1, role: 'greeter' },
@@ -330,22 +330,22 @@ describe.each(impls)('Store contract: $name', (impl) => {
 
     const { sessionId: sid } = await store.openSession(SHOP, 'b1', T0);
     await store.openSession(SHOP, 'b2', T0);
-    await store.postBotMessage(SHOP, sid, { text: 'welcome', ts: T0 + 1, role: 'greeter' });
-    await store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: 'm1', text: 'I need help', ts: T0 + 2, role: 'presale' });
+    await store.postBotMessage(SHOP, sid, { text: 'welcome', ts: T0 + 1, role: 'greeter', perMinute: 100 });
+    await store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: 'm1', text: 'I need help', ts: T0 + 2, role: 'presale', enqueue: true, reclassify: false });
     await store.dispatch(SHOP, 'presale', T0 + 3, OFFER_MS, 1);
     // Offered is not assigned: the agent gets nothing yet.
-    await store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: 'm2', text: 'anyone?', ts: T0 + 4, role: 'presale' });
+    await store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: 'm2', text: 'anyone?', ts: T0 + 4, role: 'presale', enqueue: true, reclassify: false });
     await settle(...all);
     expect(frames(buyer)).toEqual([{ type: 'message', sessionId: sid, seq: 1, from: 'bot', text: 'welcome', ts: T0 + 1, role: 'greeter' }]);
     expect(agent.raw).toEqual([]);
 
     await store.accept(SHOP, sid, 'a1', T0 + 5);
-    await store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: 'm3', text: 'hello agent', ts: T0 + 6, role: 'presale' });
+    await store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: 'm3', text: 'hello agent', ts: T0 + 6, role: 'presale', enqueue: true, reclassify: false });
     await store.postAgentMessage(SHOP, sid, 'a1', { clientMsgId: 'm1', text: 'hello buyer', ts: T0 + 7 });
-    await store.postBotMessage(SHOP, sid, { text: 'note from bot', ts: T0 + 8 });
+    await store.postBotMessage(SHOP, sid, { text: 'note from bot', ts: T0 + 8, perMinute: 100 });
     // A duplicate is not published again.
     await store.postAgentMessage(SHOP, sid, 'a1', { clientMsgId: 'm1', text: 'hello buyer', ts: T0 + 7 });
-    await store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: 'm4', text: 'thanks', ts: T0 + 9, role: 'presale' });
+    await store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: 'm4', text: 'thanks', ts: T0 + 9, role: 'presale', enqueue: true, reclassify: false });
     await settle(...all);
 
     expect(frames(buyer)).toEqual([
@@ -364,7 +364,7 @@ describe.each(impls)('Store contract: $name', (impl) => {
 
     // Unsubscribed addresses get nothing more; plain publish reaches subscribers as is.
     await store.bus.unsubscribe(agent.address);
-    await store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: 'm5', text: 'still there?', ts: T0 + 10, role: 'presale' });
+    await store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: 'm5', text: 'still there?', ts: T0 + 10, role: 'presale', enqueue: true, reclassify: false });
     await store.bus.publish(buyer.address, '{"type":"custom"}');
     await settle(buyer, otherAgent);
     await sleep(30);
@@ -381,7 +381,7 @@ describe.each(impls)('Store contract: $name', (impl) => {
       Array.from({ length: 40 }, (_, i) =>
         i % 2 === 0
           ? store.postAgentMessage(SHOP, sid, 'a1', { clientMsgId: `a${i}`, text: `a${i}`, ts: T0 + i })
-          : store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: `b${i}`, text: `b${i}`, ts: T0 + i, role: 'presale' }),
+          : store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: `b${i}`, text: `b${i}`, ts: T0 + i, role: 'presale', enqueue: true, reclassify: false }),
       ),
     );
     await settle(buyer, agent);
@@ -774,9 +774,9 @@ describe.each(impls)('Store contract: $name', (impl) => {
     expect(await store.getAgent(SHOP, 'A')).toMatchObject({ load: 0, sessions: [], offers: [] });
     expect(await store.dispatch(SHOP, 'presale', T0 + 6, OFFER_MS, 5)).toEqual([{ sessionId: s2, agentId: 'A', role: 'presale', expiresAt: T0 + 6 + OFFER_MS }]);
 
-    expect(await codeOf(store.postBuyerMessage(SHOP, s1, 'b1', { clientMsgId: 'late', text: 'x', ts: T0 + 7, role: 'presale' }))).toBe('bad_state');
+    expect(await codeOf(store.postBuyerMessage(SHOP, s1, 'b1', { clientMsgId: 'late', text: 'x', ts: T0 + 7, role: 'presale', enqueue: true, reclassify: false }))).toBe('bad_state');
     expect(await codeOf(store.postAgentMessage(SHOP, s1, 'A', { clientMsgId: 'late', text: 'x', ts: T0 + 7 }))).toBe('bad_state');
-    expect(await codeOf(store.postBotMessage(SHOP, s1, { text: 'x', ts: T0 + 7 }))).toBe('bad_state');
+    expect(await codeOf(store.postBotMessage(SHOP, s1, { text: 'x', ts: T0 + 7, perMinute: 100 }))).toBe('bad_state');
     expect(await codeOf(store.close(SHOP, s1, 'A', 'again', T0 + 7, RETENTION_MS))).toBe('bad_state');
     expect(await codeOf(store.close(SHOP, s1, null, 'again', T0 + 7, RETENTION_MS))).toBe('bad_state');
     expect(await codeOf(store.accept(SHOP, s1, 'A', T0 + 7))).toBe('bad_state');
@@ -827,10 +827,10 @@ describe.each(impls)('Store contract: $name', (impl) => {
   it('forgets a session nobody wrote in after the idle TTL, with its bot messages', async () => {
     const s = await makeStore({ idleSessionTtlMs: 300 });
     const { sessionId: idle } = await s.openSession(SHOP, 'b1', T0);
-    await s.postBotMessage(SHOP, idle, { text: 'welcome', ts: T0 + 1 });
+    await s.postBotMessage(SHOP, idle, { text: 'welcome', ts: T0 + 1, perMinute: 100 });
     const { sessionId: talked } = await s.openSession(SHOP, 'b2', T0);
-    await s.postBotMessage(SHOP, talked, { text: 'welcome', ts: T0 + 1 });
-    await s.postBuyerMessage(SHOP, talked, 'b2', { clientMsgId: 'm', text: 'hi', ts: T0 + 2, role: 'presale' });
+    await s.postBotMessage(SHOP, talked, { text: 'welcome', ts: T0 + 1, perMinute: 100 });
+    await s.postBuyerMessage(SHOP, talked, 'b2', { clientMsgId: 'm', text: 'hi', ts: T0 + 2, role: 'presale', enqueue: true, reclassify: false });
     expect((await s.getSession(SHOP, idle))?.state).toBe('bot');
     await sleep(450);
 
@@ -857,6 +857,64 @@ describe.each(impls)('Store contract: $name', (impl) => {
     expect(await codeOf(store.rate(SHOP, sid, 'b1', 5, undefined, T0 + 3))).toBe('unknown_session');
   });
 
+  it('bots: no two identical lines in a row, and at most perMinute lines per rolling minute', async () => {
+    const sid = await queued('bot-b', 'presale', T0);
+    const bot = (text: string, ts: number) => store.postBotMessage(SHOP, sid, { text, ts, perMinute: 2 });
+    expect((await bot('hello', T0 + 1)).seq).toBe(2);
+    expect(await bot('hello', T0 + 2)).toEqual({ seq: 0, duplicate: false, suppressed: 'repeat' });
+    expect((await bot('still there?', T0 + 3)).seq).toBe(3);
+    expect(await bot('third', T0 + 4)).toEqual({ seq: 0, duplicate: false, suppressed: 'rate' });
+    // A minute after the first line, one slot is free again.
+    expect((await bot('third', T0 + 60_002)).seq).toBe(4);
+    expect((await store.readEvents(SHOP, sid, 0)).map((e) => e.text)).toEqual(['hi from bot-b', 'hello', 'still there?', 'third']);
+  });
+
+  it('reports the first response once: the first bot or agent line after the first buyer message', async () => {
+    const sid = await queued('fr-b', 'presale', T0);
+    const first = await store.postBotMessage(SHOP, sid, { text: 'hi', ts: T0 + 250, perMinute: 10 });
+    expect(first.firstResponseMs).toBe(250);
+    const second = await store.postBotMessage(SHOP, sid, { text: 'again', ts: T0 + 900, perMinute: 10 });
+    expect(second.firstResponseMs).toBeUndefined();
+  });
+
+  it('a buyer message with enqueue false leaves the session with the bot; a later one queues it', async () => {
+    const { sessionId } = await store.openSession(SHOP, 'faq-b', T0);
+    const r1 = await store.postBuyerMessage(SHOP, sessionId, 'faq-b', { clientMsgId: '1', text: 'rules?', ts: T0 + 1, role: 'presale', enqueue: false, reclassify: false });
+    expect(r1.enqueued).toBeUndefined();
+    expect((await store.getSession(SHOP, sessionId))?.state).toBe('bot');
+    const r2 = await store.postBuyerMessage(SHOP, sessionId, 'faq-b', { clientMsgId: '2', text: 'human please', ts: T0 + 5, role: 'presale', enqueue: true, reclassify: false });
+    expect(r2.enqueued).toEqual({ role: 'presale', position: 1 });
+  });
+
+  it('moves a waiting session to the role a later message names, keeping its arrival time', async () => {
+    const older = await queued('mv-old', 'presale', T0);
+    await queued('mv-new', 'aftersales', T0 + 100);
+    const moved = await store.postBuyerMessage(SHOP, older, 'mv-old', { clientMsgId: '2', text: 'refund', ts: T0 + 200, role: 'aftersales', enqueue: true, reclassify: true });
+    expect(moved.moved).toEqual({ fromRole: 'presale', toRole: 'aftersales', position: 1 });
+    expect(await store.queuePosition(SHOP, 'presale', older)).toBeNull();
+    expect(await store.queueLength(SHOP, 'aftersales')).toBe(2);
+    const s = await store.getSession(SHOP, older);
+    expect(s?.role).toBe('aftersales');
+    expect(s?.roleHistory).toEqual(['presale', 'aftersales']);
+    // Not matched by a rule: stays where it is.
+    const stay = await store.postBuyerMessage(SHOP, older, 'mv-old', { clientMsgId: '3', text: 'hm', ts: T0 + 300, role: 'presale', enqueue: true, reclassify: false });
+    expect(stay.moved).toBeUndefined();
+  });
+
+  it('measures the assignment rate of a role from its recent accepts', async () => {
+    expect(await store.assignmentRate(SHOP, 'presale', T0)).toBeNull();
+    await ready('rate-a', ['presale'], 5, T0);
+    for (let i = 0; i < 3; i++) {
+      const sid = await queued(`rate-b${i}`, 'presale', T0 + i);
+      await store.dispatch(SHOP, 'presale', T0 + 10, OFFER_MS, 5);
+      await store.accept(SHOP, sid, 'rate-a', T0 + 10_000 * (i + 1));
+    }
+    // Three accepts between T0+10s and T0+30s, seen at T0+30s: 3 per 20 s.
+    expect(await store.assignmentRate(SHOP, 'presale', T0 + 30_000)).toBeCloseTo(3 / 20, 5);
+    // Ten minutes later they no longer count.
+    expect(await store.assignmentRate(SHOP, 'presale', T0 + 30_000 + 11 * 60_000)).toBeNull();
+  });
+
   it('lists the shops it has seen', async () => {
     expect(await store.shops()).toEqual([]);
     await store.openSession('shop-a', 'b1', T0);
@@ -879,7 +937,7 @@ describe('MemoryStore clock', () => {
     await store.agentConnect(SHOP, 'A', 'c', T0);
     await store.agentReady(SHOP, 'A', ['presale'], 1, T0);
     const { sessionId: sid } = await store.openSession(SHOP, 'b2', T0);
-    await store.postBuyerMessage(SHOP, sid, 'b2', { clientMsgId: 'm', text: 'hi', ts: T0, role: 'presale' });
+    await store.postBuyerMessage(SHOP, sid, 'b2', { clientMsgId: 'm', text: 'hi', ts: T0, role: 'presale', enqueue: true, reclassify: false });
     clock += 1_000_000;
     await store.dispatch(SHOP, 'presale', T0, OFFER_MS, 1);
     await store.accept(SHOP, sid, 'A', T0);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { botsSchema, intentSchema, moderationSchema, shopOverrideSchema } from './bots-schema.ts';
 
 const bucket = z
   .object({
@@ -70,6 +71,11 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    intent: intentSchema.prefault({}),
+    bots: botsSchema.prefault({}),
+    moderation: moderationSchema.prefault({}),
+    /** Per-shop overrides, by shop id. */
+    shops: z.record(z.string(), shopOverrideSchema).default({}),
     sessions: z
       .object({
         /** A closed session's transcript stays readable this long, then Redis expires it. */
@@ -88,6 +94,27 @@ export const configSchema = z
         path: ['routing', 'defaultRole'],
         message: `must be one of routing.roles (${cfg.routing.roles.join(', ')})`,
       });
+    }
+    const roleKnown = (role: string, path: (string | number)[]) => {
+      if (!cfg.routing.roles.includes(role)) ctx.addIssue({ code: 'custom', path, message: `unknown role "${role}"` });
+    };
+    cfg.intent.rules.forEach((r, i) => roleKnown(r.role, ['intent', 'rules', i, 'role']));
+    for (const [shop, o] of Object.entries(cfg.shops)) {
+      o.intent?.rules.forEach((r, i) => roleKnown(r.role, ['shops', shop, 'intent', 'rules', i, 'role']));
+      if (o.defaultRole) roleKnown(o.defaultRole, ['shops', shop, 'defaultRole']);
+    }
+    const patterns = [
+      ...cfg.intent.rules.flatMap((r, i) => r.patterns.map((p, j) => [p, ['intent', 'rules', i, 'patterns', j]] as const)),
+      ...Object.entries(cfg.shops).flatMap(([shop, o]) =>
+        (o.intent?.rules ?? []).flatMap((r, i) => r.patterns.map((p, j) => [p, ['shops', shop, 'intent', 'rules', i, 'patterns', j]] as const)),
+      ),
+    ];
+    for (const [p, path] of patterns) {
+      try {
+        new RegExp(p, 'iu');
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', path: [...path], message: `invalid regular expression: ${(err as Error).message}` });
+      }
     }
     if (new Set(cfg.routing.roles).size !== cfg.routing.roles.length) {
       ctx.addIssue({ code: 'custom', path: ['routing', 'roles'], message: 'roles must be unique' });

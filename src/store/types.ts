@@ -92,11 +92,32 @@ export interface PostResult {
   seq: number;
   /** The clientMsgId was seen before; nothing was stored, `seq` is the original one. */
   duplicate: boolean;
+  /** Set on the first bot or agent line after the buyer's first message: how long the buyer waited (ms). */
+  firstResponseMs?: number;
 }
 
 export interface BuyerPostResult extends PostResult {
   /** Set when this message moved the session from `bot` into a queue. */
   enqueued?: { role: string; position: number };
+  /** Set when this message moved a waiting session to another role's queue. */
+  moved?: { fromRole: string; toRole: string; position: number };
+}
+
+export interface BotPostResult extends PostResult {
+  /** Not stored: the session's bot allowance for the minute is used up, or the text repeats the last one. */
+  suppressed?: 'rate' | 'repeat';
+}
+
+export interface BuyerMessage {
+  clientMsgId: string;
+  text: string;
+  ts: number;
+  /** The classifier's role for this text. */
+  role: string;
+  /** A `bot` session enters `role`'s queue with this message (false: a bot answered it fully). */
+  enqueue: boolean;
+  /** A rule matched `role`; a waiting session in another role's queue moves there. */
+  reclassify: boolean;
 }
 
 export interface Store {
@@ -111,20 +132,16 @@ export interface Store {
   /** The buyer's open session in this shop, or a new one in state `bot`. Throws `blocked`. */
   openSession(shop: string, buyerId: string, now: number): Promise<{ sessionId: string; lastSeq: number; created: boolean }>;
   /**
-   * Stores a buyer message and publishes it to the assigned agent. The first message of a
-   * `bot` session queues it in `role` (the classifier's answer; ignored afterwards).
+   * Stores a buyer message and publishes it to the assigned agent. A `bot` session enters
+   * the queue (when `enqueue`); a waiting one moves queue when `reclassify` names another role.
    */
-  postBuyerMessage(
-    shop: string,
-    sessionId: string,
-    buyerId: string,
-    msg: { clientMsgId: string; text: string; ts: number; role: string },
-  ): Promise<BuyerPostResult>;
+  postBuyerMessage(shop: string, sessionId: string, buyerId: string, msg: BuyerMessage): Promise<BuyerPostResult>;
   /** Rating of a closed session by its buyer; once. */
   rate(shop: string, sessionId: string, buyerId: string, score: number, comment: string | undefined, now: number): Promise<void>;
 
   // ---- bots ----
-  postBotMessage(shop: string, sessionId: string, msg: { text: string; ts: number; role?: string }): Promise<PostResult>;
+  /** Stores a bot line unless it breaks the per-minute cap or repeats the previous bot line. */
+  postBotMessage(shop: string, sessionId: string, msg: { text: string; ts: number; role?: string; perMinute: number }): Promise<BotPostResult>;
 
   // ---- agents ----
   /** Registers a live connection; an agent coming back within grace gets its sessions and state back. */
@@ -196,6 +213,8 @@ export interface Store {
   /** 1-based place in the role's queue, or null when not queued there. */
   queuePosition(shop: string, role: string, sessionId: string): Promise<number | null>;
   queueLength(shop: string, role: string): Promise<number>;
+  /** Assignments per second in `role` over its recent assignments (last 50, last 10 minutes); null when too few. */
+  assignmentRate(shop: string, role: string, now: number): Promise<number | null>;
 
   // ---- sweeping (recovery of timers another instance owned) ----
   shops(): Promise<string[]>;

@@ -3,6 +3,8 @@ import { PeakError, type ErrorCode } from '../../protocol/errors.ts';
 import type { EventFrom } from '../../protocol/frames.ts';
 import type {
   AgentView,
+  BotPostResult,
+  BuyerMessage,
   BuyerPostResult,
   Offer,
   PostResult,
@@ -12,6 +14,7 @@ import type {
   StoredEvent,
 } from '../types.ts';
 import { MemoryBus } from './memory-bus.ts';
+import { rateOf } from '../rate.ts';
 import { ShopState, agentView, sessionView, type SessionRec } from './shop-state.ts';
 
 export interface MemoryStoreOptions {
@@ -30,11 +33,11 @@ function fail(code: ErrorCode, message: string): never {
   throw new PeakError(code, message);
 }
 
-interface Appended {
-  seq: number;
-  duplicate: boolean;
-  enqueued?: { role: string; position: number };
+interface Appended extends BuyerPostResult {
+  suppressed?: 'rate' | 'repeat';
 }
+
+const NO_FLAGS = { enqueue: false, reclassify: false, perMinute: 0 };
 
 /**
  * The Store in one process, for running a single gateway without Redis. It mirrors the Lua
@@ -93,6 +96,7 @@ export class MemoryStore implements Store {
       excluded: new Map(),
       events: [],
       msgIds: new Map(),
+      botTimes: [],
     };
     // A session nobody wrote in yet expires by itself; the first buyer message makes it persist.
     st.sessions.set(s.id, s);
@@ -101,27 +105,35 @@ export class MemoryStore implements Store {
     return { sessionId: s.id, lastSeq: 0, created: true };
   }
 
-  async postBuyerMessage(
-    shop: string,
-    sessionId: string,
-    buyerId: string,
-    msg: { clientMsgId: string; text: string; ts: number; role: string },
-  ): Promise<BuyerPostResult> {
-    return this.append(shop, sessionId, 'buyer', buyerId, msg.clientMsgId, msg.text, msg.ts, msg.role);
+  async postBuyerMessage(shop: string, sessionId: string, buyerId: string, msg: BuyerMessage): Promise<BuyerPostResult> {
+    const flags = { enqueue: msg.enqueue, reclassify: msg.reclassify, perMinute: 0 };
+    const { suppressed: _s, ...out } = this.append(shop, sessionId, 'buyer', buyerId, msg.clientMsgId, msg.text, msg.ts, msg.role, flags);
+    return out;
   }
 
   async postAgentMessage(shop: string, sessionId: string, agentId: string, msg: { clientMsgId: string; text: string; ts: number }): Promise<PostResult> {
-    const { seq, duplicate } = this.append(shop, sessionId, 'agent', agentId, msg.clientMsgId, msg.text, msg.ts, '');
-    return { seq, duplicate };
+    const r = this.append(shop, sessionId, 'agent', agentId, msg.clientMsgId, msg.text, msg.ts, '', NO_FLAGS);
+    return { seq: r.seq, duplicate: r.duplicate, ...(r.firstResponseMs !== undefined ? { firstResponseMs: r.firstResponseMs } : {}) };
   }
 
-  async postBotMessage(shop: string, sessionId: string, msg: { text: string; ts: number; role?: string }): Promise<PostResult> {
-    const { seq } = this.append(shop, sessionId, 'bot', '', '', msg.text, msg.ts, msg.role ?? '');
-    return { seq, duplicate: false };
+  async postBotMessage(shop: string, sessionId: string, msg: { text: string; ts: number; role?: string; perMinute: number }): Promise<BotPostResult> {
+    const r = this.append(shop, sessionId, 'bot', '', '', msg.text, msg.ts, msg.role ?? '', { ...NO_FLAGS, perMinute: msg.perMinute });
+    if (r.suppressed) return { seq: 0, duplicate: false, suppressed: r.suppressed };
+    return { seq: r.seq, duplicate: false, ...(r.firstResponseMs !== undefined ? { firstResponseMs: r.firstResponseMs } : {}) };
   }
 
   /** appendEvent.lua: stores one event and publishes it in the same step. */
-  private append(shop: string, sid: string, from: EventFrom, actor: string, cmid: string, text: string, ts: number, role: string): Appended {
+  private append(
+    shop: string,
+    sid: string,
+    from: EventFrom,
+    actor: string,
+    cmid: string,
+    text: string,
+    ts: number,
+    role: string,
+    flags: { enqueue: boolean; reclassify: boolean; perMinute: number },
+  ): Appended {
     const st = this.shop(shop);
     const s = st.session(sid);
     if (!s || (from === 'buyer' && s.buyer !== actor)) fail('unknown_session', `no session ${sid}`);
@@ -135,6 +147,14 @@ export class MemoryStore implements Store {
       const prev = s.msgIds.get(mfield);
       if (prev !== undefined) return { seq: prev, duplicate: true };
     }
+    if (from === 'bot') {
+      if (s.botLast === text) return { seq: 0, duplicate: false, suppressed: 'repeat' };
+      const recent = s.botTimes.filter((t) => t > ts - 60_000);
+      if (recent.length >= flags.perMinute) return { seq: 0, duplicate: false, suppressed: 'rate' };
+      recent.push(ts);
+      s.botTimes = recent;
+      s.botLast = text;
+    }
 
     const seq = ++s.seq;
     const ev: StoredEvent = { seq, from, text, ts };
@@ -144,7 +164,12 @@ export class MemoryStore implements Store {
     if (cmid !== '') s.msgIds.set(mfield, seq);
 
     const out: Appended = { seq, duplicate: false };
-    if (from === 'buyer' && state === 'bot') {
+    if (from === 'buyer' && s.firstAt === undefined) s.firstAt = ts;
+    else if (from !== 'buyer' && s.firstAt !== undefined && s.frAt === undefined) {
+      s.frAt = ts;
+      out.firstResponseMs = ts - s.firstAt;
+    }
+    if (from === 'buyer' && state === 'bot' && flags.enqueue) {
       s.state = 'queued';
       s.role = role;
       s.arrived = ts;
@@ -154,6 +179,15 @@ export class MemoryStore implements Store {
       const q = st.queue(role);
       q.add(sid, ts);
       out.enqueued = { role, position: q.rank(sid)! + 1 };
+    } else if (from === 'buyer' && state === 'queued' && role !== s.role && flags.reclassify) {
+      // Moves to the role the buyer named, keeping its arrival time as its place in line.
+      const fromRole = s.role;
+      st.queue(fromRole).remove(sid);
+      const q = st.queue(role);
+      q.add(sid, s.arrived);
+      s.role = role;
+      s.roles = [...(s.roles ?? [fromRole]), role];
+      out.moved = { fromRole, toRole: role, position: q.rank(sid)! + 1 };
     }
 
     const frame = JSON.stringify({
@@ -293,6 +327,7 @@ export class MemoryStore implements Store {
     st.offers.remove(sessionId);
     const a = st.agents.get(agentId);
     if (a?.offers.delete(sessionId)) a.sessions.add(sessionId);
+    st.assignTimes.set(s.role, [now, ...(st.assignTimes.get(s.role) ?? [])].slice(0, 50));
     return { role: s.role, ...note, alreadyAssigned: false };
   }
 
@@ -486,6 +521,10 @@ export class MemoryStore implements Store {
   }
 
   // ---- sweeping ----
+
+  async assignmentRate(shop: string, role: string, now: number): Promise<number | null> {
+    return rateOf(this.shop(shop).assignTimes.get(role) ?? [], now);
+  }
 
   async shops(): Promise<string[]> {
     return [...this.knownShops];

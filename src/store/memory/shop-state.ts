@@ -32,6 +32,12 @@ export interface SessionRec {
   events: StoredEvent[];
   /** `<first letter of sender kind>:<clientMsgId>` → seq. */
   msgIds: Map<string, number>;
+  /** Times of bot lines in the last minute, and the last bot text (anti-harassment). */
+  botTimes: number[];
+  botLast?: string;
+  /** The buyer's first message, and the first bot/agent line after it. */
+  firstAt?: number;
+  frAt?: number;
   /** Clock time at which the session's data is forgotten; unset = kept. */
   expiresAt?: number;
 }
@@ -84,6 +90,8 @@ export class ShopState {
   readonly avail = new Map<string, SortedSet>();
   /** Offered sessions by offer expiry. */
   readonly offers = new SortedSet();
+  /** rate:<role>: times of the role's last 50 assignments, newest first. */
+  readonly assignTimes = new Map<string, number[]>();
   /** Offline agents by end of grace period. */
   readonly grace = new SortedSet();
 

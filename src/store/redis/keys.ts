@@ -14,6 +14,7 @@ import type { Address } from '../types.ts';
  *   av:<role>     zset    ready agents with free capacity, by load then idle time
  *   a:<agent>     hash    agent status, roles, capacity, load; a:<agent>:s/:o/:c sets of
  *                         sessions, offers and live connections
+ *   rate:<role>   list    times of the role's last 50 assignments (newest first), for ETAs
  *   offers        zset    offered sessions by expiry
  *   grace         zset    offline agents by end of grace period
  *   ch:b:<buyer>, ch:a:<agent>   pub/sub channels
@@ -31,6 +32,7 @@ export const sessionKey = (p: string, sid: string) => `${p}s:${sid}`;
 export const transcriptKey = (p: string, sid: string) => `${p}t:${sid}`;
 export const queueKey = (p: string, role: string) => `${p}q:${role}`;
 export const agentKey = (p: string, aid: string) => `${p}a:${aid}`;
+export const rateKey = (p: string, role: string) => `${p}rate:${role}`;
 export const offersKey = (p: string) => `${p}offers`;
 export const graceKey = (p: string) => `${p}grace`;
 

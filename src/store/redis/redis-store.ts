@@ -6,7 +6,9 @@ import type {
   Address,
   AgentStatus,
   AgentView,
+  BotPostResult,
   Bus,
+  BuyerMessage,
   BuyerPostResult,
   Offer,
   PostResult,
@@ -16,7 +18,8 @@ import type {
   Store,
   StoredEvent,
 } from '../types.ts';
-import { channelOf, graceKey, offersKey, queueKey, sessionKey, shopPrefix, shopsKey, transcriptKey, agentKey } from './keys.ts';
+import { channelOf, graceKey, offersKey, queueKey, rateKey, sessionKey, shopPrefix, shopsKey, transcriptKey, agentKey } from './keys.ts';
+import { rateOf } from '../rate.ts';
 import { defineScripts, type ScriptClient } from './scripts.ts';
 
 export interface RedisStoreOptions {
@@ -104,6 +107,9 @@ class RedisBus implements Bus {
     }
   }
 }
+
+/** appendEvent.lua's reply: seq, duplicate, enqueued, role, position, movedFrom, suppressed, firstResponseMs. */
+type AppendReply = [number, number, number, string, number, string, string, number];
 
 function flatRequeued(flat: unknown[]): Requeued[] {
   const out: Requeued[] = [];
@@ -199,30 +205,24 @@ export class RedisStore implements Store {
     return { sessionId, lastSeq, created: created === 1 };
   }
 
-  async postBuyerMessage(
-    shop: string,
-    sessionId: string,
-    buyerId: string,
-    msg: { clientMsgId: string; text: string; ts: number; role: string },
-  ): Promise<BuyerPostResult> {
-    const [seq, dup, enq, role, position] = await this.call<[number, number, number, string, number]>(
-      'appendEvent', shop, sessionId, 'buyer', buyerId, msg.clientMsgId, msg.text, msg.ts, msg.role,
-    );
-    const out: BuyerPostResult = { seq, duplicate: dup === 1 };
-    if (enq === 1) out.enqueued = { role, position };
+  async postBuyerMessage(shop: string, sessionId: string, buyerId: string, msg: BuyerMessage): Promise<BuyerPostResult> {
+    const flags = `${msg.enqueue ? 'q' : ''}${msg.reclassify ? 'm' : ''}`;
+    const r = await this.call<AppendReply>('appendEvent', shop, sessionId, 'buyer', buyerId, msg.clientMsgId, msg.text, msg.ts, msg.role, flags, 0);
+    const out: BuyerPostResult = { seq: r[0], duplicate: r[1] === 1 };
+    if (r[2] === 1) out.enqueued = { role: r[3], position: r[4] };
+    if (r[5]) out.moved = { fromRole: r[5], toRole: r[3], position: r[4] };
     return out;
   }
 
   async postAgentMessage(shop: string, sessionId: string, agentId: string, msg: { clientMsgId: string; text: string; ts: number }): Promise<PostResult> {
-    const [seq, dup] = await this.call<[number, number]>(
-      'appendEvent', shop, sessionId, 'agent', agentId, msg.clientMsgId, msg.text, msg.ts, '',
-    );
-    return { seq, duplicate: dup === 1 };
+    const r = await this.call<AppendReply>('appendEvent', shop, sessionId, 'agent', agentId, msg.clientMsgId, msg.text, msg.ts, '', '', 0);
+    return { seq: r[0], duplicate: r[1] === 1, ...(r[7] >= 0 ? { firstResponseMs: r[7] } : {}) };
   }
 
-  async postBotMessage(shop: string, sessionId: string, msg: { text: string; ts: number; role?: string }): Promise<PostResult> {
-    const [seq] = await this.call<[number]>('appendEvent', shop, sessionId, 'bot', '', '', msg.text, msg.ts, msg.role ?? '');
-    return { seq, duplicate: false };
+  async postBotMessage(shop: string, sessionId: string, msg: { text: string; ts: number; role?: string; perMinute: number }): Promise<BotPostResult> {
+    const r = await this.call<AppendReply>('appendEvent', shop, sessionId, 'bot', '', '', msg.text, msg.ts, msg.role ?? '', '', msg.perMinute);
+    if (r[6]) return { seq: 0, duplicate: false, suppressed: r[6] as 'rate' | 'repeat' };
+    return { seq: r[0], duplicate: false, ...(r[7] >= 0 ? { firstResponseMs: r[7] } : {}) };
   }
 
   async rate(shop: string, sessionId: string, buyerId: string, score: number, comment: string | undefined, now: number) {
@@ -359,6 +359,11 @@ export class RedisStore implements Store {
 
   async queueLength(shop: string, role: string): Promise<number> {
     return this.guard(this.client.zcard(queueKey(this.p(shop), role)));
+  }
+
+  async assignmentRate(shop: string, role: string, now: number): Promise<number | null> {
+    const times = (await this.guard(this.client.lrange(rateKey(this.p(shop), role), 0, -1))).map(Number);
+    return rateOf(times, now);
   }
 
   async shops(): Promise<string[]> {

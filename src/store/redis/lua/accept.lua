@@ -12,4 +12,7 @@ redis.call('HSET', key, 'state', 'assigned', 'lastAgent', aid)
 redis.call('HDEL', key, 'offerExp')
 redis.call('ZREM', P .. 'offers', sid)
 redis.call('SMOVE', akey(aid) .. ':o', akey(aid) .. ':s', sid)
+-- Recent assignment times per role: the honest basis of the ETA waiting buyers are told.
+redis.call('LPUSH', P .. 'rate:' .. s[3], int(now))
+redis.call('LTRIM', P .. 'rate:' .. s[3], 0, 49)
 return { s[3], s[5] or '', 0 }

@@ -1,0 +1,165 @@
+import { z } from 'zod';
+
+/**
+ * The tunables of intent routing, waiting-room bots and moderation. Global values apply to
+ * every shop; `shops.<id>` overrides them per shop (see resolveShop in shop-config.ts).
+ */
+
+export const intentRuleSchema = z
+  .object({
+    role: z.string().min(1),
+    /** Plain substrings; simplified/traditional Chinese and letter case do not matter. */
+    keywords: z.array(z.string().min(1)).default([]),
+    /** JavaScript regular expressions (case-insensitive), tried on the normalized text. */
+    patterns: z.array(z.string().min(1)).default([]),
+  })
+  .strict();
+
+export const intentSchema = z
+  .object({
+    /** Ordered: on a tie in match count the earlier rule wins. */
+    rules: z.array(intentRuleSchema).default([]),
+  })
+  .strict();
+
+/** Bot texts; `{position}`, `{eta}` and `{shop}` are filled in. */
+export const botTextsSchema = z
+  .object({
+    greeting: z.string().min(1),
+    queueUpdate: z.string().min(1),
+    busy: z.string().min(1),
+    /** `{eta}` when no assignment rate is known yet. */
+    etaUnknown: z.string().min(1),
+  })
+  .strict();
+
+export const faqEntrySchema = z
+  .object({
+    keywords: z.array(z.string().min(1)).min(1),
+    answer: z.string().min(1),
+    /** Whether a buyer whose first message this answers still queues for a human. */
+    queue: z.boolean().default(true),
+  })
+  .strict();
+
+export const campaignSchema = z
+  .object({
+    name: z.string().min(1),
+    from: z.iso.datetime({ offset: true }),
+    to: z.iso.datetime({ offset: true }),
+    text: z.string().min(1),
+    /** Roles whose buyers get it; absent = all. */
+    roles: z.array(z.string()).optional(),
+  })
+  .strict();
+
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected HH:MM');
+
+export const botsSchema = z
+  .object({
+    texts: botTextsSchema.prefault({
+      greeting: '亲，欢迎光临{shop}！客服马上就来，您可以先说说您的问题哦～',
+      queueUpdate: '亲，您前面还有{position}位，预计等待{eta}。',
+      busy: '亲，现在咨询的顾客较多，您可以先留言，我们会尽快回复，您也可以先去逛逛哦～',
+      etaUnknown: '片刻',
+    }),
+    /** Per-role overrides of any text. */
+    roles: z.record(z.string(), botTextsSchema.partial()).default({}),
+    queueUpdates: z
+      .object({
+        /** How often each instance looks at its waiting buyers' places in line. */
+        checkIntervalMs: z.number().int().min(100).default(2_000),
+        /** A new position text no sooner than this after the last one. */
+        minIntervalMs: z.number().int().min(0).default(30_000),
+        /** …and only when the place moved by at least this much (or reached the front three). */
+        minPositionChange: z.number().int().min(1).default(3),
+      })
+      .strict()
+      .prefault({}),
+    busy: z
+      .object({
+        /** Waiting longer than this gets the `busy` text, once. 0 = never. */
+        afterMs: z.number().int().min(0).default(180_000),
+      })
+      .strict()
+      .prefault({}),
+    faq: z.array(faqEntrySchema).default([]),
+    campaigns: z.array(campaignSchema).default([]),
+    limits: z
+      .object({
+        /** Bot messages per session per rolling minute, replies included. */
+        perMinute: z.number().int().min(1).default(4),
+      })
+      .strict()
+      .prefault({}),
+    /** No proactive (unprompted) bot text in this window of shop time; null = none. */
+    quietHours: z.object({ from: hhmm, to: hhmm }).strict().nullable().default({ from: '22:00', to: '08:00' }),
+    /** The shop's IANA time zone, for quiet hours. */
+    timezone: z
+      .string()
+      .refine((tz) => {
+        try {
+          new Intl.DateTimeFormat('en-US', { timeZone: tz });
+          return true;
+        } catch {
+          return false;
+        }
+      }, 'unknown IANA time zone')
+      .default('Asia/Shanghai'),
+  })
+  .strict();
+
+export const moderationSchema = z
+  .object({
+    /** Checked on agent messages before they are stored. */
+    lists: z
+      .array(
+        z
+          .object({
+            name: z.string().min(1),
+            words: z.array(z.string().min(1)).min(1),
+            /** `block`: the message is refused with `forbidden`; `mask`: the words are starred out. */
+            policy: z.enum(['block', 'mask']),
+          })
+          .strict(),
+      )
+      .default([]),
+  })
+  .strict();
+
+const botsShape = botsSchema.shape;
+
+/**
+ * A shop's `bots` override: only the fields it names. Built from the unwrapped field types,
+ * not `botsSchema.partial()`: zod 4 still applies `.default()`/`.prefault()` inside
+ * `.partial()`, so every unnamed field would come back as the schema default and, merged
+ * over the global `bots`, silently replace the operator's global values.
+ */
+export const botsOverrideSchema = z
+  .object({
+    texts: botTextsSchema.partial().optional(),
+    roles: botsShape.roles.unwrap().optional(),
+    queueUpdates: botsShape.queueUpdates.unwrap().optional(),
+    busy: botsShape.busy.unwrap().optional(),
+    faq: botsShape.faq.unwrap().optional(),
+    campaigns: botsShape.campaigns.unwrap().optional(),
+    limits: botsShape.limits.unwrap().optional(),
+    quietHours: botsShape.quietHours.unwrap().optional(),
+    timezone: botsShape.timezone.unwrap().optional(),
+  } satisfies Record<keyof typeof botsShape, z.ZodType>)
+  .strict();
+
+export const shopOverrideSchema = z
+  .object({
+    intent: intentSchema.optional(),
+    defaultRole: z.string().optional(),
+    bots: botsOverrideSchema.optional(),
+    moderation: moderationSchema.optional(),
+  })
+  .strict();
+
+export type IntentConfig = z.infer<typeof intentSchema>;
+export type BotsConfig = z.infer<typeof botsSchema>;
+export type BotTexts = z.infer<typeof botTextsSchema>;
+export type ModerationConfig = z.infer<typeof moderationSchema>;
+export type ShopOverride = z.infer<typeof shopOverrideSchema>;
