@@ -4,8 +4,12 @@ import websocket from '@fastify/websocket';
 import { pino, type Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import type { Config } from './config/schema.ts';
-import { defaultRoleClassifier, type Classifier } from './domain/classifier.ts';
-import type { Deps } from './domain/deps.ts';
+import type { Classifier } from './domain/classifier.ts';
+import { IntentClassifier } from './domain/intent/intent-classifier.ts';
+import { Moderator } from './domain/moderation/moderator.ts';
+import { Bots } from './domain/bots/bots.ts';
+import { WaitingRoom } from './domain/bots/waiting-room.ts';
+import type { Deps, Services } from './domain/deps.ts';
 import { Hub } from './domain/hub.ts';
 import { Router } from './domain/router.ts';
 import { Sweeper } from './domain/sweeper.ts';
@@ -33,7 +37,7 @@ export class Gateway {
   private constructor(
     readonly app: FastifyInstance,
     readonly deps: Deps,
-    readonly router: Router,
+    readonly svc: Services,
     readonly sweeper: Sweeper,
     readonly auth: Auth,
     private readonly ownsStore: boolean,
@@ -52,12 +56,15 @@ export class Gateway {
       store,
       hub: new Hub(store.bus),
       config: () => config,
-      classifier: opts.classifier ?? defaultRoleClassifier(() => config.routing.defaultRole),
+      classifier: opts.classifier ?? new IntentClassifier(() => config),
+      moderator: new Moderator(() => config),
       logger,
       metrics: new Metrics(),
       now: opts.now ?? Date.now,
     };
     const router = new Router(deps);
+    const bots = new Bots(deps);
+    const svc: Services = { router, bots, waitingRoom: new WaitingRoom(deps, bots) };
     const sweeper = new Sweeper(deps, router);
     const auth = new Auth(secret);
 
@@ -69,12 +76,12 @@ export class Gateway {
     }) as unknown as FastifyInstance;
     // ws closes with 1009 only far above the protocol limit; frames in between get `too_large`.
     await app.register(websocket, { options: { maxPayload: Math.max(1_048_576, config.server.maxFrameBytes * 4) } });
-    const gateway = new Gateway(app, deps, router, sweeper, auth, !opts.store);
+    const gateway = new Gateway(app, deps, svc, sweeper, auth, !opts.store);
     app.addHook('onRequest', async (req, reply) => {
       if (gateway.closing && req.url.startsWith('/v1/')) await reply.code(503).send({ error: 'unavailable', message: 'shutting down' });
     });
     registerHttp(app, store, deps.metrics);
-    registerSockets(app, { deps, router, auth, live: gateway.live });
+    registerSockets(app, { deps, svc, auth, live: gateway.live });
     return gateway;
   }
 
@@ -82,6 +89,7 @@ export class Gateway {
     const { host, port } = this.deps.config().server;
     await this.app.listen({ host, port });
     this.sweeper.start();
+    this.svc.waitingRoom.start();
     const addr = this.app.server.address();
     const bound = typeof addr === 'object' && addr ? addr.port : port;
     this.deps.logger.info({ port: bound, host, store: this.deps.store.kind }, 'listening');
@@ -96,11 +104,12 @@ export class Gateway {
     if (this.closing) return;
     this.closing = true;
     this.sweeper.stop();
+    this.svc.waitingRoom.stop();
     for (const socket of this.live.keys()) socket.close(1001, 'server shutting down');
     const grace = this.deps.config().server.shutdownGraceMs;
     await Promise.race([Promise.allSettled([...this.live.values()]), new Promise((r) => setTimeout(r, grace).unref())]);
     await this.app.close();
-    await this.router.stop();
+    await this.svc.router.stop();
     if (this.ownsStore) await this.deps.store.shutdown();
     this.deps.logger.info('stopped');
   }

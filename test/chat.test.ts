@@ -58,20 +58,25 @@ describe.each<StoreKind>(['redis', 'memory'])('a full chat over one gateway (%s 
       const a = await agent(g, 'a1', { capacity: 2 });
       const offer = await a.next('offer');
       expect(offer).toMatchObject({ sessionId, role: 'pre-sale' });
-      expect(offer.preview.map((e: any) => e.text)).toEqual(['你好，这件有货吗？']);
+      // The preview shows the buyer's line and the bot's greeting that answered it.
+      expect(offer.preview.map((e: any) => e.from)).toEqual(['buyer', 'bot']);
+      expect(offer.preview[0].text).toBe('你好，这件有货吗？');
       expect(offer.expiresAt).toBeGreaterThan(Date.now());
 
       a.send({ type: 'accept', sessionId });
       const assigned = await a.next('assigned');
-      expect(assigned.transcript).toEqual([expect.objectContaining({ seq: 1, from: 'buyer', text: '你好，这件有货吗？' })]);
+      expect(assigned.transcript).toEqual([
+        expect.objectContaining({ seq: 1, from: 'buyer', text: '你好，这件有货吗？' }),
+        expect.objectContaining({ seq: 2, from: 'bot' }),
+      ]);
 
       a.send({ type: 'message', sessionId, clientMsgId: 'x1', text: '有货的亲' });
-      expect(await a.next('ack')).toMatchObject({ clientMsgId: 'x1', seq: 2 });
-      expect(await b.next('message')).toMatchObject({ sessionId, seq: 2, from: 'agent', text: '有货的亲' });
+      expect(await a.next('ack')).toMatchObject({ clientMsgId: 'x1', seq: 3 });
+      expect(await b.next('message', (m) => m.from === 'agent')).toMatchObject({ sessionId, seq: 3, from: 'agent', text: '有货的亲' });
 
       b.send({ type: 'message', clientMsgId: 'm2', text: '好的谢谢' });
-      expect(await b.next('ack')).toMatchObject({ seq: 3 });
-      expect(await a.next('message')).toMatchObject({ sessionId, seq: 3, from: 'buyer', text: '好的谢谢' });
+      expect(await b.next('ack')).toMatchObject({ seq: 4 });
+      expect(await a.next('message')).toMatchObject({ sessionId, seq: 4, from: 'buyer', text: '好的谢谢' });
 
       a.send({ type: 'close', sessionId });
       expect(await b.next('closed')).toMatchObject({ sessionId, reason: 'agent_closed' });
@@ -129,6 +134,8 @@ describe.each<StoreKind>(['redis', 'memory'])('a full chat over one gateway (%s 
       for (const [i, { c }] of buyers.entries()) {
         c.send({ type: 'message', clientMsgId: `m${i}`, text: 'hello' });
         await c.next('ack');
+        // Arrival order is by millisecond; sessions of the same millisecond order by id.
+        await new Promise((r) => setTimeout(r, 2));
       }
       const a = await agent(g, 'cap-a', { capacity: 2 });
       const first = await a.next('offer');
@@ -160,7 +167,7 @@ describe.each<StoreKind>(['redis', 'memory'])('a full chat over one gateway (%s 
       a.send({ type: 'accept', sessionId });
       await a.next('assigned');
       a.send({ type: 'message', sessionId, clientMsgId: 'r1', text: 'answer 1' });
-      await b.next('message', (f) => f.seq === 2);
+      await b.next('message', (f) => f.seq === 3);
       await b.close();
 
       // While the buyer is away the agent writes twice more.
@@ -170,33 +177,33 @@ describe.each<StoreKind>(['redis', 'memory'])('a full chat over one gateway (%s 
 
       const again = await buyer(g, 'rb');
       expect(again.sessionId).toBe(sessionId);
-      expect(again.welcome.lastSeq).toBe(4);
-      again.c.send({ type: 'resume', lastSeq: 2 });
+      expect(again.welcome.lastSeq).toBe(5);
+      again.c.send({ type: 'resume', lastSeq: 3 });
       const m3 = await again.c.next('message');
       const m4 = await again.c.next('message');
-      expect([m3.seq, m4.seq, m3.text, m4.text]).toEqual([3, 4, 'answer 2', 'answer 3']);
+      expect([m3.seq, m4.seq, m3.text, m4.text]).toEqual([4, 5, 'answer 2', 'answer 3']);
       await expect(again.c.next('message', () => true, 300)).rejects.toThrow();
 
       // The same buyer message sent twice: one stored event, the same seq acked twice.
       again.c.send({ type: 'message', clientMsgId: 'dup', text: 'once' });
       again.c.send({ type: 'message', clientMsgId: 'dup', text: 'once' });
       const acks = [await again.c.next('ack'), await again.c.next('ack')];
-      expect(acks[0]!.seq).toBe(5);
-      expect(acks[1]!.seq).toBe(5);
+      expect(acks[0]!.seq).toBe(6);
+      expect(acks[1]!.seq).toBe(6);
       // Agent resends too.
       a.send({ type: 'message', sessionId, clientMsgId: 'r3', text: 'answer 3' });
-      expect(await a.next('ack', (f) => f.clientMsgId === 'r3')).toMatchObject({ seq: 4 });
+      expect(await a.next('ack', (f) => f.clientMsgId === 'r3')).toMatchObject({ seq: 5 });
       const events = await g.gateway.deps.store.readEvents('shop-1', sessionId, 0);
-      expect(events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
-      await expect(a.next('message', (f) => f.seq === 5)).resolves.toMatchObject({ text: 'once' });
+      expect(events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+      await expect(a.next('message', (f) => f.seq === 6)).resolves.toMatchObject({ text: 'once' });
 
       // Agent reconnects, resumes from what it had.
       await a.close();
       const a2 = await TestClient.connect(g.url, 'agent', await g.token({ sub: 'ra', kind: 'agent' }));
       expect((await a2.next('welcome')).sessions).toEqual([sessionId]);
-      a2.send({ type: 'resume', sessionId, lastSeq: 3 });
-      expect((await a2.next('message')).seq).toBe(4);
+      a2.send({ type: 'resume', sessionId, lastSeq: 4 });
       expect((await a2.next('message')).seq).toBe(5);
+      expect((await a2.next('message')).seq).toBe(6);
       await Promise.all([a2.close(), again.c.close()]);
     });
   });

@@ -68,7 +68,7 @@ export const botsSchema = z
     queueUpdates: z
       .object({
         /** How often each instance looks at its waiting buyers' places in line. */
-        checkIntervalMs: z.number().int().min(100).default(2_000),
+        checkIntervalMs: z.number().int().min(20).default(2_000),
         /** A new position text no sooner than this after the last one. */
         minIntervalMs: z.number().int().min(0).default(30_000),
         /** …and only when the place moved by at least this much (or reached the front three). */

@@ -6,7 +6,7 @@ import type { Address } from '../store/types.ts';
 import { Delivery } from './delivery.ts';
 import type { Deps } from './deps.ts';
 import type { Sink } from './hub.ts';
-import type { Router } from './router.ts';
+import type { Services } from './deps.ts';
 
 /** One agent connection (a workbench tab). Several may exist for one agent. */
 export class AgentConnection {
@@ -18,7 +18,7 @@ export class AgentConnection {
 
   private constructor(
     private readonly d: Deps,
-    private readonly router: Router,
+    private readonly svc: Services,
     readonly shop: string,
     readonly agentId: string,
     /** The token's `roles` claim; undefined = every role. */
@@ -32,13 +32,13 @@ export class AgentConnection {
 
   static async open(
     d: Deps,
-    router: Router,
+    svc: Services,
     shop: string,
     agentId: string,
     allowedRoles: readonly string[] | undefined,
     send: Sink,
   ): Promise<AgentConnection> {
-    const conn = new AgentConnection(d, router, shop, agentId, allowedRoles, send);
+    const conn = new AgentConnection(d, svc, shop, agentId, allowedRoles, send);
     conn.detach = await d.hub.attach(conn.address, (p) => conn.onPayload(p));
     try {
       await conn.register();
@@ -51,7 +51,7 @@ export class AgentConnection {
 
   private async register(): Promise<void> {
     const view = await this.d.store.agentConnect(this.shop, this.agentId, this.connId, this.d.now());
-    this.router.cancelGrace(this.shop, this.agentId);
+    this.svc.router.cancelGrace(this.shop, this.agentId);
     for (const sid of view.sessions) this.delivery.follow(sid);
     this.send(encode({ type: 'welcome', agentId: this.agentId, sessions: view.sessions }));
     // Offers made while the agent was away from this tab are still live: show them again.
@@ -64,7 +64,7 @@ export class AgentConnection {
       );
     }
     this.log.info({ sessions: view.sessions.length, status: view.status }, 'agent connected');
-    if (view.status === 'ready') for (const role of view.roles) this.router.kick(this.shop, role);
+    if (view.status === 'ready') for (const role of view.roles) this.svc.router.kick(this.shop, role);
   }
 
   private onPayload(payload: string): void {
@@ -102,7 +102,7 @@ export class AgentConnection {
     if (denied.length) throw new PeakError('forbidden', `your token does not allow role ${denied.map((r) => `"${r}"`).join(', ')}`);
     await this.d.store.agentReady(this.shop, this.agentId, unique, capacity, this.d.now());
     this.log.info({ roles: unique, capacity }, 'agent ready');
-    for (const role of unique) this.router.kick(this.shop, role);
+    for (const role of unique) this.svc.router.kick(this.shop, role);
   }
 
   async away(): Promise<void> {
@@ -112,7 +112,7 @@ export class AgentConnection {
 
   async accept(sessionId: string): Promise<void> {
     const r = await this.d.store.accept(this.shop, sessionId, this.agentId, this.d.now());
-    this.router.offerSettled(this.shop, sessionId);
+    this.svc.router.offerSettled(this.shop, sessionId);
     if (!r.alreadyAssigned) {
       this.d.metrics.offers.inc({ outcome: 'accepted' });
       this.log.info({ sessionId, role: r.role }, 'session assigned');
@@ -132,16 +132,26 @@ export class AgentConnection {
 
   async decline(sessionId: string): Promise<void> {
     const r = await this.d.store.decline(this.shop, sessionId, this.agentId, this.d.now(), this.d.config().routing.offerTimeoutMs);
-    this.router.offerSettled(this.shop, sessionId);
+    this.svc.router.offerSettled(this.shop, sessionId);
     this.d.metrics.offers.inc({ outcome: 'declined' });
     this.log.info({ sessionId, role: r.role }, 'offer declined');
-    await this.router.requeued(this.shop, [r]);
+    await this.svc.router.requeued(this.shop, [r]);
   }
 
   async message(sessionId: string, clientMsgId: string, text: string): Promise<void> {
-    const r = await this.d.store.postAgentMessage(this.shop, sessionId, this.agentId, { clientMsgId, text, ts: this.d.now() });
+    // Sensitive words (rival platforms, off-platform contact) never reach the buyer.
+    const checked = this.d.moderator.check(this.shop, text);
+    if (!checked.ok) {
+      this.d.metrics.moderation.inc({ policy: 'block' });
+      this.log.warn({ sessionId, list: checked.list, word: checked.word }, 'agent message blocked');
+      throw new PeakError('forbidden', `message contains "${checked.word}" (list ${checked.list}); nothing was sent`);
+    }
+    if (checked.masked.length) this.d.metrics.moderation.inc({ policy: 'mask' });
+    const r = await this.d.store.postAgentMessage(this.shop, sessionId, this.agentId, { clientMsgId, text: checked.text, ts: this.d.now() });
     this.send(encode({ type: 'ack', clientMsgId, seq: r.seq }));
-    if (!r.duplicate) this.d.metrics.events.inc({ from: 'agent' });
+    if (r.duplicate) return;
+    this.d.metrics.events.inc({ from: 'agent' });
+    if (r.firstResponseMs !== undefined) this.d.metrics.firstResponse.observe(r.firstResponseMs / 1000);
   }
 
   async transfer(sessionId: string, toRole: string, note: string | undefined): Promise<void> {
@@ -152,8 +162,8 @@ export class AgentConnection {
     const buyer: Address = { kind: 'buyer', shop: this.shop, id: r.buyerId };
     await this.d.store.bus.publish(buyer, encode({ type: 'handover', sessionId, fromRole: r.fromRole, toRole }));
     await this.d.store.bus.publish(this.address, encode({ type: 'session_closed', sessionId, reason: 'transferred' }));
-    await this.router.requeued(this.shop, [{ sessionId, buyerId: r.buyerId, role: toRole }]);
-    this.router.kickAll(this.shop);
+    await this.svc.router.requeued(this.shop, [{ sessionId, buyerId: r.buyerId, role: toRole }]);
+    this.svc.router.kickAll(this.shop);
   }
 
   async close(sessionId: string): Promise<void> {
@@ -176,7 +186,7 @@ export class AgentConnection {
       this.d.store.bus.publish({ kind: 'buyer', shop: this.shop, id: buyerId }, encode({ type: 'closed', sessionId, reason })),
       this.d.store.bus.publish(this.address, encode({ type: 'session_closed', sessionId, reason })),
     ]);
-    this.router.kickAll(this.shop);
+    this.svc.router.kickAll(this.shop);
   }
 
   async resume(sessionId: string, lastSeq: number): Promise<void> {
@@ -198,7 +208,7 @@ export class AgentConnection {
     const r = await this.d.store.agentDisconnect(this.shop, this.agentId, this.connId, this.d.now(), agentGraceMs);
     if (!r.offline) return;
     this.log.info({ graceUntil: r.graceUntil, requeuedOffers: r.requeued.length }, 'agent offline');
-    if (r.graceUntil) this.router.scheduleGrace(this.shop, this.agentId, r.graceUntil);
-    if (r.requeued.length) await this.router.requeued(this.shop, r.requeued);
+    if (r.graceUntil) this.svc.router.scheduleGrace(this.shop, this.agentId, r.graceUntil);
+    if (r.requeued.length) await this.svc.router.requeued(this.shop, r.requeued);
   }
 }

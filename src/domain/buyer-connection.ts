@@ -5,7 +5,8 @@ import type { Address, BuyerPostResult } from '../store/types.ts';
 import { Delivery } from './delivery.ts';
 import type { Deps } from './deps.ts';
 import type { Sink } from './hub.ts';
-import type { Router } from './router.ts';
+import { matchFaq } from './bots/faq.ts';
+import type { Services } from './deps.ts';
 
 /**
  * One buyer connection's view of its chat. The transport hands it validated frames and a
@@ -20,7 +21,7 @@ export class BuyerConnection {
 
   private constructor(
     private readonly d: Deps,
-    private readonly router: Router,
+    private readonly svc: Services,
     readonly shop: string,
     readonly buyerId: string,
     private readonly send: Sink,
@@ -31,8 +32,8 @@ export class BuyerConnection {
   }
 
   /** Subscribes first, then opens (or resumes) the session, so no event falls in between. */
-  static async open(d: Deps, router: Router, shop: string, buyerId: string, send: Sink): Promise<BuyerConnection> {
-    const conn = new BuyerConnection(d, router, shop, buyerId, send);
+  static async open(d: Deps, svc: Services, shop: string, buyerId: string, send: Sink): Promise<BuyerConnection> {
+    const conn = new BuyerConnection(d, svc, shop, buyerId, send);
     conn.detach = await d.hub.attach(conn.address, (p) => conn.onPayload(p));
     try {
       await conn.openSession();
@@ -54,6 +55,17 @@ export class BuyerConnection {
     this.delivery.follow(opened.sessionId);
     if (opened.created) this.log.info({ sessionId: opened.sessionId }, 'session opened');
     this.send(encode({ type: 'welcome', sessionId: opened.sessionId, lastSeq: opened.lastSeq }));
+    if (!opened.created) await this.rejoinQueue(opened.sessionId);
+  }
+
+  /** A buyer back while waiting keeps getting its place in line. */
+  private async rejoinQueue(sessionId: string): Promise<void> {
+    const s = await this.d.store.getSession(this.shop, sessionId);
+    if (s?.state !== 'queued') return;
+    const position = await this.d.store.queuePosition(this.shop, s.role, sessionId);
+    if (position === null) return;
+    this.svc.waitingRoom.track(sessionId, { shop: this.shop, buyerId: this.buyerId, role: s.role, position, queuedAt: s.arrivedAt });
+    this.send(encode({ type: 'queue', sessionId, role: s.role, position }));
   }
 
   private onPayload(payload: string): void {
@@ -66,9 +78,19 @@ export class BuyerConnection {
   }
 
   async message(clientMsgId: string, text: string): Promise<void> {
-    const role = this.d.classifier.classify(this.shop, text);
+    const { classifier, store } = this.d;
+    const intent = classifier.classify(this.shop, text);
+    const faq = matchFaq(this.d.config(), this.shop, text);
     const post = () =>
-      this.d.store.postBuyerMessage(this.shop, this.sessionId, this.buyerId, { clientMsgId, text, ts: this.d.now(), role });
+      store.postBuyerMessage(this.shop, this.sessionId, this.buyerId, {
+        clientMsgId,
+        text,
+        ts: this.d.now(),
+        role: intent.role,
+        // A question the FAQ answers fully does not need a human (the entry says so).
+        enqueue: !faq || faq.queue,
+        reclassify: intent.matched,
+      });
     let result: BuyerPostResult;
     try {
       result = await post();
@@ -82,13 +104,29 @@ export class BuyerConnection {
     this.send(encode({ type: 'ack', clientMsgId, seq: result.seq }));
     if (result.duplicate) return;
     this.d.metrics.events.inc({ from: 'buyer' });
+    const sessionId = this.sessionId;
+    let role = intent.role;
     if (result.enqueued) {
-      const { role: queued, position } = result.enqueued;
+      role = result.enqueued.role;
       this.d.metrics.sessions.inc({ event: 'queued' });
-      this.log.info({ sessionId: this.sessionId, role: queued, position }, 'session queued');
-      this.router.kick(this.shop, queued);
-      await this.d.store.bus.publish(this.address, encode({ type: 'queue', sessionId: this.sessionId, role: queued, position }));
+      this.log.info({ sessionId, role, position: result.enqueued.position, keywords: intent.keywords }, 'session queued');
+      await this.queued(role, result.enqueued.position);
+    } else if (result.moved) {
+      const { fromRole, toRole, position } = result.moved;
+      role = toRole;
+      this.log.info({ sessionId, fromRole, toRole, position, keywords: intent.keywords }, 'session re-classified');
+      await store.bus.publish(this.address, encode({ type: 'handover', sessionId, fromRole, toRole }));
+      await this.queued(toRole, position);
     }
+    // The first line of a session is what the golden 6 seconds are counted from.
+    await this.svc.bots.reply(this.shop, sessionId, role, { greet: result.seq === 1, faq });
+  }
+
+  private async queued(role: string, position: number): Promise<void> {
+    const sessionId = this.sessionId;
+    this.svc.router.kick(this.shop, role);
+    this.svc.waitingRoom.track(sessionId, { shop: this.shop, buyerId: this.buyerId, role, position, queuedAt: this.d.now() });
+    await this.d.store.bus.publish(this.address, encode({ type: 'queue', sessionId, role, position }));
   }
 
   async resume(lastSeq: number): Promise<void> {
@@ -113,6 +151,7 @@ export class BuyerConnection {
 
   /** The socket is gone; the session stays open for the buyer to come back to. */
   async disconnect(): Promise<void> {
+    if (this.sessionId) this.svc.waitingRoom.untrack(this.sessionId);
     const detach = this.detach;
     this.detach = undefined;
     await detach?.();

@@ -1,11 +1,20 @@
 /**
- * Picks the role queue a new session enters from the buyer's first message. The intent
- * rules of a later issue plug in here; until then every session goes to the default role.
+ * Picks the role queue a new session enters from the buyer's first message
+ * (IntentClassifier in intent/intent-classifier.ts; defaultRoleClassifier when routing is
+ * not wanted).
  */
-export interface Classifier {
-  classify(shop: string, text: string): string;
+export interface Classification {
+  role: string;
+  /** a rule matched (vs. the default role) */
+  matched: boolean;
+  keywords: string[];
 }
 
+export interface Classifier {
+  classify(shop: string, text: string): Classification;
+}
+
+/** Every session goes to the default role. */
 export function defaultRoleClassifier(defaultRole: () => string): Classifier {
-  return { classify: () => defaultRole() };
+  return { classify: () => ({ role: defaultRole(), matched: false, keywords: [] }) };
 }

@@ -4,6 +4,10 @@ import type { Metrics } from '../metrics/metrics.ts';
 import type { Store } from '../store/types.ts';
 import type { Classifier } from './classifier.ts';
 import type { Hub } from './hub.ts';
+import type { Moderator } from './moderation/moderator.ts';
+import type { Router } from './router.ts';
+import type { Bots } from './bots/bots.ts';
+import type { WaitingRoom } from './bots/waiting-room.ts';
 
 /** What the domain needs from the outside world; injected so tests can drive the clock. */
 export interface Deps {
@@ -12,7 +16,15 @@ export interface Deps {
   /** The active config; a function so a reload takes effect for the next decision. */
   config: () => Config;
   classifier: Classifier;
+  moderator: Moderator;
   logger: Logger;
   metrics: Metrics;
   now: () => number;
+}
+
+/** The domain services connections call into. */
+export interface Services {
+  router: Router;
+  bots: Bots;
+  waitingRoom: WaitingRoom;
 }

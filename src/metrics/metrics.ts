@@ -40,6 +40,25 @@ export class Metrics {
     labelNames: ['event'] as const,
     registers: [this.registry],
   });
+  readonly botMessages = new Counter({
+    name: 'peakdesk_bot_messages_total',
+    help: 'Bot lines by kind (reply/proactive) and outcome (sent, or why suppressed: rate, repeat, quiet_hours)',
+    labelNames: ['kind', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  /** Buckets around the "golden 6 seconds": the share answered within 6 s is le="6" over count. */
+  readonly firstResponse = new Histogram({
+    name: 'peakdesk_first_response_seconds',
+    help: "Time from a buyer's first message to the first bot or agent reply",
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 3, 4, 5, 6, 10, 30, 60, 300],
+    registers: [this.registry],
+  });
+  readonly moderation = new Counter({
+    name: 'peakdesk_moderation_total',
+    help: 'Agent messages that hit a sensitive-word list, by policy',
+    labelNames: ['policy'] as const,
+    registers: [this.registry],
+  });
   readonly frameSeconds = new Histogram({
     name: 'peakdesk_frame_handling_seconds',
     help: 'Time from receiving a client frame to finishing it (store round trips included)',

@@ -6,8 +6,7 @@ import { agentInbound, buyerInbound, type AgentInbound, type BuyerInbound } from
 import { encode } from '../protocol/encode.ts';
 import { AgentConnection } from '../domain/agent-connection.ts';
 import { BuyerConnection } from '../domain/buyer-connection.ts';
-import type { Deps } from '../domain/deps.ts';
-import type { Router } from '../domain/router.ts';
+import type { Deps, Services } from '../domain/deps.ts';
 import { AuthError, type Auth, type Claims, type TokenKind } from './auth.ts';
 import { runFrameLoop, sender } from './frame-loop.ts';
 
@@ -19,7 +18,7 @@ declare module 'fastify' {
 
 export interface SocketContext {
   deps: Deps;
-  router: Router;
+  svc: Services;
   auth: Auth;
   /** Open sockets with the promise of their clean-up, for graceful shutdown. */
   live: Map<WebSocket, Promise<void>>;
@@ -138,7 +137,7 @@ function handleAgent(conn: AgentConnection, f: AgentInbound): Promise<void> {
 export function registerSockets(app: FastifyInstance, ctx: SocketContext): void {
   app.get('/v1/buyer', { websocket: true, preValidation: authenticate(ctx.auth, 'buyer') }, (socket, req) => {
     const { shop, sub } = req.claims!;
-    serve(ctx, socket, 'buyer', buyerInbound, (send) => BuyerConnection.open(ctx.deps, ctx.router, shop, sub, send), handleBuyer);
+    serve(ctx, socket, 'buyer', buyerInbound, (send) => BuyerConnection.open(ctx.deps, ctx.svc, shop, sub, send), handleBuyer);
   });
   app.get('/v1/agent', { websocket: true, preValidation: authenticate(ctx.auth, 'agent') }, (socket, req) => {
     const { shop, sub, roles } = req.claims!;
@@ -147,7 +146,7 @@ export function registerSockets(app: FastifyInstance, ctx: SocketContext): void 
       socket,
       'agent',
       agentInbound,
-      (send) => AgentConnection.open(ctx.deps, ctx.router, shop, sub, roles, send),
+      (send) => AgentConnection.open(ctx.deps, ctx.svc, shop, sub, roles, send),
       handleAgent,
       (f) => ('sessionId' in f ? f.sessionId : ''),
     );

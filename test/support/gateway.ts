@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { Gateway } from '../../src/app.ts';
 import { parseConfig } from '../../src/config/load.ts';
@@ -17,6 +18,15 @@ export interface RunningGateway {
   stop(): Promise<void>;
 }
 
+/** `over` laid onto `base`: objects merge key by key, anything else (arrays too) replaces. */
+export function merge(base: any, over: any): any {
+  if (typeof base !== 'object' || base === null || Array.isArray(base)) return structuredClone(over);
+  if (typeof over !== 'object' || over === null || Array.isArray(over)) return structuredClone(over);
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = k in base ? merge(base[k], v) : structuredClone(v);
+  return out;
+}
+
 let prefixCounter = 0;
 /** A key prefix no other test uses, so tests can share one private redis-server. */
 export function freshPrefix(): string {
@@ -34,7 +44,8 @@ export async function startGateway(opts: {
   now?: () => number;
   store?: MemoryStore;
 }): Promise<RunningGateway> {
-  const raw = structuredClone(opts.config ?? {});
+  // The shipped config/default.json is the base, so tests run the rules and texts users get.
+  const raw = merge(JSON.parse(readFileSync('config/default.json', 'utf8')), opts.config ?? {});
   raw.server = { ...(raw.server ?? {}), host: '127.0.0.1', port: 0 };
   raw.auth = { secret: TEST_SECRET };
   if (opts.redisUrl) raw.redis = { url: opts.redisUrl, keyPrefix: opts.keyPrefix ?? freshPrefix() };

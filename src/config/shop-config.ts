@@ -1,0 +1,80 @@
+import type { Config } from './schema.ts';
+import type { BotTexts, BotsConfig, IntentConfig, ModerationConfig, ShopOverride } from './bots-schema.ts';
+
+/** The effective intent/bots/moderation settings of one shop: global config + `shops.<id>`. */
+export interface ShopConfig {
+  shop: string;
+  intent: IntentConfig;
+  defaultRole: string;
+  bots: BotsConfig;
+  moderation: ModerationConfig;
+}
+
+const cache = new WeakMap<Config, Map<string, ShopConfig>>();
+
+/**
+ * Resolves a shop's settings. `intent` and `moderation` of an override replace the global
+ * ones; `defaultRole` falls back to `routing.defaultRole`; `bots` is a shallow merge of the
+ * override's fields over the global ones, except `texts` (merged field by field) and
+ * `roles` (merged per role, then field by field). Memoized per config object and shop, so
+ * calling it on every message costs a map lookup. The result is shared: do not mutate it.
+ */
+export function resolveShop(config: Config, shop: string): ShopConfig {
+  let perShop = cache.get(config);
+  if (!perShop) {
+    perShop = new Map();
+    cache.set(config, perShop);
+  }
+  let sc = perShop.get(shop);
+  if (!sc) {
+    sc = compute(config, shop);
+    perShop.set(shop, sc);
+  }
+  return sc;
+}
+
+function compute(config: Config, shop: string): ShopConfig {
+  // Own property only: a shop id such as "constructor" must not pick up Object.prototype.
+  const o: ShopOverride | undefined = Object.hasOwn(config.shops, shop) ? config.shops[shop] : undefined;
+  return {
+    shop,
+    intent: o?.intent ?? config.intent,
+    defaultRole: o?.defaultRole ?? config.routing.defaultRole,
+    bots: o?.bots ? mergeBots(config.bots, o.bots) : config.bots,
+    moderation: o?.moderation ?? config.moderation,
+  };
+}
+
+function mergeBots(base: BotsConfig, o: NonNullable<ShopOverride['bots']>): BotsConfig {
+  const { texts, roles, ...rest } = o;
+  const out: BotsConfig = { ...base, ...definedOnly(rest) };
+  if (texts) out.texts = { ...base.texts, ...definedOnly(texts) };
+  if (roles) {
+    const merged: BotsConfig['roles'] = { ...base.roles };
+    for (const [role, t] of Object.entries(roles)) merged[role] = { ...base.roles[role], ...definedOnly(t) };
+    out.roles = merged;
+  }
+  return out;
+}
+
+/** Drops keys whose value is `undefined`, so they cannot blank out a global value. (`null` stays: quietHours: null means "none".) */
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** The shop's bot texts for a role: `bots.texts` with `bots.roles[role]` over it. */
+export function botTexts(sc: ShopConfig, role: string): BotTexts {
+  const r = Object.hasOwn(sc.bots.roles, role) ? sc.bots.roles[role] : undefined;
+  return r ? { ...sc.bots.texts, ...definedOnly(r) } : sc.bots.texts;
+}
+
+/**
+ * Fills `{position}`, `{eta}` and `{shop}`. A placeholder whose value is not given, and any
+ * other `{…}`, is left as it is.
+ */
+export function fillText(template: string, vars: { position?: number; eta?: string; shop: string }): string {
+  return template.replace(/\{(position|eta|shop)\}/g, (whole, name: 'position' | 'eta' | 'shop') => {
+    const v = vars[name];
+    return v === undefined ? whole : String(v);
+  });
+}
