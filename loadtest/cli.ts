@@ -23,6 +23,8 @@ const { values: args } = parseArgs({
     'max-seconds': { type: 'string', default: '120' },
     secret: { type: 'string', default: 'loadtest-secret-0123456789abcdef' },
     shop: { type: 'string', default: `loadtest-${Date.now()}` },
+    /** Burst mode: this many buyers arrive within one second, no agent online; measures the greeting. */
+    burst: { type: 'string' },
   },
 });
 
@@ -77,8 +79,48 @@ function summary(name: string, samples: number[]): string {
   return `${name}: n=${s.length} p50=${f(pct(s, 50))}ms p99=${f(pct(s, 99))}ms p99.9=${f(pct(s, 99.9))}ms max=${f(s.at(-1) ?? NaN)}ms`;
 }
 
+/** N buyers arrive spread over one second with nobody to serve them: how fast does the bot greet? */
+async function burst(url: string, n: number): Promise<void> {
+  const tokens = await Promise.all(Array.from({ length: n }, (_, i) => token(`burst-${i}`, 'buyer')));
+  const latencies: number[] = [];
+  const errors: Record<string, number> = {};
+  const sockets: WebSocket[] = [];
+  const started = performance.now();
+  await Promise.all(
+    tokens.map(async (tok, i) => {
+      await new Promise((r) => setTimeout(r, (i / n) * 1000));
+      let sentAt = 0;
+      await new Promise<void>((resolve) => {
+        const timeout = setTimeout(resolve, MAX_MS);
+        connect(url, '/v1/buyer', tok, (ws, data) => {
+          const f = JSON.parse(data.toString());
+          if (f.type === 'error') errors[f.code] = (errors[f.code] ?? 0) + 1;
+          if (f.type === 'welcome') {
+            sentAt = performance.now();
+            ws.send(JSON.stringify({ type: 'message', clientMsgId: 'hi', text: '双十一有什么活动？' }));
+          } else if (f.type === 'message' && f.from === 'bot' && latencies.length < n && sentAt) {
+            latencies.push(performance.now() - sentAt);
+            sentAt = 0;
+            clearTimeout(timeout);
+            resolve();
+          }
+        }).then((ws) => sockets.push(ws), () => resolve());
+      });
+    }),
+  );
+  const wall = (performance.now() - started) / 1000;
+  console.log(JSON.stringify({ burst: n, greeted: latencies.length, wallSeconds: wall, within6s: latencies.filter((l) => l <= 6000).length, errors }));
+  console.log(summary('greeting latency (buyer first message → bot greeting)', latencies));
+  for (const ws of sockets) ws.close();
+}
+
 async function main(): Promise<void> {
   const { url, proc } = await startGateway();
+  if (args.burst) {
+    await burst(url, Number(args.burst));
+    proc?.kill('SIGTERM');
+    return;
+  }
   const deadline = Date.now() + MAX_MS;
   const toAgent: number[] = [];
   const toBuyer: number[] = [];
