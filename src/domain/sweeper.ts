@@ -1,4 +1,5 @@
 import type { Deps } from './deps.ts';
+import { Periodic } from './periodic.ts';
 import type { Router } from './router.ts';
 
 /**
@@ -6,32 +7,28 @@ import type { Router } from './router.ts';
  * instance that died, and exclusions (after a decline) that ran out with nobody waking up.
  */
 export class Sweeper {
-  private timer: NodeJS.Timeout | undefined;
-  private running = false;
+  private readonly periodic: Periodic;
 
   constructor(
     private readonly d: Deps,
     private readonly router: Router,
-  ) {}
+  ) {
+    this.periodic = new Periodic(() => d.config().routing.sweepIntervalMs, () => this.sweepNow());
+  }
 
   start(): void {
-    const tick = () => {
-      this.timer = setTimeout(async () => {
-        await this.sweep();
-        if (this.timer) tick();
-      }, this.d.config().routing.sweepIntervalMs);
-    };
-    tick();
+    this.periodic.start();
   }
 
   stop(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    this.periodic.stop();
   }
 
-  async sweep(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
+  sweep(): Promise<void> {
+    return this.periodic.runOnce();
+  }
+
+  private async sweepNow(): Promise<void> {
     try {
       const now = this.d.now();
       for (const shop of await this.d.store.shops()) {
@@ -44,8 +41,6 @@ export class Sweeper {
       }
     } catch (err) {
       this.d.logger.warn({ err }, 'sweep failed');
-    } finally {
-      this.running = false;
     }
   }
 }

@@ -3,6 +3,7 @@ import { encode } from '../../protocol/encode.ts';
 import type { Deps } from '../deps.ts';
 import type { Bots } from './bots.ts';
 import { etaSeconds, formatEta } from './eta.ts';
+import { Periodic } from '../periodic.ts';
 
 interface Waiting {
   shop: string;
@@ -25,13 +26,14 @@ interface Waiting {
  */
 export class WaitingRoom {
   private readonly waiting = new Map<string, Waiting>();
-  private timer: NodeJS.Timeout | undefined;
-  private running = false;
+  private readonly periodic: Periodic;
 
   constructor(
     private readonly d: Deps,
     private readonly bots: Bots,
-  ) {}
+  ) {
+    this.periodic = new Periodic(() => d.config().bots.queueUpdates.checkIntervalMs, () => this.checkAll());
+  }
 
   /** A local buyer's session is (now) waiting in `role` at `position`. */
   track(sessionId: string, w: { shop: string; buyerId: string; role: string; position: number; queuedAt: number }): void {
@@ -53,35 +55,30 @@ export class WaitingRoom {
   }
 
   start(): void {
-    const tick = () => {
-      this.timer = setTimeout(async () => {
-        await this.check();
-        if (this.timer) tick();
-      }, this.d.config().bots.queueUpdates.checkIntervalMs);
-    };
-    tick();
+    this.periodic.start();
   }
 
   stop(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    this.periodic.stop();
   }
 
-  async check(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
-    try {
-      const rates = new Map<string, Promise<number | null>>();
-      const rateOf = (shop: string, role: string) => {
-        const k = `${shop}\u0000${role}`;
-        let r = rates.get(k);
-        if (!r) rates.set(k, (r = this.d.store.assignmentRate(shop, role, this.d.now())));
-        return r;
-      };
-      await Promise.all([...this.waiting].map(([sid, w]) => this.checkOne(sid, w, rateOf).catch((err) => this.d.logger.warn({ err, sessionId: sid }, 'queue update failed'))));
-    } finally {
-      this.running = false;
-    }
+  check(): Promise<void> {
+    return this.periodic.runOnce();
+  }
+
+  private async checkAll(): Promise<void> {
+    const rates = new Map<string, Promise<number | null>>();
+    const rateOf = (shop: string, role: string) => {
+      const k = `${shop}\u0000${role}`;
+      let r = rates.get(k);
+      if (!r) rates.set(k, (r = this.d.store.assignmentRate(shop, role, this.d.now())));
+      return r;
+    };
+    await Promise.all(
+      [...this.waiting].map(([sid, w]) =>
+        this.checkOne(sid, w, rateOf).catch((err) => this.d.logger.warn({ err, sessionId: sid }, 'queue update failed')),
+      ),
+    );
   }
 
   private async checkOne(sessionId: string, w: Waiting, rateOf: (shop: string, role: string) => Promise<number | null>): Promise<void> {
