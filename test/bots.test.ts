@@ -135,7 +135,16 @@ describe('waiting-room bots', () => {
       expect(await c.next('queue')).toMatchObject({ role: 'pre-sale', position: 1 });
       await until(() => botLines(c).length === 3, 3000, 'shipping answer');
       expect(botLines(c)[2]).toBe('付款后48小时内发货。');
-      await c.close();
+      // Once an agent has the chat, the bot stays out of it.
+      const a = await agent(g, 'faq-a');
+      await a.next('offer');
+      a.send({ type: 'accept', sessionId });
+      await a.next('assigned');
+      c.send({ type: 'message', clientMsgId: '3', text: '有尺码表吗' });
+      expect(await a.next('message')).toMatchObject({ from: 'buyer', text: '有尺码表吗' });
+      await new Promise((r) => setTimeout(r, 200));
+      expect(botLines(c)).toHaveLength(3);
+      await Promise.all([a.close(), c.close()]);
     });
   });
 

@@ -182,7 +182,7 @@ describe.each(impls)('Store contract: $name', (impl) => {
     const { sessionId: s1 } = await store.openSession(SHOP, 'b1', T0);
     const r1 = await store.postBuyerMessage(SHOP, s1, 'b1', { clientMsgId: 'a', text: 'first', ts: T0 + 1, role: 'presale', enqueue: true, reclassify: false });
     // Ordered by arrival time, not by when the message was stored.
-    expect(r1).toEqual({ seq: 1, duplicate: false, enqueued: { role: 'presale', position: 1 } });
+    expect(r1).toEqual({ seq: 1, duplicate: false, enqueued: { role: 'presale', position: 1 }, state: 'queued' });
     const { sessionId: s2 } = await store.openSession(SHOP, 'b2', T0);
     const r2 = await store.postBuyerMessage(SHOP, s2, 'b2', { clientMsgId: 'a', text: 'second', ts: T0 + 2, role: 'presale', enqueue: true, reclassify: false });
     expect(r2.enqueued).toEqual({ role: 'presale', position: 2 });
@@ -200,7 +200,7 @@ describe.each(impls)('Store contract: $name', (impl) => {
 
     // Later messages do not re-classify or re-queue.
     const more = await store.postBuyerMessage(SHOP, s1, 'b1', { clientMsgId: 'b', text: 'again', ts: T0 + 50, role: 'aftersales', enqueue: true, reclassify: false });
-    expect(more).toEqual({ seq: 2, duplicate: false });
+    expect(more).toEqual({ seq: 2, duplicate: false, state: 'queued' });
     const view = await store.getSession(SHOP, s1);
     expect(view).toMatchObject({ state: 'queued', role: 'presale', arrivedAt: T0 + 1, lastSeq: 2, roleHistory: ['presale'] });
     expect(view?.agentId).toBeUndefined();
@@ -266,9 +266,9 @@ describe.each(impls)('Store contract: $name', (impl) => {
     await ready('a1', ['presale'], 1, T0);
     const { sessionId: sid } = await store.openSession(SHOP, 'b1', T0);
     const first = await store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: 'x', text: 'original', ts: T0 + 1, role: 'presale', enqueue: true, reclassify: false });
-    expect(first).toEqual({ seq: 1, duplicate: false, enqueued: { role: 'presale', position: 1 } });
+    expect(first).toEqual({ seq: 1, duplicate: false, enqueued: { role: 'presale', position: 1 }, state: 'queued' });
     const resent = await store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: 'x', text: 'changed', ts: T0 + 2, role: 'presale', enqueue: true, reclassify: false });
-    expect(resent).toEqual({ seq: 1, duplicate: true });
+    expect(resent).toEqual({ seq: 1, duplicate: true, state: 'queued' });
     expect(await store.queueLength(SHOP, 'presale')).toBe(1);
 
     await store.dispatch(SHOP, 'presale', T0 + 3, OFFER_MS, 1);
@@ -276,8 +276,8 @@ describe.each(impls)('Store contract: $name', (impl) => {
     // The same id from the agent is another message.
     expect(await store.postAgentMessage(SHOP, sid, 'a1', { clientMsgId: 'x', text: 'agent says', ts: T0 + 5 })).toEqual({ seq: 2, duplicate: false, firstResponseMs: 4 });
     expect(await store.postAgentMessage(SHOP, sid, 'a1', { clientMsgId: 'x', text: 'agent again', ts: T0 + 6 })).toEqual({ seq: 2, duplicate: true });
-    expect(await store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: 'x', text: 'dup', ts: T0 + 7, role: 'presale', enqueue: true, reclassify: false })).toEqual({ seq: 1, duplicate: true });
-    expect(await store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: 'y', text: 'new', ts: T0 + 8, role: 'presale', enqueue: true, reclassify: false })).toEqual({ seq: 3, duplicate: false });
+    expect(await store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: 'x', text: 'dup', ts: T0 + 7, role: 'presale', enqueue: true, reclassify: false })).toEqual({ seq: 1, duplicate: true, state: 'assigned' });
+    expect(await store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: 'y', text: 'new', ts: T0 + 8, role: 'presale', enqueue: true, reclassify: false })).toEqual({ seq: 3, duplicate: false, state: 'assigned' });
     // Bot messages carry no id and are never duplicates.
     expect(await store.postBotMessage(SHOP, sid, { text: 'bot', ts: T0 + 9, perMinute: 100 })).toEqual({ seq: 4, duplicate: false });
     expect(await store.postBotMessage(SHOP, sid, { text: 'bot 2', ts: T0 + 9, perMinute: 100 })).toEqual({ seq: 5, duplicate: false });

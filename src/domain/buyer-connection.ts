@@ -118,7 +118,9 @@ export class BuyerConnection {
       await store.bus.publish(this.address, encode({ type: 'handover', sessionId, fromRole, toRole }));
       await this.queued(toRole, position);
     }
-    // The first line of a session is what the golden 6 seconds are counted from.
+    // The first line of a session is what the golden 6 seconds are counted from. Once a
+    // human has the chat the bot keeps quiet rather than talk over the agent.
+    if (result.state === 'assigned') return;
     await this.svc.bots.reply(this.shop, sessionId, role, { greet: result.seq === 1, faq });
   }
 

@@ -101,6 +101,8 @@ export interface BuyerPostResult extends PostResult {
   enqueued?: { role: string; position: number };
   /** Set when this message moved a waiting session to another role's queue. */
   moved?: { fromRole: string; toRole: string; position: number };
+  /** The session's state after this message (`assigned`: a human is on it). */
+  state: SessionState;
 }
 
 export interface BotPostResult extends PostResult {

@@ -33,7 +33,7 @@ function fail(code: ErrorCode, message: string): never {
   throw new PeakError(code, message);
 }
 
-interface Appended extends BuyerPostResult {
+interface Appended extends Omit<BuyerPostResult, 'state'> {
   suppressed?: 'rate' | 'repeat';
 }
 
@@ -108,7 +108,7 @@ export class MemoryStore implements Store {
   async postBuyerMessage(shop: string, sessionId: string, buyerId: string, msg: BuyerMessage): Promise<BuyerPostResult> {
     const flags = { enqueue: msg.enqueue, reclassify: msg.reclassify, perMinute: 0 };
     const { suppressed: _s, ...out } = this.append(shop, sessionId, 'buyer', buyerId, msg.clientMsgId, msg.text, msg.ts, msg.role, flags);
-    return out;
+    return { ...out, state: this.shop(shop).session(sessionId)!.state };
   }
 
   async postAgentMessage(shop: string, sessionId: string, agentId: string, msg: { clientMsgId: string; text: string; ts: number }): Promise<PostResult> {

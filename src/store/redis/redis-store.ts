@@ -108,8 +108,8 @@ class RedisBus implements Bus {
   }
 }
 
-/** appendEvent.lua's reply: seq, duplicate, enqueued, role, position, movedFrom, suppressed, firstResponseMs. */
-type AppendReply = [number, number, number, string, number, string, string, number];
+/** appendEvent.lua's reply: seq, duplicate, enqueued, role, position, movedFrom, suppressed, firstResponseMs, state. */
+type AppendReply = [number, number, number, string, number, string, string, number, SessionState];
 
 function flatRequeued(flat: unknown[]): Requeued[] {
   const out: Requeued[] = [];
@@ -208,7 +208,7 @@ export class RedisStore implements Store {
   async postBuyerMessage(shop: string, sessionId: string, buyerId: string, msg: BuyerMessage): Promise<BuyerPostResult> {
     const flags = `${msg.enqueue ? 'q' : ''}${msg.reclassify ? 'm' : ''}`;
     const r = await this.call<AppendReply>('appendEvent', shop, sessionId, 'buyer', buyerId, msg.clientMsgId, msg.text, msg.ts, msg.role, flags, 0);
-    const out: BuyerPostResult = { seq: r[0], duplicate: r[1] === 1 };
+    const out: BuyerPostResult = { seq: r[0], duplicate: r[1] === 1, state: r[8] };
     if (r[2] === 1) out.enqueued = { role: r[3], position: r[4] };
     if (r[5]) out.moved = { fromRole: r[5], toRole: r[3], position: r[4] };
     return out;

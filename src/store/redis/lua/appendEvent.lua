@@ -5,7 +5,8 @@
 --   flags: buyer: 'q' = may enter the queue now (a `bot` session), 'm' = the role was matched
 --          by a rule, so a waiting session moves there. bot: unused.
 --   botPerMinute: bot messages allowed per session per rolling minute.
--- Returns {seq, duplicate, enqueued, role, position, movedFrom, suppressed, firstResponseMs}
+-- Returns {seq, duplicate, enqueued, role, position, movedFrom, suppressed, firstResponseMs, state}
+--   state: the session's state after this message.
 --   seq 0 with suppressed 'rate' or 'repeat': the bot message was not stored (no harassment).
 local sid, from, actor, cmid, text, ts, role = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local flags, botPerMinute = ARGV[8] or '', tonumber(ARGV[9] or '0')
@@ -25,18 +26,18 @@ local mkey = P .. 'm:' .. sid
 local mfield = string.sub(from, 1, 1) .. ':' .. cmid
 if cmid ~= '' then
   local prev = redis.call('HGET', mkey, mfield)
-  if prev then return { tonumber(prev), 1, 0, s[4], 0, '', '', -1 } end
+  if prev then return { tonumber(prev), 1, 0, s[4], 0, '', '', -1, state } end
 end
 
 if from == 'bot' then
   -- Platform rules punish bots that spam: a rolling per-minute cap and no repeated text.
   local b = redis.call('HMGET', key, 'botTimes', 'botLast')
-  if b[2] == text then return { 0, 0, 0, s[4], 0, '', 'repeat', -1 } end
+  if b[2] == text then return { 0, 0, 0, s[4], 0, '', 'repeat', -1, state } end
   local recent = {}
   for t in string.gmatch(b[1] or '', '[^,]+') do
     if tonumber(t) > now - 60000 then recent[#recent + 1] = t end
   end
-  if #recent >= botPerMinute then return { 0, 0, 0, s[4], 0, '', 'rate', -1 } end
+  if #recent >= botPerMinute then return { 0, 0, 0, s[4], 0, '', 'rate', -1, state } end
   recent[#recent + 1] = ts
   redis.call('HSET', key, 'botTimes', table.concat(recent, ','), 'botLast', text)
 end
@@ -92,4 +93,5 @@ local frame = cjson.encode(msg)
 -- Each side gets what the other side said; a sender learns its seq from the ack.
 if from ~= 'buyer' then redis.call('PUBLISH', P .. 'ch:b:' .. s[2], frame) end
 if from ~= 'agent' and state == 'assigned' then redis.call('PUBLISH', P .. 'ch:a:' .. s[3], frame) end
-return { seq, 0, enqueued, qrole, position, movedFrom, '', firstResponse }
+if enqueued == 1 then state = 'queued' end
+return { seq, 0, enqueued, qrole, position, movedFrom, '', firstResponse, state }
