@@ -265,16 +265,8 @@ export class MemoryStore implements Store {
     st.refreshAvail(agentId);
 
     // Nobody is there to answer an offer, so it goes to the next agent now, not at its timeout.
-    const requeued: Requeued[] = [];
-    for (const sid of a.offers) {
-      const s = st.session(sid);
-      if (s?.state === 'offered' && s.agent === agentId) {
-        st.requeue(s);
-        requeued.push({ sessionId: sid, buyerId: s.buyer, role: s.role });
-        a.load -= 1;
-      }
-    }
-    a.offers.clear();
+    const requeued = st.requeueHeld(agentId, a.offers, 'offered');
+    a.load -= requeued.length;
 
     let graceUntil = 0;
     if (a.sessions.size > 0) {
@@ -426,15 +418,7 @@ export class MemoryStore implements Store {
       return [];
     }
     if (a.graceUntil !== undefined && a.graceUntil > now) return [];
-    const requeued: Requeued[] = [];
-    for (const sid of a.sessions) {
-      const s = st.session(sid);
-      if (s?.state === 'assigned' && s.agent === agentId) {
-        st.requeue(s);
-        requeued.push({ sessionId: sid, buyerId: s.buyer, role: s.role });
-      }
-    }
-    a.sessions.clear();
+    const requeued = st.requeueHeld(agentId, a.sessions, 'assigned');
     a.load = a.offers.size;
     delete a.graceUntil;
     st.grace.remove(agentId);

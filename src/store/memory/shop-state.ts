@@ -1,4 +1,4 @@
-import type { AgentStatus, AgentView, SessionState, SessionView, StoredEvent } from '../types.ts';
+import type { AgentStatus, AgentView, Requeued, SessionState, SessionView, StoredEvent } from '../types.ts';
 import { SortedSet } from './sorted-set.ts';
 
 /**
@@ -201,6 +201,23 @@ export class ShopState {
     delete s.offerExp;
     this.offers.remove(s.id);
     this.queue(s.role).add(s.id, s.arrived);
+  }
+
+  /**
+   * Re-queues the sessions in `held` (an agent's offers or sessions) that are still in
+   * `state` with `agentId`, and empties `held` (prelude's requeueHeld).
+   */
+  requeueHeld(agentId: string, held: Set<string>, state: 'offered' | 'assigned'): Requeued[] {
+    const requeued: Requeued[] = [];
+    for (const sid of held) {
+      const s = this.session(sid);
+      if (s?.state === state && s.agent === agentId) {
+        this.requeue(s);
+        requeued.push({ sessionId: sid, buyerId: s.buyer, role: s.role });
+      }
+    }
+    held.clear();
+    return requeued;
   }
 }
 

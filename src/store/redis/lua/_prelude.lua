@@ -50,3 +50,20 @@ local function requeue(sid)
   redis.call('ZADD', P .. 'q:' .. s[1], s[2], sid)
   return s
 end
+
+-- Re-queues the sessions of an agent's set (its offers ':o' or sessions ':s') that are still
+-- in `state` with that agent, and deletes the set. Returns {sessionId, buyerId, role, ...}.
+local function requeueHeld(aid, suffix, state)
+  local out = {}
+  for _, sid in ipairs(redis.call('SMEMBERS', akey(aid) .. suffix)) do
+    local st = redis.call('HMGET', skey(sid), 'state', 'agent')
+    if st[1] == state and st[2] == aid then
+      local s = requeue(sid)
+      out[#out + 1] = sid
+      out[#out + 1] = s[3]
+      out[#out + 1] = s[1]
+    end
+  end
+  redis.call('DEL', akey(aid) .. suffix)
+  return out
+end

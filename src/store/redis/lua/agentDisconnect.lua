@@ -11,18 +11,9 @@ redis.call('HSET', key, 'want', status, 'status', 'offline')
 refreshAvail(aid)
 
 -- Nobody is there to answer an offer, so it goes to the next agent now, not at its timeout.
-local requeued = {}
-for _, sid in ipairs(redis.call('SMEMBERS', key .. ':o')) do
-  local st = redis.call('HMGET', skey(sid), 'state', 'agent')
-  if st[1] == 'offered' and st[2] == aid then
-    local s = requeue(sid)
-    requeued[#requeued + 1] = sid
-    requeued[#requeued + 1] = s[3]
-    requeued[#requeued + 1] = s[1]
-    redis.call('HINCRBY', key, 'load', -1)
-  end
-end
-redis.call('DEL', key .. ':o')
+local requeued = requeueHeld(aid, ':o', 'offered')
+-- requeued holds three fields per session.
+if #requeued > 0 then redis.call('HINCRBY', key, 'load', int(-#requeued / 3)) end
 
 local graceUntil = 0
 if redis.call('SCARD', key .. ':s') > 0 then
