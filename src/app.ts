@@ -12,6 +12,8 @@ import { WaitingRoom } from './domain/bots/waiting-room.ts';
 import type { Deps, Services } from './domain/deps.ts';
 import { Hub } from './domain/hub.ts';
 import { Router } from './domain/router.ts';
+import { Closer } from './domain/closer.ts';
+import { ReplyWatch } from './domain/reply-watch.ts';
 import { Sweeper } from './domain/sweeper.ts';
 import { Metrics } from './metrics/metrics.ts';
 import { createStore } from './store/index.ts';
@@ -64,8 +66,9 @@ export class Gateway {
     };
     const router = new Router(deps);
     const bots = new Bots(deps);
-    const svc: Services = { router, bots, waitingRoom: new WaitingRoom(deps, bots) };
-    const sweeper = new Sweeper(deps, router);
+    const closer = new Closer(deps, router);
+    const svc: Services = { router, bots, waitingRoom: new WaitingRoom(deps, bots), closer };
+    const sweeper = new Sweeper(deps, router, closer, new ReplyWatch(deps, router));
     const auth = new Auth(secret);
 
     const app = Fastify({

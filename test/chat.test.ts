@@ -78,18 +78,25 @@ describe.each<StoreKind>(['redis', 'memory'])('a full chat over one gateway (%s 
       expect(await b.next('ack')).toMatchObject({ seq: 4 });
       expect(await a.next('message')).toMatchObject({ sessionId, seq: 4, from: 'buyer', text: '好的谢谢' });
 
+      // Close: the agent is free at once; the buyer is invited to rate, then says goodbye.
       a.send({ type: 'close', sessionId });
-      expect(await b.next('closed')).toMatchObject({ sessionId, reason: 'agent_closed' });
-      expect(await a.next('session_closed')).toMatchObject({ sessionId });
-      const s = await g.gateway.deps.store.getSession('shop-1', sessionId);
-      expect(s?.state).toBe('closed');
+      expect(await a.next('session_closed')).toMatchObject({ sessionId, reason: 'agent_closed' });
+      expect(await b.next('message', (m) => m.kind === 'rating_invite')).toMatchObject({ sessionId, seq: 5, from: 'bot' });
+      expect((await g.gateway.deps.store.getSession('shop-1', sessionId))?.state).toBe('closing');
       expect((await g.gateway.deps.store.getAgent('shop-1', 'a1'))?.load).toBe(0);
 
-      // The buyer rates the closed chat; a second rating is refused.
+      // The rating ends the window: goodbye, then closed; a second rating is refused.
       b.send({ type: 'rate', score: 5 });
-      await until(async () => (await g.gateway.deps.store.getSession('shop-1', sessionId))?.rating === 5, 2000, 'rating stored');
+      expect(await b.next('message', (m) => m.kind === 'goodbye')).toMatchObject({ sessionId, seq: 6, from: 'bot' });
+      expect(await b.next('closed')).toMatchObject({ sessionId, reason: 'agent_closed' });
+      const closed = await g.gateway.deps.store.getSession('shop-1', sessionId);
+      expect(closed).toMatchObject({ state: 'closed', rating: 5, lastAgentId: 'a1' });
+      expect(await g.gateway.deps.store.getAgent('shop-1', 'a1')).toMatchObject({ ratingSum: 5, ratingCount: 1 });
       b.send({ type: 'rate', score: 4 });
       expect(await b.next('error')).toMatchObject({ code: 'bad_state' });
+      // Frames arrived in seq order: invite before goodbye before closed.
+      const tail = b.frames.filter((f) => f.type === 'closed' || f.kind);
+      expect(tail.map((f) => f.kind ?? f.type)).toEqual(['rating_invite', 'goodbye', 'closed']);
 
       // Talking again after close opens a new session, announced with a new welcome.
       b.send({ type: 'message', clientMsgId: 'm3', text: '还有一个问题' });

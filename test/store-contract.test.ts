@@ -65,6 +65,10 @@ async function codeOf(p: Promise<unknown>): Promise<string> {
 
 const sorted = (xs: string[]) => [...xs].sort();
 
+/** An agent's close without a rating window: straight to closed. */
+const closeAt = (retentionMs: number) => ({ retentionMs, rateWindowMs: 0, invite: '', goodbye: '' });
+const xfer = (excludeMs: number, boostMs = 0, line = '') => ({ excludeMs, boostMs, line });
+
 describe.each(impls)('Store contract: $name', (impl) => {
   let store: Store;
   const extra: Store[] = [];
@@ -158,6 +162,8 @@ describe.each(impls)('Store contract: $name', (impl) => {
       createdAt: T0,
       lastSeq: 0,
       roleHistory: [],
+      handovers: [],
+      replyMisses: 0,
     });
 
     const again = await store.openSession(SHOP, 'b1', T0 + 5);
@@ -232,8 +238,8 @@ describe.each(impls)('Store contract: $name', (impl) => {
     expect(await codeOf(store.postBotMessage(SHOP, nope, { text: 't', ts: T0, perMinute: 100 }))).toBe('unknown_session');
     expect(await codeOf(store.accept(SHOP, nope, 'a1', T0))).toBe('unknown_session');
     expect(await codeOf(store.decline(SHOP, nope, 'a1', T0, EXCLUDE_MS))).toBe('unknown_session');
-    expect(await codeOf(store.transfer(SHOP, nope, 'a1', 'x', undefined, T0, EXCLUDE_MS))).toBe('unknown_session');
-    expect(await codeOf(store.close(SHOP, nope, null, 'r', T0, RETENTION_MS))).toBe('unknown_session');
+    expect(await codeOf(store.transfer(SHOP, nope, 'a1', 'x', undefined, T0, xfer(EXCLUDE_MS)))).toBe('unknown_session');
+    expect(await codeOf(store.endSession(SHOP, nope, 'r', T0, { retentionMs: RETENTION_MS }))).toBe('unknown_session');
     expect(await codeOf(store.block(SHOP, nope, 'a1', 'r', T0, 1000, RETENTION_MS))).toBe('unknown_session');
     expect(await codeOf(store.rate(SHOP, nope, 'b1', 5, undefined, T0))).toBe('unknown_session');
     expect(await store.expireOffer(SHOP, nope, T0, EXCLUDE_MS)).toBeNull();
@@ -274,8 +280,8 @@ describe.each(impls)('Store contract: $name', (impl) => {
     await store.dispatch(SHOP, 'presale', T0 + 3, OFFER_MS, 1);
     await store.accept(SHOP, sid, 'a1', T0 + 4);
     // The same id from the agent is another message.
-    expect(await store.postAgentMessage(SHOP, sid, 'a1', { clientMsgId: 'x', text: 'agent says', ts: T0 + 5 })).toEqual({ seq: 2, duplicate: false, firstResponseMs: 4 });
-    expect(await store.postAgentMessage(SHOP, sid, 'a1', { clientMsgId: 'x', text: 'agent again', ts: T0 + 6 })).toEqual({ seq: 2, duplicate: true });
+    expect(await store.postAgentMessage(SHOP, sid, 'a1', { clientMsgId: 'x', text: 'agent says', ts: T0 + 5 })).toEqual({ seq: 2, duplicate: false, role: 'presale', firstResponseMs: 4, replyMs: 1 });
+    expect(await store.postAgentMessage(SHOP, sid, 'a1', { clientMsgId: 'x', text: 'agent again', ts: T0 + 6 })).toEqual({ seq: 2, duplicate: true, role: 'presale' });
     expect(await store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: 'x', text: 'dup', ts: T0 + 7, role: 'presale', enqueue: true, reclassify: false })).toEqual({ seq: 1, duplicate: true, state: 'assigned' });
     expect(await store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: 'y', text: 'new', ts: T0 + 8, role: 'presale', enqueue: true, reclassify: false })).toEqual({ seq: 3, duplicate: false, state: 'assigned' });
     // Bot messages carry no id and are never duplicates.
@@ -422,7 +428,7 @@ describe.each(impls)('Store contract: $name', (impl) => {
 
     // Ending work restarts the idle clock: with equal load, A (idle since +100) now wins over B.
     await store.accept(SHOP, s1, 'B', now + 1);
-    await store.close(SHOP, s1, 'B', 'done', now + 2, RETENTION_MS);
+    await store.close(SHOP, s1, 'B', 'done', now + 2, closeAt(RETENTION_MS));
     await store.accept(SHOP, s2, 'A', now + 3);
     const s4 = await queued('b4', 'presale', T0 + 4);
     expect(await store.dispatch(SHOP, 'presale', now + 4, OFFER_MS, 1)).toEqual([
@@ -443,9 +449,9 @@ describe.each(impls)('Store contract: $name', (impl) => {
     ]);
     // Both free again; B ended its work first, so B is now the longest idle.
     await store.accept(SHOP, s1, 'A', T0 + 31);
-    await store.close(SHOP, s1, 'A', 'done', T0 + 40, RETENTION_MS);
+    await store.close(SHOP, s1, 'A', 'done', T0 + 40, closeAt(RETENTION_MS));
     await store.accept(SHOP, s2, 'B', T0 + 31);
-    await store.close(SHOP, s2, 'B', 'done', T0 + 35, RETENTION_MS);
+    await store.close(SHOP, s2, 'B', 'done', T0 + 35, closeAt(RETENTION_MS));
     const s3 = await queued('b3', 'presale', T0 + 3);
     expect(await store.dispatch(SHOP, 'presale', T0 + 50, OFFER_MS, 1)).toEqual([
       { sessionId: s3, agentId: 'B', role: 'presale', expiresAt: T0 + 50 + OFFER_MS },
@@ -471,7 +477,7 @@ describe.each(impls)('Store contract: $name', (impl) => {
     expect(await store.dispatch(SHOP, 'presale', T0 + 13, OFFER_MS, 10)).toEqual([]);
     // Lowering capacity below the load takes the agent out, raising it lets it in again.
     await store.agentReady(SHOP, 'a1', ['presale'], 1, T0 + 14);
-    expect(await store.close(SHOP, sids[0]!, 'a1', 'done', T0 + 15, RETENTION_MS)).toEqual({ buyerId: 'b1', agentId: 'a1' });
+    expect(await store.close(SHOP, sids[0]!, 'a1', 'done', T0 + 15, closeAt(RETENTION_MS))).toEqual({ buyerId: 'b1', agentId: 'a1', state: 'closed', role: 'presale' });
     expect((await store.getAgent(SHOP, 'a1'))?.load).toBe(1);
     expect(await store.dispatch(SHOP, 'presale', T0 + 16, OFFER_MS, 10)).toEqual([]);
     await store.agentReady(SHOP, 'a1', ['presale'], 3, T0 + 17);
@@ -622,7 +628,8 @@ describe.each(impls)('Store contract: $name', (impl) => {
 
   it('registers connections; a new agent starts away', async () => {
     const view = await store.agentConnect(SHOP, 'a1', 'c1', T0);
-    expect(view).toEqual({ id: 'a1', shop: SHOP, status: 'away', roles: [], capacity: 0, load: 0, sessions: [], offers: [] });
+    const unrated = { ratingSum: 0, ratingCount: 0, replyMisses: 0 };
+    expect(view).toEqual({ id: 'a1', shop: SHOP, status: 'away', roles: [], capacity: 0, load: 0, sessions: [], offers: [], ...unrated });
     await store.agentReady(SHOP, 'a1', ['presale', 'billing'], 4, T0 + 1);
     expect(await store.agentConnect(SHOP, 'a1', 'c2', T0 + 2)).toEqual({
       id: 'a1',
@@ -633,6 +640,7 @@ describe.each(impls)('Store contract: $name', (impl) => {
       load: 0,
       sessions: [],
       offers: [],
+      ...unrated,
     });
     expect(await store.agentDisconnect(SHOP, 'a1', 'c1', T0 + 3, GRACE_MS)).toEqual({ offline: false, requeued: [] });
     expect((await store.getAgent(SHOP, 'a1'))?.status).toBe('ready');
@@ -722,11 +730,11 @@ describe.each(impls)('Store contract: $name', (impl) => {
     const s2 = await queued('b2', 'aftersales', T0 + 2);
 
     await ready('X', ['presale'], 3, T0);
-    expect(await codeOf(store.transfer(SHOP, s1, 'X', 'aftersales', undefined, T0 + 3, EXCLUDE_MS))).toBe('not_assigned');
-    expect(await codeOf(store.transfer(SHOP, s2, 'A', 'presale', undefined, T0 + 3, EXCLUDE_MS))).toBe('not_assigned');
+    expect(await codeOf(store.transfer(SHOP, s1, 'X', 'aftersales', undefined, T0 + 3, xfer(EXCLUDE_MS)))).toBe('not_assigned');
+    expect(await codeOf(store.transfer(SHOP, s2, 'A', 'presale', undefined, T0 + 3, xfer(EXCLUDE_MS)))).toBe('not_assigned');
 
     const now = T0 + 5;
-    expect(await store.transfer(SHOP, s1, 'A', 'aftersales', 'wants a refund', now, EXCLUDE_MS)).toEqual({ fromRole: 'presale', buyerId: 'b1' });
+    expect(await store.transfer(SHOP, s1, 'A', 'aftersales', 'wants a refund', now, xfer(EXCLUDE_MS))).toEqual({ fromRole: 'presale', buyerId: 'b1', position: 1 });
     const view = await store.getSession(SHOP, s1);
     expect(view).toMatchObject({ state: 'queued', role: 'aftersales', roleHistory: ['presale', 'aftersales'], note: 'wants a refund', arrivedAt: T0 + 1, lastAgentId: 'A' });
     expect(view?.agentId).toBeUndefined();
@@ -744,14 +752,125 @@ describe.each(impls)('Store contract: $name', (impl) => {
     expect(await store.accept(SHOP, s1, 'B', now + 5)).toEqual({ role: 'aftersales', note: 'wants a refund', alreadyAssigned: false });
 
     // A transfer without a note clears it.
-    await store.transfer(SHOP, s1, 'B', 'billing', undefined, now + 6, 0);
+    await store.transfer(SHOP, s1, 'B', 'billing', undefined, now + 6, xfer(0));
     const again = await store.getSession(SHOP, s1);
     expect(again?.roleHistory).toEqual(['presale', 'aftersales', 'billing']);
     expect(again?.note).toBeUndefined();
     expect(await store.queuePosition(SHOP, 'billing', s1)).toBe(1);
 
-    await store.close(SHOP, s1, null, 'buyer left', now + 7, RETENTION_MS);
-    expect(await codeOf(store.transfer(SHOP, s1, 'B', 'presale', undefined, now + 8, 0))).toBe('bad_state');
+    await store.endSession(SHOP, s1, 'buyer left', now + 7, { retentionMs: RETENTION_MS });
+    expect(await codeOf(store.transfer(SHOP, s1, 'B', 'presale', undefined, now + 8, xfer(0)))).toBe('bad_state');
+  });
+
+  it('transfer: one atomic step with handover frame, bot line, handover history and boost', async () => {
+    await ready('A', ['presale'], 2, T0);
+    const s1 = await assigned('b1', 'presale', T0 + 1_000, 'A');
+    // Arrived 30 s after s1, but before the transfer: with a 60 s boost s1 still goes first.
+    const later = await queued('b2', 'aftersales', T0 + 31_000);
+    const buyer = await listen({ kind: 'buyer', shop: SHOP, id: 'b1' });
+    const agent = await listen({ kind: 'agent', shop: SHOP, id: 'A' });
+    const r = await store.transfer(SHOP, s1, 'A', 'aftersales', 'refund for order 42', T0 + 40_000, xfer(EXCLUDE_MS, 60_000, 'passing you on'));
+    expect(r).toEqual({ fromRole: 'presale', buyerId: 'b1', position: 1 });
+    expect(await store.queuePosition(SHOP, 'aftersales', later)).toBe(2);
+    await settle(buyer, agent);
+    expect(frames(buyer).map((f) => [f.type, f.kind ?? f.toRole])).toEqual([
+      ['handover', 'aftersales'],
+      ['message', 'handover'],
+    ]);
+    expect(frames(buyer)[1]).toMatchObject({ from: 'bot', text: 'passing you on', role: 'aftersales', seq: 2 });
+    expect(frames(agent)).toEqual([{ type: 'session_closed', sessionId: s1, reason: 'transferred' }]);
+    expect((await store.getSession(SHOP, s1))?.handovers).toEqual([
+      { fromRole: 'presale', toRole: 'aftersales', agentId: 'A', note: 'refund for order 42', ts: T0 + 40_000 },
+    ]);
+
+    // Chain: the next agent sees the whole history; a decline keeps the boosted place.
+    await ready('B', ['aftersales'], 1, T0 + 41_000);
+    await store.dispatch(SHOP, 'aftersales', T0 + 41_000, OFFER_MS, 1);
+    await store.decline(SHOP, s1, 'B', T0 + 42_000, 0);
+    expect(await store.queuePosition(SHOP, 'aftersales', s1)).toBe(1);
+    await store.dispatch(SHOP, 'aftersales', T0 + 43_000, OFFER_MS, 1);
+    await store.accept(SHOP, s1, 'B', T0 + 43_000);
+    await store.transfer(SHOP, s1, 'B', 'billing', undefined, T0 + 44_000, xfer(0, 0, ''));
+    const view = await store.getSession(SHOP, s1);
+    expect(view?.roleHistory).toEqual(['presale', 'aftersales', 'billing']);
+    expect(view?.handovers.map((h) => [h.fromRole, h.toRole, h.agentId, h.note])).toEqual([
+      ['presale', 'aftersales', 'A', 'refund for order 42'],
+      ['aftersales', 'billing', 'B', undefined],
+    ]);
+    // No line configured: nothing said.
+    expect((await store.lastEvents(SHOP, s1, 1))[0]?.kind).toBe('handover');
+    expect(view?.lastSeq).toBe(2);
+  });
+
+  it('idle close: a bot or assigned session whose buyer went quiet, never a waiting one', async () => {
+    await ready('A', ['presale'], 2, T0);
+    const talking = await assigned('b1', 'presale', T0, 'A');
+    const waiting = await queued('b2', 'presale', T0 + 1);
+    await store.postBuyerMessage(SHOP, talking, 'b1', { clientMsgId: 'q', text: 'still there?', ts: T0 + 100, role: 'presale', enqueue: true, reclassify: false });
+    const { sessionId: faqOnly } = await store.openSession(SHOP, 'b3', T0);
+    await store.postBuyerMessage(SHOP, faqOnly, 'b3', { clientMsgId: 'f', text: 'rules?', ts: T0 + 50, role: 'presale', enqueue: false, reclassify: false });
+
+    expect(sorted(await store.dueIdle(SHOP, T0 + 100))).toEqual(sorted([talking, faqOnly]));
+    expect(await store.dueIdle(SHOP, T0 + 99)).toEqual([faqOnly]);
+    const line = { text: 'closing for now', kind: 'idle_close' as const };
+    // Not idle long enough (the buyer spoke at +100): nothing happens.
+    expect(await store.idleClose(SHOP, talking, T0 + 200, T0 + 99, { retentionMs: RETENTION_MS, line })).toBeNull();
+    expect(await store.idleClose(SHOP, waiting, T0 + 200, T0 + 150, { retentionMs: RETENTION_MS, line })).toBeNull();
+    expect((await store.getSession(SHOP, waiting))?.state).toBe('queued');
+
+    const agent = await listen({ kind: 'agent', shop: SHOP, id: 'A' });
+    expect(await store.idleClose(SHOP, talking, T0 + 300, T0 + 150, { retentionMs: RETENTION_MS, line })).toEqual({ buyerId: 'b1', agentId: 'A', state: 'closed', role: 'presale' });
+    expect(await store.getSession(SHOP, talking)).toMatchObject({ state: 'closed', closedReason: 'idle' });
+    expect((await store.lastEvents(SHOP, talking, 1))[0]).toMatchObject({ from: 'bot', text: 'closing for now', kind: 'idle_close' });
+    await settle(agent);
+    expect(frames(agent).map((f) => f.kind)).toEqual(['idle_close']);
+    expect(await store.getAgent(SHOP, 'A')).toMatchObject({ load: 0, sessions: [] });
+    expect(await store.idleClose(SHOP, faqOnly, T0 + 300, T0 + 150, { retentionMs: RETENTION_MS, line })).toMatchObject({ buyerId: 'b3', state: 'closed' });
+    expect(await store.dueIdle(SHOP, T0 + 10_000)).toEqual([]);
+  });
+
+  it('reply window: a miss is counted once per wait, and escalated as asked', async () => {
+    await ready('A', ['presale'], 3, T0);
+    const s1 = await assigned('b1', 'presale', T0, 'A');
+    // The agent answers in time: no wait left.
+    expect((await store.postAgentMessage(SHOP, s1, 'A', { clientMsgId: 'a1', text: 'hello', ts: T0 + 10 })).replyMs).toBe(10);
+    expect(await store.dueReplies(SHOP, T0 + 1_000_000)).toEqual([]);
+    // Two buyer lines, one wait, from the first of them.
+    await store.postBuyerMessage(SHOP, s1, 'b1', { clientMsgId: 'b1', text: 'size?', ts: T0 + 100, role: 'presale', enqueue: true, reclassify: false });
+    await store.postBuyerMessage(SHOP, s1, 'b1', { clientMsgId: 'b2', text: 'hello??', ts: T0 + 200, role: 'presale', enqueue: true, reclassify: false });
+    expect(await store.dueReplies(SHOP, T0 + 99)).toEqual([]);
+    expect(await store.dueReplies(SHOP, T0 + 100)).toEqual([s1]);
+    expect(await store.replyMiss(SHOP, s1, T0 + 400, T0 + 99, { escalate: 'alert', excludeMs: 0 })).toBeNull();
+
+    const agent = await listen({ kind: 'agent', shop: SHOP, id: 'A' });
+    expect(await store.replyMiss(SHOP, s1, T0 + 400, T0 + 100, { escalate: 'alert', excludeMs: 0 })).toEqual({
+      agentId: 'A',
+      buyerId: 'b1',
+      role: 'presale',
+      waitingSince: T0 + 100,
+      requeued: false,
+    });
+    expect(await store.replyMiss(SHOP, s1, T0 + 500, T0 + 100, { escalate: 'alert', excludeMs: 0 })).toBeNull();
+    await settle(agent);
+    expect(frames(agent)).toEqual([{ type: 'reply_overdue', sessionId: s1, waitingSince: T0 + 100 }]);
+    expect(await store.getAgent(SHOP, 'A')).toMatchObject({ replyMisses: 1 });
+    expect(await store.getSession(SHOP, s1)).toMatchObject({ state: 'assigned', replyMisses: 1 });
+    // The miss took this wait off the clock: the late answer is not counted as a reply in time.
+    expect((await store.postAgentMessage(SHOP, s1, 'A', { clientMsgId: 'a2', text: 'sorry', ts: T0 + 600 })).replyMs).toBeUndefined();
+
+    // reoffer: the session goes back to the head of its queue, away from this agent.
+    const s2 = await assigned('b2', 'presale', T0 + 1_000, 'A');
+    const fresh = await queued('b3', 'presale', T0 + 2_000);
+    const r = await store.replyMiss(SHOP, s2, T0 + 5_000, T0 + 1_000, { escalate: 'reoffer', excludeMs: 60_000 });
+    expect(r).toMatchObject({ agentId: 'A', requeued: true });
+    expect(await store.getSession(SHOP, s2)).toMatchObject({ state: 'queued', replyMisses: 1 });
+    expect(await store.queuePosition(SHOP, 'presale', s2)).toBe(1);
+    expect(await store.queuePosition(SHOP, 'presale', fresh)).toBe(2);
+    expect((await store.getAgent(SHOP, 'A'))?.sessions).toEqual([s1]);
+    await settle(agent);
+    expect(frames(agent).at(-1)).toEqual({ type: 'session_closed', sessionId: s2, reason: 'reply_timeout' });
+    // The agent that let it wait is skipped for it.
+    expect((await store.dispatch(SHOP, 'presale', T0 + 5_001, OFFER_MS, 5)).map((o) => o.sessionId)).toEqual([fresh]);
   });
 
   // ---------------------------------------------------------------- close, rate
@@ -763,11 +882,11 @@ describe.each(impls)('Store contract: $name', (impl) => {
     const s2 = await queued('b2', 'presale', T0 + 2);
     expect(await store.dispatch(SHOP, 'presale', T0 + 3, OFFER_MS, 5)).toEqual([]);
 
-    expect(await codeOf(store.close(SHOP, s1, 'B', 'nope', T0 + 4, RETENTION_MS))).toBe('not_assigned');
+    expect(await codeOf(store.close(SHOP, s1, 'B', 'nope', T0 + 4, closeAt(RETENTION_MS)))).toBe('not_assigned');
     expect(await codeOf(store.block(SHOP, s1, 'B', 'nope', T0 + 4, 1000, RETENTION_MS))).toBe('not_assigned');
     expect(await codeOf(store.postAgentMessage(SHOP, s1, 'B', { clientMsgId: 'm', text: 'x', ts: T0 }))).toBe('not_assigned');
 
-    expect(await store.close(SHOP, s1, 'A', 'resolved', T0 + 5, RETENTION_MS)).toEqual({ buyerId: 'b1', agentId: 'A' });
+    expect(await store.close(SHOP, s1, 'A', 'resolved', T0 + 5, closeAt(RETENTION_MS))).toEqual({ buyerId: 'b1', agentId: 'A', state: 'closed', role: 'presale' });
     const view = await store.getSession(SHOP, s1);
     expect(view).toMatchObject({ state: 'closed', closedReason: 'resolved', lastAgentId: 'A', role: 'presale' });
     expect(view?.agentId).toBeUndefined();
@@ -777,8 +896,8 @@ describe.each(impls)('Store contract: $name', (impl) => {
     expect(await codeOf(store.postBuyerMessage(SHOP, s1, 'b1', { clientMsgId: 'late', text: 'x', ts: T0 + 7, role: 'presale', enqueue: true, reclassify: false }))).toBe('bad_state');
     expect(await codeOf(store.postAgentMessage(SHOP, s1, 'A', { clientMsgId: 'late', text: 'x', ts: T0 + 7 }))).toBe('bad_state');
     expect(await codeOf(store.postBotMessage(SHOP, s1, { text: 'x', ts: T0 + 7, perMinute: 100 }))).toBe('bad_state');
-    expect(await codeOf(store.close(SHOP, s1, 'A', 'again', T0 + 7, RETENTION_MS))).toBe('bad_state');
-    expect(await codeOf(store.close(SHOP, s1, null, 'again', T0 + 7, RETENTION_MS))).toBe('bad_state');
+    expect(await codeOf(store.close(SHOP, s1, 'A', 'again', T0 + 7, closeAt(RETENTION_MS)))).toBe('bad_state');
+    expect(await codeOf(store.endSession(SHOP, s1, 'again', T0 + 7, { retentionMs: RETENTION_MS }))).toBe('bad_state');
     expect(await codeOf(store.accept(SHOP, s1, 'A', T0 + 7))).toBe('bad_state');
     // The transcript stays readable.
     expect((await store.readEvents(SHOP, s1, 0)).map((e) => e.seq)).toEqual([1]);
@@ -790,36 +909,85 @@ describe.each(impls)('Store contract: $name', (impl) => {
     expect((await store.openSession(SHOP, 'b1', T0 + 9)).sessionId).toBe(reopened.sessionId);
 
     // An offered session is not the holder's to close, but the system may.
-    expect(await codeOf(store.close(SHOP, s2, 'A', 'x', T0 + 10, RETENTION_MS))).toBe('not_assigned');
+    expect(await codeOf(store.close(SHOP, s2, 'A', 'x', T0 + 10, closeAt(RETENTION_MS)))).toBe('not_assigned');
     expect(await codeOf(store.postAgentMessage(SHOP, s2, 'A', { clientMsgId: 'm', text: 'x', ts: T0 }))).toBe('not_assigned');
-    expect(await store.close(SHOP, s2, null, 'buyer left', T0 + 11, RETENTION_MS)).toEqual({ buyerId: 'b2', agentId: 'A' });
+    expect(await store.endSession(SHOP, s2, 'buyer left', T0 + 11, { retentionMs: RETENTION_MS })).toEqual({ buyerId: 'b2', agentId: 'A', state: 'closed', role: 'presale' });
     expect(await store.getAgent(SHOP, 'A')).toMatchObject({ load: 0, offers: [] });
     expect(await store.dueOffers(SHOP, T0 + 10 * OFFER_MS)).toEqual([]);
 
     // Closing a queued and a bot session.
     const s3 = await queued('b3', 'presale', T0 + 12);
     const s4 = await queued('b4', 'presale', T0 + 13);
-    expect(await store.close(SHOP, s3, null, 'timeout', T0 + 14, RETENTION_MS)).toEqual({ buyerId: 'b3' });
+    expect(await store.endSession(SHOP, s3, 'timeout', T0 + 14, { retentionMs: RETENTION_MS })).toEqual({ buyerId: 'b3', state: 'closed', role: 'presale' });
     expect(await store.queueLength(SHOP, 'presale')).toBe(1);
     expect(await store.queuePosition(SHOP, 'presale', s4)).toBe(1);
-    expect(await store.close(SHOP, reopened.sessionId, null, 'idle', T0 + 15, RETENTION_MS)).toEqual({ buyerId: 'b1' });
+    expect(await store.endSession(SHOP, reopened.sessionId, 'idle', T0 + 15, { retentionMs: RETENTION_MS })).toEqual({ buyerId: 'b1', state: 'closed', role: '' });
   });
 
-  it('rates a closed session once, by its buyer', async () => {
+  it('closing: rating invite, one rating by its buyer within the window, then goodbye and closed', async () => {
     await ready('A', ['presale'], 2, T0);
     const sid = await assigned('b1', 'presale', T0 + 1, 'A');
     expect(await codeOf(store.rate(SHOP, sid, 'b1', 5, 'great', T0 + 2))).toBe('bad_state');
-    await store.close(SHOP, sid, 'A', 'resolved', T0 + 3, RETENTION_MS);
-    expect(await codeOf(store.rate(SHOP, sid, 'b2', 5, undefined, T0 + 4))).toBe('unknown_session');
-    await store.rate(SHOP, sid, 'b1', 4, 'good', T0 + 5);
-    expect((await store.getSession(SHOP, sid))?.rating).toBe(4);
-    expect(await codeOf(store.rate(SHOP, sid, 'b1', 5, undefined, T0 + 6))).toBe('bad_state');
-    expect((await store.getSession(SHOP, sid))?.rating).toBe(4);
+    const seen = await listen({ kind: 'buyer', shop: SHOP, id: 'b1' });
+    const opts = { retentionMs: RETENTION_MS, rateWindowMs: 60_000, invite: 'rate us', goodbye: 'bye' };
+    expect(await store.close(SHOP, sid, 'A', 'agent_closed', T0 + 3, opts)).toEqual({ buyerId: 'b1', agentId: 'A', state: 'closing', role: 'presale' });
+    // The agent is free at once; the buyer is still in this session (a reconnect finds it).
+    expect(await store.getAgent(SHOP, 'A')).toMatchObject({ load: 0, sessions: [] });
+    expect(await store.getSession(SHOP, sid)).toMatchObject({ state: 'closing', closingUntil: T0 + 3 + 60_000, lastAgentId: 'A' });
+    expect(await store.openSession(SHOP, 'b1', T0 + 4)).toMatchObject({ sessionId: sid, created: false });
+    expect((await store.lastEvents(SHOP, sid, 1))[0]).toMatchObject({ from: 'bot', text: 'rate us', kind: 'rating_invite' });
 
-    // Without an agent ever owning it there is nothing to rate.
-    const { sessionId: botOnly } = await store.openSession(SHOP, 'b3', T0);
-    await store.close(SHOP, botOnly, null, 'idle', T0 + 7, RETENTION_MS);
-    expect(await codeOf(store.rate(SHOP, botOnly, 'b3', 3, undefined, T0 + 8))).toBe('bad_state');
+    // Out of state while closing: the agent can do nothing more; the buyer cannot write.
+    expect(await codeOf(store.postAgentMessage(SHOP, sid, 'A', { clientMsgId: 'late', text: 'x', ts: T0 + 5 }))).toBe('bad_state');
+    expect(await codeOf(store.close(SHOP, sid, 'A', 'again', T0 + 5, opts))).toBe('bad_state');
+    expect(await codeOf(store.transfer(SHOP, sid, 'A', 'aftersales', undefined, T0 + 5, xfer(0)))).toBe('bad_state');
+    expect(await codeOf(store.block(SHOP, sid, 'A', 'x', T0 + 5, 1000, RETENTION_MS))).toBe('bad_state');
+    expect(await codeOf(store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: 'm2', text: 'x', ts: T0 + 5, role: 'presale', enqueue: true, reclassify: false }))).toBe('bad_state');
+    expect(await store.finishClosing(SHOP, sid, T0 + 6, { retentionMs: RETENTION_MS, goodbye: 'bye', onlyDue: true })).toBeNull();
+    expect(await store.dueClosing(SHOP, T0 + 6)).toEqual([]);
+    expect(await store.dueClosing(SHOP, T0 + 3 + 60_000)).toEqual([sid]);
+
+    expect(await codeOf(store.rate(SHOP, sid, 'b2', 5, undefined, T0 + 7))).toBe('unknown_session');
+    await store.rate(SHOP, sid, 'b1', 4, 'good', T0 + 7);
+    expect(await store.getSession(SHOP, sid)).toMatchObject({ rating: 4, ratingComment: 'good' });
+    expect(await codeOf(store.rate(SHOP, sid, 'b1', 5, undefined, T0 + 8))).toBe('bad_state');
+    expect(await store.getAgent(SHOP, 'A')).toMatchObject({ ratingSum: 4, ratingCount: 1 });
+
+    expect(await store.finishClosing(SHOP, sid, T0 + 9, { retentionMs: RETENTION_MS, goodbye: 'bye', onlyDue: false })).toEqual({ buyerId: 'b1', reason: 'agent_closed' });
+    expect(await store.getSession(SHOP, sid)).toMatchObject({ state: 'closed', closedReason: 'agent_closed', closedAt: T0 + 9, rating: 4 });
+    expect(await codeOf(store.finishClosing(SHOP, sid, T0 + 10, { retentionMs: RETENTION_MS, goodbye: 'bye', onlyDue: false }))).toBe('bad_state');
+    expect(await store.finishClosing(SHOP, sid, T0 + 10, { retentionMs: RETENTION_MS, goodbye: 'bye', onlyDue: true })).toBeNull();
+    expect(await store.dueClosing(SHOP, T0 + 10 * 60_000)).toEqual([]);
+    expect(await codeOf(store.rate(SHOP, sid, 'b1', 5, undefined, T0 + 11))).toBe('bad_state');
+    expect((await store.openSession(SHOP, 'b1', T0 + 12)).created).toBe(true);
+
+    const events = await store.readEvents(SHOP, sid, 0);
+    expect(events.slice(-2).map((e) => [e.text, e.kind])).toEqual([['rate us', 'rating_invite'], ['bye', 'goodbye']]);
+    await settle(seen);
+    expect(frames(seen).map((f) => [f.type, f.kind])).toEqual([
+      ['message', 'rating_invite'],
+      ['message', 'goodbye'],
+    ]);
+
+    // Without a rating window: goodbye and closed at once; nothing to rate.
+    const s2 = await assigned('b3', 'presale', T0 + 13, 'A');
+    expect(await store.close(SHOP, s2, 'A', 'agent_closed', T0 + 14, { ...opts, rateWindowMs: 0 })).toMatchObject({ state: 'closed' });
+    expect((await store.lastEvents(SHOP, s2, 1))[0]).toMatchObject({ text: 'bye', kind: 'goodbye' });
+    expect(await codeOf(store.rate(SHOP, s2, 'b3', 3, undefined, T0 + 15))).toBe('bad_state');
+  });
+
+  it('the rating window ends by itself: finishClosing(onlyDue) once it is due', async () => {
+    await ready('A', ['presale'], 2, T0);
+    const sid = await assigned('b1', 'presale', T0 + 1, 'A');
+    await store.close(SHOP, sid, 'A', 'agent_closed', T0 + 2, { retentionMs: RETENTION_MS, rateWindowMs: 1_000, invite: 'rate', goodbye: 'bye' });
+    const due = T0 + 2 + 1_000;
+    expect(await store.finishClosing(SHOP, sid, due - 1, { retentionMs: RETENTION_MS, goodbye: 'bye', onlyDue: true })).toBeNull();
+    const both = await Promise.all([
+      store.finishClosing(SHOP, sid, due, { retentionMs: RETENTION_MS, goodbye: 'bye', onlyDue: true }),
+      store.finishClosing(SHOP, sid, due, { retentionMs: RETENTION_MS, goodbye: 'bye', onlyDue: true }),
+    ]);
+    expect(both.filter(Boolean)).toEqual([{ buyerId: 'b1', reason: 'agent_closed' }]);
+    expect((await store.readEvents(SHOP, sid, 0)).filter((e) => e.kind === 'goodbye')).toHaveLength(1);
   });
 
   // ---------------------------------------------------------------- expiry, sweeping
@@ -849,7 +1017,7 @@ describe.each(impls)('Store contract: $name', (impl) => {
     await ready('A', ['presale'], 1, T0);
     const sid = await assigned('b1', 'presale', T0, 'A');
     await store.postAgentMessage(SHOP, sid, 'A', { clientMsgId: 'm', text: 'bye', ts: T0 + 1 });
-    await store.close(SHOP, sid, 'A', 'resolved', T0 + 2, 300);
+    await store.close(SHOP, sid, 'A', 'resolved', T0 + 2, closeAt(300));
     expect((await store.getSession(SHOP, sid))?.state).toBe('closed');
     await sleep(450);
     expect(await store.getSession(SHOP, sid)).toBeNull();

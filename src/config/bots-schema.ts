@@ -22,7 +22,7 @@ export const intentSchema = z
   })
   .strict();
 
-/** Bot texts; `{position}`, `{eta}` and `{shop}` are filled in. */
+/** Bot texts; `{position}`, `{eta}`, `{shop}` and `{role}` (its display name) are filled in. */
 export const botTextsSchema = z
   .object({
     greeting: z.string().min(1),
@@ -30,8 +30,27 @@ export const botTextsSchema = z
     busy: z.string().min(1),
     /** `{eta}` when no assignment rate is known yet. */
     etaUnknown: z.string().min(1),
+    /** Told the buyer when an agent transfers the chat; `{role}` is the new role's name. */
+    handover: z.string().min(1),
+    /** Sent when the agent closes the chat; the buyer may answer with `rate`. */
+    ratingInvite: z.string().min(1),
+    /** The last line of a chat an agent closed. */
+    goodbye: z.string().min(1),
+    /** Said when a chat is closed because the buyer has gone quiet. */
+    idleClose: z.string().min(1),
   })
   .strict();
+
+export const DEFAULT_BOT_TEXTS: z.infer<typeof botTextsSchema> = {
+  greeting: '亲，欢迎光临{shop}！客服马上就来，您可以先说说您的问题哦～',
+  queueUpdate: '亲，您前面还有{position}位，预计等待{eta}。',
+  busy: '亲，现在咨询的顾客较多，您可以先留言，我们会尽快回复，您也可以先去逛逛哦～',
+  etaUnknown: '片刻',
+  handover: '亲，已为您转接{role}的同事，之前的聊天记录TA都能看到，您不用再重复说明哦～',
+  ratingInvite: '亲，本次服务就到这里啦。请为我们的服务打个分（1-5分），您的评价是我们进步的动力～',
+  goodbye: '感谢您光临{shop}！发货后可在“我的订单”里查看物流，签收时请当面检查包裹是否完好，有问题随时找我们哦～祝您购物愉快，再见！',
+  idleClose: '亲，您已经有一段时间没有回复啦，本次会话先结束。如果还有问题，随时发消息给我们哦～',
+};
 
 export const faqEntrySchema = z
   .object({
@@ -57,12 +76,11 @@ const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected HH:MM');
 
 export const botsSchema = z
   .object({
-    texts: botTextsSchema.prefault({
-      greeting: '亲，欢迎光临{shop}！客服马上就来，您可以先说说您的问题哦～',
-      queueUpdate: '亲，您前面还有{position}位，预计等待{eta}。',
-      busy: '亲，现在咨询的顾客较多，您可以先留言，我们会尽快回复，您也可以先去逛逛哦～',
-      etaUnknown: '片刻',
-    }),
+    texts: botTextsSchema.partial().transform((t) => ({ ...DEFAULT_BOT_TEXTS, ...t })).prefault({}),
+    /** How roles are named to buyers (`{role}` in texts); a role without a name is named by its id. */
+    roleNames: z
+      .record(z.string(), z.string().min(1))
+      .default({ 'pre-sale': '售前', 'order-edit': '订单修改', 'after-sale': '售后', bargaining: '优惠咨询' }),
     /** Per-role overrides of any text. */
     roles: z.record(z.string(), botTextsSchema.partial()).default({}),
     queueUpdates: z
@@ -138,6 +156,7 @@ const botsShape = botsSchema.shape;
 export const botsOverrideSchema = z
   .object({
     texts: botTextsSchema.partial().optional(),
+    roleNames: botsShape.roleNames.unwrap().optional(),
     roles: botsShape.roles.unwrap().optional(),
     queueUpdates: botsShape.queueUpdates.unwrap().optional(),
     busy: botsShape.busy.unwrap().optional(),

@@ -66,8 +66,23 @@ export const configSchema = z
         agentGraceMs: z.number().int().min(0).max(3_600_000).default(30_000),
         /** Transcript events shown with an offer. */
         previewEvents: z.number().int().min(0).max(50).default(5),
-        /** How often each instance sweeps for expired offers and grace periods it did not time itself. */
-        sweepIntervalMs: z.number().int().min(100).max(60_000).default(1_000),
+        /**
+         * How often each instance sweeps for due timers: expired offers and grace periods it
+         * did not time itself, rating windows, idle sessions and missed replies.
+         */
+        sweepIntervalMs: z.number().int().min(20).max(60_000).default(1_000),
+        /**
+         * A transferred session queues at its original arrival time less this much, so it
+         * goes ahead of sessions that arrived up to this much later.
+         */
+        transferBoostMs: z.number().int().min(0).default(120_000),
+        /** An agent should answer a waiting buyer within this long (the platforms' 5-minute reply rate). */
+        replyWindowMs: z.number().int().min(1_000).default(300_000),
+        /**
+         * What a missed reply window does besides being counted: `alert` sends the agent
+         * `reply_overdue`, `reoffer` takes the session away and queues it for another agent.
+         */
+        replyEscalation: z.enum(['none', 'alert', 'reoffer']).default('alert'),
       })
       .strict()
       .prefault({}),
@@ -82,6 +97,10 @@ export const configSchema = z
         retentionMs: z.number().int().min(60_000).default(7 * 24 * 3_600_000),
         /** How long a blocked buyer stays blocked for the shop. */
         blockMs: z.number().int().min(60_000).default(30 * 24 * 3_600_000),
+        /** After an agent closes a chat the buyer may rate it this long; 0 = no rating invite. */
+        rateWindowMs: z.number().int().min(0).max(3_600_000).default(60_000),
+        /** A chat whose buyer has said nothing this long is closed by the bot; 0 = never. Waiting in a queue does not count. */
+        idleCloseMs: z.number().int().min(0).default(30 * 60_000),
       })
       .strict()
       .prefault({}),

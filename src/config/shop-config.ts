@@ -15,7 +15,7 @@ const cache = new WeakMap<Config, Map<string, ShopConfig>>();
 /**
  * Resolves a shop's settings. `intent` and `moderation` of an override replace the global
  * ones; `defaultRole` falls back to `routing.defaultRole`; `bots` is a shallow merge of the
- * override's fields over the global ones, except `texts` (merged field by field) and
+ * override's fields over the global ones, except `texts` and `roleNames` (merged field by field) and
  * `roles` (merged per role, then field by field). Memoized per config object and shop, so
  * calling it on every message costs a map lookup. The result is shared: do not mutate it.
  */
@@ -46,9 +46,10 @@ function compute(config: Config, shop: string): ShopConfig {
 }
 
 function mergeBots(base: BotsConfig, o: NonNullable<ShopOverride['bots']>): BotsConfig {
-  const { texts, roles, ...rest } = o;
+  const { texts, roles, roleNames, ...rest } = o;
   const out: BotsConfig = { ...base, ...definedOnly(rest) };
   if (texts) out.texts = { ...base.texts, ...definedOnly(texts) };
+  if (roleNames) out.roleNames = { ...base.roleNames, ...roleNames };
   if (roles) {
     const merged: BotsConfig['roles'] = { ...base.roles };
     for (const [role, t] of Object.entries(roles)) merged[role] = { ...base.roles[role], ...definedOnly(t) };
@@ -68,12 +69,17 @@ export function botTexts(sc: ShopConfig, role: string): BotTexts {
   return r ? { ...sc.bots.texts, ...definedOnly(r) } : sc.bots.texts;
 }
 
+/** A role's name as buyers see it. */
+export function roleName(sc: ShopConfig, role: string): string {
+  return Object.hasOwn(sc.bots.roleNames, role) ? sc.bots.roleNames[role]! : role;
+}
+
 /**
- * Fills `{position}`, `{eta}` and `{shop}`. A placeholder whose value is not given, and any
- * other `{…}`, is left as it is.
+ * Fills `{position}`, `{eta}`, `{shop}` and `{role}`. A placeholder whose value is not given,
+ * and any other `{…}`, is left as it is.
  */
-export function fillText(template: string, vars: { position?: number; eta?: string; shop: string }): string {
-  return template.replace(/\{(position|eta|shop)\}/g, (whole, name: 'position' | 'eta' | 'shop') => {
+export function fillText(template: string, vars: { position?: number; eta?: string; shop: string; role?: string }): string {
+  return template.replace(/\{(position|eta|shop|role)\}/g, (whole, name: 'position' | 'eta' | 'shop' | 'role') => {
     const v = vars[name];
     return v === undefined ? whole : String(v);
   });

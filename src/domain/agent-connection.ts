@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { PeakError } from '../protocol/errors.ts';
 import { encode, messageFrame } from '../protocol/encode.ts';
+import { botTexts, fillText, resolveShop, roleName } from '../config/shop-config.ts';
 import type { Address } from '../store/types.ts';
 import { Delivery } from './delivery.ts';
 import type { Deps } from './deps.ts';
@@ -117,7 +118,7 @@ export class AgentConnection {
       this.d.metrics.offers.inc({ outcome: 'accepted' });
       this.log.info({ sessionId, role: r.role }, 'session assigned');
     }
-    const transcript = await this.d.store.readEvents(this.shop, sessionId, 0);
+    const [transcript, s] = await Promise.all([this.d.store.readEvents(this.shop, sessionId, 0), this.d.store.getSession(this.shop, sessionId)]);
     await this.d.store.bus.publish(
       this.address,
       encode({
@@ -126,6 +127,8 @@ export class AgentConnection {
         role: r.role,
         transcript: transcript.map((e) => messageFrame(sessionId, e)),
         ...(r.note ? { note: r.note } : {}),
+        roleHistory: s?.roleHistory ?? [r.role],
+        handovers: s?.handovers ?? [],
       }),
     );
   }
@@ -152,46 +155,37 @@ export class AgentConnection {
     if (r.duplicate) return;
     this.d.metrics.events.inc({ from: 'agent' });
     if (r.firstResponseMs !== undefined) this.d.metrics.firstResponse.observe(r.firstResponseMs / 1000);
+    if (r.replyMs !== undefined) this.d.metrics.replySeconds.observe({ shop: this.shop, role: r.role }, r.replyMs / 1000);
   }
 
   async transfer(sessionId: string, toRole: string, note: string | undefined): Promise<void> {
     if (!this.d.config().routing.roles.includes(toRole)) throw new PeakError('bad_frame', `toRole: unknown role "${toRole}"`);
-    const { offerTimeoutMs } = this.d.config().routing;
-    const r = await this.d.store.transfer(this.shop, sessionId, this.agentId, toRole, note, this.d.now(), offerTimeoutMs);
-    this.log.info({ sessionId, fromRole: r.fromRole, toRole }, 'session transferred');
-    const buyer: Address = { kind: 'buyer', shop: this.shop, id: r.buyerId };
-    await this.d.store.bus.publish(buyer, encode({ type: 'handover', sessionId, fromRole: r.fromRole, toRole }));
-    await this.d.store.bus.publish(this.address, encode({ type: 'session_closed', sessionId, reason: 'transferred' }));
+    const { offerTimeoutMs, transferBoostMs } = this.d.config().routing;
+    const sc = resolveShop(this.d.config(), this.shop);
+    const line = fillText(botTexts(sc, toRole).handover, { shop: this.shop, role: roleName(sc, toRole) });
+    // One atomic step: the queue, the agent's capacity, `handover` and the bot's line.
+    const r = await this.d.store.transfer(this.shop, sessionId, this.agentId, toRole, note, this.d.now(), {
+      excludeMs: offerTimeoutMs,
+      boostMs: transferBoostMs,
+      line,
+    });
+    this.d.metrics.transfers.inc({ shop: this.shop, from_role: r.fromRole, to_role: toRole });
+    this.log.info({ sessionId, fromRole: r.fromRole, toRole, position: r.position, note: Boolean(note) }, 'session transferred');
     await this.svc.router.requeued(this.shop, [{ sessionId, buyerId: r.buyerId, role: toRole }]);
-    this.svc.router.kickAll(this.shop);
   }
 
   async close(sessionId: string): Promise<void> {
-    const { retentionMs } = this.d.config().sessions;
-    const r = await this.d.store.close(this.shop, sessionId, this.agentId, 'agent_closed', this.d.now(), retentionMs);
-    await this.ended(sessionId, r.buyerId, 'agent_closed');
+    await this.svc.closer.agentClose(this.shop, sessionId, this.agentId);
   }
 
   async block(sessionId: string, reason: string): Promise<void> {
-    const { retentionMs, blockMs } = this.d.config().sessions;
-    const r = await this.d.store.block(this.shop, sessionId, this.agentId, reason, this.d.now(), blockMs, retentionMs);
-    this.log.warn({ sessionId, buyerId: r.buyerId, reason }, 'buyer blocked');
-    await this.ended(sessionId, r.buyerId, 'blocked');
-  }
-
-  private async ended(sessionId: string, buyerId: string, reason: string): Promise<void> {
-    this.d.metrics.sessions.inc({ event: 'closed' });
-    this.log.info({ sessionId, reason }, 'session closed');
-    await Promise.all([
-      this.d.store.bus.publish({ kind: 'buyer', shop: this.shop, id: buyerId }, encode({ type: 'closed', sessionId, reason })),
-      this.d.store.bus.publish(this.address, encode({ type: 'session_closed', sessionId, reason })),
-    ]);
-    this.svc.router.kickAll(this.shop);
+    await this.svc.closer.block(this.shop, sessionId, this.agentId, reason);
   }
 
   async resume(sessionId: string, lastSeq: number): Promise<void> {
     const s = await this.d.store.getSession(this.shop, sessionId);
     if (!s) throw new PeakError('unknown_session', `no session ${sessionId}`);
+    if (s.state === 'closing' || s.state === 'closed') throw new PeakError('bad_state', `session ${sessionId} is ${s.state}`);
     if (s.state !== 'assigned' || s.agentId !== this.agentId) throw new PeakError('not_assigned', `session ${sessionId} is not assigned to you`);
     await this.delivery.snapshot(sessionId, async () => {
       const events = await this.d.store.readEvents(this.shop, sessionId, lastSeq);

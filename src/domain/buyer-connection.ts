@@ -69,12 +69,20 @@ export class BuyerConnection {
   }
 
   private onPayload(payload: string): void {
-    const frame = JSON.parse(payload) as { type: string; sessionId?: string; seq?: number };
+    const frame = JSON.parse(payload) as { type: string; sessionId?: string; seq?: number; role?: string; position?: number };
     if (frame.type === 'message') {
       this.delivery.live(frame.sessionId!, frame.seq!, payload);
-    } else if (!frame.sessionId || frame.sessionId === this.sessionId) {
-      this.send(payload);
+      return;
     }
+    if (frame.sessionId && frame.sessionId !== this.sessionId) return;
+    // Whichever instance queued the session (a transfer, a re-queue), the buyer's own
+    // instance keeps it company while it waits.
+    if (frame.type === 'queue') {
+      this.svc.waitingRoom.track(this.sessionId, { shop: this.shop, buyerId: this.buyerId, role: frame.role!, position: frame.position!, queuedAt: this.d.now() });
+    } else if (frame.type === 'closed') {
+      this.svc.waitingRoom.untrack(this.sessionId);
+    }
+    this.send(payload);
   }
 
   async message(clientMsgId: string, text: string): Promise<void> {
@@ -96,8 +104,11 @@ export class BuyerConnection {
       result = await post();
     } catch (err) {
       // The session ended (closed, or expired unused) while the buyer stayed: talking again
-      // starts a new one, announced with a fresh welcome.
+      // starts a new one, announced with a fresh welcome. A buyer who writes during the
+      // rating window instead of rating has something new to say: the old chat says
+      // goodbye and the message opens the next one.
       if (!isPeakError(err) || (err.code !== 'bad_state' && err.code !== 'unknown_session')) throw err;
+      if (err.code === 'bad_state') await this.svc.closer.finish(this.shop, this.sessionId, false).catch(() => false);
       await this.openSession();
       result = await post();
     }
@@ -127,7 +138,6 @@ export class BuyerConnection {
   private async queued(role: string, position: number): Promise<void> {
     const sessionId = this.sessionId;
     this.svc.router.kick(this.shop, role);
-    this.svc.waitingRoom.track(sessionId, { shop: this.shop, buyerId: this.buyerId, role, position, queuedAt: this.d.now() });
     await this.d.store.bus.publish(this.address, encode({ type: 'queue', sessionId, role, position }));
   }
 
@@ -145,10 +155,15 @@ export class BuyerConnection {
     });
   }
 
+  /** A rating ends the rating window: the goodbye follows at once. */
   async rate(score: number, comment: string | undefined): Promise<void> {
-    if (!this.sessionId) throw new PeakError('bad_state', 'no session to rate');
-    await this.d.store.rate(this.shop, this.sessionId, this.buyerId, score, comment, this.d.now());
-    this.log.info({ sessionId: this.sessionId, score }, 'session rated');
+    const sessionId = this.sessionId;
+    if (!sessionId) throw new PeakError('bad_state', 'no session to rate');
+    await this.d.store.rate(this.shop, sessionId, this.buyerId, score, comment, this.d.now());
+    const s = await this.d.store.getSession(this.shop, sessionId);
+    this.d.metrics.ratings.inc({ shop: this.shop, role: s?.role ?? '', score: String(score) });
+    this.log.info({ sessionId, agentId: s?.lastAgentId, score }, 'session rated');
+    await this.svc.closer.finish(this.shop, sessionId, false);
   }
 
   /** The socket is gone; the session stays open for the buyer to come back to. */

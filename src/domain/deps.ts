@@ -8,6 +8,7 @@ import type { Moderator } from './moderation/moderator.ts';
 import type { Router } from './router.ts';
 import type { Bots } from './bots/bots.ts';
 import type { WaitingRoom } from './bots/waiting-room.ts';
+import type { Closer } from './closer.ts';
 
 /** What the domain needs from the outside world; injected so tests can drive the clock. */
 export interface Deps {
@@ -27,4 +28,5 @@ export interface Services {
   router: Router;
   bots: Bots;
   waitingRoom: WaitingRoom;
+  closer: Closer;
 }

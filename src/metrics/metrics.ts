@@ -53,6 +53,38 @@ export class Metrics {
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 3, 4, 5, 6, 10, 30, 60, 300],
     registers: [this.registry],
   });
+  readonly transfers = new Counter({
+    name: 'peakdesk_transfers_total',
+    help: 'Sessions handed from one role to another',
+    labelNames: ['shop', 'from_role', 'to_role'] as const,
+    registers: [this.registry],
+  });
+  readonly closes = new Counter({
+    name: 'peakdesk_sessions_closed_total',
+    help: 'Sessions closed, by reason (agent_closed, blocked, idle, …)',
+    labelNames: ['shop', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly ratings = new Counter({
+    name: 'peakdesk_ratings_total',
+    help: 'Ratings buyers gave, by score',
+    labelNames: ['shop', 'role', 'score'] as const,
+    registers: [this.registry],
+  });
+  /** The share answered within the reply window is le="300" over count (5 minutes by default). */
+  readonly replySeconds = new Histogram({
+    name: 'peakdesk_agent_reply_seconds',
+    help: "Time from a buyer line (or the assignment) to the agent's answer",
+    labelNames: ['shop', 'role'] as const,
+    buckets: [5, 15, 30, 60, 120, 180, 240, 300, 600, 1800],
+    registers: [this.registry],
+  });
+  readonly replyMisses = new Counter({
+    name: 'peakdesk_agent_reply_misses_total',
+    help: 'Buyers left waiting past the reply window, by escalation',
+    labelNames: ['shop', 'role', 'escalation'] as const,
+    registers: [this.registry],
+  });
   readonly moderation = new Counter({
     name: 'peakdesk_moderation_total',
     help: 'Agent messages that hit a sensitive-word list, by policy',

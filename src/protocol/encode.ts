@@ -9,5 +9,6 @@ export function encode(frame: ServerFrame): string {
 export function messageFrame(sessionId: string, ev: StoredEvent): MessageOut {
   const out: MessageOut = { type: 'message', sessionId, seq: ev.seq, from: ev.from, text: ev.text, ts: ev.ts };
   if (ev.role) out.role = ev.role;
+  if (ev.kind) out.kind = ev.kind;
   return out;
 }

@@ -65,6 +65,10 @@ export type AgentInbound = z.infer<typeof agentInbound>;
 export const eventFrom = z.enum(['buyer', 'bot', 'agent']);
 export type EventFrom = z.infer<typeof eventFrom>;
 
+/** Bot lines that belong to a state change, so clients can show them differently (e.g. rating stars). */
+export const eventKind = z.enum(['handover', 'rating_invite', 'goodbye', 'idle_close']);
+export type EventKind = z.infer<typeof eventKind>;
+
 /** A stored transcript event as it travels on the wire. */
 export const messageOut = z.object({
   type: z.literal('message'),
@@ -74,6 +78,7 @@ export const messageOut = z.object({
   text: z.string(),
   ts: z.number().int(),
   role: roleName.optional(),
+  kind: eventKind.optional(),
 });
 export type MessageOut = z.infer<typeof messageOut>;
 
@@ -111,7 +116,15 @@ export const assignedOut = z.object({
   role: roleName,
   transcript: z.array(messageOut),
   note: z.string().optional(),
+  /** Roles the session went through, oldest first (the current one last). */
+  roleHistory: z.array(roleName).optional(),
+  /** Every transfer with its note, oldest first. */
+  handovers: z
+    .array(z.object({ fromRole: roleName, toRole: roleName, agentId: z.string(), note: z.string().optional(), ts: z.number().int() }))
+    .optional(),
 });
+/** The buyer of an assigned session has waited past the reply window (escalation `alert`). */
+export const replyOverdueOut = z.object({ type: z.literal('reply_overdue'), sessionId, waitingSince: z.number().int() });
 export const sessionClosedOut = z.object({ type: z.literal('session_closed'), sessionId, reason: z.string() });
 
 export const buyerOutbound = z.discriminatedUnion('type', [
@@ -132,6 +145,7 @@ export const agentOutbound = z.discriminatedUnion('type', [
   messageOut,
   ackOut,
   sessionClosedOut,
+  replyOverdueOut,
   pongOut,
   errorOut,
 ]);

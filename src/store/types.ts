@@ -1,4 +1,5 @@
-import type { EventFrom } from '../protocol/frames.ts';
+import type { EventFrom, EventKind } from '../protocol/frames.ts';
+import type { SessionState } from '../domain/lifecycle.ts';
 
 /**
  * The store contract. Two implementations keep it: RedisStore (Lua scripts, shared by
@@ -9,7 +10,7 @@ import type { EventFrom } from '../protocol/frames.ts';
  * PeakError with a protocol error code for anything a client caused.
  */
 
-export type SessionState = 'bot' | 'queued' | 'offered' | 'assigned' | 'closed';
+export type { SessionState };
 export type AgentStatus = 'ready' | 'away' | 'offline';
 
 export interface SessionView {
@@ -30,9 +31,26 @@ export interface SessionView {
   lastAgentId?: string;
   /** Roles in the order the session visited them. */
   roleHistory: string[];
+  /** Every transfer, oldest first, with its note. */
+  handovers: Handover[];
+  /** The note of the latest transfer. */
   note?: string;
+  /** While `closing`: when the rating window ends. */
+  closingUntil?: number;
   closedReason?: string;
+  closedAt?: number;
   rating?: number;
+  ratingComment?: string;
+  /** Times the agent let the buyer wait past the reply window. */
+  replyMisses: number;
+}
+
+export interface Handover {
+  fromRole: string;
+  toRole: string;
+  agentId: string;
+  note?: string;
+  ts: number;
 }
 
 export interface AgentView {
@@ -45,6 +63,10 @@ export interface AgentView {
   load: number;
   sessions: string[];
   offers: string[];
+  /** Sum and count of the ratings of sessions this agent closed. */
+  ratingSum: number;
+  ratingCount: number;
+  replyMisses: number;
 }
 
 /** A transcript event as stored. `seq` is per session, strictly increasing from 1. */
@@ -55,6 +77,8 @@ export interface StoredEvent {
   ts: number;
   role?: string;
   agentId?: string;
+  /** Set on the bot's lines that belong to a state change (handover, rating invite, goodbye, idle close). */
+  kind?: EventKind;
 }
 
 export interface Offer {
@@ -94,6 +118,13 @@ export interface PostResult {
   duplicate: boolean;
   /** Set on the first bot or agent line after the buyer's first message: how long the buyer waited (ms). */
   firstResponseMs?: number;
+}
+
+export interface AgentPostResult extends PostResult {
+  /** The session's role. */
+  role: string;
+  /** Set on a line that answers a waiting buyer: how long it waited (ms) since its line or the assignment. */
+  replyMs?: number;
 }
 
 export interface BuyerPostResult extends PostResult {
@@ -138,7 +169,7 @@ export interface Store {
    * the queue (when `enqueue`); a waiting one moves queue when `reclassify` names another role.
    */
   postBuyerMessage(shop: string, sessionId: string, buyerId: string, msg: BuyerMessage): Promise<BuyerPostResult>;
-  /** Rating of a closed session by its buyer; once. */
+  /** Rating by its buyer of a session in its rating window (`closing`); once. */
   rate(shop: string, sessionId: string, buyerId: string, score: number, comment: string | undefined, now: number): Promise<void>;
 
   // ---- bots ----
@@ -166,14 +197,18 @@ export interface Store {
     sessionId: string,
     agentId: string,
     msg: { clientMsgId: string; text: string; ts: number },
-  ): Promise<PostResult>;
+  ): Promise<AgentPostResult>;
   /** Turns this agent's live offer into an assignment. Accepting an owned session again is a no-op. */
   accept(shop: string, sessionId: string, agentId: string, now: number): Promise<{ role: string; note?: string; alreadyAssigned: boolean }>;
   /** Puts the offered session back at the head of its queue; this agent is skipped for it for `excludeMs`. */
   decline(shop: string, sessionId: string, agentId: string, now: number, excludeMs: number): Promise<Requeued>;
   /** Re-queues an offer whose time is up; null when it was already answered or is not due. */
   expireOffer(shop: string, sessionId: string, now: number, excludeMs: number): Promise<(Requeued & { agentId: string }) | null>;
-  /** Moves an assigned session to `toRole`'s queue, keeping its arrival time (so ahead of newer sessions). */
+  /**
+   * Moves an assigned session to `toRole`'s queue at its arrival time less `boostMs` (so ahead
+   * of newer sessions). The buyer gets `handover` and then `line` (unless ''), the agent
+   * `session_closed` (transferred), all within the same atomic step.
+   */
   transfer(
     shop: string,
     sessionId: string,
@@ -181,10 +216,37 @@ export interface Store {
     toRole: string,
     note: string | undefined,
     now: number,
-    excludeMs: number,
-  ): Promise<{ fromRole: string; buyerId: string }>;
-  /** Ends a session. `agentId` set: only its owner may close it. */
-  close(shop: string, sessionId: string, agentId: string | null, reason: string, now: number, retentionMs: number): Promise<{ buyerId: string; agentId?: string }>;
+    opts: { excludeMs: number; boostMs: number; line: string },
+  ): Promise<{ fromRole: string; buyerId: string; position: number }>;
+  /**
+   * Its agent ends the chat. With `rateWindowMs` > 0 the session goes `closing` and the buyer
+   * gets `invite`; `finishClosing` ends it. With 0 it closes at once after `goodbye`.
+   */
+  close(
+    shop: string,
+    sessionId: string,
+    agentId: string,
+    reason: string,
+    now: number,
+    opts: { retentionMs: number; rateWindowMs: number; invite: string; goodbye: string },
+  ): Promise<Closed>;
+  /** The system ends a session in any unfinished state (ops, shutdown of a shop…), saying `line` first if given. */
+  endSession(shop: string, sessionId: string, reason: string, now: number, opts: { retentionMs: number; line?: BotLine }): Promise<Closed>;
+  /**
+   * Ends a `bot` or `assigned` session whose buyer has said nothing since before `silentSince`
+   * (the idle close); null when it is not (or no longer) idle.
+   */
+  idleClose(shop: string, sessionId: string, now: number, silentSince: number, opts: { retentionMs: number; line: BotLine }): Promise<Closed | null>;
+  /**
+   * The rating window is over (`onlyDue`: only if its time is up, else null) or the buyer
+   * rated: the buyer gets `goodbye`, then the session is closed.
+   */
+  finishClosing(
+    shop: string,
+    sessionId: string,
+    now: number,
+    opts: { retentionMs: number; goodbye: string; onlyDue: boolean },
+  ): Promise<{ buyerId: string; reason: string } | null>;
   /** Closes the session and blocks its buyer in this shop for `blockMs`. */
   block(
     shop: string,
@@ -195,6 +257,18 @@ export interface Store {
     blockMs: number,
     retentionMs: number,
   ): Promise<{ buyerId: string }>;
+  /**
+   * Counts a reply-window miss of a session whose buyer has waited since at or before `cutoff`
+   * for its agent (once per wait) and escalates: `alert` sends the agent `reply_overdue`,
+   * `reoffer` re-queues the session (the agent gets `session_closed`). Null: nothing missed.
+   */
+  replyMiss(
+    shop: string,
+    sessionId: string,
+    now: number,
+    cutoff: number,
+    opts: { escalate: Escalation; excludeMs: number },
+  ): Promise<{ agentId: string; buyerId: string; role: string; waitingSince: number; requeued: boolean } | null>;
   /** Re-queues the sessions of an agent still offline after its grace period; [] otherwise. */
   expireGrace(shop: string, agentId: string, now: number): Promise<Requeued[]>;
 
@@ -222,4 +296,26 @@ export interface Store {
   shops(): Promise<string[]>;
   dueOffers(shop: string, now: number): Promise<string[]>;
   dueGrace(shop: string, now: number): Promise<string[]>;
+  /** Sessions whose rating window is over. */
+  dueClosing(shop: string, now: number): Promise<string[]>;
+  /** Sessions whose buyer has been silent since at or before `silentSince` (candidates for idleClose). */
+  dueIdle(shop: string, silentSince: number): Promise<string[]>;
+  /** Sessions whose buyer has waited for the agent since at or before `cutoff` (candidates for replyMiss). */
+  dueReplies(shop: string, cutoff: number): Promise<string[]>;
+}
+
+export type Escalation = 'none' | 'alert' | 'reoffer';
+
+/** A bot line written as part of a state change. */
+export interface BotLine {
+  text: string;
+  kind: EventKind;
+}
+
+export interface Closed {
+  buyerId: string;
+  /** The agent that held or was offered the session, if any. */
+  agentId?: string;
+  state: 'closing' | 'closed';
+  role: string;
 }

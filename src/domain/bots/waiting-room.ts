@@ -38,9 +38,12 @@ export class WaitingRoom {
   /** A local buyer's session is (now) waiting in `role` at `position`. */
   track(sessionId: string, w: { shop: string; buyerId: string; role: string; position: number; queuedAt: number }): void {
     const prev = this.waiting.get(sessionId);
+    const same = prev?.role === w.role;
     this.waiting.set(sessionId, {
       ...w,
-      toldPosition: prev?.role === w.role ? prev.toldPosition : w.position,
+      // Position updates re-track a session too; its wait began when it entered this role's queue.
+      queuedAt: same ? prev.queuedAt : w.queuedAt,
+      toldPosition: same ? prev.toldPosition : w.position,
       toldAt: prev?.toldAt ?? this.d.now(),
       busyTold: prev?.busyTold ?? false,
     });

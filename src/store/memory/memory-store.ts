@@ -1,9 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { PeakError, type ErrorCode } from '../../protocol/errors.ts';
-import type { EventFrom } from '../../protocol/frames.ts';
+import type { EventFrom, EventKind } from '../../protocol/frames.ts';
+import { transition } from '../../domain/lifecycle.ts';
 import type {
+  AgentPostResult,
   AgentView,
+  BotLine,
   BotPostResult,
+  Closed,
+  Escalation,
   BuyerMessage,
   BuyerPostResult,
   Offer,
@@ -35,6 +40,7 @@ function fail(code: ErrorCode, message: string): never {
 
 interface Appended extends Omit<BuyerPostResult, 'state'> {
   suppressed?: 'rate' | 'repeat';
+  replyMs?: number;
 }
 
 const NO_FLAGS = { enqueue: false, reclassify: false, perMinute: 0 };
@@ -94,6 +100,8 @@ export class MemoryStore implements Store {
       created: now,
       seq: 0,
       excluded: new Map(),
+      handovers: [],
+      replyMisses: 0,
       events: [],
       msgIds: new Map(),
       botTimes: [],
@@ -111,9 +119,15 @@ export class MemoryStore implements Store {
     return { ...out, state: this.shop(shop).session(sessionId)!.state };
   }
 
-  async postAgentMessage(shop: string, sessionId: string, agentId: string, msg: { clientMsgId: string; text: string; ts: number }): Promise<PostResult> {
+  async postAgentMessage(shop: string, sessionId: string, agentId: string, msg: { clientMsgId: string; text: string; ts: number }): Promise<AgentPostResult> {
     const r = this.append(shop, sessionId, 'agent', agentId, msg.clientMsgId, msg.text, msg.ts, '', NO_FLAGS);
-    return { seq: r.seq, duplicate: r.duplicate, ...(r.firstResponseMs !== undefined ? { firstResponseMs: r.firstResponseMs } : {}) };
+    return {
+      seq: r.seq,
+      duplicate: r.duplicate,
+      role: this.shop(shop).session(sessionId)!.role,
+      ...(r.firstResponseMs !== undefined ? { firstResponseMs: r.firstResponseMs } : {}),
+      ...(r.replyMs !== undefined ? { replyMs: r.replyMs } : {}),
+    };
   }
 
   async postBotMessage(shop: string, sessionId: string, msg: { text: string; ts: number; role?: string; perMinute: number }): Promise<BotPostResult> {
@@ -138,10 +152,7 @@ export class MemoryStore implements Store {
     const s = st.session(sid);
     if (!s || (from === 'buyer' && s.buyer !== actor)) fail('unknown_session', `no session ${sid}`);
     const state = s.state;
-    if (state === 'closed') fail('bad_state', `session ${sid} is closed`);
-    if (from === 'agent' && (state !== 'assigned' || s.agent !== actor)) {
-      fail('not_assigned', `session ${sid} is not assigned to you`);
-    }
+    transition(`${from}Message`, sid, state, { agent: s.agent, actor });
     const mfield = `${from[0]}:${cmid}`;
     if (cmid !== '') {
       const prev = s.msgIds.get(mfield);
@@ -156,11 +167,10 @@ export class MemoryStore implements Store {
       s.botLast = text;
     }
 
-    const seq = ++s.seq;
-    const ev: StoredEvent = { seq, from, text, ts };
+    const ev: Omit<StoredEvent, 'seq'> = { from, text, ts };
     if (from === 'agent') ev.agentId = actor;
     if (from === 'bot' && role !== '') ev.role = role;
-    s.events.push(ev);
+    const seq = this.pushEvent(shop, s, ev, state === 'assigned' ? s.agent : undefined);
     if (cmid !== '') s.msgIds.set(mfield, seq);
 
     const out: Appended = { seq, duplicate: false };
@@ -169,52 +179,74 @@ export class MemoryStore implements Store {
       s.frAt = ts;
       out.firstResponseMs = ts - s.firstAt;
     }
+    // The idle clock runs from the buyer's last word; the reply clock from the first buyer
+    // line the agent has not answered yet.
+    if (from === 'buyer' && (state === 'assigned' || state === 'bot')) {
+      st.idle.add(sid, ts);
+      if (state === 'assigned' && !st.reply.has(sid)) st.reply.add(sid, ts);
+    } else if (from === 'agent') {
+      const since = st.reply.score(sid);
+      if (since !== undefined) {
+        st.reply.remove(sid);
+        out.replyMs = ts - since;
+      }
+    }
     if (from === 'buyer' && state === 'bot' && flags.enqueue) {
-      s.state = 'queued';
+      s.state = transition('enqueue', sid, state);
       s.role = role;
       s.arrived = ts;
       s.roles = [role];
       st.expireSession(s, undefined);
       st.persistBuyerSession(actor);
+      st.idle.remove(sid);
       const q = st.queue(role);
       q.add(sid, ts);
       out.enqueued = { role, position: q.rank(sid)! + 1 };
     } else if (from === 'buyer' && state === 'queued' && role !== s.role && flags.reclassify) {
-      // Moves to the role the buyer named, keeping its arrival time as its place in line.
+      // Moves to the role the buyer named, keeping its place in line.
       const fromRole = s.role;
       st.queue(fromRole).remove(sid);
       const q = st.queue(role);
-      q.add(sid, s.arrived);
+      q.add(sid, s.prio ?? s.arrived);
       s.role = role;
       s.roles = [...(s.roles ?? [fromRole]), role];
       out.moved = { fromRole, toRole: role, position: q.rank(sid)! + 1 };
     }
+    return out;
+  }
 
+  /**
+   * The prelude's pushEvent: stores one event and publishes it in the same step. The buyer
+   * hears everything but its own lines; `agent` (the holder, if any) everything but its own.
+   */
+  private pushEvent(shop: string, s: SessionRec, ev: Omit<StoredEvent, 'seq'>, agent: string | undefined): number {
+    const seq = ++s.seq;
+    s.events.push({ seq, ...ev });
     const frame = JSON.stringify({
       type: 'message',
-      sessionId: sid,
+      sessionId: s.id,
       seq,
-      from,
-      text,
-      ts,
-      ...(from === 'bot' && role !== '' ? { role } : {}),
+      from: ev.from,
+      text: ev.text,
+      ts: ev.ts,
+      ...(ev.role ? { role: ev.role } : {}),
+      ...(ev.kind ? { kind: ev.kind } : {}),
     });
-    // Each side gets what the other side said; a sender learns its seq from the ack.
-    if (from !== 'buyer') this.bus.deliver({ kind: 'buyer', shop, id: s.buyer }, frame);
-    if (from !== 'agent' && state === 'assigned') this.bus.deliver({ kind: 'agent', shop, id: s.agent! }, frame);
-    return out;
+    if (ev.from !== 'buyer') this.bus.deliver({ kind: 'buyer', shop, id: s.buyer }, frame);
+    if (ev.from !== 'agent' && agent) this.bus.deliver({ kind: 'agent', shop, id: agent }, frame);
+    return seq;
   }
 
   async rate(shop: string, sessionId: string, buyerId: string, score: number, comment: string | undefined, now: number) {
     const st = this.shop(shop);
     const s = st.session(sessionId);
     if (!s || s.buyer !== buyerId) fail('unknown_session', `no session ${sessionId}`);
-    if (s.state !== 'closed' || !s.lastAgent) fail('bad_state', 'a session can be rated once an agent has closed it');
+    transition('rate', sessionId, s.state);
     if (s.rating !== undefined) fail('bad_state', `session ${sessionId} is already rated`);
     s.rating = score;
     s.ratingComment = comment ?? '';
     s.ratedAt = now;
-    const a = st.agents.get(s.lastAgent);
+    const a = st.agents.get(s.lastAgent!);
     if (a) {
       a.ratingSum += score;
       a.ratingCount += 1;
@@ -238,6 +270,7 @@ export class MemoryStore implements Store {
         idle: now,
         ratingSum: 0,
         ratingCount: 0,
+        replyMisses: 0,
         conns: new Set(),
         sessions: new Set(),
         offers: new Set(),
@@ -310,15 +343,19 @@ export class MemoryStore implements Store {
     if (!s) fail('unknown_session', `no session ${sessionId}`);
     const note = s.note ? { note: s.note } : {};
     if (s.state === 'assigned' && s.agent === agentId) return { role: s.role, ...note, alreadyAssigned: true };
-    if (s.state !== 'offered' || s.agent !== agentId) fail('bad_state', `session ${sessionId} is not offered to you`);
+    const next = transition('accept', sessionId, s.state);
+    if (s.agent !== agentId) fail('bad_state', `session ${sessionId} is not offered to you`);
     // Past its deadline the offer is dead even if no timer has re-queued it yet.
     if (s.offerExp! < now) fail('bad_state', `the offer of session ${sessionId} has expired`);
-    s.state = 'assigned';
+    s.state = next;
     s.lastAgent = agentId;
     delete s.offerExp;
     st.offers.remove(sessionId);
     const a = st.agents.get(agentId);
     if (a?.offers.delete(sessionId)) a.sessions.add(sessionId);
+    // The agent owes the buyer a first word within the reply window; the idle clock starts too.
+    st.idle.add(sessionId, now);
+    st.reply.add(sessionId, now);
     st.assignTimes.set(s.role, [now, ...(st.assignTimes.get(s.role) ?? [])].slice(0, 50));
     return { role: s.role, ...note, alreadyAssigned: false };
   }
@@ -338,7 +375,8 @@ export class MemoryStore implements Store {
     const s = st.session(sid);
     if (agentId !== '') {
       if (!s) fail('unknown_session', `no session ${sid}`);
-      if (s.state !== 'offered' || s.agent !== agentId) fail('bad_state', `session ${sid} is not offered to you`);
+      transition('release', sid, s.state);
+      if (s.agent !== agentId) fail('bad_state', `session ${sid} is not offered to you`);
     } else if (!s || s.state !== 'offered' || s.offerExp! > now) {
       return null;
     }
@@ -351,63 +389,143 @@ export class MemoryStore implements Store {
     return { sessionId: sid, buyerId: s.buyer, role: s.role, agentId: holder };
   }
 
-  async transfer(shop: string, sessionId: string, agentId: string, toRole: string, note: string | undefined, now: number, excludeMs: number) {
+  async transfer(
+    shop: string,
+    sessionId: string,
+    agentId: string,
+    toRole: string,
+    note: string | undefined,
+    now: number,
+    opts: { excludeMs: number; boostMs: number; line: string },
+  ) {
     const st = this.shop(shop);
     const s = st.session(sessionId);
     if (!s) fail('unknown_session', `no session ${sessionId}`);
-    if (s.state === 'closed') fail('bad_state', `session ${sessionId} is closed`);
-    if (s.state !== 'assigned' || s.agent !== agentId) fail('not_assigned', `session ${sessionId} is not assigned to you`);
+    transition('transfer', sessionId, s.state, { agent: s.agent, actor: agentId });
     const fromRole = s.role;
+    // Everyone the session meets next sees where it has been and why.
+    s.handovers.push({ fromRole, toRole, agentId, ...(note ? { note } : {}), ts: now });
     s.roles = [...(s.roles ?? [fromRole]), toRole];
     s.role = toRole;
     if (note) s.note = note;
     else delete s.note;
+    // Ahead of fresh arrivals: it keeps its arrival time, less the boost for having waited once.
+    s.prio = Math.min(s.prio ?? s.arrived, s.arrived - opts.boostMs);
     st.requeue(s);
     st.agents.get(agentId)?.sessions.delete(sessionId);
     st.releaseLoad(agentId, now, true);
-    if (excludeMs > 0) s.excluded.set(agentId, now + excludeMs);
-    return { fromRole, buyerId: s.buyer };
+    if (opts.excludeMs > 0) s.excluded.set(agentId, now + opts.excludeMs);
+    // The buyer hears of the handover before the bot's line about it.
+    this.bus.deliver({ kind: 'buyer', shop, id: s.buyer }, JSON.stringify({ type: 'handover', sessionId, fromRole, toRole }));
+    this.bus.deliver({ kind: 'agent', shop, id: agentId }, JSON.stringify({ type: 'session_closed', sessionId, reason: 'transferred' }));
+    if (opts.line) this.pushEvent(shop, s, { from: 'bot', text: opts.line, ts: now, role: toRole, kind: 'handover' }, undefined);
+    return { fromRole, buyerId: s.buyer, position: st.queue(toRole).rank(sessionId)! + 1 };
   }
 
-  async close(shop: string, sessionId: string, agentId: string | null, reason: string, now: number, retentionMs: number) {
-    const { buyerId, holder } = this.closeSession(shop, sessionId, agentId ?? '', reason, now, retentionMs, 0);
-    return { buyerId, ...(holder ? { agentId: holder } : {}) };
+  async close(shop: string, sessionId: string, agentId: string, reason: string, now: number, opts: { retentionMs: number; rateWindowMs: number; invite: string; goodbye: string }) {
+    return this.closeSession(shop, sessionId, 'close', agentId, reason, now, { ...opts, line: opts.invite })!;
+  }
+
+  async endSession(shop: string, sessionId: string, reason: string, now: number, opts: { retentionMs: number; line?: BotLine }) {
+    return this.closeSession(shop, sessionId, 'end', '', reason, now, { retentionMs: opts.retentionMs, line: opts.line?.text, lineKind: opts.line?.kind })!;
+  }
+
+  async idleClose(shop: string, sessionId: string, now: number, silentSince: number, opts: { retentionMs: number; line: BotLine }) {
+    return this.closeSession(shop, sessionId, 'end', '', 'idle', now, {
+      retentionMs: opts.retentionMs,
+      line: opts.line.text,
+      lineKind: opts.line.kind,
+      idleBefore: silentSince,
+    });
   }
 
   async block(shop: string, sessionId: string, agentId: string, reason: string, now: number, blockMs: number, retentionMs: number) {
-    const { buyerId } = this.closeSession(shop, sessionId, agentId, reason, now, retentionMs, blockMs);
+    const { buyerId } = this.closeSession(shop, sessionId, 'block', agentId, reason, now, { retentionMs, blockMs })!;
     return { buyerId };
   }
 
-  /** close.lua: ends a session from any open state; with blockMs > 0 also blocks its buyer. */
-  private closeSession(shop: string, sid: string, agentId: string, reason: string, now: number, retentionMs: number, blockMs: number) {
+  /** close.lua: the agent's close (maybe into the rating window), a block, or the system's end. */
+  private closeSession(
+    shop: string,
+    sid: string,
+    mode: 'close' | 'block' | 'end',
+    agentId: string,
+    reason: string,
+    now: number,
+    o: { retentionMs: number; blockMs?: number; rateWindowMs?: number; line?: string | undefined; lineKind?: EventKind | undefined; goodbye?: string; idleBefore?: number },
+  ): Closed | null {
     const st = this.shop(shop);
     const s = st.session(sid);
+    if (o.idleBefore !== undefined) {
+      if (!s || (s.state !== 'bot' && s.state !== 'assigned')) {
+        st.idle.remove(sid);
+        return null;
+      }
+      const since = st.idle.score(sid);
+      if (since === undefined || since > o.idleBefore) return null;
+    }
     if (!s) fail('unknown_session', `no session ${sid}`);
-    if (s.state === 'closed') fail('bad_state', `session ${sid} is already closed`);
+    const state = s.state;
     const holder = s.agent;
-    if (agentId !== '' && (s.state !== 'assigned' || holder !== agentId)) {
-      fail('not_assigned', `session ${sid} is not assigned to you`);
+    let next = transition(mode, sid, state, { agent: holder, actor: agentId });
+    if (mode === 'close' && !(o.rateWindowMs! > 0)) next = 'closed';
+    if (mode === 'end' && o.line) {
+      this.pushEvent(shop, s, { from: 'bot', text: o.line, ts: now, ...(o.lineKind ? { kind: o.lineKind } : {}) }, state === 'assigned' ? holder : undefined);
     }
-    if (s.state === 'queued') {
-      st.queues.get(s.role)?.remove(sid);
-    } else if (s.state === 'offered') {
-      st.offers.remove(sid);
-      st.agents.get(holder!)?.offers.delete(sid);
-      st.releaseLoad(holder!, now, false);
-    } else if (s.state === 'assigned') {
-      st.agents.get(holder!)?.sessions.delete(sid);
-      st.releaseLoad(holder!, now, true);
+    st.detach(s, now);
+    if (next === 'closing') {
+      s.state = 'closing';
+      s.closingUntil = now + o.rateWindowMs!;
+      s.closeReason = reason;
+      st.closing.add(sid, s.closingUntil);
+      this.pushEvent(shop, s, { from: 'bot', text: o.line ?? '', ts: now, kind: 'rating_invite' }, undefined);
+    } else {
+      if (mode === 'close' && o.goodbye) this.pushEvent(shop, s, { from: 'bot', text: o.goodbye, ts: now, kind: 'goodbye' }, undefined);
+      st.finalClose(s, reason, now, o.retentionMs);
+      if (mode === 'block') st.block(s.buyer, reason, o.blockMs!);
     }
-    s.state = 'closed';
-    s.closedReason = reason;
-    s.closedAt = now;
-    delete s.agent;
-    delete s.offerExp;
-    if (st.buyerSession(s.buyer) === sid) st.dropBuyerSession(s.buyer);
-    st.expireSession(s, retentionMs);
-    if (blockMs > 0) st.block(s.buyer, reason, blockMs);
-    return { buyerId: s.buyer, holder };
+    return { buyerId: s.buyer, ...(holder ? { agentId: holder } : {}), state: next as 'closing' | 'closed', role: s.role };
+  }
+
+  async finishClosing(shop: string, sessionId: string, now: number, opts: { retentionMs: number; goodbye: string; onlyDue: boolean }) {
+    const st = this.shop(shop);
+    const s = st.session(sessionId);
+    if (opts.onlyDue && (s?.state !== 'closing' || s.closingUntil! > now)) {
+      if (s?.state !== 'closing') st.closing.remove(sessionId);
+      return null;
+    }
+    if (!s) fail('unknown_session', `no session ${sessionId}`);
+    transition('finish', sessionId, s.state);
+    if (opts.goodbye) this.pushEvent(shop, s, { from: 'bot', text: opts.goodbye, ts: now, kind: 'goodbye' }, undefined);
+    const reason = s.closeReason ?? 'agent_closed';
+    st.finalClose(s, reason, now, opts.retentionMs);
+    return { buyerId: s.buyer, reason };
+  }
+
+  async replyMiss(shop: string, sessionId: string, now: number, cutoff: number, opts: { escalate: Escalation; excludeMs: number }) {
+    const st = this.shop(shop);
+    const since = st.reply.score(sessionId);
+    if (since === undefined || since > cutoff) return null;
+    st.reply.remove(sessionId);
+    const s = st.session(sessionId);
+    if (s?.state !== 'assigned') return null;
+    const agentId = s.agent!;
+    const a = st.agents.get(agentId);
+    if (a) a.replyMisses += 1;
+    s.replyMisses += 1;
+    let requeued = false;
+    if (opts.escalate === 'reoffer') {
+      transition('requeue', sessionId, s.state);
+      st.requeue(s);
+      a?.sessions.delete(sessionId);
+      st.releaseLoad(agentId, now, true);
+      if (opts.excludeMs > 0) s.excluded.set(agentId, now + opts.excludeMs);
+      this.bus.deliver({ kind: 'agent', shop, id: agentId }, JSON.stringify({ type: 'session_closed', sessionId, reason: 'reply_timeout' }));
+      requeued = true;
+    } else if (opts.escalate === 'alert') {
+      this.bus.deliver({ kind: 'agent', shop, id: agentId }, JSON.stringify({ type: 'reply_overdue', sessionId, waitingSince: since }));
+    }
+    return { agentId, buyerId: s.buyer, role: s.role, waitingSince: since, requeued };
   }
 
   async expireGrace(shop: string, agentId: string, now: number): Promise<Requeued[]> {
@@ -445,7 +563,7 @@ export class MemoryStore implements Store {
       let pruned = false;
       for (const sid of sessions) {
         const s = st.session(sid);
-        if (!s || s.state !== 'queued' || s.role !== role) {
+        if (!s || !('queued' === s.state) || s.role !== role) {
           // A leftover entry (closed or moved meanwhile) must not block the queue.
           queue.remove(sid);
           pruned = true;
@@ -520,5 +638,17 @@ export class MemoryStore implements Store {
 
   async dueGrace(shop: string, now: number): Promise<string[]> {
     return this.shop(shop).grace.upTo(now);
+  }
+
+  async dueClosing(shop: string, now: number): Promise<string[]> {
+    return this.shop(shop).closing.upTo(now);
+  }
+
+  async dueIdle(shop: string, silentSince: number): Promise<string[]> {
+    return this.shop(shop).idle.upTo(silentSince);
+  }
+
+  async dueReplies(shop: string, cutoff: number): Promise<string[]> {
+    return this.shop(shop).reply.upTo(cutoff);
   }
 }

@@ -1,4 +1,5 @@
-import type { AgentStatus, AgentView, Requeued, SessionState, SessionView, StoredEvent } from '../types.ts';
+import { transition } from '../../domain/lifecycle.ts';
+import type { AgentStatus, AgentView, Handover, Requeued, SessionState, SessionView, StoredEvent } from '../types.ts';
 import { SortedSet } from './sorted-set.ts';
 
 /**
@@ -14,6 +15,8 @@ export interface SessionRec {
   state: SessionState;
   role: string;
   arrived: number;
+  /** Queue score when it differs from `arrived` (a transfer's boost). */
+  prio?: number;
   created: number;
   seq: number;
   agent?: string;
@@ -21,7 +24,12 @@ export interface SessionRec {
   lastAgent?: string;
   /** Roles visited; unset until the first buyer message queues the session. */
   roles?: string[];
+  handovers: Handover[];
   note?: string;
+  closingUntil?: number;
+  /** The reason `closed` will carry once the rating window ends. */
+  closeReason?: string;
+  replyMisses: number;
   closedReason?: string;
   closedAt?: number;
   rating?: number;
@@ -55,6 +63,7 @@ export interface AgentRec {
   graceUntil?: number;
   ratingSum: number;
   ratingCount: number;
+  replyMisses: number;
   conns: Set<string>;
   sessions: Set<string>;
   offers: Set<string>;
@@ -94,6 +103,12 @@ export class ShopState {
   readonly assignTimes = new Map<string, number[]>();
   /** Offline agents by end of grace period. */
   readonly grace = new SortedSet();
+  /** Sessions in their rating window, by its end. */
+  readonly closing = new SortedSet();
+  /** `bot`/`assigned` sessions by the buyer's last message (or assignment). */
+  readonly idle = new SortedSet();
+  /** Assigned sessions whose buyer awaits the agent, by when that began. */
+  readonly reply = new SortedSet();
 
   constructor(private readonly clock: () => number) {}
 
@@ -194,13 +209,49 @@ export class ShopState {
     this.refreshAvail(aid);
   }
 
-  /** Back into its role's queue with its original arrival time, ahead of later arrivals. */
+  /** The clocks that only run while an agent has the chat (idle close, reply window). */
+  stopChatClocks(sid: string): void {
+    this.idle.remove(sid);
+    this.reply.remove(sid);
+  }
+
+  /** Back into its role's queue at its priority (arrival less any transfer boost), ahead of later arrivals. */
   requeue(s: SessionRec): void {
     s.state = 'queued';
     delete s.agent;
     delete s.offerExp;
     this.offers.remove(s.id);
-    this.queue(s.role).add(s.id, s.arrived);
+    this.queue(s.role).add(s.id, s.prio ?? s.arrived);
+    this.stopChatClocks(s.id);
+  }
+
+  /** Takes a session away from whoever holds or awaits it (queue, offer, agent). */
+  detach(s: SessionRec, now: number): void {
+    const holder = s.agent;
+    if (s.state === 'queued') {
+      this.queues.get(s.role)?.remove(s.id);
+    } else if (s.state === 'offered') {
+      this.offers.remove(s.id);
+      this.agents.get(holder!)?.offers.delete(s.id);
+      this.releaseLoad(holder!, now, false);
+    } else if (s.state === 'assigned') {
+      this.agents.get(holder!)?.sessions.delete(s.id);
+      this.releaseLoad(holder!, now, true);
+    }
+    delete s.agent;
+    delete s.offerExp;
+    this.stopChatClocks(s.id);
+  }
+
+  /** The last step of every ending: closed, readable for `retentionMs`, then gone. */
+  finalClose(s: SessionRec, reason: string, now: number, retentionMs: number): void {
+    s.state = 'closed';
+    s.closedReason = reason;
+    s.closedAt = now;
+    delete s.closingUntil;
+    this.closing.remove(s.id);
+    if (this.buyerSession(s.buyer) === s.id) this.dropBuyerSession(s.buyer);
+    this.expireSession(s, retentionMs);
   }
 
   /**
@@ -212,6 +263,7 @@ export class ShopState {
     for (const sid of held) {
       const s = this.session(sid);
       if (s?.state === state && s.agent === agentId) {
+        transition('requeue', sid, s.state);
         this.requeue(s);
         requeued.push({ sessionId: sid, buyerId: s.buyer, role: s.role });
       }
@@ -234,13 +286,18 @@ export function sessionView(shop: string, s: SessionRec): SessionView {
     createdAt: s.created,
     lastSeq: s.seq,
     roleHistory: [...(s.roles ?? [])],
+    handovers: s.handovers.map((h) => ({ ...h })),
+    replyMisses: s.replyMisses,
   };
   if (s.agent) view.agentId = s.agent;
   if (s.offerExp !== undefined) view.offerExpiresAt = s.offerExp;
   if (s.lastAgent) view.lastAgentId = s.lastAgent;
   if (s.note) view.note = s.note;
+  if (s.closingUntil !== undefined) view.closingUntil = s.closingUntil;
   if (s.closedReason) view.closedReason = s.closedReason;
+  if (s.closedAt !== undefined) view.closedAt = s.closedAt;
   if (s.rating !== undefined) view.rating = s.rating;
+  if (s.ratingComment) view.ratingComment = s.ratingComment;
   return view;
 }
 
@@ -254,5 +311,8 @@ export function agentView(shop: string, a: AgentRec): AgentView {
     load: a.load,
     sessions: [...a.sessions],
     offers: [...a.offers],
+    ratingSum: a.ratingSum,
+    ratingCount: a.ratingCount,
+    replyMisses: a.replyMisses,
   };
 }

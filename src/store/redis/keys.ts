@@ -6,7 +6,7 @@ import type { Address } from '../types.ts';
  * The Lua side (lua/_prelude.lua) derives the same names from this prefix.
  *
  *   s:<sid>       hash    session (state, buyer, role, agent, arrived, seq, x:<agent> exclusions…)
- *   t:<sid>       stream  transcript; entry id `<seq>-0`, fields f(rom) t(ext) ts a(gent) r(ole)
+ *   t:<sid>       stream  transcript; entry id `<seq>-0`, fields f(rom) t(ext) ts a(gent) r(ole) k(ind)
  *   m:<sid>       hash    clientMsgId → seq, for idempotent resends
  *   bs:<buyer>    string  the buyer's open session
  *   blk:<buyer>   string  block marker (with expiry)
@@ -17,6 +17,9 @@ import type { Address } from '../types.ts';
  *   rate:<role>   list    times of the role's last 50 assignments (newest first), for ETAs
  *   offers        zset    offered sessions by expiry
  *   grace         zset    offline agents by end of grace period
+ *   closing       zset    sessions in their rating window, by its end
+ *   idle          zset    `bot`/`assigned` sessions by the buyer's last message (or assignment)
+ *   reply         zset    assigned sessions whose buyer awaits the agent, by when it began
  *   ch:b:<buyer>, ch:a:<agent>   pub/sub channels
  */
 export function shopPrefix(prefix: string, shop: string): string {
@@ -35,6 +38,9 @@ export const agentKey = (p: string, aid: string) => `${p}a:${aid}`;
 export const rateKey = (p: string, role: string) => `${p}rate:${role}`;
 export const offersKey = (p: string) => `${p}offers`;
 export const graceKey = (p: string) => `${p}grace`;
+export const closingKey = (p: string) => `${p}closing`;
+export const idleKey = (p: string) => `${p}idle`;
+export const replyKey = (p: string) => `${p}reply`;
 
 export function channelOf(prefix: string, address: Address): string {
   return `${shopPrefix(prefix, address.shop)}ch:${address.kind === 'buyer' ? 'b' : 'a'}:${address.id}`;

@@ -1,13 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { Redis, Cluster } from 'ioredis';
 import { PeakError, type ErrorCode } from '../../protocol/errors.ts';
-import type { EventFrom } from '../../protocol/frames.ts';
+import type { EventFrom, EventKind } from '../../protocol/frames.ts';
 import type {
   Address,
   AgentStatus,
   AgentView,
+  AgentPostResult,
   BotPostResult,
   Bus,
+  Closed,
+  Escalation,
+  Handover,
   BuyerMessage,
   BuyerPostResult,
   Offer,
@@ -18,7 +22,7 @@ import type {
   Store,
   StoredEvent,
 } from '../types.ts';
-import { channelOf, graceKey, offersKey, queueKey, rateKey, sessionKey, shopPrefix, shopsKey, transcriptKey, agentKey } from './keys.ts';
+import { channelOf, closingKey, graceKey, idleKey, replyKey, offersKey, queueKey, rateKey, sessionKey, shopPrefix, shopsKey, transcriptKey, agentKey } from './keys.ts';
 import { rateOf } from '../rate.ts';
 import { defineScripts, type ScriptClient } from './scripts.ts';
 
@@ -35,6 +39,9 @@ export interface RedisStoreOptions {
 type Client = Redis | Cluster;
 
 const PEAK_ERROR = /^PEAK (\w+) (.*)$/s;
+
+/** Due timers handled per sweep and shop; the rest wait for the next sweep. */
+const DUE_BATCH = 500;
 
 /**
  * Lua scripts report client mistakes as `PEAK <code> <message>`. Any other Redis reply
@@ -109,7 +116,7 @@ class RedisBus implements Bus {
 }
 
 /** appendEvent.lua's reply: seq, duplicate, enqueued, role, position, movedFrom, suppressed, firstResponseMs, state. */
-type AppendReply = [number, number, number, string, number, string, string, number, SessionState];
+type AppendReply = [number, number, number, string, number, string, string, number, SessionState, number];
 
 function flatRequeued(flat: unknown[]): Requeued[] {
   const out: Requeued[] = [];
@@ -125,6 +132,7 @@ function toEvent(id: string, fields: string[]): StoredEvent {
   const ev: StoredEvent = { seq: Number(id.slice(0, id.indexOf('-'))), from: f.f as EventFrom, text: f.t ?? '', ts: Number(f.ts) };
   if (f.r) ev.role = f.r;
   if (f.a) ev.agentId = f.a;
+  if (f.k) ev.kind = f.k as EventKind;
   return ev;
 }
 
@@ -214,9 +222,9 @@ export class RedisStore implements Store {
     return out;
   }
 
-  async postAgentMessage(shop: string, sessionId: string, agentId: string, msg: { clientMsgId: string; text: string; ts: number }): Promise<PostResult> {
+  async postAgentMessage(shop: string, sessionId: string, agentId: string, msg: { clientMsgId: string; text: string; ts: number }): Promise<AgentPostResult> {
     const r = await this.call<AppendReply>('appendEvent', shop, sessionId, 'agent', agentId, msg.clientMsgId, msg.text, msg.ts, '', '', 0);
-    return { seq: r[0], duplicate: r[1] === 1, ...(r[7] >= 0 ? { firstResponseMs: r[7] } : {}) };
+    return { seq: r[0], duplicate: r[1] === 1, role: r[3], ...(r[7] >= 0 ? { firstResponseMs: r[7] } : {}), ...(r[9] >= 0 ? { replyMs: r[9] } : {}) };
   }
 
   async postBotMessage(shop: string, sessionId: string, msg: { text: string; ts: number; role?: string; perMinute: number }): Promise<BotPostResult> {
@@ -231,10 +239,10 @@ export class RedisStore implements Store {
 
   async agentConnect(shop: string, agentId: string, connId: string, now: number): Promise<AgentView> {
     await this.remember(shop);
-    const [status, roles, capacity, load, sessions, offers] = await this.call<[AgentStatus, string, number, number, string[], string[]]>(
-      'agentConnect', shop, agentId, connId, now,
-    );
-    return { id: agentId, shop, status, roles: roles ? roles.split(',') : [], capacity, load, sessions, offers };
+    const [status, roles, capacity, load, sessions, offers, ratingSum, ratingCount, replyMisses] = await this.call<
+      [AgentStatus, string, number, number, string[], string[], number, number, number]
+    >('agentConnect', shop, agentId, connId, now);
+    return { id: agentId, shop, status, roles: roles ? roles.split(',') : [], capacity, load, sessions, offers, ratingSum, ratingCount, replyMisses };
   }
 
   async agentDisconnect(shop: string, agentId: string, connId: string, now: number, graceMs: number) {
@@ -272,19 +280,69 @@ export class RedisStore implements Store {
     return { sessionId: r[0]!, buyerId: r[1]!, role: r[2]!, agentId: r[3]! };
   }
 
-  async transfer(shop: string, sessionId: string, agentId: string, toRole: string, note: string | undefined, now: number, excludeMs: number) {
-    const [fromRole, buyerId] = await this.call<[string, string]>('transfer', shop, sessionId, agentId, toRole, note ?? '', now, excludeMs);
-    return { fromRole, buyerId };
+  async transfer(
+    shop: string,
+    sessionId: string,
+    agentId: string,
+    toRole: string,
+    note: string | undefined,
+    now: number,
+    opts: { excludeMs: number; boostMs: number; line: string },
+  ) {
+    const [fromRole, buyerId, position] = await this.call<[string, string, number]>(
+      'transfer', shop, sessionId, agentId, toRole, note ?? '', now, opts.excludeMs, opts.boostMs, opts.line,
+    );
+    return { fromRole, buyerId, position };
   }
 
-  async close(shop: string, sessionId: string, agentId: string | null, reason: string, now: number, retentionMs: number) {
-    const [buyerId, holder] = await this.call<[string, string]>('close', shop, sessionId, agentId ?? '', reason, now, retentionMs, 0);
-    return { buyerId, ...(holder ? { agentId: holder } : {}) };
+  /** close.lua in one of its modes; null only for an idle check that did not hold. */
+  private async closeCall(
+    shop: string,
+    sessionId: string,
+    mode: 'close' | 'block' | 'end',
+    agentId: string,
+    reason: string,
+    now: number,
+    o: { retentionMs: number; blockMs?: number; rateWindowMs?: number; line?: string; lineKind?: string; goodbye?: string; idleBefore?: number },
+  ): Promise<Closed | null> {
+    const r = await this.call<[string, string, 'closing' | 'closed', string] | null>(
+      'close', shop, sessionId, mode, agentId, reason, now, o.retentionMs, o.blockMs ?? 0, o.rateWindowMs ?? 0,
+      o.line ?? '', o.lineKind ?? '', o.goodbye ?? '', o.idleBefore ?? -1,
+    );
+    if (!r) return null;
+    return { buyerId: r[0], ...(r[1] ? { agentId: r[1] } : {}), state: r[2], role: r[3] };
+  }
+
+  async close(shop: string, sessionId: string, agentId: string, reason: string, now: number, opts: { retentionMs: number; rateWindowMs: number; invite: string; goodbye: string }) {
+    return (await this.closeCall(shop, sessionId, 'close', agentId, reason, now, { ...opts, line: opts.invite }))!;
+  }
+
+  async endSession(shop: string, sessionId: string, reason: string, now: number, opts: { retentionMs: number; line?: { text: string; kind: EventKind } }) {
+    return (await this.closeCall(shop, sessionId, 'end', '', reason, now, { retentionMs: opts.retentionMs, line: opts.line?.text, lineKind: opts.line?.kind }))!;
+  }
+
+  async idleClose(shop: string, sessionId: string, now: number, silentSince: number, opts: { retentionMs: number; line: { text: string; kind: EventKind } }) {
+    return this.closeCall(shop, sessionId, 'end', '', 'idle', now, {
+      retentionMs: opts.retentionMs,
+      line: opts.line.text,
+      lineKind: opts.line.kind,
+      idleBefore: silentSince,
+    });
+  }
+
+  async finishClosing(shop: string, sessionId: string, now: number, opts: { retentionMs: number; goodbye: string; onlyDue: boolean }) {
+    const r = await this.call<[string, string] | null>('finish', shop, sessionId, now, opts.retentionMs, opts.goodbye, opts.onlyDue ? '1' : '0');
+    return r ? { buyerId: r[0], reason: r[1] } : null;
   }
 
   async block(shop: string, sessionId: string, agentId: string, reason: string, now: number, blockMs: number, retentionMs: number) {
-    const [buyerId] = await this.call<[string, string]>('close', shop, sessionId, agentId, reason, now, retentionMs, blockMs);
-    return { buyerId };
+    const r = await this.closeCall(shop, sessionId, 'block', agentId, reason, now, { retentionMs, blockMs });
+    return { buyerId: r!.buyerId };
+  }
+
+  async replyMiss(shop: string, sessionId: string, now: number, cutoff: number, opts: { escalate: Escalation; excludeMs: number }) {
+    const r = await this.call<[string, string, string, number, number] | null>('replyMiss', shop, sessionId, now, cutoff, opts.escalate, opts.excludeMs);
+    return r ? { agentId: r[0], buyerId: r[1], role: r[2], waitingSince: r[3], requeued: r[4] === 1 } : null;
   }
 
   async expireGrace(shop: string, agentId: string, now: number): Promise<Requeued[]> {
@@ -313,13 +371,18 @@ export class RedisStore implements Store {
       createdAt: Number(h.created ?? 0),
       lastSeq: Number(h.seq ?? 0),
       roleHistory: h.roles ? h.roles.split(',') : [],
+      handovers: h.handovers ? (JSON.parse(h.handovers) as Handover[]) : [],
+      replyMisses: Number(h.replyMisses ?? 0),
     };
     if (h.agent) view.agentId = h.agent;
     if (h.offerExp) view.offerExpiresAt = Number(h.offerExp);
     if (h.lastAgent) view.lastAgentId = h.lastAgent;
     if (h.note) view.note = h.note;
+    if (h.closingUntil) view.closingUntil = Number(h.closingUntil);
     if (h.closedReason) view.closedReason = h.closedReason;
+    if (h.closedAt) view.closedAt = Number(h.closedAt);
     if (h.rating) view.rating = Number(h.rating);
+    if (h.ratingComment) view.ratingComment = h.ratingComment;
     return view;
   }
 
@@ -338,6 +401,9 @@ export class RedisStore implements Store {
       load: Number(h.load ?? 0),
       sessions,
       offers,
+      ratingSum: Number(h.ratingSum ?? 0),
+      ratingCount: Number(h.ratingCount ?? 0),
+      replyMisses: Number(h.replyMisses ?? 0),
     };
   }
 
@@ -376,5 +442,17 @@ export class RedisStore implements Store {
 
   async dueGrace(shop: string, now: number): Promise<string[]> {
     return this.guard(this.client.zrangebyscore(graceKey(this.p(shop)), '-inf', now));
+  }
+
+  async dueClosing(shop: string, now: number): Promise<string[]> {
+    return this.guard(this.client.zrangebyscore(closingKey(this.p(shop)), '-inf', now, 'LIMIT', 0, DUE_BATCH));
+  }
+
+  async dueIdle(shop: string, silentSince: number): Promise<string[]> {
+    return this.guard(this.client.zrangebyscore(idleKey(this.p(shop)), '-inf', silentSince, 'LIMIT', 0, DUE_BATCH));
+  }
+
+  async dueReplies(shop: string, cutoff: number): Promise<string[]> {
+    return this.guard(this.client.zrangebyscore(replyKey(this.p(shop)), '-inf', cutoff, 'LIMIT', 0, DUE_BATCH));
   }
 }

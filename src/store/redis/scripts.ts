@@ -1,6 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Redis, Cluster } from 'ioredis';
+import { lifecycleLua } from '../../domain/lifecycle.ts';
 
 const LUA_DIR = fileURLToPath(new URL('./lua/', import.meta.url));
 const PRELUDE = '_prelude.lua';
@@ -16,14 +17,19 @@ export const SCRIPT_NAMES = [
   'releaseOffer',
   'transfer',
   'close',
+  'finish',
+  'replyMiss',
   'expireGrace',
   'dispatch',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 
-/** Reads every script once, with the shared prelude in front (the BullMQ way of including). */
+/**
+ * Reads every script once, with the shared prelude in front (the BullMQ way of including),
+ * and in front of that the session lifecycle table, so Lua and TypeScript enforce one table.
+ */
 export function loadScripts(): Record<ScriptName, string> {
-  const prelude = readFileSync(LUA_DIR + PRELUDE, 'utf8');
+  const prelude = `${lifecycleLua()}${readFileSync(LUA_DIR + PRELUDE, 'utf8')}`;
   const files = new Set(readdirSync(LUA_DIR).filter((f) => f.endsWith('.lua') && f !== PRELUDE));
   const out = {} as Record<ScriptName, string>;
   for (const name of SCRIPT_NAMES) {

@@ -1,4 +1,5 @@
--- Prepended to every script by src/store/redis/scripts.ts.
+-- Prepended to every script by src/store/redis/scripts.ts, after the lifecycle table
+-- (LIFECYCLE, AGENT_ACTIONS, ENDED) rendered from src/domain/lifecycle.ts.
 -- KEYS[1] is the shop's key prefix ("pd:{shop}:"). Every key a script touches starts with it,
 -- so all keys of one shop share a hash slot and the scripts run unchanged on Redis Cluster.
 local P = KEYS[1]
@@ -12,6 +13,33 @@ local function akey(aid) return P .. 'a:' .. aid end
 
 -- Scores must stay exact integers; Lua's default number formatting would round them.
 local function int(n) return string.format('%.0f', n) end
+
+-- The state `action` leads to from `state`, or the client's error (see lifecycle.ts).
+local function transition(action, sid, state, holder, actor)
+  local nxt = LIFECYCLE[action][state]
+  if AGENT_ACTIONS[action] and not ENDED[state] and (not nxt or holder ~= actor) then
+    fail('not_assigned', 'session ' .. sid .. ' is not assigned to you')
+  end
+  if not nxt then fail('bad_state', 'cannot ' .. action .. ' session ' .. sid .. ': it is ' .. tostring(state)) end
+  return nxt
+end
+
+-- Stores one transcript event and publishes it, in the same step, so seq order is delivery
+-- order. ev: {from, text, ts, agent?, role?, kind?}. The buyer hears everything but its own
+-- lines; `agent` (the session's holder, or nil) everything but its own.
+local function pushEvent(sid, ev, buyer, agent)
+  local seq = redis.call('HINCRBY', skey(sid), 'seq', 1)
+  local fields = { 'f', ev.from, 't', ev.text, 'ts', ev.ts }
+  local msg = { type = 'message', sessionId = sid, seq = seq, from = ev.from, text = ev.text, ts = tonumber(ev.ts) }
+  if ev.agent then fields[#fields + 1] = 'a'; fields[#fields + 1] = ev.agent end
+  if ev.role then fields[#fields + 1] = 'r'; fields[#fields + 1] = ev.role; msg.role = ev.role end
+  if ev.kind then fields[#fields + 1] = 'k'; fields[#fields + 1] = ev.kind; msg.kind = ev.kind end
+  redis.call('XADD', P .. 't:' .. sid, seq .. '-0', unpack(fields))
+  local frame = cjson.encode(msg)
+  if ev.from ~= 'buyer' and buyer then redis.call('PUBLISH', P .. 'ch:b:' .. buyer, frame) end
+  if ev.from ~= 'agent' and agent then redis.call('PUBLISH', P .. 'ch:a:' .. agent, frame) end
+  return seq
+end
 
 -- An agent is offered work in a role while it is ready and below capacity. The score orders
 -- candidates by load first, then by how long they have been idle (oldest idle first).
@@ -40,14 +68,21 @@ local function releaseLoad(aid, now, endsWork)
   refreshAvail(aid)
 end
 
--- Back into its role's queue with its original arrival time, which puts it ahead of
--- everyone who arrived later.
+-- The clocks that only run while an agent has the chat (idle close, reply window).
+local function stopChatClocks(sid)
+  redis.call('ZREM', P .. 'idle', sid)
+  redis.call('ZREM', P .. 'reply', sid)
+end
+
+-- Back into its role's queue at its priority: its original arrival time, less any transfer
+-- boost, which puts it ahead of everyone who arrived later.
 local function requeue(sid)
-  local s = redis.call('HMGET', skey(sid), 'role', 'arrived', 'buyer')
+  local s = redis.call('HMGET', skey(sid), 'role', 'arrived', 'buyer', 'prio')
   redis.call('HSET', skey(sid), 'state', 'queued')
   redis.call('HDEL', skey(sid), 'agent', 'offerExp')
   redis.call('ZREM', P .. 'offers', sid)
-  redis.call('ZADD', P .. 'q:' .. s[1], s[2], sid)
+  redis.call('ZADD', P .. 'q:' .. s[1], s[4] or s[2], sid)
+  stopChatClocks(sid)
   return s
 end
 
@@ -58,6 +93,7 @@ local function requeueHeld(aid, suffix, state)
   for _, sid in ipairs(redis.call('SMEMBERS', akey(aid) .. suffix)) do
     local st = redis.call('HMGET', skey(sid), 'state', 'agent')
     if st[1] == state and st[2] == aid then
+      transition('requeue', sid, st[1])
       local s = requeue(sid)
       out[#out + 1] = sid
       out[#out + 1] = s[3]
@@ -66,4 +102,29 @@ local function requeueHeld(aid, suffix, state)
   end
   redis.call('DEL', akey(aid) .. suffix)
   return out
+end
+
+-- Takes a session away from whoever holds or awaits it (queue, offer, agent).
+local function detach(sid, state, role, holder, now)
+  if state == 'queued' then
+    redis.call('ZREM', P .. 'q:' .. role, sid)
+  elseif state == 'offered' then
+    redis.call('ZREM', P .. 'offers', sid)
+    redis.call('SREM', akey(holder) .. ':o', sid)
+    releaseLoad(holder, now, false)
+  elseif state == 'assigned' then
+    redis.call('SREM', akey(holder) .. ':s', sid)
+    releaseLoad(holder, now, true)
+  end
+  redis.call('HDEL', skey(sid), 'agent', 'offerExp')
+  stopChatClocks(sid)
+end
+
+-- The last step of every ending: closed, readable for `retention` ms, then gone.
+local function finalClose(sid, buyer, reason, now, retention)
+  redis.call('HSET', skey(sid), 'state', 'closed', 'closedReason', reason, 'closedAt', int(now))
+  redis.call('HDEL', skey(sid), 'closingUntil')
+  redis.call('ZREM', P .. 'closing', sid)
+  if redis.call('GET', P .. 'bs:' .. buyer) == sid then redis.call('DEL', P .. 'bs:' .. buyer) end
+  for _, k in ipairs({ skey(sid), P .. 't:' .. sid, P .. 'm:' .. sid }) do redis.call('PEXPIRE', k, retention) end
 end

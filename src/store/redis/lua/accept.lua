@@ -5,13 +5,17 @@ local key = skey(sid)
 local s = redis.call('HMGET', key, 'state', 'agent', 'role', 'offerExp', 'note')
 if not s[1] then fail('unknown_session', 'no session ' .. sid) end
 if s[1] == 'assigned' and s[2] == aid then return { s[3], s[5] or '', 1 } end
-if s[1] ~= 'offered' or s[2] ~= aid then fail('bad_state', 'session ' .. sid .. ' is not offered to you') end
+local state = transition('accept', sid, s[1])
+if s[2] ~= aid then fail('bad_state', 'session ' .. sid .. ' is not offered to you') end
 -- Past its deadline the offer is dead even if no timer has re-queued it yet.
 if tonumber(s[4]) < now then fail('bad_state', 'the offer of session ' .. sid .. ' has expired') end
-redis.call('HSET', key, 'state', 'assigned', 'lastAgent', aid)
+redis.call('HSET', key, 'state', state, 'lastAgent', aid)
 redis.call('HDEL', key, 'offerExp')
 redis.call('ZREM', P .. 'offers', sid)
 redis.call('SMOVE', akey(aid) .. ':o', akey(aid) .. ':s', sid)
+-- The agent owes the buyer a first word within the reply window; the idle clock starts too.
+redis.call('ZADD', P .. 'idle', int(now), sid)
+redis.call('ZADD', P .. 'reply', int(now), sid)
 -- Recent assignment times per role: the honest basis of the ETA waiting buyers are told.
 redis.call('LPUSH', P .. 'rate:' .. s[3], int(now))
 redis.call('LTRIM', P .. 'rate:' .. s[3], 0, 49)

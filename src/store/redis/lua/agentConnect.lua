@@ -1,5 +1,5 @@
 -- ARGV: agentId, connId, now
--- Returns {status, rolesCsv, capacity, load, {sessions}, {offers}}.
+-- Returns {status, rolesCsv, capacity, load, {sessions}, {offers}, ratingSum, ratingCount, replyMisses}.
 local aid, conn, now = ARGV[1], ARGV[2], ARGV[3]
 local key = akey(aid)
 redis.call('SADD', key .. ':c', conn)
@@ -15,5 +15,8 @@ elseif status == 'offline' then
   redis.call('ZREM', P .. 'grace', aid)
   refreshAvail(aid)
 end
-local a = redis.call('HMGET', key, 'status', 'roles', 'capacity', 'load')
-return { a[1], a[2], tonumber(a[3]), tonumber(a[4]), redis.call('SMEMBERS', key .. ':s'), redis.call('SMEMBERS', key .. ':o') }
+local a = redis.call('HMGET', key, 'status', 'roles', 'capacity', 'load', 'ratingSum', 'ratingCount', 'replyMisses')
+return {
+  a[1], a[2], tonumber(a[3]), tonumber(a[4]), redis.call('SMEMBERS', key .. ':s'), redis.call('SMEMBERS', key .. ':o'),
+  tonumber(a[5] or '0'), tonumber(a[6] or '0'), tonumber(a[7] or '0'),
+}

@@ -1,28 +1,49 @@
--- Ends a session from any open state; with blockMs > 0 also blocks its buyer.
--- ARGV: sessionId, agentId ('' = the system), reason, now, retentionMs, blockMs
--- Returns {buyerId, agentId or ''}.
-local sid, aid, reason, now, retention, blockMs = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
+-- Ends a session.
+-- ARGV: sessionId, mode, agentId, reason, now, retentionMs, blockMs, rateWindowMs, line,
+--       lineKind, goodbye, idleBefore
+--   mode 'close': its agent ends the chat. With rateWindowMs > 0 the session goes `closing`
+--                 and the buyer gets `line` (the rating invite); else `goodbye`, then closed.
+--   mode 'block': its agent ends the chat and blocks the buyer for blockMs.
+--   mode 'end':   the system ends it from any unfinished state, saying `line` if given.
+--                 With idleBefore >= 0 only a `bot` or `assigned` session whose buyer has
+--                 been silent since before idleBefore (else returns false).
+-- Returns {buyerId, agentId or '', state after, role}.
+local sid, mode, aid, reason, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local retention, blockMs, window = ARGV[6], tonumber(ARGV[7]), tonumber(ARGV[8])
+local line, lineKind, goodbye, idleBefore = ARGV[9], ARGV[10], ARGV[11], tonumber(ARGV[12])
 local key = skey(sid)
 local s = redis.call('HMGET', key, 'state', 'agent', 'buyer', 'role')
-local state, holder, buyer = s[1], s[2], s[3]
+local state, holder, buyer, role = s[1], s[2], s[3], s[4]
+
+if idleBefore >= 0 then
+  local since = redis.call('ZSCORE', P .. 'idle', sid)
+  if not state or (state ~= 'bot' and state ~= 'assigned') then
+    redis.call('ZREM', P .. 'idle', sid)
+    return false
+  end
+  if not since or tonumber(since) > idleBefore then return false end
+end
 if not state then fail('unknown_session', 'no session ' .. sid) end
-if state == 'closed' then fail('bad_state', 'session ' .. sid .. ' is already closed') end
-if aid ~= '' and (state ~= 'assigned' or holder ~= aid) then
-  fail('not_assigned', 'session ' .. sid .. ' is not assigned to you')
+local nxt = transition(mode, sid, state, holder, aid)
+if mode == 'close' and window <= 0 then nxt = 'closed' end
+
+local listener = nil
+if state == 'assigned' then listener = holder end
+if mode == 'end' and line ~= '' then
+  pushEvent(sid, { from = 'bot', text = line, ts = ARGV[5], kind = lineKind }, buyer, listener)
 end
-if state == 'queued' then
-  redis.call('ZREM', P .. 'q:' .. s[4], sid)
-elseif state == 'offered' then
-  redis.call('ZREM', P .. 'offers', sid)
-  redis.call('SREM', akey(holder) .. ':o', sid)
-  releaseLoad(holder, now, false)
-elseif state == 'assigned' then
-  redis.call('SREM', akey(holder) .. ':s', sid)
-  releaseLoad(holder, now, true)
+detach(sid, state, role, holder, now)
+
+if nxt == 'closing' then
+  local untilMs = now + window
+  redis.call('HSET', key, 'state', 'closing', 'closingUntil', int(untilMs), 'closeReason', reason)
+  redis.call('ZADD', P .. 'closing', int(untilMs), sid)
+  pushEvent(sid, { from = 'bot', text = line, ts = ARGV[5], kind = 'rating_invite' }, buyer, nil)
+else
+  if mode == 'close' and goodbye ~= '' then
+    pushEvent(sid, { from = 'bot', text = goodbye, ts = ARGV[5], kind = 'goodbye' }, buyer, nil)
+  end
+  finalClose(sid, buyer, reason, now, retention)
+  if mode == 'block' then redis.call('SET', P .. 'blk:' .. buyer, reason, 'PX', int(blockMs)) end
 end
-redis.call('HSET', key, 'state', 'closed', 'closedReason', reason, 'closedAt', int(now))
-redis.call('HDEL', key, 'agent', 'offerExp')
-if redis.call('GET', P .. 'bs:' .. buyer) == sid then redis.call('DEL', P .. 'bs:' .. buyer) end
-for _, k in ipairs({ key, P .. 't:' .. sid, P .. 'm:' .. sid }) do redis.call('PEXPIRE', k, retention) end
-if blockMs > 0 then redis.call('SET', P .. 'blk:' .. buyer, reason, 'PX', int(blockMs)) end
-return { buyer, holder or '' }
+return { buyer, holder or '', nxt, role }

@@ -20,7 +20,7 @@ while #out < max * 3 do
   local matched, pruned = false, false
   for _, sid in ipairs(sessions) do
     local s = redis.call('HMGET', skey(sid), 'state', 'role')
-    if s[1] ~= 'queued' or s[2] ~= role then
+    if not LIFECYCLE.offer[s[1]] or s[2] ~= role then
       -- A leftover entry (closed or moved meanwhile) must not block the queue.
       redis.call('ZREM', qkey, sid)
       pruned = true
@@ -29,7 +29,7 @@ while #out < max * 3 do
         if eligible(sid, aid) then
           local expires = now + timeout
           redis.call('ZREM', qkey, sid)
-          redis.call('HSET', skey(sid), 'state', 'offered', 'agent', aid, 'offerExp', int(expires))
+          redis.call('HSET', skey(sid), 'state', LIFECYCLE.offer[s[1]], 'agent', aid, 'offerExp', int(expires))
           redis.call('ZADD', P .. 'offers', int(expires), sid)
           redis.call('SADD', akey(aid) .. ':o', sid)
           redis.call('HINCRBY', akey(aid), 'load', 1)

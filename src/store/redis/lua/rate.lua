@@ -2,7 +2,7 @@
 local sid, buyer, score, comment, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local s = redis.call('HMGET', skey(sid), 'state', 'buyer', 'lastAgent', 'rating')
 if not s[1] or s[2] ~= buyer then fail('unknown_session', 'no session ' .. sid) end
-if s[1] ~= 'closed' or not s[3] then fail('bad_state', 'a session can be rated once an agent has closed it') end
+transition('rate', sid, s[1])
 if s[4] then fail('bad_state', 'session ' .. sid .. ' is already rated') end
 redis.call('HSET', skey(sid), 'rating', score, 'ratingComment', comment, 'ratedAt', now)
 redis.call('HINCRBY', akey(s[3]), 'ratingSum', score)

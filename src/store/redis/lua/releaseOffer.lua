@@ -6,7 +6,8 @@ local key = skey(sid)
 local s = redis.call('HMGET', key, 'state', 'agent', 'offerExp')
 if aid ~= '' then
   if not s[1] then fail('unknown_session', 'no session ' .. sid) end
-  if s[1] ~= 'offered' or s[2] ~= aid then fail('bad_state', 'session ' .. sid .. ' is not offered to you') end
+  transition('release', sid, s[1])
+  if s[2] ~= aid then fail('bad_state', 'session ' .. sid .. ' is not offered to you') end
 elseif s[1] ~= 'offered' or tonumber(s[3]) > now then
   return false
 end

@@ -1,0 +1,84 @@
+import { botTexts, fillText, resolveShop } from '../config/shop-config.ts';
+import { encode } from '../protocol/encode.ts';
+import { PeakError } from '../protocol/errors.ts';
+import type { BotLine, Closed } from '../store/types.ts';
+import type { Deps } from './deps.ts';
+import type { Router } from './router.ts';
+
+/**
+ * Every way a session ends. An agent's `close` opens the rating window (the bot invites a
+ * rating); a rating or the window's end brings the goodbye and `closed`. Idle chats and
+ * blocks end at once. The store makes each step atomic, bot lines included, so two
+ * instances finishing the same window produce one goodbye.
+ */
+export class Closer {
+  constructor(
+    private readonly d: Deps,
+    private readonly router: Router,
+  ) {}
+
+  private texts(shop: string, role: string) {
+    return botTexts(resolveShop(this.d.config(), shop), role);
+  }
+
+  /** The agent ends the chat: rating invite (or goodbye when rating is off). */
+  async agentClose(shop: string, sessionId: string, agentId: string): Promise<void> {
+    const s = await this.d.store.getSession(shop, sessionId);
+    if (!s) throw new PeakError('unknown_session', `no session ${sessionId}`);
+    const t = this.texts(shop, s.role);
+    const { retentionMs, rateWindowMs } = this.d.config().sessions;
+    const r = await this.d.store.close(shop, sessionId, agentId, 'agent_closed', this.d.now(), {
+      retentionMs,
+      rateWindowMs,
+      invite: fillText(t.ratingInvite, { shop }),
+      goodbye: fillText(t.goodbye, { shop }),
+    });
+    this.d.logger.info({ shop, sessionId, agentId, role: r.role, state: r.state }, r.state === 'closing' ? 'session closing, rating invited' : 'session closed');
+    await this.announce(shop, sessionId, r, 'agent_closed');
+  }
+
+  /** Blocks the buyer for the shop and ends the chat; the transcript stays for review. */
+  async block(shop: string, sessionId: string, agentId: string, reason: string): Promise<void> {
+    const { retentionMs, blockMs } = this.d.config().sessions;
+    const r = await this.d.store.block(shop, sessionId, agentId, reason, this.d.now(), blockMs, retentionMs);
+    this.d.logger.warn({ shop, sessionId, agentId, buyerId: r.buyerId, reason }, 'buyer blocked');
+    await this.announce(shop, sessionId, { buyerId: r.buyerId, agentId, state: 'closed', role: '' }, 'blocked');
+  }
+
+  /**
+   * The rating window ends: at its time (`onlyDue`), after a rating, or because the buyer
+   * started talking again. Returns whether this call ended it.
+   */
+  async finish(shop: string, sessionId: string, onlyDue: boolean): Promise<boolean> {
+    const s = await this.d.store.getSession(shop, sessionId);
+    const goodbye = fillText(this.texts(shop, s?.role ?? '').goodbye, { shop });
+    const r = await this.d.store.finishClosing(shop, sessionId, this.d.now(), { retentionMs: this.d.config().sessions.retentionMs, goodbye, onlyDue });
+    if (!r) return false;
+    this.d.logger.info({ shop, sessionId, buyerId: r.buyerId, reason: r.reason }, 'session closed');
+    this.d.metrics.closes.inc({ shop, reason: r.reason });
+    await this.d.store.bus.publish({ kind: 'buyer', shop, id: r.buyerId }, encode({ type: 'closed', sessionId, reason: r.reason }));
+    return true;
+  }
+
+  /** Closes a chat whose buyer has been silent since before `silentSince`, if it still is. */
+  async idle(shop: string, sessionId: string, silentSince: number): Promise<void> {
+    const s = await this.d.store.getSession(shop, sessionId);
+    const line: BotLine = { text: fillText(this.texts(shop, s?.role ?? '').idleClose, { shop }), kind: 'idle_close' };
+    const r = await this.d.store.idleClose(shop, sessionId, this.d.now(), silentSince, { retentionMs: this.d.config().sessions.retentionMs, line });
+    if (!r) return;
+    this.d.logger.info({ shop, sessionId, buyerId: r.buyerId, agentId: r.agentId, role: r.role }, 'idle session closed');
+    await this.announce(shop, sessionId, r, 'idle');
+  }
+
+  /** Tells both sides and frees the agent's capacity for the next waiting buyer. */
+  private async announce(shop: string, sessionId: string, r: Closed, reason: string): Promise<void> {
+    const sends: Promise<void>[] = [];
+    if (r.state === 'closed') {
+      this.d.metrics.closes.inc({ shop, reason });
+      sends.push(this.d.store.bus.publish({ kind: 'buyer', shop, id: r.buyerId }, encode({ type: 'closed', sessionId, reason })));
+    }
+    if (r.agentId) sends.push(this.d.store.bus.publish({ kind: 'agent', shop, id: r.agentId }, encode({ type: 'session_closed', sessionId, reason })));
+    await Promise.all(sends);
+    this.router.kickAll(shop);
+  }
+}
