@@ -21,6 +21,7 @@ import type { Store } from './store/types.ts';
 import { Auth } from './transport/auth.ts';
 import { registerHttp } from './transport/http.ts';
 import { registerSockets } from './transport/sockets.ts';
+import { registerWeb } from './transport/web.ts';
 
 export interface GatewayOptions {
   config: Config;
@@ -85,6 +86,7 @@ export class Gateway {
     });
     registerHttp(app, store, deps.metrics);
     registerSockets(app, { deps, svc, auth, live: gateway.live });
+    registerWeb(app);
     return gateway;
   }
 

@@ -802,6 +802,29 @@ describe.each(impls)('Store contract: $name', (impl) => {
     expect(view?.lastSeq).toBe(2);
   });
 
+  it('transfer racing the agent going offline and its grace ending: each session ends up in exactly one place', async () => {
+    await ready('A', ['presale'], 10, T0);
+    const sids: string[] = [];
+    for (let i = 0; i < 8; i++) sids.push(await assigned(`b${i}`, 'presale', T0 + i, 'A'));
+    const now = T0 + 100;
+    // Interleave: half the transfers before the disconnect, half after the grace expired.
+    const ops = await Promise.allSettled([
+      ...sids.slice(0, 4).map((sid) => store.transfer(SHOP, sid, 'A', 'aftersales', 'n', now, xfer(0))),
+      store.agentDisconnect(SHOP, 'A', 'A-c1', now, 0).then(() => store.expireGrace(SHOP, 'A', now + 1)),
+      ...sids.slice(4).map((sid) => store.transfer(SHOP, sid, 'A', 'aftersales', 'n', now + 2, xfer(0))),
+    ]);
+    for (const op of ops) if (op.status === 'rejected') expect((op.reason as PeakError).code).toBe('not_assigned');
+    for (const sid of sids) {
+      const s = await store.getSession(SHOP, sid);
+      expect(s?.state).toBe('queued');
+      const places = [await store.queuePosition(SHOP, 'presale', sid), await store.queuePosition(SHOP, 'aftersales', sid)].filter((p) => p !== null);
+      expect(places).toHaveLength(1);
+      expect(await store.queuePosition(SHOP, s!.role, sid)).not.toBeNull();
+    }
+    expect(await store.queueLength(SHOP, 'presale')).toBe(8 - (await store.queueLength(SHOP, 'aftersales')));
+    expect(await store.getAgent(SHOP, 'A')).toMatchObject({ load: 0, sessions: [], offers: [] });
+  });
+
   it('idle close: a bot or assigned session whose buyer went quiet, never a waiting one', async () => {
     await ready('A', ['presale'], 2, T0);
     const talking = await assigned('b1', 'presale', T0, 'A');

@@ -1,0 +1,320 @@
+/**
+ * Buyer chat widget (demo page). One chat with one shop: messages both ways, the place in
+ * line while waiting, handover notices, a rating once the chat ends (or when the bot invites
+ * one). After a reconnect it resumes from the last seq it holds without a gap and resends
+ * messages not yet acked; the transcript is kept in sessionStorage, so a reload keeps it too.
+ */
+import { Connection } from '../shared/connection.ts';
+import { byId, clock, h, keepAtBottom, persister, showStatus, toast } from '../shared/dom.ts';
+import { contiguousSeq, newClientMsgId, toEvent, type BuyerServerFrame, type ErrorFrame, type TranscriptEvent } from '../shared/protocol.ts';
+import { TokenStore, decodeClaims, tokenProblem, type Claims } from '../shared/token.ts';
+
+interface Pending {
+  clientMsgId: string;
+  text: string;
+  ts: number;
+  failed?: string;
+}
+
+/** Not a transcript event: shown after the event with seq `afterSeq`. */
+interface Notice {
+  afterSeq: number;
+  text: string;
+  ts: number;
+}
+
+interface State {
+  sessionId: string | null;
+  events: Map<number, TranscriptEvent>;
+  notices: Notice[];
+  pending: Pending[];
+  queue?: { role: string; position: number; etaSeconds?: number };
+  /** The team the chat is queued for or was handed to (from `queue` and `handover`). */
+  role?: string;
+  agentRole?: string;
+  closed?: string;
+  ratingInvited?: boolean;
+  rated?: number;
+}
+
+type Saved = Omit<State, 'events'> & { events: TranscriptEvent[] };
+
+const RETRYABLE = new Set(['unavailable', 'internal', 'rate_limited']);
+
+const tokens = new TokenStore('peakdesk.buyer.token');
+let token: string | null = tokens.load();
+let claims: Claims | null = null;
+let conn: Connection<BuyerServerFrame> | null = null;
+let store: ReturnType<typeof persister<Saved>> | null = null;
+/** Whether the current socket has had its welcome (a later one = a new session mid-connection). */
+let welcomed = false;
+let chosenScore = 0;
+
+let st: State = { sessionId: null, events: new Map(), notices: [], pending: [] };
+
+const el = {
+  conn: byId('conn'),
+  who: byId('who'),
+  signout: byId<HTMLButtonElement>('signout'),
+  signin: byId('signin'),
+  signinForm: byId<HTMLFormElement>('signin-form'),
+  tokenInput: byId<HTMLTextAreaElement>('token-input'),
+  signinError: byId('signin-error'),
+  widget: byId('widget'),
+  statusLine: byId('status-line'),
+  queue: byId('queue'),
+  transcript: byId('transcript'),
+  rating: byId<HTMLFormElement>('rating'),
+  ratingComment: byId<HTMLInputElement>('rating-comment'),
+  ratingDone: byId('rating-done'),
+  composer: byId<HTMLFormElement>('composer'),
+  text: byId<HTMLTextAreaElement>('text'),
+};
+const stars = el.rating.querySelector<HTMLElement>('.stars')!;
+const ratingSubmit = el.rating.querySelector<HTMLButtonElement>('button[type=submit]')!;
+
+// ---------------------------------------------------------------- sign-in
+
+function boot(): void {
+  const problem = token ? tokenProblem(token, 'buyer') : null;
+  if (!token || problem) {
+    if (problem) el.signinError.textContent = `Stored token not usable: ${problem}.`;
+    tokens.clear();
+    token = null;
+    el.signin.hidden = false;
+    return;
+  }
+  start();
+}
+
+el.signinForm.addEventListener('submit', (e) => {
+  e.preventDefault();
+  const value = el.tokenInput.value.trim();
+  const problem = tokenProblem(value, 'buyer');
+  if (problem) {
+    el.signinError.textContent = `Cannot start: ${problem}.`;
+    return;
+  }
+  tokens.save(value);
+  token = value;
+  start();
+});
+
+el.signout.addEventListener('click', () => {
+  conn?.stop();
+  store?.clear();
+  tokens.clear();
+  location.reload();
+});
+
+function start(): void {
+  claims = decodeClaims(token!)!;
+  el.signin.hidden = true;
+  el.widget.hidden = false;
+  el.signout.hidden = false;
+  el.who.textContent = `${claims.sub} · ${claims.shop}`;
+  store = persister<Saved>(`peakdesk.buyer.state.${claims.shop}.${claims.sub}`);
+  const saved = store.load();
+  if (saved) st = { ...saved, events: new Map(saved.events.map((e) => [e.seq, e])) };
+  render();
+  conn = new Connection<BuyerServerFrame>({
+    path: '/v1/buyer',
+    token: () => token!,
+    onFrame,
+    onStatus: (s) => {
+      showStatus(el.conn, s);
+      if (s.state === 'connecting') welcomed = false;
+    },
+  });
+  conn.start();
+  (window as unknown as { __peakdesk: unknown }).__peakdesk = { drop: () => conn?.drop(), state: () => st };
+}
+
+function save(): void {
+  store?.save(() => ({ ...st, events: [...st.events.values()] }));
+}
+
+const lastSeqShown = () => Math.max(0, ...st.events.keys());
+
+function notice(text: string): void {
+  st.notices.push({ afterSeq: lastSeqShown(), text, ts: Date.now() });
+}
+
+// ---------------------------------------------------------------- frames
+
+function onFrame(f: BuyerServerFrame): void {
+  switch (f.type) {
+    case 'welcome': {
+      conn!.healthy();
+      const first = !welcomed;
+      welcomed = true;
+      if (st.sessionId !== f.sessionId) {
+        // A new conversation (the last one ended): start a clean transcript; unsent lines stay.
+        st = { sessionId: f.sessionId, events: new Map(), notices: [], pending: st.pending };
+        chosenScore = 0;
+      }
+      if (f.lastSeq > contiguousSeq(st.events)) conn!.send({ type: 'resume', lastSeq: contiguousSeq(st.events) });
+      if (first) for (const p of st.pending) if (!p.failed) conn!.send({ type: 'message', clientMsgId: p.clientMsgId, text: p.text });
+      break;
+    }
+    case 'ack': {
+      const i = st.pending.findIndex((p) => p.clientMsgId === f.clientMsgId);
+      if (i < 0) return;
+      const [p] = st.pending.splice(i, 1);
+      if (!st.events.has(f.seq)) st.events.set(f.seq, { seq: f.seq, from: 'buyer', text: p!.text, ts: p!.ts });
+      break;
+    }
+    case 'message':
+      if (f.sessionId !== st.sessionId || st.events.has(f.seq)) return;
+      st.events.set(f.seq, toEvent(f));
+      if (f.from === 'agent') {
+        delete st.queue;
+        st.agentRole = f.role ?? st.role ?? st.agentRole ?? 'service';
+      }
+      if (f.kind === 'rating_invite') st.ratingInvited = true;
+      break;
+    case 'queue':
+      if (f.sessionId !== st.sessionId) return;
+      st.queue = { role: f.role, position: f.position, ...(f.etaSeconds !== undefined ? { etaSeconds: f.etaSeconds } : {}) };
+      st.role = f.role;
+      delete st.agentRole;
+      break;
+    case 'handover':
+      if (f.sessionId !== st.sessionId) return;
+      notice(`Your chat was handed over from ${f.fromRole} to ${f.toRole}. Please hold on.`);
+      st.role = f.toRole;
+      delete st.agentRole;
+      delete st.queue;
+      break;
+    case 'closed':
+      if (f.sessionId !== st.sessionId) return;
+      st.closed = f.reason;
+      delete st.queue;
+      notice(f.reason === 'blocked' ? 'This chat was ended by the shop.' : 'The chat has ended. Write again any time to start a new one.');
+      break;
+    case 'error':
+      onError(f);
+      break;
+    case 'pong':
+      return;
+  }
+  render();
+}
+
+function onError(f: ErrorFrame): void {
+  if (f.code === 'blocked') {
+    conn?.stop();
+    el.statusLine.textContent = 'You cannot chat with this shop right now.';
+    toast(f.message, 'error');
+    return;
+  }
+  if (f.ref === 'rate') {
+    if (f.code === 'bad_state') st.rated = st.rated ?? -1;
+    toast(`Rating not saved: ${f.message}`, 'error');
+    return;
+  }
+  const p = f.ref ? st.pending.find((x) => x.clientMsgId === f.ref) : undefined;
+  if (p) {
+    if (RETRYABLE.has(f.code)) {
+      setTimeout(() => {
+        if (st.pending.includes(p) && !p.failed) conn?.send({ type: 'message', clientMsgId: p.clientMsgId, text: p.text });
+      }, 2000);
+      return;
+    }
+    p.failed = f.message;
+  }
+  toast(`${f.code}: ${f.message}`, 'error');
+}
+
+// ---------------------------------------------------------------- render
+
+function statusText(): string {
+  if (st.closed) return 'Chat ended';
+  if (st.agentRole) return `You are chatting with our ${st.agentRole} team`;
+  if (st.queue) return 'Waiting for an agent';
+  return st.sessionId ? 'Ask us anything' : '';
+}
+
+function render(): void {
+  el.statusLine.textContent = statusText();
+  el.queue.hidden = !st.queue;
+  if (st.queue) {
+    const eta = st.queue.etaSeconds !== undefined ? ` · about ${st.queue.etaSeconds < 60 ? `${st.queue.etaSeconds} s` : `${Math.round(st.queue.etaSeconds / 60)} min`}` : '';
+    el.queue.replaceChildren(h('b', {}, st.queue.position === 1 ? "You're next" : `#${st.queue.position} in line`), ` for ${st.queue.role}${eta}`);
+  }
+  keepAtBottom(el.transcript, () => {
+    const items: { key: number; node: HTMLElement }[] = [];
+    for (const e of st.events.values()) {
+      const who = e.from === 'buyer' ? 'You' : e.from === 'bot' ? 'Assistant (bot)' : `Agent${e.role ? ` · ${e.role}` : ''}`;
+      items.push({
+        key: e.seq,
+        node: h('li.msg', { class: `msg from-${e.from}${e.kind ? ` kind-${e.kind}` : ''}`, 'data-seq': e.seq }, h('div.meta', {}, `${who} · ${clock(e.ts)}`), h('div.text', {}, e.text)),
+      });
+    }
+    for (const n of st.notices) items.push({ key: n.afterSeq + 0.5, node: h('li.notice', {}, n.text) });
+    items.sort((a, b) => a.key - b.key);
+    const pending = st.pending.map((p) =>
+      h('li.msg', { class: `msg from-buyer pending${p.failed ? ' failed' : ''}` }, h('div.meta', {}, p.failed ? `not sent: ${p.failed}` : 'sending…'), h('div.text', {}, p.text)),
+    );
+    el.transcript.replaceChildren(...items.map((i) => i.node), ...pending);
+  });
+  renderRating();
+  save();
+}
+
+function renderRating(): void {
+  const show = !!(st.closed || st.ratingInvited);
+  el.rating.hidden = !show;
+  if (!show) return;
+  const done = st.rated !== undefined;
+  el.ratingDone.hidden = !done;
+  el.ratingDone.textContent = done ? (st.rated! > 0 ? `Thank you for rating us ${st.rated}/5!` : 'This chat has been rated already.') : '';
+  stars.hidden = done;
+  el.ratingComment.hidden = done;
+  ratingSubmit.hidden = done;
+  ratingSubmit.disabled = chosenScore === 0;
+  stars.replaceChildren(
+    ...[1, 2, 3, 4, 5].map((n) => {
+      const b = h('button.star', { type: 'button', role: 'radio', 'aria-checked': String(n === chosenScore), 'aria-label': `${n} star${n > 1 ? 's' : ''}`, 'data-score': n }, n <= chosenScore ? '★' : '☆');
+      b.addEventListener('click', () => {
+        chosenScore = n;
+        renderRating();
+      });
+      return b;
+    }),
+  );
+}
+
+el.rating.addEventListener('submit', (e) => {
+  e.preventDefault();
+  if (!chosenScore) return;
+  const comment = el.ratingComment.value.trim();
+  if (!conn?.send({ type: 'rate', score: chosenScore, ...(comment ? { comment } : {}) })) return toast('Offline: try again in a moment', 'error');
+  // The gateway answers a rating only when it refuses it.
+  st.rated = chosenScore;
+  render();
+});
+
+function sendText(): void {
+  const text = el.text.value.trim();
+  if (!text) return;
+  const p: Pending = { clientMsgId: newClientMsgId(), text, ts: Date.now() };
+  st.pending.push(p);
+  conn?.send({ type: 'message', clientMsgId: p.clientMsgId, text });
+  el.text.value = '';
+  render();
+  el.transcript.scrollTop = el.transcript.scrollHeight;
+}
+
+el.composer.addEventListener('submit', (e) => {
+  e.preventDefault();
+  sendText();
+});
+el.text.addEventListener('keydown', (e) => {
+  if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+    e.preventDefault();
+    sendText();
+  }
+});
+
+boot();

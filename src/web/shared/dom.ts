@@ -1,0 +1,105 @@
+import type { ConnStatus } from './connection.ts';
+
+type Child = Node | string | null | undefined | false;
+type Attrs = Record<string, string | number | boolean | EventListener | undefined>;
+
+/** `h('button.primary', { onclick }, 'Send')`: an element with classes, attributes, listeners, children. */
+export function h<K extends keyof HTMLElementTagNameMap>(spec: K | `${K}.${string}`, attrs: Attrs = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
+  const [tag, ...classes] = spec.split('.') as [K, ...string[]];
+  const el = document.createElement(tag);
+  if (classes.length) el.className = classes.join(' ');
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === false) continue;
+    if (typeof v === 'function') el.addEventListener(k.replace(/^on/, ''), v);
+    else if (v === true) el.setAttribute(k, '');
+    else el.setAttribute(k, String(v));
+  }
+  for (const c of children) if (c !== null && c !== undefined && c !== false) el.append(c);
+  return el;
+}
+
+export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`#${id} missing from the page`);
+  return el as T;
+}
+
+export function clock(ts: number): string {
+  return new Date(ts).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+}
+
+/** Shows a short notice in `#toasts` for a few seconds. */
+export function toast(text: string, kind: 'info' | 'error' = 'info'): void {
+  const box = document.getElementById('toasts');
+  if (!box) return;
+  const t = h('div.toast', { role: kind === 'error' ? 'alert' : 'status' }, text);
+  if (kind === 'error') t.classList.add('error');
+  box.append(t);
+  setTimeout(() => t.remove(), kind === 'error' ? 8000 : 4000);
+}
+
+/** Renders the connection state into a status pill (`data-state` drives its colour). */
+export function showStatus(pill: HTMLElement, s: ConnStatus): void {
+  pill.dataset.state = s.state;
+  clearInterval(Number(pill.dataset.timer ?? 0));
+  switch (s.state) {
+    case 'connecting':
+      pill.textContent = s.attempt ? 'reconnecting…' : 'connecting…';
+      break;
+    case 'open':
+      pill.textContent = 'online';
+      break;
+    case 'stopped':
+      pill.textContent = 'offline';
+      break;
+    case 'waiting': {
+      const tick = () => {
+        const secs = Math.max(0, Math.ceil((s.retryAt - Date.now()) / 1000));
+        pill.textContent = s.everOpened ? `connection lost · retry in ${secs}s` : `cannot connect (server down or token refused) · retry in ${secs}s`;
+      };
+      tick();
+      pill.dataset.timer = String(setInterval(tick, 500));
+      break;
+    }
+  }
+}
+
+/** Keeps a scrolled list pinned to its end if the reader was already there. */
+export function keepAtBottom(list: HTMLElement, render: () => void): void {
+  const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+  render();
+  if (atBottom) list.scrollTop = list.scrollHeight;
+}
+
+/** A tiny debounced JSON persister for sessionStorage. */
+export function persister<T>(key: string): { load(): T | null; save(value: () => T): void; clear(): void } {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return {
+    load() {
+      try {
+        const raw = sessionStorage.getItem(key);
+        return raw ? (JSON.parse(raw) as T) : null;
+      } catch {
+        return null;
+      }
+    },
+    save(value) {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        try {
+          sessionStorage.setItem(key, JSON.stringify(value()));
+        } catch {
+          /* full or unavailable: the page still works, it just forgets on reload */
+        }
+      }, 150);
+    },
+    clear() {
+      clearTimeout(timer);
+      try {
+        sessionStorage.removeItem(key);
+      } catch {
+        /* ignore */
+      }
+    },
+  };
+}

@@ -1,0 +1,198 @@
+/**
+ * The gateway's own web pages in headless Chromium: an agent workbench and the buyer widget
+ * chat both ways, survive dropped connections without losing or repeating a line, and a
+ * transfer reaches a second agent's workbench with the transcript and the note.
+ * Screenshots go to test-results/screenshots/.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { startRedis, type RedisHandle } from './support/redis-server.ts';
+import { startGateway, type RunningGateway } from './support/gateway.ts';
+import { buildWebPages, launchChromium, screenshot } from './support/browser.ts';
+
+let redis: RedisHandle | undefined;
+let g: RunningGateway | undefined;
+let browser: Browser | undefined;
+const contexts: BrowserContext[] = [];
+const pageErrors: string[] = [];
+
+beforeAll(async () => {
+  // Chromium first: a machine without it should fail fast with the install hint.
+  browser = await launchChromium();
+  [redis] = await Promise.all([startRedis(), buildWebPages()]);
+  g = await startGateway({ redisUrl: redis.url });
+}, 45_000);
+
+afterAll(async () => {
+  await Promise.allSettled(contexts.map((c) => c.close()));
+  await browser?.close().catch(() => {});
+  await g?.stop();
+  await redis?.stop();
+});
+
+async function open(path: string, name: string): Promise<Page> {
+  const context = await browser!.newContext({ viewport: { width: 1280, height: 800 } });
+  contexts.push(context);
+  const page = await context.newPage();
+  page.setDefaultTimeout(8_000);
+  page.on('pageerror', (err) => pageErrors.push(`${name}: ${err.message}`));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && !/\/v1\/agent\/config/.test(msg.text()) && !/404/.test(msg.text())) pageErrors.push(`${name} console: ${msg.text()}`);
+  });
+  await page.goto(`${g!.http}${path}`);
+  return page;
+}
+
+/** Waits until `selector` has an element containing `text`. */
+async function see(page: Page, selector: string, text?: string | RegExp, timeout = 8_000): Promise<void> {
+  await page.locator(selector, text === undefined ? {} : { hasText: text }).first().waitFor({ state: 'visible', timeout });
+}
+
+async function count(page: Page, selector: string, text: string): Promise<number> {
+  return page.locator(selector, { hasText: text }).count();
+}
+
+async function online(page: Page): Promise<void> {
+  await see(page, '#conn[data-state="open"]');
+}
+
+async function say(page: Page, text: string): Promise<void> {
+  await page.locator('#text').fill(text);
+  await page.locator('#text').press('Enter');
+}
+
+describe('web pages', () => {
+  it('serves the index, the agent workbench and the buyer widget', async () => {
+    const index = await fetch(`${g!.http}/`);
+    expect(index.status).toBe(200);
+    expect(await index.text()).toContain('Agent workbench');
+    const redirect = await fetch(`${g!.http}/agent`, { redirect: 'manual' });
+    expect(redirect.status).toBe(301);
+    expect(redirect.headers.get('location')).toBe('/agent/');
+    for (const p of ['/agent/', '/buyer/']) {
+      const res = await fetch(`${g!.http}${p}`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/text\/html/);
+      expect(res.headers.get('cache-control')).toBe('no-cache');
+    }
+    // The gateway's own endpoints are untouched by the static files.
+    expect((await fetch(`${g!.http}/healthz`)).status).toBe(200);
+  });
+
+  it('signs in with a pasted token and refuses the wrong kind', async () => {
+    const page = await open('/agent/', 'agent-signin');
+    await see(page, '#signin-form');
+    await page.locator('#token-input').fill(await g!.token({ sub: 'someone', kind: 'buyer' }));
+    await page.locator('#signin-form button[type=submit]').click();
+    await see(page, '#signin-error', 'buyer token');
+    await page.locator('#token-input').fill(await g!.token({ sub: 'web-agent-0', kind: 'agent' }));
+    await page.locator('#signin-form button[type=submit]').click();
+    await online(page);
+    await see(page, '#who', 'web-agent-0');
+    // Every role of the default config is offered when the token names none.
+    expect(await page.locator('#roles input[type=checkbox]').count()).toBe(4);
+    // A reload keeps the token (sessionStorage) and connects again.
+    await page.reload();
+    await online(page);
+    await page.context().close();
+  });
+
+  it('agent and buyer chat both ways, resume after dropped connections, and a transfer reaches a second agent', async () => {
+    const buyerToken = await g!.token({ sub: 'web-buyer', kind: 'buyer' });
+    const a1Token = await g!.token({ sub: 'web-agent-1', kind: 'agent', roles: ['pre-sale'] });
+    const a2Token = await g!.token({ sub: 'web-agent-2', kind: 'agent', roles: ['after-sale'] });
+    const pages: Record<string, Page> = {};
+    try {
+      // The buyer asks first and waits in line.
+      const buyer = (pages.buyer = await open(`/buyer/?token=${buyerToken}`, 'buyer'));
+      await online(buyer);
+      expect(buyer.url()).not.toContain('token='); // kept in sessionStorage, not in the address bar
+      await say(buyer, '你好，这件有货吗？');
+      await see(buyer, '#transcript li.from-buyer', '你好，这件有货吗？');
+      await see(buyer, '#transcript li.from-bot');
+      await see(buyer, '#queue', /next|in line/);
+
+      // Agent 1 goes ready for pre-sale and takes the offer.
+      const a1 = (pages.a1 = await open(`/agent/?token=${a1Token}`, 'agent-1'));
+      await online(a1);
+      await a1.locator('#capacity').fill('2');
+      await a1.locator('#ready').click();
+      await see(a1, '#presence-state', 'Ready for pre-sale');
+      await see(a1, '#offers .offer', '你好，这件有货吗？');
+      expect(await a1.locator('#offers .offer .countdown').first().textContent()).toMatch(/^\d+s$/);
+      await a1.locator('#offers .offer button.accept').click();
+      await see(a1, '#tabs .tab', 'pre-sale');
+      await see(a1, '#transcript li.from-buyer', '你好，这件有货吗？');
+      await see(a1, '#transcript li.from-bot');
+
+      // Both ways.
+      await say(a1, '有货的亲，今天下单明天发');
+      await see(buyer, '#transcript li.from-agent', '有货的亲，今天下单明天发');
+      await see(buyer, '#status-line', 'pre-sale');
+      await say(buyer, '好的，我要M码');
+      await see(a1, '#transcript li.from-buyer', '好的，我要M码');
+      // A quick reply: click inserts it, Enter sends it.
+      const chip = a1.locator('#quick .chip').first();
+      const phrase = (await chip.textContent())!;
+      await chip.click();
+      await a1.locator('#text').press('Enter');
+      await see(buyer, '#transcript li.from-agent', phrase);
+
+      // The buyer's connection drops; what the agent says meanwhile arrives once, after resume.
+      await buyer.evaluate('window.__peakdesk.drop()');
+      await say(a1, '亲还在吗？');
+      await see(a1, '#transcript li.from-agent:not(.pending)', '亲还在吗？');
+      await see(buyer, '#transcript li.from-agent', '亲还在吗？');
+      await online(buyer);
+      // The agent's drops too: it comes back to the same chat and sees what the buyer wrote.
+      await a1.evaluate('window.__peakdesk.drop()');
+      await say(buyer, '在的');
+      await see(a1, '#transcript li.from-buyer', '在的');
+      await online(a1);
+      await see(a1, '#presence-state', 'Ready for pre-sale');
+      expect(await count(buyer, '#transcript li.from-agent', '亲还在吗？')).toBe(1);
+      expect(await count(a1, '#transcript li.from-buyer', '在的')).toBe(1);
+      expect(await count(buyer, '#transcript li.from-agent', '有货的亲，今天下单明天发')).toBe(1);
+      await screenshot(a1, 'agent-workbench');
+
+      // Agent 2 serves after-sale; agent 1 hands the chat over with a note.
+      const a2 = (pages.a2 = await open(`/agent/?token=${a2Token}`, 'agent-2'));
+      await online(a2);
+      await a2.locator('#ready').click();
+      await see(a2, '#presence-state', 'Ready for after-sale');
+      await a1.locator('#transfer-role').selectOption('after-sale');
+      await a1.locator('#transfer-note').fill('Wants to return the size M, order 2024-1111');
+      await a1.locator('#transfer-form button[type=submit]').click();
+      await see(a1, '#closed-banner', 'Transferred to after-sale');
+      await see(buyer, '#transcript li.notice', 'after-sale');
+
+      await see(a2, '#offers .offer', 'after-sale');
+      await screenshot(a2, 'agent-offer');
+      await a2.locator('#offers .offer button.accept').click();
+      await see(a2, '#handover', 'Wants to return the size M, order 2024-1111');
+      for (const line of ['你好，这件有货吗？', '好的，我要M码', '在的']) await see(a2, '#transcript li.from-buyer', line);
+      for (const line of ['有货的亲，今天下单明天发', '亲还在吗？']) await see(a2, '#transcript li.from-agent', line);
+      await say(a2, '您好，售后这边为您处理退货');
+      await see(buyer, '#transcript li.from-agent', '您好，售后这边为您处理退货');
+      await see(buyer, '#status-line', 'after-sale');
+      await screenshot(a2, 'agent-workbench-after-transfer');
+
+      // Agent 2 closes; the buyer rates.
+      await a2.locator('#close-chat').click();
+      await see(a2, '#closed-banner', 'agent_closed');
+      await see(buyer, '#rating');
+      await buyer.locator('#rating .star[data-score="5"]').click();
+      await screenshot(buyer, 'buyer-widget');
+      await buyer.locator('#rating button[type=submit]').click();
+      await see(buyer, '#rating-done', '5/5');
+      const sessionId = (await buyer.evaluate('window.__peakdesk.state().sessionId')) as string;
+      const deadline = Date.now() + 3000;
+      while ((await g!.gateway.deps.store.getSession('shop-1', sessionId))?.rating !== 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect((await g!.gateway.deps.store.getSession('shop-1', sessionId))?.rating).toBe(5);
+      expect(pageErrors).toEqual([]);
+    } catch (err) {
+      for (const [name, page] of Object.entries(pages)) await screenshot(page, `failed-${name}`).catch(() => {});
+      throw err;
+    }
+  }, 60_000);
+});
