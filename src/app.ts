@@ -22,9 +22,18 @@ import { Auth } from './transport/auth.ts';
 import { registerHttp } from './transport/http.ts';
 import { registerSockets } from './transport/sockets.ts';
 import { registerWeb } from './transport/web.ts';
+import { registerAdmin } from './transport/admin.ts';
+import { registerDocs } from './transport/docs.ts';
+import { ConfigSync } from './config/config-sync.ts';
+import { LiveConfig, sharedPart } from './config/live-config.ts';
+import { Ops } from './domain/ops.ts';
 
 export interface GatewayOptions {
   config: Config;
+  /** The config file it came from: watched, and read again on reload(). */
+  configPath?: string;
+  /** That file as written (its shared part is what other instances get); default: `config` itself. */
+  configDoc?: Record<string, unknown>;
   logger?: Logger;
   /** Defaults to what the config names (Redis or the embedded store). */
   store?: Store;
@@ -43,6 +52,7 @@ export class Gateway {
     readonly svc: Services,
     readonly sweeper: Sweeper,
     readonly auth: Auth,
+    readonly configSync: ConfigSync,
     private readonly ownsStore: boolean,
   ) {}
 
@@ -54,13 +64,15 @@ export class Gateway {
       logger.warn('PEAKDESK_AUTH_SECRET is not set: generated a random secret, so no existing token will be accepted');
     }
     const store = opts.store ?? (await createStore(opts.config, logger));
-    const config = opts.config;
+    const doc = sharedPart(opts.configDoc ?? (opts.config as unknown as Record<string, unknown>));
+    const live = new LiveConfig(opts.config, doc, opts.configPath ? `file:${opts.configPath}` : 'startup');
+    const config = () => live.get();
     const deps: Deps = {
       store,
       hub: new Hub(store.bus),
-      config: () => config,
-      classifier: opts.classifier ?? new IntentClassifier(() => config),
-      moderator: new Moderator(() => config),
+      config,
+      classifier: opts.classifier ?? new IntentClassifier(config),
+      moderator: new Moderator(config),
       logger,
       metrics: new Metrics(),
       now: opts.now ?? Date.now,
@@ -71,6 +83,8 @@ export class Gateway {
     const svc: Services = { router, bots, waitingRoom: new WaitingRoom(deps, bots), closer };
     const sweeper = new Sweeper(deps, router, closer, new ReplyWatch(deps, router));
     const auth = new Auth(secret);
+    const sync = new ConfigSync(live, store, logger, opts.configPath);
+    await sync.start();
 
     const app = Fastify({
       loggerInstance: logger as FastifyBaseLogger,
@@ -79,13 +93,15 @@ export class Gateway {
       return503OnClosing: true,
     }) as unknown as FastifyInstance;
     // ws closes with 1009 only far above the protocol limit; frames in between get `too_large`.
-    await app.register(websocket, { options: { maxPayload: Math.max(1_048_576, config.server.maxFrameBytes * 4) } });
-    const gateway = new Gateway(app, deps, svc, sweeper, auth, !opts.store);
+    await app.register(websocket, { options: { maxPayload: Math.max(1_048_576, config().server.maxFrameBytes * 4) } });
+    await registerDocs(app);
+    const gateway = new Gateway(app, deps, svc, sweeper, auth, sync, !opts.store);
     app.addHook('onRequest', async (req, reply) => {
       if (gateway.closing && req.url.startsWith('/v1/')) await reply.code(503).send({ error: 'unavailable', message: 'shutting down' });
     });
     registerHttp(app, store, deps.metrics);
     registerSockets(app, { deps, svc, auth, live: gateway.live });
+    await registerAdmin(app, { auth, ops: new Ops(deps, svc), live, sync });
     registerWeb(app);
     return gateway;
   }
@@ -110,6 +126,7 @@ export class Gateway {
     this.closing = true;
     this.sweeper.stop();
     this.svc.waitingRoom.stop();
+    await this.configSync.stop();
     for (const socket of this.live.keys()) socket.close(1001, 'server shutting down');
     const grace = this.deps.config().server.shutdownGraceMs;
     await Promise.race([Promise.allSettled([...this.live.values()]), new Promise((r) => setTimeout(r, grace).unref())]);

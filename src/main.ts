@@ -17,8 +17,10 @@ async function main(): Promise<void> {
     throw err;
   }
   logger.info({ config: loaded.path }, 'config loaded');
-  const gateway = await Gateway.create({ config: loaded.config, logger });
+  const gateway = await Gateway.create({ config: loaded.config, configPath: loaded.path, configDoc: loaded.raw, logger });
   await gateway.listen();
+  // The config file is watched too; SIGHUP is for deployments that replace it by other means.
+  process.on('SIGHUP', () => void gateway.configSync.reloadFile());
 
   let stopping = false;
   const stop = (signal: string) => {

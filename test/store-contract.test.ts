@@ -734,7 +734,7 @@ describe.each(impls)('Store contract: $name', (impl) => {
     expect(await codeOf(store.transfer(SHOP, s2, 'A', 'presale', undefined, T0 + 3, xfer(EXCLUDE_MS)))).toBe('not_assigned');
 
     const now = T0 + 5;
-    expect(await store.transfer(SHOP, s1, 'A', 'aftersales', 'wants a refund', now, xfer(EXCLUDE_MS))).toEqual({ fromRole: 'presale', buyerId: 'b1', position: 1 });
+    expect(await store.transfer(SHOP, s1, 'A', 'aftersales', 'wants a refund', now, xfer(EXCLUDE_MS))).toEqual({ fromRole: 'presale', buyerId: 'b1', position: 1, previousAgentId: 'A' });
     const view = await store.getSession(SHOP, s1);
     expect(view).toMatchObject({ state: 'queued', role: 'aftersales', roleHistory: ['presale', 'aftersales'], note: 'wants a refund', arrivedAt: T0 + 1, lastAgentId: 'A' });
     expect(view?.agentId).toBeUndefined();
@@ -770,7 +770,7 @@ describe.each(impls)('Store contract: $name', (impl) => {
     const buyer = await listen({ kind: 'buyer', shop: SHOP, id: 'b1' });
     const agent = await listen({ kind: 'agent', shop: SHOP, id: 'A' });
     const r = await store.transfer(SHOP, s1, 'A', 'aftersales', 'refund for order 42', T0 + 40_000, xfer(EXCLUDE_MS, 60_000, 'passing you on'));
-    expect(r).toEqual({ fromRole: 'presale', buyerId: 'b1', position: 1 });
+    expect(r).toEqual({ fromRole: 'presale', buyerId: 'b1', position: 1, previousAgentId: 'A' });
     expect(await store.queuePosition(SHOP, 'aftersales', later)).toBe(2);
     await settle(buyer, agent);
     expect(frames(buyer).map((f) => [f.type, f.kind ?? f.toRole])).toEqual([

@@ -48,7 +48,8 @@ export function applyEnv(raw: Record<string, any>, env: Env): Record<string, any
   return out;
 }
 
-export function loadConfig(env: Env = process.env): { config: Config; path: string } {
+/** The config of `env` (file + environment); `raw` is the file as written. */
+export function loadConfig(env: Env = process.env): { config: Config; path: string; raw: Record<string, unknown> } {
   const path = resolve(env.PEAKDESK_CONFIG || DEFAULT_CONFIG_PATH);
   let raw: unknown;
   try {
@@ -59,5 +60,5 @@ export function loadConfig(env: Env = process.env): { config: Config; path: stri
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ConfigError(path, ['(root): expected a JSON object']);
   }
-  return { config: parseConfig(applyEnv(raw as Record<string, any>, env), path), path };
+  return { config: parseConfig(applyEnv(raw as Record<string, any>, env), path), path, raw: raw as Record<string, unknown> };
 }

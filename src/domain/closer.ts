@@ -70,6 +70,16 @@ export class Closer {
     await this.announce(shop, sessionId, r, 'idle');
   }
 
+  /** Ops end a chat in any unfinished state; the buyer gets the goodbye. */
+  async end(shop: string, sessionId: string, reason: string, by: string): Promise<void> {
+    const s = await this.d.store.getSession(shop, sessionId);
+    if (!s) throw new PeakError('unknown_session', `no session ${sessionId}`);
+    const line: BotLine = { text: fillText(this.texts(shop, s.role).goodbye, { shop }), kind: 'goodbye' };
+    const r = await this.d.store.endSession(shop, sessionId, reason, this.d.now(), { retentionMs: this.d.config().sessions.retentionMs, line });
+    this.d.logger.info({ shop, sessionId, buyerId: r.buyerId, agentId: r.agentId, role: r.role, reason, by }, 'session closed by ops');
+    await this.announce(shop, sessionId, r, reason);
+  }
+
   /** Tells both sides and frees the agent's capacity for the next waiting buyer. */
   private async announce(shop: string, sessionId: string, r: Closed, reason: string): Promise<void> {
     const sends: Promise<void>[] = [];

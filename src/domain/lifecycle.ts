@@ -31,6 +31,8 @@ export const LIFECYCLE = {
   requeue: { offered: 'queued', assigned: 'queued' },
   agentMessage: { assigned: 'assigned' },
   transfer: { assigned: 'queued' },
+  /** Ops move a waiting or served session to another role. */
+  forceTransfer: { queued: 'queued', offered: 'queued', assigned: 'queued' },
   /** The agent ends the chat: the buyer gets the rating invite. */
   close: { assigned: 'closing' },
   block: { assigned: 'closed' },

@@ -123,6 +123,8 @@ export const assignedOut = z.object({
     .array(z.object({ fromRole: roleName, toRole: roleName, agentId: z.string(), note: z.string().optional(), ts: z.number().int() }))
     .optional(),
 });
+/** Ops changed the agent's status (the admin API's "set away"). */
+export const statusOut = z.object({ type: z.literal('status'), status: z.enum(['ready', 'away']), reason: z.string() });
 /** The buyer of an assigned session has waited past the reply window (escalation `alert`). */
 export const replyOverdueOut = z.object({ type: z.literal('reply_overdue'), sessionId, waitingSince: z.number().int() });
 export const sessionClosedOut = z.object({ type: z.literal('session_closed'), sessionId, reason: z.string() });
@@ -146,6 +148,7 @@ export const agentOutbound = z.discriminatedUnion('type', [
   ackOut,
   sessionClosedOut,
   replyOverdueOut,
+  statusOut,
   pongOut,
   errorOut,
 ]);

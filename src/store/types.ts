@@ -207,7 +207,9 @@ export interface Store {
   /**
    * Moves an assigned session to `toRole`'s queue at its arrival time less `boostMs` (so ahead
    * of newer sessions). The buyer gets `handover` and then `line` (unless ''), the agent
-   * `session_closed` (transferred), all within the same atomic step.
+   * `session_closed` (transferred), all within the same atomic step. With `force` (ops), a
+   * queued or offered session moves too and `agentId` names who did it; the agent that held
+   * it, if any, gets `session_closed` or `revoked`.
    */
   transfer(
     shop: string,
@@ -216,8 +218,8 @@ export interface Store {
     toRole: string,
     note: string | undefined,
     now: number,
-    opts: { excludeMs: number; boostMs: number; line: string },
-  ): Promise<{ fromRole: string; buyerId: string; position: number }>;
+    opts: { excludeMs: number; boostMs: number; line: string; force?: boolean },
+  ): Promise<Transferred>;
   /**
    * Its agent ends the chat. With `rateWindowMs` > 0 the session goes `closing` and the buyer
    * gets `invite`; `finishClosing` ends it. With 0 it closes at once after `goodbye`.
@@ -292,6 +294,19 @@ export interface Store {
   /** Assignments per second in `role` over its recent assignments (last 50, last 10 minutes); null when too few. */
   assignmentRate(shop: string, role: string, now: number): Promise<number | null>;
 
+  // ---- ops ----
+  /** Every agent that ever connected to the shop (offline ones included). */
+  listAgents(shop: string): Promise<AgentView[]>;
+  queueStats(shop: string, role: string): Promise<QueueStats>;
+
+  // ---- shared config ----
+  /** The config last published for every instance; null before the first. */
+  getSharedConfig(): Promise<SharedConfig | null>;
+  /** Stores `c` as the config every instance runs and announces its version. */
+  publishSharedConfig(c: SharedConfig): Promise<void>;
+  /** Calls back with the version whenever a config is published (by any instance). */
+  watchSharedConfig(onVersion: (version: string) => void): Promise<void>;
+
   // ---- sweeping (recovery of timers another instance owned) ----
   shops(): Promise<string[]>;
   dueOffers(shop: string, now: number): Promise<string[]>;
@@ -306,10 +321,33 @@ export interface Store {
 
 export type Escalation = 'none' | 'alert' | 'reoffer';
 
+/** The config every instance runs (see src/config/config-sync.ts). */
+export interface SharedConfig {
+  /** The shared config document as JSON. */
+  doc: string;
+  version: string;
+  source: string;
+  updatedAt: number;
+}
+
+export interface QueueStats {
+  depth: number;
+  /** Arrival time of the session at the head of the queue; null when empty. */
+  oldestArrivedAt: number | null;
+}
+
 /** A bot line written as part of a state change. */
 export interface BotLine {
   text: string;
   kind: EventKind;
+}
+
+export interface Transferred {
+  fromRole: string;
+  buyerId: string;
+  position: number;
+  /** The agent that held (or was offered) it before. */
+  previousAgentId?: string;
 }
 
 export interface Closed {

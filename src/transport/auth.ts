@@ -47,16 +47,18 @@ export class Auth {
 
   /** Verifies the request's token and that it is of `kind`; throws AuthError otherwise. */
   async fromRequest(req: FastifyRequest, kind: TokenKind): Promise<Claims> {
-    const header = req.headers.authorization;
-    let token: string | undefined;
-    if (header?.startsWith('Bearer ')) token = header.slice(7).trim();
-    else {
-      const q = (req.query as Record<string, unknown> | undefined)?.token;
-      if (typeof q === 'string') token = q;
-    }
+    const token = tokenOf(req);
     if (!token) throw new AuthError('missing token');
     const claims = await this.verify(token);
     if (claims.kind !== kind) throw new AuthError(`a ${claims.kind} token cannot be used here`);
     return claims;
   }
+}
+
+/** The request's token: `Authorization: Bearer …`, else `?token=` (browsers). */
+export function tokenOf(req: FastifyRequest): string | undefined {
+  const header = req.headers.authorization;
+  if (header?.startsWith('Bearer ')) return header.slice(7).trim();
+  const q = (req.query as Record<string, unknown> | undefined)?.token;
+  return typeof q === 'string' ? q : undefined;
 }

@@ -9,6 +9,9 @@ import type {
   BotPostResult,
   Closed,
   Escalation,
+  QueueStats,
+  SharedConfig,
+  Transferred,
   BuyerMessage,
   BuyerPostResult,
   Offer,
@@ -58,6 +61,8 @@ export class MemoryStore implements Store {
   private readonly idleTtl: number;
   private readonly clock: () => number;
   private lastSweep: number;
+  private sharedConfig: SharedConfig | undefined;
+  private readonly configWatchers: ((version: string) => void)[] = [];
 
   constructor(opts: MemoryStoreOptions = {}) {
     this.idleTtl = opts.idleSessionTtlMs ?? 24 * 3_600_000;
@@ -396,30 +401,35 @@ export class MemoryStore implements Store {
     toRole: string,
     note: string | undefined,
     now: number,
-    opts: { excludeMs: number; boostMs: number; line: string },
-  ) {
+    opts: { excludeMs: number; boostMs: number; line: string; force?: boolean },
+  ): Promise<Transferred> {
     const st = this.shop(shop);
     const s = st.session(sessionId);
     if (!s) fail('unknown_session', `no session ${sessionId}`);
-    transition('transfer', sessionId, s.state, { agent: s.agent, actor: agentId });
-    const fromRole = s.role;
+    const { state, agent: holder, role: fromRole } = s;
+    if (opts.force) transition('forceTransfer', sessionId, state);
+    else transition('transfer', sessionId, state, { agent: holder, actor: agentId });
     // Everyone the session meets next sees where it has been and why.
     s.handovers.push({ fromRole, toRole, agentId, ...(note ? { note } : {}), ts: now });
     s.roles = [...(s.roles ?? [fromRole]), toRole];
-    s.role = toRole;
     if (note) s.note = note;
     else delete s.note;
     // Ahead of fresh arrivals: it keeps its arrival time, less the boost for having waited once.
     s.prio = Math.min(s.prio ?? s.arrived, s.arrived - opts.boostMs);
+    st.detach(s, now);
+    s.role = toRole;
     st.requeue(s);
-    st.agents.get(agentId)?.sessions.delete(sessionId);
-    st.releaseLoad(agentId, now, true);
-    if (opts.excludeMs > 0) s.excluded.set(agentId, now + opts.excludeMs);
+    if (state === 'assigned' && opts.excludeMs > 0) s.excluded.set(holder!, now + opts.excludeMs);
     // The buyer hears of the handover before the bot's line about it.
     this.bus.deliver({ kind: 'buyer', shop, id: s.buyer }, JSON.stringify({ type: 'handover', sessionId, fromRole, toRole }));
-    this.bus.deliver({ kind: 'agent', shop, id: agentId }, JSON.stringify({ type: 'session_closed', sessionId, reason: 'transferred' }));
+    if (state === 'assigned') {
+      this.bus.deliver({ kind: 'agent', shop, id: holder! }, JSON.stringify({ type: 'session_closed', sessionId, reason: 'transferred' }));
+    } else if (state === 'offered') {
+      this.bus.deliver({ kind: 'agent', shop, id: holder! }, JSON.stringify({ type: 'revoked', sessionId, reason: 'transferred' }));
+    }
     if (opts.line) this.pushEvent(shop, s, { from: 'bot', text: opts.line, ts: now, role: toRole, kind: 'handover' }, undefined);
-    return { fromRole, buyerId: s.buyer, position: st.queue(toRole).rank(sessionId)! + 1 };
+    const previous = state === 'assigned' || state === 'offered' ? { previousAgentId: holder! } : {};
+    return { fromRole, buyerId: s.buyer, position: st.queue(toRole).rank(sessionId)! + 1, ...previous };
   }
 
   async close(shop: string, sessionId: string, agentId: string, reason: string, now: number, opts: { retentionMs: number; rateWindowMs: number; invite: string; goodbye: string }) {
@@ -588,6 +598,33 @@ export class MemoryStore implements Store {
       if (!matched && !pruned) break;
     }
     return out;
+  }
+
+  // ---- ops ----
+
+  async listAgents(shop: string): Promise<AgentView[]> {
+    return [...this.shop(shop).agents.values()].map((a) => agentView(shop, a));
+  }
+
+  async queueStats(shop: string, role: string): Promise<QueueStats> {
+    const st = this.shop(shop);
+    const head = st.queues.get(role)?.first(1)[0];
+    return { depth: st.queues.get(role)?.size ?? 0, oldestArrivedAt: head === undefined ? null : (st.session(head)?.arrived ?? null) };
+  }
+
+  // ---- shared config (one process: nobody else to tell) ----
+
+  async getSharedConfig(): Promise<SharedConfig | null> {
+    return this.sharedConfig ? { ...this.sharedConfig } : null;
+  }
+
+  async publishSharedConfig(c: SharedConfig): Promise<void> {
+    this.sharedConfig = { ...c };
+    for (const fn of this.configWatchers) queueMicrotask(() => fn(c.version));
+  }
+
+  async watchSharedConfig(onVersion: (version: string) => void): Promise<void> {
+    this.configWatchers.push(onVersion);
   }
 
   // ---- reads ----

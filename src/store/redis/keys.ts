@@ -14,6 +14,7 @@ import type { Address } from '../types.ts';
  *   av:<role>     zset    ready agents with free capacity, by load then idle time
  *   a:<agent>     hash    agent status, roles, capacity, load; a:<agent>:s/:o/:c sets of
  *                         sessions, offers and live connections
+ *   agents        set     ids of every agent that connected (for the ops API)
  *   rate:<role>   list    times of the role's last 50 assignments (newest first), for ETAs
  *   offers        zset    offered sessions by expiry
  *   grace         zset    offline agents by end of grace period
@@ -21,6 +22,9 @@ import type { Address } from '../types.ts';
  *   idle          zset    `bot`/`assigned` sessions by the buyer's last message (or assignment)
  *   reply         zset    assigned sessions whose buyer awaits the agent, by when it began
  *   ch:b:<buyer>, ch:a:<agent>   pub/sub channels
+ *
+ * Outside any shop: `<prefix>:shops` (set of shop ids) and `<prefix>:config` (hash: the
+ * shared config document and its version; also the channel announcing a new version).
  */
 export function shopPrefix(prefix: string, shop: string): string {
   // encodeURIComponent escapes `{` and `}`, so a shop id can never break the hash tag.
@@ -31,6 +35,10 @@ export function shopsKey(prefix: string): string {
   return `${prefix}:shops`;
 }
 
+export function configKey(prefix: string): string {
+  return `${prefix}:config`;
+}
+
 export const sessionKey = (p: string, sid: string) => `${p}s:${sid}`;
 export const transcriptKey = (p: string, sid: string) => `${p}t:${sid}`;
 export const queueKey = (p: string, role: string) => `${p}q:${role}`;
@@ -38,6 +46,7 @@ export const agentKey = (p: string, aid: string) => `${p}a:${aid}`;
 export const rateKey = (p: string, role: string) => `${p}rate:${role}`;
 export const offersKey = (p: string) => `${p}offers`;
 export const graceKey = (p: string) => `${p}grace`;
+export const agentsKey = (p: string) => `${p}agents`;
 export const closingKey = (p: string) => `${p}closing`;
 export const idleKey = (p: string) => `${p}idle`;
 export const replyKey = (p: string) => `${p}reply`;

@@ -12,6 +12,9 @@ import type {
   Closed,
   Escalation,
   Handover,
+  QueueStats,
+  SharedConfig,
+  Transferred,
   BuyerMessage,
   BuyerPostResult,
   Offer,
@@ -22,7 +25,7 @@ import type {
   Store,
   StoredEvent,
 } from '../types.ts';
-import { channelOf, closingKey, graceKey, idleKey, replyKey, offersKey, queueKey, rateKey, sessionKey, shopPrefix, shopsKey, transcriptKey, agentKey } from './keys.ts';
+import { agentsKey, channelOf, closingKey, configKey, graceKey, idleKey, replyKey, offersKey, queueKey, rateKey, sessionKey, shopPrefix, shopsKey, transcriptKey, agentKey } from './keys.ts';
 import { rateOf } from '../rate.ts';
 import { defineScripts, type ScriptClient } from './scripts.ts';
 
@@ -96,6 +99,12 @@ class RedisBus implements Bus {
 
   async subscribe(address: Address, onPayload: (payload: string) => void): Promise<void> {
     const channel = channelOf(this.prefix, address);
+    this.handlers.set(channel, onPayload);
+    await this.sub.subscribe(channel);
+  }
+
+  /** A channel outside the per-address ones (the shared config announcements). */
+  async listen(channel: string, onPayload: (payload: string) => void): Promise<void> {
     this.handlers.set(channel, onPayload);
     await this.sub.subscribe(channel);
   }
@@ -287,12 +296,12 @@ export class RedisStore implements Store {
     toRole: string,
     note: string | undefined,
     now: number,
-    opts: { excludeMs: number; boostMs: number; line: string },
-  ) {
-    const [fromRole, buyerId, position] = await this.call<[string, string, number]>(
-      'transfer', shop, sessionId, agentId, toRole, note ?? '', now, opts.excludeMs, opts.boostMs, opts.line,
+    opts: { excludeMs: number; boostMs: number; line: string; force?: boolean },
+  ): Promise<Transferred> {
+    const [fromRole, buyerId, position, previous] = await this.call<[string, string, number, string]>(
+      'transfer', shop, sessionId, agentId, toRole, note ?? '', now, opts.excludeMs, opts.boostMs, opts.line, opts.force ? '1' : '0',
     );
-    return { fromRole, buyerId, position };
+    return { fromRole, buyerId, position, ...(previous ? { previousAgentId: previous } : {}) };
   }
 
   /** close.lua in one of its modes; null only for an idle check that did not hold. */
@@ -430,6 +439,41 @@ export class RedisStore implements Store {
   async assignmentRate(shop: string, role: string, now: number): Promise<number | null> {
     const times = (await this.guard(this.client.lrange(rateKey(this.p(shop), role), 0, -1))).map(Number);
     return rateOf(times, now);
+  }
+
+  async listAgents(shop: string): Promise<AgentView[]> {
+    const ids = await this.guard(this.client.smembers(agentsKey(this.p(shop))));
+    const views = await Promise.all(ids.map((id) => this.getAgent(shop, id)));
+    return views.filter((v): v is AgentView => v !== null);
+  }
+
+  async queueStats(shop: string, role: string): Promise<QueueStats> {
+    const p = this.p(shop);
+    const [depth, head] = await this.guard(Promise.all([this.client.zcard(queueKey(p, role)), this.client.zrange(queueKey(p, role), 0, 0)]));
+    if (!head[0]) return { depth, oldestArrivedAt: null };
+    const arrived = await this.guard(this.client.hget(sessionKey(p, head[0]), 'arrived'));
+    return { depth, oldestArrivedAt: arrived === null ? null : Number(arrived) };
+  }
+
+  async getSharedConfig(): Promise<SharedConfig | null> {
+    const h = await this.guard(this.client.hgetall(configKey(this.prefix)));
+    if (!h.doc || !h.version) return null;
+    return { doc: h.doc, version: h.version, source: h.source ?? '', updatedAt: Number(h.updatedAt ?? 0) };
+  }
+
+  async publishSharedConfig(c: SharedConfig): Promise<void> {
+    const key = configKey(this.prefix);
+    await this.guard(
+      this.client
+        .multi()
+        .hset(key, { doc: c.doc, version: c.version, source: c.source, updatedAt: String(c.updatedAt) })
+        .publish(key, c.version)
+        .exec(),
+    );
+  }
+
+  async watchSharedConfig(onVersion: (version: string) => void): Promise<void> {
+    await this.guard((this.bus as RedisBus).listen(configKey(this.prefix), onVersion));
   }
 
   async shops(): Promise<string[]> {

@@ -3,6 +3,7 @@
 local aid, conn, now = ARGV[1], ARGV[2], ARGV[3]
 local key = akey(aid)
 redis.call('SADD', key .. ':c', conn)
+redis.call('SADD', P .. 'agents', aid)
 local status = redis.call('HGET', key, 'status')
 if not status then
   redis.call('HSET', key, 'status', 'away', 'want', 'away', 'roles', '', 'capacity', 0, 'load', 0, 'idle', now)

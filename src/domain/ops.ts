@@ -1,0 +1,85 @@
+import { botTexts, fillText, resolveShop, roleName } from '../config/shop-config.ts';
+import { encode, messageFrame } from '../protocol/encode.ts';
+import { PeakError } from '../protocol/errors.ts';
+import type { MessageOut } from '../protocol/frames.ts';
+import type { AgentView, SessionView } from '../store/types.ts';
+import type { Deps, Services } from './deps.ts';
+
+export interface QueueRow {
+  shop: string;
+  role: string;
+  depth: number;
+  /** How long the session at the head has waited; null when the queue is empty. */
+  oldestWaitSeconds: number | null;
+}
+
+/**
+ * What ops can see and do during the event, for the admin API. Every change goes through
+ * the same atomic store steps as the agents' own, so it tells the same people the same way.
+ */
+export class Ops {
+  constructor(
+    private readonly d: Deps,
+    private readonly svc: Services,
+  ) {}
+
+  async queues(shops: string[]): Promise<QueueRow[]> {
+    const now = this.d.now();
+    const rows = shops.flatMap((shop) => this.d.config().routing.roles.map((role) => ({ shop, role })));
+    return Promise.all(
+      rows.map(async ({ shop, role }) => {
+        const q = await this.d.store.queueStats(shop, role);
+        const oldestWaitSeconds = q.oldestArrivedAt === null ? null : Math.max(0, Math.round((now - q.oldestArrivedAt) / 1000));
+        return { shop, role, depth: q.depth, oldestWaitSeconds };
+      }),
+    );
+  }
+
+  knownShops(): Promise<string[]> {
+    return this.d.store.shops();
+  }
+
+  agents(shop: string): Promise<AgentView[]> {
+    return this.d.store.listAgents(shop);
+  }
+
+  async session(shop: string, sessionId: string): Promise<{ session: SessionView; transcript: MessageOut[] } | null> {
+    const session = await this.d.store.getSession(shop, sessionId);
+    if (!session) return null;
+    const events = await this.d.store.readEvents(shop, sessionId, 0);
+    return { session, transcript: events.map((e) => messageFrame(sessionId, e)) };
+  }
+
+  /** Moves a waiting or served session to another role, as an agent's transfer would. */
+  async transfer(shop: string, sessionId: string, toRole: string, note: string | undefined, actor: string) {
+    if (!this.d.config().routing.roles.includes(toRole)) throw new PeakError('bad_frame', `toRole: unknown role "${toRole}"`);
+    const { offerTimeoutMs, transferBoostMs } = this.d.config().routing;
+    const sc = resolveShop(this.d.config(), shop);
+    const line = fillText(botTexts(sc, toRole).handover, { shop, role: roleName(sc, toRole) });
+    const r = await this.d.store.transfer(shop, sessionId, actor, toRole, note, this.d.now(), {
+      excludeMs: offerTimeoutMs,
+      boostMs: transferBoostMs,
+      line,
+      force: true,
+    });
+    this.d.metrics.transfers.inc({ shop, from_role: r.fromRole, to_role: toRole });
+    this.d.logger.info({ shop, sessionId, fromRole: r.fromRole, toRole, agentId: r.previousAgentId, by: actor }, 'session transferred by ops');
+    await this.svc.router.requeued(shop, [{ sessionId, buyerId: r.buyerId, role: toRole }]);
+    this.svc.router.kickAll(shop);
+    return { sessionId, fromRole: r.fromRole, toRole, position: r.position };
+  }
+
+  async close(shop: string, sessionId: string, reason: string, actor: string) {
+    await this.svc.closer.end(shop, sessionId, reason, actor);
+    return { sessionId, state: 'closed' as const, reason };
+  }
+
+  /** Stops offers to an agent; its chats stay with it. Null when the agent is unknown. */
+  async away(shop: string, agentId: string, actor: string): Promise<AgentView | null> {
+    if (!(await this.d.store.getAgent(shop, agentId))) return null;
+    await this.d.store.agentAway(shop, agentId, this.d.now());
+    this.d.logger.info({ shop, agentId, by: actor }, 'agent set away by ops');
+    await this.d.store.bus.publish({ kind: 'agent', shop, id: agentId }, encode({ type: 'status', status: 'away', reason: 'ops' }));
+    return this.d.store.getAgent(shop, agentId);
+  }
+}
