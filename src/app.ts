@@ -16,6 +16,7 @@ import { Closer } from './domain/closer.ts';
 import { ReplyWatch } from './domain/reply-watch.ts';
 import { Sweeper } from './domain/sweeper.ts';
 import { Metrics } from './metrics/metrics.ts';
+import { instrumentStore } from './metrics/instrument-store.ts';
 import { createStore } from './store/index.ts';
 import type { Store } from './store/types.ts';
 import { Auth } from './transport/auth.ts';
@@ -63,7 +64,8 @@ export class Gateway {
       secret = randomBytes(32).toString('base64url');
       logger.warn('PEAKDESK_AUTH_SECRET is not set: generated a random secret, so no existing token will be accepted');
     }
-    const store = opts.store ?? (await createStore(opts.config, logger));
+    const metrics = new Metrics();
+    const store = instrumentStore(opts.store ?? (await createStore(opts.config, logger)), metrics);
     const doc = sharedPart(opts.configDoc ?? (opts.config as unknown as Record<string, unknown>));
     const live = new LiveConfig(opts.config, doc, opts.configPath ? `file:${opts.configPath}` : 'startup');
     const config = () => live.get();
@@ -74,7 +76,7 @@ export class Gateway {
       classifier: opts.classifier ?? new IntentClassifier(config),
       moderator: new Moderator(config),
       logger,
-      metrics: new Metrics(),
+      metrics,
       now: opts.now ?? Date.now,
     };
     const router = new Router(deps);
@@ -101,7 +103,9 @@ export class Gateway {
     });
     registerHttp(app, store, deps.metrics);
     registerSockets(app, { deps, svc, auth, live: gateway.live });
-    await registerAdmin(app, { auth, ops: new Ops(deps, svc), live, sync });
+    const ops = new Ops(deps, svc);
+    metrics.setQueueSource(async () => ops.queues(await ops.knownShops()));
+    await registerAdmin(app, { auth, ops, live, sync });
     registerWeb(app);
     return gateway;
   }

@@ -67,8 +67,8 @@ describe('waiting-room bots', () => {
       ]);
       // The golden-6-seconds histogram saw this session's first response.
       const metrics = await (await fetch(`${g.http}/metrics`)).text();
-      expect(metrics).toMatch(/^peakdesk_first_response_seconds_count 1$/m);
-      expect(metrics).toMatch(/^peakdesk_first_response_seconds_bucket\{le="6"\} 1$/m);
+      expect(metrics).toMatch(/^peakdesk_first_response_seconds_count\{shop="shop-1",role="pre-sale"\} 1$/m);
+      expect(metrics).toMatch(/^peakdesk_first_response_seconds_bucket\{le="6",shop="shop-1",role="pre-sale"\} 1$/m);
       await Promise.all([a.close(), c.close()]);
     });
   });
@@ -179,8 +179,8 @@ describe('waiting-room bots', () => {
         await until(() => botLines(c).length === 4, 3000, 'busy line after quiet hours');
         expect(botLines(c)[3]).toBe('人有点多，请先留言哦');
         const metrics = await (await fetch(`${g.http}/metrics`)).text();
-        expect(metrics).toMatch(/^peakdesk_bot_messages_total\{kind="reply",outcome="rate"\} 1$/m);
-        expect(metrics).toMatch(/^peakdesk_bot_messages_total\{kind="proactive",outcome="quiet_hours"\} [1-9]\d*$/m);
+        expect(metrics).toMatch(/^peakdesk_bot_messages_total\{shop="[^"]+",kind="reply",outcome="rate"\} 1$/m);
+        expect(metrics).toMatch(/^peakdesk_bot_messages_total\{shop="[^"]+",kind="proactive",outcome="quiet_hours"\} [1-9]\d*$/m);
         await c.close();
       },
       () => clock,

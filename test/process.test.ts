@@ -64,7 +64,7 @@ describe('the gateway process', () => {
 
       const metrics = await (await fetch(`http://127.0.0.1:${listening.port}/metrics`)).text();
       expect(metrics).toMatch(/^peakdesk_connections\{kind="buyer"\} 1$/m);
-      expect(metrics).toMatch(/^peakdesk_transcript_events_total\{from="buyer"\} 1$/m);
+      expect(metrics).toMatch(/^peakdesk_transcript_events_total\{shop="[^"]+",from="buyer"\} 1$/m);
 
       run.proc.kill('SIGTERM');
       expect((await b.closed).code).toBe(1001);

@@ -115,10 +115,14 @@ export class AgentConnection {
     const r = await this.d.store.accept(this.shop, sessionId, this.agentId, this.d.now());
     this.svc.router.offerSettled(this.shop, sessionId);
     if (!r.alreadyAssigned) {
-      this.d.metrics.offers.inc({ outcome: 'accepted' });
+      this.d.metrics.offers.inc({ shop: this.shop, role: r.role, outcome: 'accepted' });
       this.log.info({ sessionId, role: r.role }, 'session assigned');
     }
     const [transcript, s] = await Promise.all([this.d.store.readEvents(this.shop, sessionId, 0), this.d.store.getSession(this.shop, sessionId)]);
+    // Time to agent counts the first human only; later ones follow a transfer or a requeue.
+    if (!r.alreadyAssigned && s && s.roleHistory.length === 1 && s.lastAgentId === this.agentId && s.arrivedAt > 0) {
+      this.d.metrics.timeToAgent.observe({ shop: this.shop, role: r.role }, Math.max(0, this.d.now() - s.arrivedAt) / 1000);
+    }
     await this.d.store.bus.publish(
       this.address,
       encode({
@@ -136,7 +140,7 @@ export class AgentConnection {
   async decline(sessionId: string): Promise<void> {
     const r = await this.d.store.decline(this.shop, sessionId, this.agentId, this.d.now(), this.d.config().routing.offerTimeoutMs);
     this.svc.router.offerSettled(this.shop, sessionId);
-    this.d.metrics.offers.inc({ outcome: 'declined' });
+    this.d.metrics.offers.inc({ shop: this.shop, role: r.role, outcome: 'declined' });
     this.log.info({ sessionId, role: r.role }, 'offer declined');
     await this.svc.router.requeued(this.shop, [r]);
   }
@@ -153,8 +157,8 @@ export class AgentConnection {
     const r = await this.d.store.postAgentMessage(this.shop, sessionId, this.agentId, { clientMsgId, text: checked.text, ts: this.d.now() });
     this.send(encode({ type: 'ack', clientMsgId, seq: r.seq }));
     if (r.duplicate) return;
-    this.d.metrics.events.inc({ from: 'agent' });
-    if (r.firstResponseMs !== undefined) this.d.metrics.firstResponse.observe(r.firstResponseMs / 1000);
+    this.d.metrics.events.inc({ shop: this.shop, from: 'agent' });
+    if (r.firstResponseMs !== undefined) this.d.metrics.firstResponse.observe({ shop: this.shop, role: r.role }, r.firstResponseMs / 1000);
     if (r.replyMs !== undefined) this.d.metrics.replySeconds.observe({ shop: this.shop, role: r.role }, r.replyMs / 1000);
   }
 

@@ -114,12 +114,12 @@ export class BuyerConnection {
     }
     this.send(encode({ type: 'ack', clientMsgId, seq: result.seq }));
     if (result.duplicate) return;
-    this.d.metrics.events.inc({ from: 'buyer' });
+    this.d.metrics.events.inc({ shop: this.shop, from: 'buyer' });
     const sessionId = this.sessionId;
     let role = intent.role;
     if (result.enqueued) {
       role = result.enqueued.role;
-      this.d.metrics.sessions.inc({ event: 'queued' });
+      this.d.metrics.sessions.inc({ shop: this.shop, role });
       this.log.info({ sessionId, role, position: result.enqueued.position, keywords: intent.keywords }, 'session queued');
       await this.queued(role, result.enqueued.position);
     } else if (result.moved) {

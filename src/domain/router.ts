@@ -62,7 +62,7 @@ export class Router {
 
   private async deliverOffer(shop: string, offer: Offer): Promise<void> {
     const { sessionId, agentId, role, expiresAt } = offer;
-    this.d.metrics.offers.inc({ outcome: 'made' });
+    this.d.metrics.offers.inc({ shop, role, outcome: 'made' });
     this.d.logger.info({ shop, sessionId, agentId, role, expiresAt }, 'session offered');
     this.offerTimers.at(key(shop, sessionId), expiresAt, () => this.track(this.expireOffer(shop, sessionId)));
     const preview = await this.d.store.lastEvents(shop, sessionId, this.d.config().routing.previewEvents);
@@ -82,7 +82,7 @@ export class Router {
       const { offerTimeoutMs } = this.d.config().routing;
       const r = await this.d.store.expireOffer(shop, sessionId, this.d.now(), offerTimeoutMs);
       if (!r) return;
-      this.d.metrics.offers.inc({ outcome: 'expired' });
+      this.d.metrics.offers.inc({ shop, role: r.role, outcome: 'expired' });
       this.d.logger.info({ shop, sessionId, agentId: r.agentId, role: r.role }, 'offer expired');
       await this.d.store.bus.publish({ kind: 'agent', shop, id: r.agentId }, encode({ type: 'revoked', sessionId, reason: 'expired' }));
       await this.requeued(shop, [r]);

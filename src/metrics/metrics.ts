@@ -25,34 +25,63 @@ export class Metrics {
   readonly events = new Counter({
     name: 'peakdesk_transcript_events_total',
     help: 'Transcript events stored, by sender',
-    labelNames: ['from'] as const,
+    labelNames: ['shop', 'from'] as const,
     registers: [this.registry],
   });
   readonly offers = new Counter({
     name: 'peakdesk_offers_total',
-    help: 'Offers made and how they ended',
-    labelNames: ['outcome'] as const,
+    help: 'Offers made and how they ended (accepted, declined, expired)',
+    labelNames: ['shop', 'role', 'outcome'] as const,
     registers: [this.registry],
   });
   readonly sessions = new Counter({
-    name: 'peakdesk_sessions_total',
-    help: 'Sessions queued and closed',
-    labelNames: ['event'] as const,
+    name: 'peakdesk_sessions_opened_total',
+    help: 'Sessions that entered a queue for the first time',
+    labelNames: ['shop', 'role'] as const,
     registers: [this.registry],
   });
   readonly botMessages = new Counter({
     name: 'peakdesk_bot_messages_total',
     help: 'Bot lines by kind (reply/proactive) and outcome (sent, or why suppressed: rate, repeat, quiet_hours)',
-    labelNames: ['kind', 'outcome'] as const,
+    labelNames: ['shop', 'kind', 'outcome'] as const,
     registers: [this.registry],
   });
   /** Buckets around the "golden 6 seconds": the share answered within 6 s is le="6" over count. */
   readonly firstResponse = new Histogram({
     name: 'peakdesk_first_response_seconds',
     help: "Time from a buyer's first message to the first bot or agent reply",
+    labelNames: ['shop', 'role'] as const,
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 3, 4, 5, 6, 10, 30, 60, 300],
     registers: [this.registry],
   });
+  readonly timeToAgent = new Histogram({
+    name: 'peakdesk_time_to_agent_seconds',
+    help: "Time from a buyer's first message to the first agent accepting the chat",
+    labelNames: ['shop', 'role'] as const,
+    buckets: [1, 5, 10, 30, 60, 120, 300, 600, 1200, 3600],
+    registers: [this.registry],
+  });
+  readonly storeSeconds = new Histogram({
+    name: 'peakdesk_store_seconds',
+    help: 'Latency of store operations as the gateway sees them (Redis round trip and script)',
+    labelNames: ['op'] as const,
+    buckets: [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+    registers: [this.registry],
+  });
+  readonly queueDepth = new Gauge({
+    name: 'peakdesk_queue_depth',
+    help: 'Sessions waiting per shop and role (read from the store at scrape time)',
+    labelNames: ['shop', 'role'] as const,
+    registers: [this.registry],
+    collect: () => this.collectQueues(),
+  });
+  readonly queueOldestWait = new Gauge({
+    name: 'peakdesk_queue_oldest_wait_seconds',
+    help: 'How long the session at the head of each queue has waited',
+    labelNames: ['shop', 'role'] as const,
+    registers: [this.registry],
+  });
+  private queueSource: (() => Promise<{ shop: string; role: string; depth: number; oldestWaitSeconds: number | null }[]>) | undefined;
   readonly transfers = new Counter({
     name: 'peakdesk_transfers_total',
     help: 'Sessions handed from one role to another',
@@ -101,5 +130,24 @@ export class Metrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'peakdesk_' });
+  }
+
+  /** Where the queue gauges read from at scrape time. */
+  setQueueSource(fn: () => Promise<{ shop: string; role: string; depth: number; oldestWaitSeconds: number | null }[]>): void {
+    this.queueSource = fn;
+  }
+
+  private async collectQueues(): Promise<void> {
+    if (!this.queueSource) return;
+    this.queueDepth.reset();
+    this.queueOldestWait.reset();
+    try {
+      for (const q of await this.queueSource()) {
+        this.queueDepth.set({ shop: q.shop, role: q.role }, q.depth);
+        this.queueOldestWait.set({ shop: q.shop, role: q.role }, q.oldestWaitSeconds ?? 0);
+      }
+    } catch {
+      // The store is down: the scrape shows no queues rather than failing (readyz tells why).
+    }
   }
 }

@@ -19,7 +19,7 @@ export class Bots {
     const sc = resolveShop(this.d.config(), shop);
     const now = this.d.now();
     if (kind === 'proactive' && isQuiet(now, sc.bots.quietHours, sc.bots.timezone)) {
-      this.d.metrics.botMessages.inc({ kind, outcome: 'quiet_hours' });
+      this.d.metrics.botMessages.inc({ shop, kind, outcome: 'quiet_hours' });
       return null;
     }
     const r = await this.d.store.postBotMessage(shop, sessionId, {
@@ -28,8 +28,8 @@ export class Bots {
       perMinute: sc.bots.limits.perMinute,
       ...(role ? { role } : {}),
     });
-    this.d.metrics.botMessages.inc({ kind, outcome: r.suppressed ?? 'sent' });
-    if (r.firstResponseMs !== undefined) this.d.metrics.firstResponse.observe(r.firstResponseMs / 1000);
+    this.d.metrics.botMessages.inc({ shop, kind, outcome: r.suppressed ?? 'sent' });
+    if (r.firstResponseMs !== undefined) this.d.metrics.firstResponse.observe({ shop, role: role ?? '' }, r.firstResponseMs / 1000);
     return r;
   }
 
