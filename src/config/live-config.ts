@@ -111,9 +111,10 @@ export class LiveConfig {
       if (!(err instanceof ConfigError)) throw err;
       problems.push(...err.problems);
     }
-    if (config && !opts.starting) {
+    const nextRoles = config?.routing.roles ?? (doc as { routing?: { roles?: unknown } }).routing?.roles;
+    if (!opts.starting && Array.isArray(nextRoles)) {
       // Sessions may be waiting in a role's queue; it can only go with a restart.
-      const removed = this.state.config.routing.roles.filter((r) => !config!.routing.roles.includes(r));
+      const removed = this.state.config.routing.roles.filter((r) => !nextRoles.includes(r));
       if (removed.length) problems.push(`routing.roles: cannot remove ${removed.map((r) => `"${r}"`).join(', ')} while running (sessions may be queued in it)`);
     }
     if (problems.length) throw new ConfigError(source, problems);

@@ -106,38 +106,43 @@ export const configSchema = z
       .prefault({}),
   })
   .strict()
-  .superRefine((cfg, ctx) => {
-    if (!cfg.routing.roles.includes(cfg.routing.defaultRole)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['routing', 'defaultRole'],
-        message: `must be one of routing.roles (${cfg.routing.roles.join(', ')})`,
-      });
-    }
-    const roleKnown = (role: string, path: (string | number)[]) => {
-      if (!cfg.routing.roles.includes(role)) ctx.addIssue({ code: 'custom', path, message: `unknown role "${role}"` });
-    };
-    cfg.intent.rules.forEach((r, i) => roleKnown(r.role, ['intent', 'rules', i, 'role']));
-    for (const [shop, o] of Object.entries(cfg.shops)) {
-      o.intent?.rules.forEach((r, i) => roleKnown(r.role, ['shops', shop, 'intent', 'rules', i, 'role']));
-      if (o.defaultRole) roleKnown(o.defaultRole, ['shops', shop, 'defaultRole']);
-    }
-    const patterns = [
-      ...cfg.intent.rules.flatMap((r, i) => r.patterns.map((p, j) => [p, ['intent', 'rules', i, 'patterns', j]] as const)),
-      ...Object.entries(cfg.shops).flatMap(([shop, o]) =>
-        (o.intent?.rules ?? []).flatMap((r, i) => r.patterns.map((p, j) => [p, ['shops', shop, 'intent', 'rules', i, 'patterns', j]] as const)),
-      ),
-    ];
-    for (const [p, path] of patterns) {
-      try {
-        new RegExp(p, 'iu');
-      } catch (err) {
-        ctx.addIssue({ code: 'custom', path: [...path], message: `invalid regular expression: ${(err as Error).message}` });
+  // Runs even when other fields failed, so one PUT lists every problem; hence the defensive reads.
+  .superRefine(
+    (cfg, ctx) => {
+      const list = <T>(v: unknown): T[] => (Array.isArray(v) ? (v as T[]) : []);
+      const roles = list<string>(cfg.routing?.roles);
+      const rules = (v: unknown) => list<{ role?: unknown; patterns?: unknown }>(v).filter((r) => r && typeof r === 'object');
+      const shops = cfg.shops && typeof cfg.shops === 'object' ? Object.entries(cfg.shops).filter(([, o]) => o && typeof o === 'object') : [];
+      const roleKnown = (role: unknown, path: (string | number)[]) => {
+        if (typeof role === 'string' && roles.length && !roles.includes(role)) ctx.addIssue({ code: 'custom', path, message: `unknown role "${role}"` });
+      };
+      if (typeof cfg.routing?.defaultRole === 'string' && roles.length && !roles.includes(cfg.routing.defaultRole)) {
+        ctx.addIssue({ code: 'custom', path: ['routing', 'defaultRole'], message: `must be one of routing.roles (${roles.join(', ')})` });
       }
-    }
-    if (new Set(cfg.routing.roles).size !== cfg.routing.roles.length) {
-      ctx.addIssue({ code: 'custom', path: ['routing', 'roles'], message: 'roles must be unique' });
-    }
-  });
+      rules(cfg.intent?.rules).forEach((r, i) => roleKnown(r.role, ['intent', 'rules', i, 'role']));
+      for (const [shop, o] of shops) {
+        rules(o.intent?.rules).forEach((r, i) => roleKnown(r.role, ['shops', shop, 'intent', 'rules', i, 'role']));
+        if (o.defaultRole) roleKnown(o.defaultRole, ['shops', shop, 'defaultRole']);
+      }
+      const patterns = [
+        ...rules(cfg.intent?.rules).flatMap((r, i) => list<unknown>(r.patterns).map((p, j) => [p, ['intent', 'rules', i, 'patterns', j]] as const)),
+        ...shops.flatMap(([shop, o]) =>
+          rules(o.intent?.rules).flatMap((r, i) => list<unknown>(r.patterns).map((p, j) => [p, ['shops', shop, 'intent', 'rules', i, 'patterns', j]] as const)),
+        ),
+      ];
+      for (const [p, path] of patterns) {
+        if (typeof p !== 'string') continue;
+        try {
+          new RegExp(p, 'iu');
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', path: [...path], message: `invalid regular expression: ${(err as Error).message}` });
+        }
+      }
+      if (new Set(roles).size !== roles.length) {
+        ctx.addIssue({ code: 'custom', path: ['routing', 'roles'], message: 'roles must be unique' });
+      }
+    },
+    { when: (payload) => typeof payload.value === 'object' && payload.value !== null },
+  );
 
 export type Config = z.infer<typeof configSchema>;

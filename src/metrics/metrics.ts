@@ -75,12 +75,15 @@ export class Metrics {
     registers: [this.registry],
     collect: () => this.collectQueues(),
   });
+  // Both queue gauges come from one read per scrape (the registry collects them concurrently).
   readonly queueOldestWait = new Gauge({
     name: 'peakdesk_queue_oldest_wait_seconds',
     help: 'How long the session at the head of each queue has waited',
     labelNames: ['shop', 'role'] as const,
     registers: [this.registry],
+    collect: () => this.collectQueues(),
   });
+  private queueRead: Promise<void> | undefined;
   private queueSource: (() => Promise<{ shop: string; role: string; depth: number; oldestWaitSeconds: number | null }[]>) | undefined;
   readonly transfers = new Counter({
     name: 'peakdesk_transfers_total',
@@ -137,7 +140,12 @@ export class Metrics {
     this.queueSource = fn;
   }
 
-  private async collectQueues(): Promise<void> {
+  private collectQueues(): Promise<void> {
+    this.queueRead ??= this.readQueues().finally(() => (this.queueRead = undefined));
+    return this.queueRead;
+  }
+
+  private async readQueues(): Promise<void> {
     if (!this.queueSource) return;
     this.queueDepth.reset();
     this.queueOldestWait.reset();

@@ -43,6 +43,8 @@ export async function startGateway(opts: {
   config?: Record<string, any>;
   now?: () => number;
   store?: MemoryStore;
+  /** A config file the gateway watches (hot reload); `config` still gives its start-up config. */
+  configPath?: string;
 }): Promise<RunningGateway> {
   // The shipped config/default.json is the base, so tests run the rules and texts users get.
   const raw = merge(JSON.parse(readFileSync('config/default.json', 'utf8')), opts.config ?? {});
@@ -52,7 +54,13 @@ export async function startGateway(opts: {
   const config: Config = parseConfig(raw);
   const store = opts.store ?? (opts.redisUrl ? await RedisStore.connect({ url: opts.redisUrl, keyPrefix: config.redis.keyPrefix, onConnectionError: () => {} }) : new MemoryStore());
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  const gateway = await Gateway.create({ config, logger, store, ...(opts.now ? { now: opts.now } : {}) });
+  const gateway = await Gateway.create({
+    config,
+    logger,
+    store,
+    ...(opts.now ? { now: opts.now } : {}),
+    ...(opts.configPath ? { configPath: opts.configPath, configDoc: raw } : {}),
+  });
   const port = await gateway.listen();
   return {
     gateway,
