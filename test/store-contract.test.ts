@@ -825,6 +825,48 @@ describe.each(impls)('Store contract: $name', (impl) => {
     expect(await store.getAgent(SHOP, 'A')).toMatchObject({ load: 0, sessions: [], offers: [] });
   });
 
+  it('ops: forced transfer from any waiting or served state, agent list, queue stats, shared config', async () => {
+    await ready('A', ['presale'], 2, T0);
+    const served = await assigned('b1', 'presale', T0 + 1, 'A');
+    const offered = await queued('b2', 'presale', T0 + 2);
+    await store.dispatch(SHOP, 'presale', T0 + 3, OFFER_MS, 1);
+    const waiting = await queued('b3', 'presale', T0 + 4);
+    const agent = await listen({ kind: 'agent', shop: SHOP, id: 'A' });
+
+    expect(await store.queueStats(SHOP, 'presale')).toEqual({ depth: 1, oldestArrivedAt: T0 + 4 });
+    expect(await store.queueStats(SHOP, 'aftersales')).toEqual({ depth: 0, oldestArrivedAt: null });
+    for (const [sid, prev] of [[served, 'A'], [offered, 'A'], [waiting, undefined]] as const) {
+      const r = await store.transfer(SHOP, sid, 'ops-1', 'aftersales', 'by ops', T0 + 10, { ...xfer(0), force: true });
+      expect(r).toMatchObject({ fromRole: 'presale', ...(prev ? { previousAgentId: prev } : {}) });
+      expect(await store.getSession(SHOP, sid)).toMatchObject({ state: 'queued', role: 'aftersales' });
+    }
+    expect(await store.queueStats(SHOP, 'aftersales')).toEqual({ depth: 3, oldestArrivedAt: T0 + 1 });
+    expect(await store.queueStats(SHOP, 'presale')).toEqual({ depth: 0, oldestArrivedAt: null });
+    await settle(agent);
+    expect(frames(agent).map((f) => [f.type, f.sessionId])).toEqual([
+      ['session_closed', served],
+      ['revoked', offered],
+    ]);
+    // Without force, ops (not the holder) cannot move it, and nobody can move a closed one.
+    expect(await codeOf(store.transfer(SHOP, waiting, 'ops-1', 'presale', undefined, T0 + 11, xfer(0)))).toBe('not_assigned');
+    await store.endSession(SHOP, waiting, 'ops', T0 + 12, { retentionMs: RETENTION_MS });
+    expect(await codeOf(store.transfer(SHOP, waiting, 'ops-1', 'presale', undefined, T0 + 13, { ...xfer(0), force: true }))).toBe('bad_state');
+
+    await ready('B', ['aftersales'], 4, T0 + 14);
+    expect((await store.listAgents(SHOP)).map((a) => [a.id, a.status, a.load]).sort()).toEqual([
+      ['A', 'ready', 0],
+      ['B', 'ready', 0],
+    ]);
+    expect(await store.listAgents('no-such-shop')).toEqual([]);
+
+    expect(await store.getSharedConfig()).toBeNull();
+    const versions: string[] = [];
+    await store.watchSharedConfig((v) => versions.push(v));
+    await store.publishSharedConfig({ doc: '{"a":1}', version: 'v1', source: 'test', updatedAt: T0 });
+    expect(await store.getSharedConfig()).toEqual({ doc: '{"a":1}', version: 'v1', source: 'test', updatedAt: T0 });
+    await vi.waitFor(() => expect(versions).toEqual(['v1']));
+  });
+
   it('idle close: a bot or assigned session whose buyer went quiet, never a waiting one', async () => {
     await ready('A', ['presale'], 2, T0);
     const talking = await assigned('b1', 'presale', T0, 'A');
