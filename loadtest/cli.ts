@@ -507,6 +507,9 @@ async function main(): Promise<void> {
   let gwSatCpu: number | null = null;
   let echoSatCpu: number | null = null;
   let redisSatCpu: number | null = null;
+  let gwSatMachine: number | null = null;
+  let echoSatMachine: number | null = null;
+  const satMachine = new MachineMeter();
   await p.close();
   if (CEILINGS) {
     // The ceilings get their own workers: the raw relay needs more client CPU than the run.
@@ -534,6 +537,7 @@ async function main(): Promise<void> {
         measureMs,
         {
           begin: async () => {
+            satMachine.sample(cpus().length);
             cpu0 = gwMeter?.total() ?? NaN;
             redis0 = redisMeter?.total() ?? NaN;
             t0 = performance.now();
@@ -544,6 +548,7 @@ async function main(): Promise<void> {
             const s = (performance.now() - t0) / 1000;
             gwSatCpu = gwMeter ? ((gwMeter.total() - cpu0) / s) * 100 : null;
             redisSatCpu = redisMeter ? ((redisMeter.total() - redis0) / s) * 100 : null;
+            gwSatMachine = satMachine.sample(cpus().length) ?? null;
             after = probe ? commandCalls(await probe.info()) : undefined;
             if (inspector) {
               const file = join(OUT, 'gateway-saturation.cpuprofile');
@@ -569,11 +574,13 @@ async function main(): Promise<void> {
         measureMs,
         {
           begin: () => {
+            satMachine.sample(cpus().length);
             cpu0 = meter.total();
             t0 = performance.now();
           },
           end: () => {
             echoSatCpu = ((meter.total() - cpu0) / ((performance.now() - t0) / 1000)) * 100;
+            echoSatMachine = satMachine.sample(cpus().length) ?? null;
           },
         },
       );
@@ -701,6 +708,11 @@ async function main(): Promise<void> {
       gatewayCpuPctDuringSat: gwSatCpu,
       echoCpuPctDuringSat: echoSatCpu,
       redisCpuPctDuringSat: redisSatCpu,
+      // Machine − server − Redis − tool workers: other processes during each measured window.
+      otherCpuPctDuringSat: {
+        gateway: gwSat && gwSatMachine !== null ? Math.max(0, gwSatMachine - (gwSatCpu ?? 0) - (redisSatCpu ?? 0) - gwSat.toolCpuPct.reduce((n, x) => n + x, 0)) : null,
+        echo: echoSat && echoSatMachine !== null ? Math.max(0, echoSatMachine - (echoSatCpu ?? 0) - echoSat.toolCpuPct.reduce((n, x) => n + x, 0)) : null,
+      },
       ratios: {
         gatewayVsEcho: gwSat && echoSat && echoSat.messagesPerSecond > 0 ? gwSat.messagesPerSecond / echoSat.messagesPerSecond : null,
         gatewayVsRedis: gwSat && redisCeil && redisCeil.messagesPerSecond > 0 ? gwSat.messagesPerSecond / redisCeil.messagesPerSecond : null,
