@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import websocket from '@fastify/websocket';
 import { pino, type Logger } from 'pino';
@@ -28,6 +28,7 @@ import { registerDocs } from './transport/docs.ts';
 import { ConfigSync } from './config/config-sync.ts';
 import { LiveConfig, sharedPart } from './config/live-config.ts';
 import { Ops } from './domain/ops.ts';
+import { InstanceWatch } from './domain/instances.ts';
 
 export interface GatewayOptions {
   config: Config;
@@ -54,6 +55,7 @@ export class Gateway {
     readonly sweeper: Sweeper,
     readonly auth: Auth,
     readonly configSync: ConfigSync,
+    readonly instances: InstanceWatch,
     private readonly ownsStore: boolean,
   ) {}
 
@@ -78,6 +80,7 @@ export class Gateway {
       logger,
       metrics,
       now: opts.now ?? Date.now,
+      instanceId: randomUUID(),
     };
     const router = new Router(deps);
     const bots = new Bots(deps);
@@ -85,6 +88,7 @@ export class Gateway {
     const svc: Services = { router, bots, waitingRoom: new WaitingRoom(deps, bots), closer };
     const sweeper = new Sweeper(deps, router, closer, new ReplyWatch(deps, router));
     const auth = new Auth(secret);
+    const instances = new InstanceWatch(deps, router);
     const sync = new ConfigSync(live, store, logger, opts.configPath);
     await sync.start();
 
@@ -97,7 +101,7 @@ export class Gateway {
     // ws closes with 1009 only far above the protocol limit; frames in between get `too_large`.
     await app.register(websocket, { options: { maxPayload: Math.max(1_048_576, config().server.maxFrameBytes * 4) } });
     await registerDocs(app);
-    const gateway = new Gateway(app, deps, svc, sweeper, auth, sync, !opts.store);
+    const gateway = new Gateway(app, deps, svc, sweeper, auth, sync, instances, !opts.store);
     app.addHook('onRequest', async (req, reply) => {
       if (gateway.closing && req.url.startsWith('/v1/')) await reply.code(503).send({ error: 'unavailable', message: 'shutting down' });
     });
@@ -112,6 +116,7 @@ export class Gateway {
 
   async listen(): Promise<number> {
     const { host, port } = this.deps.config().server;
+    await this.instances.start();
     await this.app.listen({ host, port });
     this.sweeper.start();
     this.svc.waitingRoom.start();
@@ -136,6 +141,7 @@ export class Gateway {
     await Promise.race([Promise.allSettled([...this.live.values()]), new Promise((r) => setTimeout(r, grace).unref())]);
     await this.app.close();
     await this.svc.router.stop();
+    await this.instances.leave().catch((err) => this.deps.logger.warn({ err }, 'leaving the instance list failed'));
     if (this.ownsStore) await this.deps.store.shutdown();
     this.deps.logger.info('stopped');
   }

@@ -36,6 +36,17 @@ export const configSchema = z
           .prefault({}),
         /** How long SIGTERM waits for in-flight work before closing sockets anyway. */
         shutdownGraceMs: z.number().int().min(0).default(5_000),
+        /** Live connections one buyer may hold at once, across all instances; more get `rate_limited`. */
+        maxConnectionsPerBuyer: z.number().int().min(1).max(100).default(5),
+        /**
+         * Browser origins allowed to open WebSockets, e.g. `https://shop.example.com`; `*` = any.
+         * Requests without an Origin header (non-browser clients) and same-origin pages are always allowed.
+         */
+        allowedOrigins: z.array(z.string().min(1)).default([]),
+        /** How often each instance tells the others it is alive. */
+        heartbeatMs: z.number().int().min(100).max(60_000).default(1_000),
+        /** An instance silent this long is taken for dead: the others clean up its agents' and buyers' connections. */
+        instanceTimeoutMs: z.number().int().min(500).max(600_000).default(5_000),
       })
       .strict()
       .prefault({}),

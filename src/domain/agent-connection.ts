@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { PeakError } from '../protocol/errors.ts';
 import { encode, messageFrame } from '../protocol/encode.ts';
 import { botTexts, fillText, resolveShop, roleName } from '../config/shop-config.ts';
-import type { Address } from '../store/types.ts';
+import type { Address, ConnRef } from '../store/types.ts';
 import { Delivery } from './delivery.ts';
 import type { Deps } from './deps.ts';
 import type { Sink } from './hub.ts';
@@ -51,6 +51,8 @@ export class AgentConnection {
   }
 
   private async register(): Promise<void> {
+    // Recorded before it exists: if this instance dies in between, the others clean up anyway.
+    await this.d.store.trackConn(this.d.instanceId, this.connRef);
     const view = await this.d.store.agentConnect(this.shop, this.agentId, this.connId, this.d.now());
     this.svc.router.cancelGrace(this.shop, this.agentId);
     for (const sid of view.sessions) this.delivery.follow(sid);
@@ -202,11 +204,11 @@ export class AgentConnection {
   async disconnect(): Promise<void> {
     await this.detach?.();
     this.detach = undefined;
-    const { agentGraceMs } = this.d.config().routing;
-    const r = await this.d.store.agentDisconnect(this.shop, this.agentId, this.connId, this.d.now(), agentGraceMs);
-    if (!r.offline) return;
-    this.log.info({ graceUntil: r.graceUntil, requeuedOffers: r.requeued.length }, 'agent offline');
-    if (r.graceUntil) this.svc.router.scheduleGrace(this.shop, this.agentId, r.graceUntil);
-    if (r.requeued.length) await this.svc.router.requeued(this.shop, r.requeued);
+    await this.svc.router.agentGone(this.shop, this.agentId, this.connId);
+    await this.d.store.untrackConn(this.d.instanceId, this.connRef);
+  }
+
+  private get connRef(): ConnRef {
+    return { kind: 'agent', shop: this.shop, id: this.agentId, connId: this.connId };
   }
 }

@@ -1,7 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { PeakError, isPeakError } from '../protocol/errors.ts';
 import { encode, messageFrame } from '../protocol/encode.ts';
-import type { Address, BuyerPostResult } from '../store/types.ts';
+import type { Address, BuyerPostResult, ConnRef } from '../store/types.ts';
 import { Delivery } from './delivery.ts';
 import type { Deps } from './deps.ts';
 import type { Sink } from './hub.ts';
@@ -14,10 +15,13 @@ import type { Services } from './deps.ts';
  */
 export class BuyerConnection {
   private sessionId = '';
+  private readonly connId = randomUUID();
   private readonly delivery: Delivery;
   private readonly address: Address;
   private readonly log: Logger;
   private detach: (() => Promise<void>) | undefined;
+  /** Counted among the buyer's live connections (buyerConnect). */
+  private connected = false;
 
   private constructor(
     private readonly d: Deps,
@@ -34,6 +38,14 @@ export class BuyerConnection {
   /** Subscribes first, then opens (or resumes) the session, so no event falls in between. */
   static async open(d: Deps, svc: Services, shop: string, buyerId: string, send: Sink): Promise<BuyerConnection> {
     const conn = new BuyerConnection(d, svc, shop, buyerId, send);
+    await d.store.trackConn(d.instanceId, conn.connRef);
+    try {
+      await d.store.buyerConnect(shop, buyerId, conn.connId, d.config().server.maxConnectionsPerBuyer);
+    } catch (err) {
+      await d.store.untrackConn(d.instanceId, conn.connRef).catch(() => {});
+      throw err;
+    }
+    conn.connected = true;
     conn.detach = await d.hub.attach(conn.address, (p) => conn.onPayload(p));
     try {
       await conn.openSession();
@@ -172,5 +184,13 @@ export class BuyerConnection {
     const detach = this.detach;
     this.detach = undefined;
     await detach?.();
+    if (!this.connected) return;
+    this.connected = false;
+    await this.d.store.buyerDisconnect(this.shop, this.buyerId, this.connId);
+    await this.d.store.untrackConn(this.d.instanceId, this.connRef);
+  }
+
+  private get connRef(): ConnRef {
+    return { kind: 'buyer', shop: this.shop, id: this.buyerId, connId: this.connId };
   }
 }

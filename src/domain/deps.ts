@@ -21,6 +21,8 @@ export interface Deps {
   logger: Logger;
   metrics: Metrics;
   now: () => number;
+  /** This gateway instance, as its heartbeat and connection records name it. */
+  instanceId: string;
 }
 
 /** The domain services connections call into. */

@@ -105,6 +105,19 @@ export class Router {
     await this.d.store.bus.publish({ kind: 'buyer', shop, id: buyerId }, encode({ type: 'queue', sessionId, role, position }));
   }
 
+  /**
+   * One of an agent's connections is gone (closed, or its instance died). When it was the last
+   * one the agent goes offline: offers go back to the queue now, sessions after grace.
+   */
+  async agentGone(shop: string, agentId: string, connId: string): Promise<void> {
+    const { agentGraceMs } = this.d.config().routing;
+    const r = await this.d.store.agentDisconnect(shop, agentId, connId, this.d.now(), agentGraceMs);
+    if (!r.offline) return;
+    this.d.logger.info({ shop, agentId, graceUntil: r.graceUntil, requeuedOffers: r.requeued.length }, 'agent offline');
+    if (r.graceUntil) this.scheduleGrace(shop, agentId, r.graceUntil);
+    if (r.requeued.length) await this.requeued(shop, r.requeued);
+  }
+
   scheduleGrace(shop: string, agentId: string, until: number): void {
     this.graceTimers.at(key(shop, agentId), until, () => this.track(this.expireGrace(shop, agentId)));
   }

@@ -299,6 +299,20 @@ export interface Store {
   listAgents(shop: string): Promise<AgentView[]>;
   queueStats(shop: string, role: string): Promise<QueueStats>;
 
+  // ---- instances and live connections ----
+  /** Marks a gateway instance alive at `now`. */
+  heartbeat(instanceId: string, now: number): Promise<void>;
+  /** Instances whose last heartbeat is older than `before`. */
+  staleInstances(before: number): Promise<string[]>;
+  /** Takes a dead instance off the list and returns its connections; null when another instance got there first. */
+  claimInstance(instanceId: string): Promise<ConnRef[] | null>;
+  /** Records a live connection of an instance (so others can clean it up if the instance dies). */
+  trackConn(instanceId: string, ref: ConnRef): Promise<void>;
+  untrackConn(instanceId: string, ref: ConnRef): Promise<void>;
+  /** Registers a buyer's connection; `rate_limited` when the buyer already has `max` (on all instances). */
+  buyerConnect(shop: string, buyerId: string, connId: string, max: number): Promise<void>;
+  buyerDisconnect(shop: string, buyerId: string, connId: string): Promise<void>;
+
   // ---- shared config ----
   /** The config last published for every instance; null before the first. */
   getSharedConfig(): Promise<SharedConfig | null>;
@@ -320,6 +334,14 @@ export interface Store {
 }
 
 export type Escalation = 'none' | 'alert' | 'reoffer';
+
+/** One live WebSocket of a gateway instance. */
+export interface ConnRef {
+  kind: 'buyer' | 'agent';
+  shop: string;
+  id: string;
+  connId: string;
+}
 
 /** The config every instance runs (see src/config/config-sync.ts). */
 export interface SharedConfig {

@@ -24,9 +24,31 @@ export interface SocketContext {
   live: Map<WebSocket, Promise<void>>;
 }
 
-/** Refuses the upgrade with 401 unless the token is valid and of the endpoint's kind. */
-function authenticate(auth: Auth, kind: TokenKind) {
+/**
+ * A browser page may open a socket only from an allowed origin: without this any site a
+ * buyer visits could chat in their name with a token it got hold of. Clients that send no
+ * Origin (apps, servers) are not browsers and are not restricted by it.
+ */
+export function originAllowed(origin: string | undefined, host: string | undefined, allowed: readonly string[]): boolean {
+  if (!origin || allowed.includes('*') || allowed.includes(origin)) return true;
+  try {
+    return new URL(origin).host === host;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Refuses the upgrade with 403 from a browser origin that is not allowed, and with 401
+ * unless the token is valid and of the endpoint's kind.
+ */
+function authenticate(ctx: SocketContext, kind: TokenKind) {
+  const { auth } = ctx;
   return async (req: FastifyRequest, reply: FastifyReply) => {
+    if (!originAllowed(req.headers.origin, req.headers.host, ctx.deps.config().server.allowedOrigins)) {
+      await reply.code(403).send({ error: 'forbidden', message: `origin ${req.headers.origin} is not allowed` });
+      return;
+    }
     try {
       req.claims = await auth.fromRequest(req, kind);
     } catch (err) {
@@ -63,7 +85,7 @@ function serve<C extends { disconnect(): Promise<void> }, F extends { type: stri
     const code = isPeakError(err) ? err.code : 'internal';
     if (!isPeakError(err)) log.error({ err }, `${kind} connection setup failed`);
     send(encode({ type: 'error', code, message: isPeakError(err) ? err.message : 'internal error' }));
-    socket.close(code === 'blocked' ? 1008 : code === 'unavailable' ? 1013 : 1011, code);
+    socket.close(code === 'blocked' ? 1008 : code === 'unavailable' || code === 'rate_limited' ? 1013 : 1011, code);
   });
 
   runFrameLoop<F>({
@@ -135,11 +157,11 @@ function handleAgent(conn: AgentConnection, f: AgentInbound): Promise<void> {
 }
 
 export function registerSockets(app: FastifyInstance, ctx: SocketContext): void {
-  app.get('/v1/buyer', { websocket: true, preValidation: authenticate(ctx.auth, 'buyer') }, (socket, req) => {
+  app.get('/v1/buyer', { websocket: true, preValidation: authenticate(ctx, 'buyer') }, (socket, req) => {
     const { shop, sub } = req.claims!;
     serve(ctx, socket, 'buyer', buyerInbound, (send) => BuyerConnection.open(ctx.deps, ctx.svc, shop, sub, send), handleBuyer);
   });
-  app.get('/v1/agent', { websocket: true, preValidation: authenticate(ctx.auth, 'agent') }, (socket, req) => {
+  app.get('/v1/agent', { websocket: true, preValidation: authenticate(ctx, 'agent') }, (socket, req) => {
     const { shop, sub, roles } = req.claims!;
     serve(
       ctx,

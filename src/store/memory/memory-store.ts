@@ -8,6 +8,7 @@ import type {
   BotLine,
   BotPostResult,
   Closed,
+  ConnRef,
   Escalation,
   QueueStats,
   SharedConfig,
@@ -62,6 +63,8 @@ export class MemoryStore implements Store {
   private readonly clock: () => number;
   private lastSweep: number;
   private sharedConfig: SharedConfig | undefined;
+  private readonly instances = new Map<string, number>();
+  private readonly instanceConns = new Map<string, Map<string, ConnRef>>();
   private readonly configWatchers: ((version: string) => void)[] = [];
 
   constructor(opts: MemoryStoreOptions = {}) {
@@ -610,6 +613,49 @@ export class MemoryStore implements Store {
     const st = this.shop(shop);
     const head = st.queues.get(role)?.first(1)[0];
     return { depth: st.queues.get(role)?.size ?? 0, oldestArrivedAt: head === undefined ? null : (st.session(head)?.arrived ?? null) };
+  }
+
+  // ---- instances (one process: only this one, which never finds itself dead) ----
+
+  async heartbeat(instanceId: string, now: number): Promise<void> {
+    this.instances.set(instanceId, now);
+  }
+
+  async staleInstances(before: number): Promise<string[]> {
+    return [...this.instances].filter(([, at]) => at < before).map(([id]) => id);
+  }
+
+  async claimInstance(instanceId: string): Promise<ConnRef[] | null> {
+    if (!this.instances.delete(instanceId)) return null;
+    const conns = [...(this.instanceConns.get(instanceId)?.values() ?? [])];
+    this.instanceConns.delete(instanceId);
+    return conns;
+  }
+
+  async trackConn(instanceId: string, ref: ConnRef): Promise<void> {
+    let conns = this.instanceConns.get(instanceId);
+    if (!conns) this.instanceConns.set(instanceId, (conns = new Map()));
+    conns.set(`${ref.kind}\u0000${ref.shop}\u0000${ref.id}\u0000${ref.connId}`, { ...ref });
+  }
+
+  async untrackConn(instanceId: string, ref: ConnRef): Promise<void> {
+    this.instanceConns.get(instanceId)?.delete(`${ref.kind}\u0000${ref.shop}\u0000${ref.id}\u0000${ref.connId}`);
+  }
+
+  /** buyerConnect.lua */
+  async buyerConnect(shop: string, buyerId: string, connId: string, max: number): Promise<void> {
+    const st = this.shop(shop);
+    let conns = st.buyerConns.get(buyerId);
+    if (!conns) st.buyerConns.set(buyerId, (conns = new Set()));
+    if (conns.has(connId)) return;
+    if (conns.size >= max) fail('rate_limited', `too many connections for this buyer (at most ${max})`);
+    conns.add(connId);
+  }
+
+  async buyerDisconnect(shop: string, buyerId: string, connId: string): Promise<void> {
+    const conns = this.shop(shop).buyerConns.get(buyerId);
+    conns?.delete(connId);
+    if (conns?.size === 0) this.shop(shop).buyerConns.delete(buyerId);
   }
 
   // ---- shared config (one process: nobody else to tell) ----

@@ -101,6 +101,8 @@ export class ShopState {
   readonly offers = new SortedSet();
   /** rate:<role>: times of the role's last 50 assignments, newest first. */
   readonly assignTimes = new Map<string, number[]>();
+  /** bc:<buyer>: the buyer's live connection ids. */
+  readonly buyerConns = new Map<string, Set<string>>();
   /** Offline agents by end of grace period. */
   readonly grace = new SortedSet();
   /** Sessions in their rating window, by its end. */

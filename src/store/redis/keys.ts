@@ -15,6 +15,7 @@ import type { Address } from '../types.ts';
  *   a:<agent>     hash    agent status, roles, capacity, load; a:<agent>:s/:o/:c sets of
  *                         sessions, offers and live connections
  *   agents        set     ids of every agent that connected (for the ops API)
+ *   bc:<buyer>    set     the buyer's live connection ids (capped by buyerConnect.lua)
  *   rate:<role>   list    times of the role's last 50 assignments (newest first), for ETAs
  *   offers        zset    offered sessions by expiry
  *   grace         zset    offline agents by end of grace period
@@ -23,8 +24,10 @@ import type { Address } from '../types.ts';
  *   reply         zset    assigned sessions whose buyer awaits the agent, by when it began
  *   ch:b:<buyer>, ch:a:<agent>   pub/sub channels
  *
- * Outside any shop: `<prefix>:shops` (set of shop ids) and `<prefix>:config` (hash: the
- * shared config document and its version; also the channel announcing a new version).
+ * Outside any shop: `<prefix>:shops` (set of shop ids), `<prefix>:config` (hash: the shared
+ * config document and its version; also the channel announcing a new version),
+ * `<prefix>:instances` (zset: gateway instances by last heartbeat) and
+ * `<prefix>:instance:<id>` (set: that instance's live connections, as JSON ConnRefs).
  */
 export function shopPrefix(prefix: string, shop: string): string {
   // encodeURIComponent escapes `{` and `}`, so a shop id can never break the hash tag.
@@ -39,6 +42,9 @@ export function configKey(prefix: string): string {
   return `${prefix}:config`;
 }
 
+export const instancesKey = (prefix: string) => `${prefix}:instances`;
+export const instanceKey = (prefix: string, id: string) => `${prefix}:instance:${id}`;
+
 export const sessionKey = (p: string, sid: string) => `${p}s:${sid}`;
 export const transcriptKey = (p: string, sid: string) => `${p}t:${sid}`;
 export const queueKey = (p: string, role: string) => `${p}q:${role}`;
@@ -47,6 +53,7 @@ export const rateKey = (p: string, role: string) => `${p}rate:${role}`;
 export const offersKey = (p: string) => `${p}offers`;
 export const graceKey = (p: string) => `${p}grace`;
 export const agentsKey = (p: string) => `${p}agents`;
+export const buyerConnsKey = (p: string, buyer: string) => `${p}bc:${buyer}`;
 export const closingKey = (p: string) => `${p}closing`;
 export const idleKey = (p: string) => `${p}idle`;
 export const replyKey = (p: string) => `${p}reply`;

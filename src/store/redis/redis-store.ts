@@ -10,6 +10,7 @@ import type {
   BotPostResult,
   Bus,
   Closed,
+  ConnRef,
   Escalation,
   Handover,
   QueueStats,
@@ -25,7 +26,7 @@ import type {
   Store,
   StoredEvent,
 } from '../types.ts';
-import { agentsKey, channelOf, closingKey, configKey, graceKey, idleKey, replyKey, offersKey, queueKey, rateKey, sessionKey, shopPrefix, shopsKey, transcriptKey, agentKey } from './keys.ts';
+import { agentsKey, buyerConnsKey, instanceKey, instancesKey, channelOf, closingKey, configKey, graceKey, idleKey, replyKey, offersKey, queueKey, rateKey, sessionKey, shopPrefix, shopsKey, transcriptKey, agentKey } from './keys.ts';
 import { rateOf } from '../rate.ts';
 import { defineScripts, type ScriptClient } from './scripts.ts';
 
@@ -135,6 +136,11 @@ function flatRequeued(flat: unknown[]): Requeued[] {
   return out;
 }
 
+/** A ConnRef as a set member: fixed field order, so the same connection is the same string. */
+function connMember(r: ConnRef): string {
+  return JSON.stringify([r.kind, r.shop, r.id, r.connId]);
+}
+
 function toEvent(id: string, fields: string[]): StoredEvent {
   const f: Record<string, string> = {};
   for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
@@ -177,6 +183,8 @@ export class RedisStore implements Store {
   }
 
   async ping(): Promise<boolean> {
+    // Not connected: say so now rather than wait in ioredis' offline queue for the next retry.
+    if (this.client.status !== 'ready') return false;
     try {
       return (await this.client.ping()) === 'PONG';
     } catch {
@@ -453,6 +461,42 @@ export class RedisStore implements Store {
     if (!head[0]) return { depth, oldestArrivedAt: null };
     const arrived = await this.guard(this.client.hget(sessionKey(p, head[0]), 'arrived'));
     return { depth, oldestArrivedAt: arrived === null ? null : Number(arrived) };
+  }
+
+  async heartbeat(instanceId: string, now: number): Promise<void> {
+    await this.guard(this.client.zadd(instancesKey(this.prefix), now, instanceId));
+  }
+
+  async staleInstances(before: number): Promise<string[]> {
+    return this.guard(this.client.zrangebyscore(instancesKey(this.prefix), '-inf', `(${before}`));
+  }
+
+  async claimInstance(instanceId: string): Promise<ConnRef[] | null> {
+    // ZREM is the claim: of several instances noticing the death, one gets 1.
+    if ((await this.guard(this.client.zrem(instancesKey(this.prefix), instanceId))) !== 1) return null;
+    const key = instanceKey(this.prefix, instanceId);
+    const members = await this.guard(this.client.smembers(key));
+    await this.guard(this.client.del(key));
+    return members.map((m) => {
+      const [kind, shop, id, connId] = JSON.parse(m) as [ConnRef['kind'], string, string, string];
+      return { kind, shop, id, connId };
+    });
+  }
+
+  async trackConn(instanceId: string, ref: ConnRef): Promise<void> {
+    await this.guard(this.client.sadd(instanceKey(this.prefix, instanceId), connMember(ref)));
+  }
+
+  async untrackConn(instanceId: string, ref: ConnRef): Promise<void> {
+    await this.guard(this.client.srem(instanceKey(this.prefix, instanceId), connMember(ref)));
+  }
+
+  async buyerConnect(shop: string, buyerId: string, connId: string, max: number): Promise<void> {
+    await this.call('buyerConnect', shop, buyerId, connId, max);
+  }
+
+  async buyerDisconnect(shop: string, buyerId: string, connId: string): Promise<void> {
+    await this.guard(this.client.srem(buyerConnsKey(this.p(shop), buyerId), connId));
   }
 
   async getSharedConfig(): Promise<SharedConfig | null> {

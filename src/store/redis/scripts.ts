@@ -21,6 +21,7 @@ export const SCRIPT_NAMES = [
   'replyMiss',
   'expireGrace',
   'dispatch',
+  'buyerConnect',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 
