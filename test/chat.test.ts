@@ -56,6 +56,8 @@ describe.each<StoreKind>(['redis', 'memory'])('a full chat over one gateway (%s 
       expect(await b.next('queue')).toMatchObject({ sessionId, role: 'pre-sale', position: 1 });
 
       const a = await agent(g, 'a1', { capacity: 2 });
+      // The workbench's canned phrases come with the welcome, per role, from config.
+      expect(a.all('welcome')[0]!.quickReplies['pre-sale']).toEqual(g.gateway.deps.config().workbench.quickReplies['pre-sale']);
       const offer = await a.next('offer');
       expect(offer).toMatchObject({ sessionId, role: 'pre-sale' });
       // The preview shows the buyer's line and the bot's greeting that answered it.

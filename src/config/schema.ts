@@ -100,6 +100,18 @@ export const configSchema = z
     intent: intentSchema.prefault({}),
     bots: botsSchema.prefault({}),
     moderation: moderationSchema.prefault({}),
+    workbench: z
+      .object({
+        /** Canned phrases the agent workbench offers, per role (sent in the agent `welcome`). */
+        quickReplies: z.record(z.string(), z.array(z.string().min(1).max(2000)).max(50)).default({
+          'pre-sale': ['亲，在的，请问有什么可以帮您？', '这款现货充足，今天下单48小时内发货。', '双11活动价已经是全年最低，还可以叠加店铺券哦。'],
+          'order-edit': ['亲，请提供一下订单号，我来帮您修改。', '地址已经帮您改好了，请在订单详情里确认一下。', '订单还没有发货，可以帮您换规格。'],
+          'after-sale': ['很抱歉给您带来不便，麻烦提供一下订单号和问题照片。', '退货申请已通过，请在7天内寄回。', '退款会在1-3个工作日内原路退回。'],
+          bargaining: ['亲，这已经是活动最低价了哦。', '可以给您申请一张5元无门槛券。', '满两件再享9折优惠。'],
+        }),
+      })
+      .strict()
+      .prefault({}),
     /** Per-shop overrides, by shop id. */
     shops: z.record(z.string(), shopOverrideSchema).default({}),
     sessions: z

@@ -56,7 +56,7 @@ export class AgentConnection {
     const view = await this.d.store.agentConnect(this.shop, this.agentId, this.connId, this.d.now());
     this.svc.router.cancelGrace(this.shop, this.agentId);
     for (const sid of view.sessions) this.delivery.follow(sid);
-    this.send(encode({ type: 'welcome', agentId: this.agentId, sessions: view.sessions }));
+    this.send(encode({ type: 'welcome', agentId: this.agentId, sessions: view.sessions, quickReplies: this.d.config().workbench.quickReplies }));
     // Offers made while the agent was away from this tab are still live: show them again.
     for (const sid of view.offers) {
       const s = await this.d.store.getSession(this.shop, sid);

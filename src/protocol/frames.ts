@@ -101,7 +101,13 @@ export const errorOut = z.object({
   ref: z.string().optional(),
 });
 
-export const agentWelcomeOut = z.object({ type: z.literal('welcome'), agentId: z.string(), sessions: z.array(sessionId) });
+export const agentWelcomeOut = z.object({
+  type: z.literal('welcome'),
+  agentId: z.string(),
+  sessions: z.array(sessionId),
+  /** Canned phrases per role for the workbench (config `workbench.quickReplies`). */
+  quickReplies: z.record(z.string(), z.array(z.string())).optional(),
+});
 export const offerOut = z.object({
   type: z.literal('offer'),
   sessionId,
