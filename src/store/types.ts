@@ -218,7 +218,7 @@ export interface Store {
     toRole: string,
     note: string | undefined,
     now: number,
-    opts: { excludeMs: number; boostMs: number; line: string; force?: boolean },
+    opts: TransferOptions,
   ): Promise<Transferred>;
   /**
    * Its agent ends the chat. With `rateWindowMs` > 0 the session goes `closing` and the buyer
@@ -230,7 +230,7 @@ export interface Store {
     agentId: string,
     reason: string,
     now: number,
-    opts: { retentionMs: number; rateWindowMs: number; invite: string; goodbye: string },
+    opts: CloseOptions,
   ): Promise<Closed>;
   /** The system ends a session in any unfinished state (ops, shutdown of a shop…), saying `line` first if given. */
   endSession(shop: string, sessionId: string, reason: string, now: number, opts: { retentionMs: number; line?: BotLine }): Promise<Closed>;
@@ -362,6 +362,25 @@ export interface QueueStats {
 export interface BotLine {
   text: string;
   kind: EventKind;
+}
+
+export interface TransferOptions {
+  /** The agent that held it is skipped for it this long. */
+  excludeMs: number;
+  /** Queue priority ahead of its arrival time. */
+  boostMs: number;
+  /** The bot's line to the buyer ('' = none). */
+  line: string;
+  /** Ops: any waiting or served session, not only the caller's. */
+  force?: boolean;
+}
+
+export interface CloseOptions {
+  retentionMs: number;
+  /** 0 = no rating window: goodbye and closed at once. */
+  rateWindowMs: number;
+  invite: string;
+  goodbye: string;
 }
 
 export interface Transferred {

@@ -13,6 +13,8 @@ import type {
   QueueStats,
   SharedConfig,
   Transferred,
+  TransferOptions,
+  CloseOptions,
   BuyerMessage,
   BuyerPostResult,
   Offer,
@@ -404,7 +406,7 @@ export class MemoryStore implements Store {
     toRole: string,
     note: string | undefined,
     now: number,
-    opts: { excludeMs: number; boostMs: number; line: string; force?: boolean },
+    opts: TransferOptions,
   ): Promise<Transferred> {
     const st = this.shop(shop);
     const s = st.session(sessionId);
@@ -435,7 +437,7 @@ export class MemoryStore implements Store {
     return { fromRole, buyerId: s.buyer, position: st.queue(toRole).rank(sessionId)! + 1, ...previous };
   }
 
-  async close(shop: string, sessionId: string, agentId: string, reason: string, now: number, opts: { retentionMs: number; rateWindowMs: number; invite: string; goodbye: string }) {
+  async close(shop: string, sessionId: string, agentId: string, reason: string, now: number, opts: CloseOptions) {
     return this.closeSession(shop, sessionId, 'close', agentId, reason, now, { ...opts, line: opts.invite })!;
   }
 

@@ -16,6 +16,8 @@ import type {
   QueueStats,
   SharedConfig,
   Transferred,
+  TransferOptions,
+  CloseOptions,
   BuyerMessage,
   BuyerPostResult,
   Offer,
@@ -304,7 +306,7 @@ export class RedisStore implements Store {
     toRole: string,
     note: string | undefined,
     now: number,
-    opts: { excludeMs: number; boostMs: number; line: string; force?: boolean },
+    opts: TransferOptions,
   ): Promise<Transferred> {
     const [fromRole, buyerId, position, previous] = await this.call<[string, string, number, string]>(
       'transfer', shop, sessionId, agentId, toRole, note ?? '', now, opts.excludeMs, opts.boostMs, opts.line, opts.force ? '1' : '0',
@@ -330,7 +332,7 @@ export class RedisStore implements Store {
     return { buyerId: r[0], ...(r[1] ? { agentId: r[1] } : {}), state: r[2], role: r[3] };
   }
 
-  async close(shop: string, sessionId: string, agentId: string, reason: string, now: number, opts: { retentionMs: number; rateWindowMs: number; invite: string; goodbye: string }) {
+  async close(shop: string, sessionId: string, agentId: string, reason: string, now: number, opts: CloseOptions) {
     return (await this.closeCall(shop, sessionId, 'close', agentId, reason, now, { ...opts, line: opts.invite }))!;
   }
 
