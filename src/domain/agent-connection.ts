@@ -40,7 +40,7 @@ export class AgentConnection {
     send: Sink,
   ): Promise<AgentConnection> {
     const conn = new AgentConnection(d, svc, shop, agentId, allowedRoles, send);
-    conn.detach = await d.hub.attach(conn.address, (p) => conn.onPayload(p));
+    conn.detach = await d.hub.attach(conn.address, (p) => conn.onPayload(p), () => conn.catchUp());
     try {
       await conn.register();
     } catch (err) {
@@ -188,16 +188,27 @@ export class AgentConnection {
     await this.svc.closer.block(this.shop, sessionId, this.agentId, reason);
   }
 
+  /** Events published while the bus was reconnecting never arrived: replay them from the store. */
+  private catchUp(): void {
+    for (const [sessionId, seq] of this.delivery.positions()) {
+      this.replay(sessionId, seq).catch((err) => this.log.warn({ err, sessionId }, 'catch-up after reconnect failed'));
+    }
+  }
+
+  private replay(sessionId: string, lastSeq: number): Promise<void> {
+    return this.delivery.snapshot(sessionId, async () => {
+      const events = await this.d.store.readEvents(this.shop, sessionId, lastSeq);
+      for (const ev of events) this.send(encode(messageFrame(sessionId, ev)));
+      return events.at(-1)?.seq ?? lastSeq;
+    });
+  }
+
   async resume(sessionId: string, lastSeq: number): Promise<void> {
     const s = await this.d.store.getSession(this.shop, sessionId);
     if (!s) throw new PeakError('unknown_session', `no session ${sessionId}`);
     if (s.state === 'closing' || s.state === 'closed') throw new PeakError('bad_state', `session ${sessionId} is ${s.state}`);
     if (s.state !== 'assigned' || s.agentId !== this.agentId) throw new PeakError('not_assigned', `session ${sessionId} is not assigned to you`);
-    await this.delivery.snapshot(sessionId, async () => {
-      const events = await this.d.store.readEvents(this.shop, sessionId, lastSeq);
-      for (const ev of events) this.send(encode(messageFrame(sessionId, ev)));
-      return events.at(-1)?.seq ?? lastSeq;
-    });
+    await this.replay(sessionId, lastSeq);
   }
 
   /** The socket is gone. The last connection of an agent starts its grace period. */

@@ -46,7 +46,7 @@ export class BuyerConnection {
       throw err;
     }
     conn.connected = true;
-    conn.detach = await d.hub.attach(conn.address, (p) => conn.onPayload(p));
+    conn.detach = await d.hub.attach(conn.address, (p) => conn.onPayload(p), () => conn.catchUp());
     try {
       await conn.openSession();
     } catch (err) {
@@ -151,6 +151,12 @@ export class BuyerConnection {
     const sessionId = this.sessionId;
     this.svc.router.kick(this.shop, role);
     await this.d.store.bus.publish(this.address, encode({ type: 'queue', sessionId, role, position }));
+  }
+
+  /** Events published while the bus was reconnecting never arrived: replay them from the store. */
+  private catchUp(): void {
+    const at = this.delivery.positions().find(([sid]) => sid === this.sessionId);
+    if (at) this.resume(at[1]).catch((err) => this.log.warn({ err, sessionId: this.sessionId }, 'catch-up after reconnect failed'));
   }
 
   async resume(lastSeq: number): Promise<void> {

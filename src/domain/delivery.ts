@@ -42,6 +42,11 @@ export class Delivery {
     this.streams.delete(sessionId);
   }
 
+  /** Each followed session with the highest seq sent, to catch up from. */
+  positions(): [sessionId: string, highestSent: number][] {
+    return [...this.streams].filter(([, s]) => s.open).map(([id, s]) => [id, s.highestSent]);
+  }
+
   live(sessionId: string, seq: number, payload: string): void {
     const s = this.streams.get(sessionId);
     if (!s) return; // not a session this connection shows

@@ -13,10 +13,20 @@ function keyOf(a: Address): string {
 export class Hub {
   private readonly sinks = new Map<string, { address: Address; sinks: Set<Sink>; ready: Promise<void> }>();
 
-  constructor(private readonly bus: Bus) {}
+  private readonly catchUps = new Set<() => void>();
 
-  /** Resolves once the bus delivers to `sink`, so nothing published after that is missed. */
-  async attach(address: Address, sink: Sink): Promise<() => Promise<void>> {
+  constructor(private readonly bus: Bus) {
+    bus.onResubscribe(() => {
+      for (const fn of this.catchUps) fn();
+    });
+  }
+
+  /**
+   * Resolves once the bus delivers to `sink`, so nothing published after that is missed.
+   * `catchUp` runs when the bus lost events (it had to subscribe again): the connection
+   * replays what it missed from the store.
+   */
+  async attach(address: Address, sink: Sink, catchUp?: () => void): Promise<() => Promise<void>> {
     const key = keyOf(address);
     let entry = this.sinks.get(key);
     if (!entry) {
@@ -36,7 +46,9 @@ export class Hub {
       throw err;
     }
     const held = entry;
+    if (catchUp) this.catchUps.add(catchUp);
     return async () => {
+      if (catchUp) this.catchUps.delete(catchUp);
       held.sinks.delete(sink);
       if (held.sinks.size === 0 && this.sinks.get(key) === held) {
         this.sinks.delete(key);

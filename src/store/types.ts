@@ -110,6 +110,11 @@ export interface Bus {
   subscribe(address: Address, onPayload: (payload: string) => void): Promise<void>;
   unsubscribe(address: Address): Promise<void>;
   publish(address: Address, payload: string): Promise<void>;
+  /**
+   * `fn` runs whenever the bus has subscribed again after losing its connection: anything
+   * published in between was not delivered, and subscribers should catch up from the store.
+   */
+  onResubscribe(fn: () => void): void;
 }
 
 export interface PostResult {

@@ -5,6 +5,7 @@ import { parseConfig } from '../../src/config/load.ts';
 import type { Config } from '../../src/config/schema.ts';
 import { RedisStore } from '../../src/store/redis/redis-store.ts';
 import { MemoryStore } from '../../src/store/memory/memory-store.ts';
+import type { Store } from '../../src/store/types.ts';
 import type { Claims } from '../../src/transport/auth.ts';
 
 export const TEST_SECRET = 'test-secret-0123456789abcdef';
@@ -34,15 +35,18 @@ export function freshPrefix(): string {
 }
 
 /**
- * Starts a gateway on a free loopback port. With `redisUrl` it uses its own RedisStore
- * connection (as a separate instance would); without, the embedded store.
+ * Starts a gateway on a free loopback port. With `redisUrl` (or `clusterNodes`, the seeds of a
+ * Redis Cluster) it uses its own RedisStore connection (as a separate instance would); without,
+ * the embedded store. A `store` passed in is used as is and left open by stop().
  */
 export async function startGateway(opts: {
   redisUrl?: string;
+  /** `host:port` seeds of a Redis Cluster, instead of `redisUrl`. */
+  clusterNodes?: string[];
   keyPrefix?: string;
   config?: Record<string, any>;
   now?: () => number;
-  store?: MemoryStore;
+  store?: Store;
   /** A config file the gateway watches (hot reload); `config` still gives its start-up config. */
   configPath?: string;
 }): Promise<RunningGateway> {
@@ -51,8 +55,15 @@ export async function startGateway(opts: {
   raw.server = { ...(raw.server ?? {}), host: '127.0.0.1', port: 0 };
   raw.auth = { secret: TEST_SECRET };
   if (opts.redisUrl) raw.redis = { url: opts.redisUrl, keyPrefix: opts.keyPrefix ?? freshPrefix() };
+  if (opts.clusterNodes?.length) raw.redis = { clusterNodes: opts.clusterNodes, keyPrefix: opts.keyPrefix ?? freshPrefix() };
   const config: Config = parseConfig(raw);
-  const store = opts.store ?? (opts.redisUrl ? await RedisStore.connect({ url: opts.redisUrl, keyPrefix: config.redis.keyPrefix, onConnectionError: () => {} }) : new MemoryStore());
+  const store =
+    opts.store ??
+    (opts.clusterNodes?.length
+      ? await RedisStore.connect({ clusterNodes: opts.clusterNodes, keyPrefix: config.redis.keyPrefix, onConnectionError: () => {} })
+      : opts.redisUrl
+        ? await RedisStore.connect({ url: opts.redisUrl, keyPrefix: config.redis.keyPrefix, onConnectionError: () => {} })
+        : new MemoryStore());
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const gateway = await Gateway.create({
     config,

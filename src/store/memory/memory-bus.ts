@@ -20,6 +20,9 @@ export class MemoryBus implements Bus {
     this.handlers.delete(keyOf(address));
   }
 
+  /** In one process nothing is ever lost between publisher and subscriber. */
+  onResubscribe(): void {}
+
   async publish(address: Address, payload: string): Promise<void> {
     this.deliver(address, payload);
   }

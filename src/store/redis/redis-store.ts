@@ -98,6 +98,27 @@ class RedisBus implements Bus {
     private readonly prefix: string,
   ) {
     sub.on('message', (channel: string, payload: string) => this.handlers.get(channel)?.(payload));
+    // After a reconnect ioredis sends the SUBSCRIBEs again right after 'ready'; a PING queued
+    // behind them answers once they are all in place.
+    let connectedBefore = sub.status === 'ready';
+    sub.on('ready', () => {
+      if (!connectedBefore) {
+        connectedBefore = true;
+        return;
+      }
+      setImmediate(() => {
+        sub.ping().then(
+          () => this.resubscribed.forEach((fn) => fn()),
+          () => {},
+        );
+      });
+    });
+  }
+
+  private readonly resubscribed: (() => void)[] = [];
+
+  onResubscribe(fn: () => void): void {
+    this.resubscribed.push(fn);
   }
 
   async subscribe(address: Address, onPayload: (payload: string) => void): Promise<void> {
@@ -202,7 +223,13 @@ export class RedisStore implements Store {
     return shopPrefix(this.prefix, shop);
   }
 
+  /** Not connected right now: fail at once rather than wait in ioredis' queue for the reconnect. */
+  private online(): void {
+    if (this.client.status !== 'ready') throw new PeakError('unavailable', 'the store is unreachable; retry');
+  }
+
   private async call<T>(name: keyof ScriptClient, shop: string, ...args: (string | number)[]): Promise<T> {
+    this.online();
     try {
       return (await this.cmd[name](this.p(shop), ...args)) as T;
     } catch (err) {
@@ -211,6 +238,8 @@ export class RedisStore implements Store {
   }
 
   private async guard<T>(p: Promise<T>): Promise<T> {
+    if (this.client.status !== 'ready') p.catch(() => {}); // already queued; its outcome no longer matters
+    this.online();
     try {
       return await p;
     } catch (err) {
