@@ -568,6 +568,16 @@ describe('Redis Cluster (3 masters)', () => {
       }),
     );
 
+    // Sharded pub/sub: a buyer's channel is subscribed on its shop's own master only.
+    for (const [shop, port] of ownerOf) {
+      const id = shop === 'shop-1' ? 'cl-buyer' : `buyer-of-${shop}`;
+      const channel = channelOf(keyPrefix, { kind: 'buyer', shop, id });
+      for (const node of cluster.nodes) {
+        const [, count] = await withRedis(node.port, (r) => r.call('PUBSUB', 'SHARDNUMSUB', channel) as Promise<[string, number]>);
+        expect(count, `${channel} on ${node.port}`).toBe(node.port === port ? 1 : 0);
+      }
+    }
+
     const admin = await g1.token({ sub: 'ops', kind: 'admin' });
     const api = async (g: RunningGateway, method: 'GET' | 'PUT', path: string, body?: unknown) => {
       const res = await fetch(`${g.http}${path}`, {

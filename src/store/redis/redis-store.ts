@@ -84,20 +84,27 @@ function open(opts: RedisStoreOptions, role: string): Client {
       const [host, port] = n.split(':');
       return { host: host!, port: Number(port) };
     });
-    return new Cluster(nodes, { redisOptions: common, enableAutoPipelining: true });
+    // The subscriber listens per shard (SSUBSCRIBE), where each shop's channels live.
+    return new Cluster(nodes, { redisOptions: common, enableAutoPipelining: true, shardedSubscribers: role === 'sub' });
   }
   return new Redis(opts.url ?? 'redis://127.0.0.1:6379', common);
 }
 
+/**
+ * Pub/sub between instances. On a Cluster it is sharded (SPUBLISH/SSUBSCRIBE, as the scripts
+ * publish): a shop's channels carry its hash tag, so its messages stay on its node.
+ */
 class RedisBus implements Bus {
   private readonly handlers = new Map<string, (payload: string) => void>();
+  private readonly sharded: boolean;
 
   constructor(
     private readonly pub: Client,
     private readonly sub: Client,
     private readonly prefix: string,
   ) {
-    sub.on('message', (channel: string, payload: string) => this.handlers.get(channel)?.(payload));
+    this.sharded = sub instanceof Cluster;
+    sub.on(this.sharded ? 'smessage' : 'message', (channel: string, payload: string) => this.handlers.get(channel)?.(payload));
     // After a reconnect ioredis sends the SUBSCRIBEs again right after 'ready'; a PING queued
     // behind them answers once they are all in place.
     let connectedBefore = sub.status === 'ready';
@@ -122,29 +129,31 @@ class RedisBus implements Bus {
   }
 
   async subscribe(address: Address, onPayload: (payload: string) => void): Promise<void> {
-    const channel = channelOf(this.prefix, address);
-    this.handlers.set(channel, onPayload);
-    await this.sub.subscribe(channel);
+    await this.listen(channelOf(this.prefix, address), onPayload);
   }
 
-  /** A channel outside the per-address ones (the shared config announcements). */
+  /** Any channel: an address's, or the shared config announcements. */
   async listen(channel: string, onPayload: (payload: string) => void): Promise<void> {
     this.handlers.set(channel, onPayload);
-    await this.sub.subscribe(channel);
+    await (this.sharded ? this.sub.ssubscribe(channel) : this.sub.subscribe(channel));
   }
 
   async unsubscribe(address: Address): Promise<void> {
     const channel = channelOf(this.prefix, address);
     this.handlers.delete(channel);
-    await this.sub.unsubscribe(channel);
+    await (this.sharded ? this.sub.sunsubscribe(channel) : this.sub.unsubscribe(channel));
   }
 
   async publish(address: Address, payload: string): Promise<void> {
     try {
-      await this.pub.publish(channelOf(this.prefix, address), payload);
+      await this.send(channelOf(this.prefix, address), payload);
     } catch (err) {
       translate(err);
     }
+  }
+
+  send(channel: string, payload: string): Promise<unknown> {
+    return this.sharded ? this.pub.spublish(channel, payload) : this.pub.publish(channel, payload);
   }
 }
 
@@ -187,7 +196,7 @@ export class RedisStore implements Store {
     private readonly prefix: string,
     idleTtlMs: number,
   ) {
-    this.cmd = defineScripts(client);
+    this.cmd = defineScripts(client, { sharded: client instanceof Cluster });
     this.bus = new RedisBus(client, sub, prefix);
     this.idleTtl = idleTtlMs;
   }
@@ -538,13 +547,9 @@ export class RedisStore implements Store {
 
   async publishSharedConfig(c: SharedConfig): Promise<void> {
     const key = configKey(this.prefix);
-    await this.guard(
-      this.client
-        .multi()
-        .hset(key, { doc: c.doc, version: c.version, source: c.source, updatedAt: String(c.updatedAt) })
-        .publish(key, c.version)
-        .exec(),
-    );
+    await this.guard(this.client.hset(key, { doc: c.doc, version: c.version, source: c.source, updatedAt: String(c.updatedAt) }));
+    // Announced after it is stored: whoever hears the version can read the document.
+    await this.guard((this.bus as RedisBus).send(key, c.version));
   }
 
   async watchSharedConfig(onVersion: (version: string) => void): Promise<void> {

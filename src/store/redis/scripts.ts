@@ -29,8 +29,11 @@ export type ScriptName = (typeof SCRIPT_NAMES)[number];
  * Reads every script once, with the shared prelude in front (the BullMQ way of including),
  * and in front of that the session lifecycle table, so Lua and TypeScript enforce one table.
  */
-export function loadScripts(): Record<ScriptName, string> {
-  const prelude = `${lifecycleLua()}${readFileSync(LUA_DIR + PRELUDE, 'utf8')}`;
+export function loadScripts(opts: { sharded?: boolean } = {}): Record<ScriptName, string> {
+  // On a Cluster, sharded pub/sub keeps a shop's messages on the node that owns the shop
+  // (the channels carry the shop's hash tag); classic PUBLISH would go to every node.
+  const publish = `local PUBLISH = '${opts.sharded ? 'SPUBLISH' : 'PUBLISH'}'\n`;
+  const prelude = `${publish}${lifecycleLua()}${readFileSync(LUA_DIR + PRELUDE, 'utf8')}`;
   const files = new Set(readdirSync(LUA_DIR).filter((f) => f.endsWith('.lua') && f !== PRELUDE));
   const out = {} as Record<ScriptName, string>;
   for (const name of SCRIPT_NAMES) {
@@ -48,8 +51,8 @@ export type ScriptClient = { [K in ScriptName]: ScriptCall };
  * Registers the scripts as ioredis commands: EVALSHA by name, EVAL once when the server does
  * not know the script yet (after a restart or on a fresh cluster node).
  */
-export function defineScripts(client: Redis | Cluster): ScriptClient {
-  const scripts = loadScripts();
+export function defineScripts(client: Redis | Cluster, opts: { sharded?: boolean } = {}): ScriptClient {
+  const scripts = loadScripts(opts);
   for (const name of SCRIPT_NAMES) {
     client.defineCommand(name, { numberOfKeys: 1, lua: scripts[name] });
   }

@@ -36,8 +36,8 @@ local function pushEvent(sid, ev, buyer, agent)
   if ev.kind then fields[#fields + 1] = 'k'; fields[#fields + 1] = ev.kind; msg.kind = ev.kind end
   redis.call('XADD', P .. 't:' .. sid, seq .. '-0', unpack(fields))
   local frame = cjson.encode(msg)
-  if ev.from ~= 'buyer' and buyer then redis.call('PUBLISH', P .. 'ch:b:' .. buyer, frame) end
-  if ev.from ~= 'agent' and agent then redis.call('PUBLISH', P .. 'ch:a:' .. agent, frame) end
+  if ev.from ~= 'buyer' and buyer then redis.call(PUBLISH, P .. 'ch:b:' .. buyer, frame) end
+  if ev.from ~= 'agent' and agent then redis.call(PUBLISH, P .. 'ch:a:' .. agent, frame) end
   return seq
 end
 

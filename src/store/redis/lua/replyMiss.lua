@@ -19,9 +19,9 @@ if escalate == 'reoffer' then
   redis.call('SREM', akey(aid) .. ':s', sid)
   releaseLoad(aid, now, true)
   if exclude > 0 then redis.call('HSET', key, 'x:' .. aid, int(now + exclude)) end
-  redis.call('PUBLISH', P .. 'ch:a:' .. aid, cjson.encode({ type = 'session_closed', sessionId = sid, reason = 'reply_timeout' }))
+  redis.call(PUBLISH, P .. 'ch:a:' .. aid, cjson.encode({ type = 'session_closed', sessionId = sid, reason = 'reply_timeout' }))
   requeued = 1
 elseif escalate == 'alert' then
-  redis.call('PUBLISH', P .. 'ch:a:' .. aid, cjson.encode({ type = 'reply_overdue', sessionId = sid, waitingSince = tonumber(since) }))
+  redis.call(PUBLISH, P .. 'ch:a:' .. aid, cjson.encode({ type = 'reply_overdue', sessionId = sid, waitingSince = tonumber(since) }))
 end
 return { aid, s[3], s[4], tonumber(since), requeued }

@@ -29,12 +29,12 @@ requeue(sid)
 if state == 'assigned' and exclude > 0 then redis.call('HSET', key, 'x:' .. holder, int(now + exclude)) end
 
 -- The buyer hears of the handover before the bot's line about it, in this order everywhere.
-redis.call('PUBLISH', P .. 'ch:b:' .. buyer,
+redis.call(PUBLISH, P .. 'ch:b:' .. buyer,
   cjson.encode({ type = 'handover', sessionId = sid, fromRole = fromRole, toRole = toRole }))
 if state == 'assigned' then
-  redis.call('PUBLISH', P .. 'ch:a:' .. holder, cjson.encode({ type = 'session_closed', sessionId = sid, reason = 'transferred' }))
+  redis.call(PUBLISH, P .. 'ch:a:' .. holder, cjson.encode({ type = 'session_closed', sessionId = sid, reason = 'transferred' }))
 elseif state == 'offered' then
-  redis.call('PUBLISH', P .. 'ch:a:' .. holder, cjson.encode({ type = 'revoked', sessionId = sid, reason = 'transferred' }))
+  redis.call(PUBLISH, P .. 'ch:a:' .. holder, cjson.encode({ type = 'revoked', sessionId = sid, reason = 'transferred' }))
 end
 if line ~= '' then pushEvent(sid, { from = 'bot', text = line, ts = ARGV[5], role = toRole, kind = 'handover' }, buyer, nil) end
 local previous = ''
