@@ -1,0 +1,483 @@
+/**
+ * Ops dashboard: sign in with an admin token, watch every shop's queues (polled every 2 s) with
+ * the first-response and reply service levels read from `/metrics`, see a shop's agents and set
+ * one away, and edit the shared config (validated by the gateway, all or nothing).
+ * Everything goes through the admin HTTP API (`/v1/admin/*`, `Authorization: Bearer`).
+ */
+import { byId, clock, h, toast } from '../shared/dom.ts';
+import { TokenStore, decodeClaims, tokenProblem, type Claims } from '../shared/token.ts';
+import { ratio, serviceLevels, type ServiceLevel, type Share } from './prom.ts';
+
+interface QueueRow {
+  shop: string;
+  role: string;
+  depth: number;
+  oldestWaitSeconds: number | null;
+}
+
+interface AgentRow {
+  id: string;
+  status: 'ready' | 'away' | 'offline';
+  roles: string[];
+  capacity: number;
+  load: number;
+  sessions: string[];
+  offers: string[];
+  ratingSum: number;
+  ratingCount: number;
+  replyMisses: number;
+}
+
+interface ConfigState {
+  version: string;
+  source: string;
+  appliedAt: number;
+  config: Record<string, unknown>;
+}
+
+interface ErrorBody {
+  error?: string;
+  message?: string;
+  issues?: unknown[];
+}
+
+class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: ErrorBody | null,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const POLL_MS = 2_000;
+/** The config is re-read every this many polls, to notice changes made elsewhere. */
+const CONFIG_EVERY = 5;
+
+const tokens = new TokenStore('peakdesk.ops.token');
+let token: string | null = tokens.load();
+let claims: Claims | null = null;
+let pollTimer: ReturnType<typeof setTimeout> | undefined;
+let polls = 0;
+/** Polls overlap when one is asked for (set away, shop change) while another is out; the newest wins. */
+let pollSeq = 0;
+let shownSeq = 0;
+let stopped = false;
+
+let queues: QueueRow[] = [];
+let levels: ServiceLevel[] = [];
+let agents: AgentRow[] = [];
+let agentsShop = '';
+let agentsKey = '';
+let shops: string[] = [];
+let cfg: ConfigState | null = null;
+let dirty = false;
+let applying = false;
+
+const el = {
+  conn: byId('conn'),
+  who: byId('who'),
+  signout: byId<HTMLButtonElement>('signout'),
+  signin: byId('signin'),
+  signinForm: byId<HTMLFormElement>('signin-form'),
+  tokenInput: byId<HTMLTextAreaElement>('token-input'),
+  signinError: byId('signin-error'),
+  app: byId('app'),
+  queuesBody: byId<HTMLTableElement>('queues').tBodies[0]!,
+  queuesUpdated: byId('queues-updated'),
+  agentShop: byId<HTMLSelectElement>('agent-shop'),
+  agentsBody: byId<HTMLTableElement>('agents').tBodies[0]!,
+  configVersion: byId('config-version'),
+  configSource: byId('config-source'),
+  configApplied: byId('config-applied'),
+  configStale: byId('config-stale'),
+  configText: byId<HTMLTextAreaElement>('config-text'),
+  configApply: byId<HTMLButtonElement>('config-apply'),
+  configReload: byId<HTMLButtonElement>('config-reload'),
+  problems: byId('config-problems'),
+  problemsSummary: byId('config-problems-summary'),
+  result: byId('config-result'),
+};
+
+// ---------------------------------------------------------------- sign-in
+
+function boot(): void {
+  const problem = token ? tokenProblem(token, 'admin') : null;
+  if (!token || problem) {
+    if (problem) el.signinError.textContent = `Stored token not usable: ${problem}.`;
+    showSignin();
+    return;
+  }
+  start();
+}
+
+function showSignin(reason?: string): void {
+  stopped = true;
+  clearTimeout(pollTimer);
+  tokens.clear();
+  token = null;
+  if (reason) el.signinError.textContent = reason;
+  el.signin.hidden = false;
+  el.app.hidden = true;
+  el.signout.hidden = true;
+  el.who.textContent = '';
+  setConn('stopped', 'offline');
+}
+
+el.signinForm.addEventListener('submit', (e) => {
+  e.preventDefault();
+  const value = el.tokenInput.value.trim();
+  const problem = tokenProblem(value, 'admin');
+  if (problem) {
+    el.signinError.textContent = `Cannot sign in: ${problem}.`;
+    return;
+  }
+  el.signinError.textContent = '';
+  tokens.save(value);
+  token = value;
+  start();
+});
+
+el.signout.addEventListener('click', () => {
+  tokens.clear();
+  location.reload();
+});
+
+function start(): void {
+  claims = decodeClaims(token!)!;
+  stopped = false;
+  el.signin.hidden = true;
+  el.app.hidden = false;
+  el.signout.hidden = false;
+  el.who.textContent = `${claims.sub} · ${claims.shop}`;
+  agentsShop = loadShop() ?? claims.shop;
+  shops = [claims.shop];
+  renderShopPicker();
+  setConn('connecting', 'connecting…');
+  void loadConfig(true);
+  void poll();
+  (window as unknown as { __peakdesk: unknown }).__peakdesk = { poll, state: () => ({ queues, levels, agents, cfg, dirty }) };
+}
+
+// ---------------------------------------------------------------- HTTP
+
+async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      method,
+      cache: 'no-store',
+      headers: { authorization: `Bearer ${token ?? ''}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? null : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, null, 'cannot reach the gateway');
+  }
+  const text = await res.text();
+  let data: unknown = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    /* not JSON: keep the status */
+  }
+  if (!res.ok) {
+    const err = (data && typeof data === 'object' ? data : null) as ErrorBody | null;
+    if (res.status === 401 || res.status === 403) {
+      showSignin(`The gateway refused this token (${res.status}: ${err?.message ?? res.statusText}). Sign in with an admin token.`);
+    }
+    throw new ApiError(res.status, err, err?.message ?? `HTTP ${res.status}`);
+  }
+  return data as T;
+}
+
+/** `/metrics` is open (no token), and per instance: the one this page is served by. */
+async function fetchMetrics(): Promise<string> {
+  const res = await fetch('/metrics', { cache: 'no-store' });
+  if (!res.ok) throw new Error(`/metrics: HTTP ${res.status}`);
+  return res.text();
+}
+
+function setConn(state: string, text: string): void {
+  el.conn.dataset.state = state;
+  el.conn.textContent = text;
+}
+
+// ---------------------------------------------------------------- polling
+
+async function poll(): Promise<void> {
+  clearTimeout(pollTimer);
+  if (stopped) return;
+  const seq = ++pollSeq;
+  const shop = agentsShop;
+  const [q, m, a] = await Promise.allSettled([
+    api<{ queues: QueueRow[] }>('GET', '/v1/admin/queues?shop=*'),
+    fetchMetrics(),
+    api<{ agents: AgentRow[] }>('GET', `/v1/admin/agents?shop=${encodeURIComponent(shop)}`),
+  ]);
+  if (stopped || seq < shownSeq) return;
+  shownSeq = seq;
+  if (q.status === 'fulfilled') {
+    queues = q.value.queues;
+    setConn('open', 'live');
+    el.queuesUpdated.textContent = `last updated ${clock(Date.now())}`;
+    el.queuesUpdated.classList.remove('stale');
+  } else {
+    setConn('waiting', `${q.reason instanceof ApiError ? q.reason.message : 'error'} · retrying`);
+    el.queuesUpdated.classList.add('stale');
+  }
+  if (m.status === 'fulfilled') levels = serviceLevels(m.value);
+  if (a.status === 'fulfilled' && shop === agentsShop) agents = a.value.agents;
+  renderQueues();
+  renderShopPicker();
+  renderAgents();
+  if (++polls % CONFIG_EVERY === 0 && !applying) void loadConfig(false);
+  clearTimeout(pollTimer);
+  if (!stopped) pollTimer = setTimeout(() => void poll(), POLL_MS);
+}
+
+// ---------------------------------------------------------------- queues
+
+const key = (shop: string, role: string) => `${shop}\u0000${role}`;
+
+function fmtWait(s: number | null): string {
+  if (s === null) return '—';
+  const t = Math.round(s);
+  if (t < 60) return `${t}s`;
+  if (t < 3600) return `${Math.floor(t / 60)}m ${String(t % 60).padStart(2, '0')}s`;
+  return `${Math.floor(t / 3600)}h ${String(Math.floor((t % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+function shareCell(s: Share | undefined, target: number): HTMLTableCellElement {
+  const r = s ? ratio(s) : null;
+  if (r === null || !s) return h('td.num.muted', { title: 'nothing observed yet' }, '—');
+  const level = r >= target ? 'good' : r >= target - 0.15 ? 'fair' : 'poor';
+  return h(`td.num.level-${level}`, { title: `${s.within} of ${s.count}` }, `${Math.floor(r * 1000) / 10}%`, h('span.muted.small', {}, ` ${s.within}/${s.count}`));
+}
+
+function renderQueues(): void {
+  const bySl = new Map(levels.map((l) => [key(l.shop, l.role), l]));
+  const rows: { shop: string; role: string; q?: QueueRow; sl?: ServiceLevel }[] = queues.map((q) => ({ shop: q.shop, role: q.role, q, sl: bySl.get(key(q.shop, q.role)) }));
+  const seen = new Set(rows.map((r) => key(r.shop, r.role)));
+  for (const l of levels) if (!seen.has(key(l.shop, l.role))) rows.push({ shop: l.shop, role: l.role, sl: l });
+  const body = rows.length
+    ? rows.map((r) =>
+        h(
+          'tr',
+          { 'data-shop': r.shop, 'data-role': r.role },
+          h('td', {}, r.shop),
+          h('td', {}, h('span.role-tag', {}, r.role)),
+          h(`td.num.depth${r.q && r.q.depth > 0 ? '.busy' : ''}`, {}, r.q ? String(r.q.depth) : '—'),
+          h(`td.num.wait${(r.q?.oldestWaitSeconds ?? 0) >= 60 ? '.level-poor' : ''}`, {}, fmtWait(r.q?.oldestWaitSeconds ?? null)),
+          shareCell(r.sl?.firstResponse, 0.9),
+          shareCell(r.sl?.reply, 0.95),
+        ),
+      )
+    : [h('tr', {}, h('td.muted', { colspan: 6 }, 'No shop has had a session yet.'))];
+  el.queuesBody.replaceChildren(...body);
+  const found = [...new Set(queues.map((q) => q.shop))];
+  for (const s of found) if (!shops.includes(s)) shops.push(s);
+}
+
+// ---------------------------------------------------------------- agents
+
+function loadShop(): string | null {
+  try {
+    return sessionStorage.getItem('peakdesk.ops.shop');
+  } catch {
+    return null;
+  }
+}
+
+function renderShopPicker(): void {
+  const wanted = [...new Set([agentsShop, ...shops])].sort();
+  const have = [...el.agentShop.options].map((o) => o.value);
+  if (wanted.join('\n') !== have.join('\n')) el.agentShop.replaceChildren(...wanted.map((s) => h('option', { value: s }, s)));
+  el.agentShop.value = agentsShop;
+}
+
+el.agentShop.addEventListener('change', () => {
+  agentsShop = el.agentShop.value;
+  try {
+    sessionStorage.setItem('peakdesk.ops.shop', agentsShop);
+  } catch {
+    /* ignore */
+  }
+  agents = [];
+  agentsKey = '';
+  renderAgents();
+  void poll();
+});
+
+function renderAgents(): void {
+  // Rebuilt only when something changed, so a button is not replaced under the pointer.
+  const k = JSON.stringify([agentsShop, agents]);
+  if (k === agentsKey) return;
+  agentsKey = k;
+  if (!agents.length) {
+    el.agentsBody.replaceChildren(h('tr', {}, h('td.muted', { colspan: 7 }, `No agents of ${agentsShop} have signed in.`)));
+    return;
+  }
+  el.agentsBody.replaceChildren(
+    ...agents.map((a) =>
+      h(
+        'tr',
+        { 'data-agent': a.id },
+        h('td', {}, a.id),
+        h('td', {}, h(`span.status.status-${a.status}`, {}, a.status)),
+        h('td', {}, ...a.roles.flatMap((r) => [h('span.role-tag', {}, r), ' '])),
+        h(`td.num${a.load >= a.capacity && a.capacity > 0 ? '.level-fair' : ''}`, { title: `${a.sessions.length} chats, ${a.offers.length} offers` }, `${a.load}/${a.capacity}`),
+        h('td.num', { title: `${a.ratingCount} ratings` }, a.ratingCount ? `${(a.ratingSum / a.ratingCount).toFixed(1)} ★` : '—', a.ratingCount ? h('span.muted.small', {}, ` (${a.ratingCount})`) : null),
+        h(`td.num${a.replyMisses > 0 ? '.level-poor' : ''}`, {}, String(a.replyMisses)),
+        h(
+          'td.actions-cell',
+          {},
+          h('button.away', { type: 'button', disabled: a.status !== 'ready', title: 'No more offers to this agent; its chats stay', onclick: () => void setAway(a.id) }, 'Set away'),
+        ),
+      ),
+    ),
+  );
+}
+
+async function setAway(id: string): Promise<void> {
+  const shop = agentsShop;
+  try {
+    await api('POST', `/v1/admin/agents/${encodeURIComponent(id)}/away?shop=${encodeURIComponent(shop)}`);
+    toast(`${id} is away: no more offers.`);
+  } catch (err) {
+    if (!stopped) toast(`Could not set ${id} away: ${(err as Error).message}`, 'error');
+  }
+  void poll();
+}
+
+// ---------------------------------------------------------------- config
+
+function shortVersion(v: string): string {
+  return v.length > 12 ? v.slice(0, 12) : v;
+}
+
+function showConfigHead(): void {
+  if (!cfg) return;
+  el.configVersion.textContent = shortVersion(cfg.version);
+  el.configVersion.title = cfg.version;
+  el.configSource.textContent = cfg.source;
+  el.configApplied.textContent = `applied ${new Date(cfg.appliedAt).toLocaleString()}`;
+}
+
+function fillEditor(): void {
+  el.configText.value = JSON.stringify(cfg!.config, null, 2);
+  el.configText.setSelectionRange(0, 0);
+  el.configText.scrollTop = 0;
+  dirty = false;
+  el.configStale.hidden = true;
+}
+
+/** Reads the live config; replaces the editor's text when asked or when it holds no edits. */
+async function loadConfig(replace: boolean): Promise<void> {
+  let next: ConfigState;
+  try {
+    next = await api<ConfigState>('GET', '/v1/admin/config');
+  } catch (err) {
+    if (replace && !stopped) toast(`Could not read the config: ${(err as Error).message}`, 'error');
+    return;
+  }
+  if (applying) return;
+  const changed = !cfg || cfg.version !== next.version;
+  cfg = next;
+  showConfigHead();
+  if (replace || (changed && !dirty)) fillEditor();
+  else if (changed) {
+    el.configStale.hidden = false;
+    el.configStale.textContent = `The live config changed to version ${shortVersion(next.version)} (${next.source}) while you were editing. Discard edits to load it, or apply yours to replace it.`;
+  }
+}
+
+el.configText.addEventListener('input', () => {
+  dirty = true;
+  el.result.hidden = true;
+});
+
+el.configText.addEventListener('keydown', (e) => {
+  if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
+    e.preventDefault();
+    void applyConfig();
+  }
+});
+
+el.configReload.addEventListener('click', () => {
+  clearOutcome();
+  void loadConfig(true);
+});
+
+el.configApply.addEventListener('click', () => void applyConfig());
+
+function clearOutcome(): void {
+  el.problems.hidden = true;
+  el.result.hidden = true;
+}
+
+/** `path: message` strings (config problems) or zod issues (`{path: [...], message}`). */
+function splitIssue(issue: unknown): { path: string; message: string } {
+  if (typeof issue === 'string') {
+    const at = issue.indexOf(': ');
+    return at > 0 ? { path: issue.slice(0, at), message: issue.slice(at + 2) } : { path: '(root)', message: issue };
+  }
+  if (issue && typeof issue === 'object') {
+    const i = issue as { path?: unknown; message?: unknown; instancePath?: unknown };
+    const path = Array.isArray(i.path) && i.path.length ? i.path.join('.') : typeof i.instancePath === 'string' && i.instancePath ? i.instancePath : '(root)';
+    return { path, message: typeof i.message === 'string' ? i.message : JSON.stringify(issue) };
+  }
+  return { path: '(root)', message: String(issue) };
+}
+
+function showProblems(summary: string, issues: unknown[]): void {
+  el.result.hidden = true;
+  el.problemsSummary.textContent = summary;
+  el.problems.querySelector('ul')!.replaceChildren(
+    ...issues.map(splitIssue).map((p) => h('li', { 'data-path': p.path }, h('code.path', {}, p.path), ' ', h('span', {}, p.message))),
+  );
+  el.problems.hidden = false;
+}
+
+async function applyConfig(): Promise<void> {
+  if (applying || !cfg) return;
+  clearOutcome();
+  let doc: unknown;
+  try {
+    doc = JSON.parse(el.configText.value);
+  } catch (err) {
+    showProblems('this is not valid JSON', [`(JSON): ${(err as Error).message}`]);
+    return;
+  }
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) {
+    showProblems('the config must be a JSON object', ['(root): expected an object']);
+    return;
+  }
+  const before = cfg.version;
+  applying = true;
+  el.configApply.disabled = true;
+  el.configApply.textContent = 'Applying…';
+  try {
+    cfg = await api<ConfigState>('PUT', '/v1/admin/config', doc);
+    showConfigHead();
+    fillEditor();
+    el.result.textContent =
+      cfg.version === before
+        ? `No change: version ${shortVersion(cfg.version)} is already live.`
+        : `Applied: version ${shortVersion(cfg.version)} (was ${shortVersion(before)}) is rolling out to every instance.`;
+    el.result.hidden = false;
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 400) {
+      const issues = err.body?.issues?.length ? err.body.issues : [err.message];
+      showProblems(`${issues.length} problem${issues.length === 1 ? '' : 's'}; the live config is unchanged`, issues);
+    } else if (!stopped) {
+      showProblems('the gateway did not take it', [`(request): ${(err as Error).message}`]);
+    }
+  } finally {
+    applying = false;
+    el.configApply.disabled = false;
+    el.configApply.textContent = 'Validate & apply';
+  }
+}
+
+boot();
