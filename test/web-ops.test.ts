@@ -4,58 +4,20 @@
  * /metrics, an agent is set away, and the config editor lists problems by path for a bad
  * edit and applies a good one. Screenshot: test-results/screenshots/ops-dashboard.png.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { startRedis, type RedisHandle } from './support/redis-server.ts';
-import { startGateway, type RunningGateway } from './support/gateway.ts';
+import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
 import { TestClient } from './support/client.ts';
-import { buildWebPages, launchChromium, screenshot } from './support/browser.ts';
+import { screenshot } from './support/browser.ts';
+import { see, useWebHarness } from './support/web-harness.ts';
 import { parseSamples, ratio, serviceLevels } from '../src/web/ops/prom.ts';
 
 const SHOP = 'ops-shop';
 
-let redis: RedisHandle | undefined;
-let g: RunningGateway | undefined;
-let browser: Browser | undefined;
-const contexts: BrowserContext[] = [];
-const clients: TestClient[] = [];
-const pageErrors: string[] = [];
-
-beforeAll(async () => {
-  browser = await launchChromium();
-  [redis] = await Promise.all([startRedis(), buildWebPages()]);
-  g = await startGateway({ redisUrl: redis.url });
-}, 45_000);
-
-afterAll(async () => {
-  await Promise.allSettled(clients.map((c) => c.close()));
-  await Promise.allSettled(contexts.map((c) => c.close()));
-  await browser?.close().catch(() => {});
-  await g?.stop();
-  await redis?.stop();
-});
-
-async function open(path: string, name: string): Promise<Page> {
-  const context = await browser!.newContext({ viewport: { width: 1360, height: 900 } });
-  contexts.push(context);
-  const page = await context.newPage();
-  page.setDefaultTimeout(8_000);
-  page.on('pageerror', (err) => pageErrors.push(`${name}: ${err.message}`));
-  page.on('console', (msg) => {
-    // The refused PUT is a 400 the page expects and shows (Chromium logs it anyway); no favicon is served.
-    const url = msg.location().url;
-    if (msg.type() === 'error' && !/status of 400/.test(msg.text()) && !url.endsWith('/favicon.ico')) pageErrors.push(`${name} console: ${msg.text()} ${url}`);
-  });
-  await page.goto(`${g!.http}${path}`);
-  return page;
-}
-
-async function see(page: Page, selector: string, text?: string | RegExp, timeout = 8_000): Promise<void> {
-  await page.locator(selector, text === undefined ? {} : { hasText: text }).first().waitFor({ state: 'visible', timeout });
-}
+// The refused PUT is a 400 the page expects and shows (Chromium logs it anyway).
+const web = useWebHarness({ viewport: { width: 1360, height: 900 }, expectedConsoleError: /status of 400/ });
 
 async function adminGet(path: string): Promise<any> {
-  const res = await fetch(`${g!.http}${path}`, { headers: { authorization: `Bearer ${await g!.token({ sub: 'ops-check', kind: 'admin' })}` } });
+  const res = await fetch(`${web.g.http}${path}`, { headers: { authorization: `Bearer ${await web.g.token({ sub: 'ops-check', kind: 'admin' })}` } });
   expect(res.status).toBe(200);
   return res.json();
 }
@@ -89,25 +51,25 @@ describe('metrics text parser (ops dashboard)', () => {
 
 describe('ops dashboard', () => {
   it('is served at /ops/ and linked from /', async () => {
-    const res = await fetch(`${g!.http}/ops/`);
+    const res = await fetch(`${web.g.http}/ops/`);
     expect(res.status).toBe(200);
     expect(await res.text()).toContain('ops dashboard');
-    expect(await (await fetch(`${g!.http}/`)).text()).toContain('href="./ops/"');
+    expect(await (await fetch(`${web.g.http}/`)).text()).toContain('href="./ops/"');
   });
 
   it('shows queues, service levels and agents live, sets an agent away, and edits the config', async () => {
     const pages: Record<string, Page> = {};
     try {
       // The wrong kind of token is refused before anything is asked of the gateway.
-      const signin = (pages.signin = await open('/ops/', 'ops-signin'));
+      const signin = (pages.signin = await web.open('/ops/', 'ops-signin'));
       await see(signin, '#signin-form');
-      await signin.locator('#token-input').fill(await g!.token({ sub: 'someone', kind: 'agent' }));
+      await signin.locator('#token-input').fill(await web.g.token({ sub: 'someone', kind: 'agent' }));
       await signin.locator('#signin-form button[type=submit]').click();
       await see(signin, '#signin-error', 'agent token');
       await signin.context().close();
 
-      const adminToken = await g!.token({ sub: 'ops-1', kind: 'admin', shop: SHOP });
-      const ops = (pages.ops = await open(`/ops/?token=${adminToken}`, 'ops'));
+      const adminToken = await web.g.token({ sub: 'ops-1', kind: 'admin', shop: SHOP });
+      const ops = (pages.ops = await web.open(`/ops/?token=${adminToken}`, 'ops'));
       await see(ops, '#conn[data-state="open"]');
       expect(ops.url()).not.toContain('token=');
       await see(ops, '#who', 'ops-1');
@@ -115,14 +77,12 @@ describe('ops dashboard', () => {
       expect(await ops.locator(`${row(SHOP, 'after-sale')} td.depth`).count()).toBe(0);
 
       // An agent of the shop, ready for another role, so the buyer below stays queued.
-      const agent = await TestClient.connect(g!.url, 'agent', await g!.token({ sub: 'ops-agent', kind: 'agent', shop: SHOP }));
-      clients.push(agent);
+      const agent = web.track(await TestClient.connect(web.g.url, 'agent', await web.g.token({ sub: 'ops-agent', kind: 'agent', shop: SHOP })));
       await agent.next('welcome');
       agent.send({ type: 'ready', roles: ['bargaining'], capacity: 2 });
 
       // A buyer enters the after-sale queue: the dashboard shows the depth and a first response.
-      const buyer = await TestClient.connect(g!.url, 'buyer', await g!.token({ sub: 'ops-buyer', kind: 'buyer', shop: SHOP }));
-      clients.push(buyer);
+      const buyer = web.track(await TestClient.connect(web.g.url, 'buyer', await web.g.token({ sub: 'ops-buyer', kind: 'buyer', shop: SHOP })));
       await buyer.next('welcome');
       buyer.send({ type: 'message', clientMsgId: 'm1', text: '我要退货，快递破损了' });
       await buyer.next('queue');
@@ -132,8 +92,7 @@ describe('ops dashboard', () => {
       expect(await ops.locator(`${row(SHOP, 'after-sale')} td.wait`).textContent()).toMatch(/^\d+s$/);
 
       // A second buyer in the same queue: the depth follows.
-      const buyer2 = await TestClient.connect(g!.url, 'buyer', await g!.token({ sub: 'ops-buyer-2', kind: 'buyer', shop: SHOP }));
-      clients.push(buyer2);
+      const buyer2 = web.track(await TestClient.connect(web.g.url, 'buyer', await web.g.token({ sub: 'ops-buyer-2', kind: 'buyer', shop: SHOP })));
       await buyer2.next('welcome');
       buyer2.send({ type: 'message', clientMsgId: 'm1', text: '退款什么时候到' });
       await buyer2.next('queue');
@@ -193,9 +152,9 @@ describe('ops dashboard', () => {
       // them loads the live document.
       await ops.locator('#config-text').fill(JSON.stringify({ ...doc, edited: 'locally' }, null, 2));
       doc.routing.offerTimeoutMs = 25_000;
-      const put = await fetch(`${g!.http}/v1/admin/config`, {
+      const put = await fetch(`${web.g.http}/v1/admin/config`, {
         method: 'PUT',
-        headers: { authorization: `Bearer ${await g!.token({ sub: 'ops-2', kind: 'admin' })}`, 'content-type': 'application/json' },
+        headers: { authorization: `Bearer ${await web.g.token({ sub: 'ops-2', kind: 'admin' })}`, 'content-type': 'application/json' },
         body: JSON.stringify(doc),
       });
       expect(put.status).toBe(200);
@@ -205,7 +164,7 @@ describe('ops dashboard', () => {
       await ops.locator('#config-reload').click();
       await ops.locator('#config-stale').waitFor({ state: 'hidden' });
       expect(JSON.parse(await ops.locator('#config-text').inputValue()).routing.offerTimeoutMs).toBe(25_000);
-      expect(pageErrors).toEqual([]);
+      expect(web.pageErrors).toEqual([]);
     } catch (err) {
       for (const [name, page] of Object.entries(pages)) await screenshot(page, `failed-${name}`).catch(() => {});
       throw err;

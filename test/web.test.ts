@@ -4,49 +4,12 @@
  * transfer reaches a second agent's workbench with the transcript and the note.
  * Screenshots go to test-results/screenshots/.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { startRedis, type RedisHandle } from './support/redis-server.ts';
-import { startGateway, type RunningGateway } from './support/gateway.ts';
-import { buildWebPages, launchChromium, screenshot } from './support/browser.ts';
+import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { screenshot } from './support/browser.ts';
+import { see, useWebHarness } from './support/web-harness.ts';
 
-let redis: RedisHandle | undefined;
-let g: RunningGateway | undefined;
-let browser: Browser | undefined;
-const contexts: BrowserContext[] = [];
-const pageErrors: string[] = [];
-
-beforeAll(async () => {
-  // Chromium first: a machine without it should fail fast with the install hint.
-  browser = await launchChromium();
-  [redis] = await Promise.all([startRedis(), buildWebPages()]);
-  g = await startGateway({ redisUrl: redis.url });
-}, 45_000);
-
-afterAll(async () => {
-  await Promise.allSettled(contexts.map((c) => c.close()));
-  await browser?.close().catch(() => {});
-  await g?.stop();
-  await redis?.stop();
-});
-
-async function open(path: string, name: string): Promise<Page> {
-  const context = await browser!.newContext({ viewport: { width: 1280, height: 800 } });
-  contexts.push(context);
-  const page = await context.newPage();
-  page.setDefaultTimeout(8_000);
-  page.on('pageerror', (err) => pageErrors.push(`${name}: ${err.message}`));
-  page.on('console', (msg) => {
-    if (msg.type() === 'error' && !/\/v1\/agent\/config/.test(msg.text()) && !/404/.test(msg.text())) pageErrors.push(`${name} console: ${msg.text()}`);
-  });
-  await page.goto(`${g!.http}${path}`);
-  return page;
-}
-
-/** Waits until `selector` has an element containing `text`. */
-async function see(page: Page, selector: string, text?: string | RegExp, timeout = 8_000): Promise<void> {
-  await page.locator(selector, text === undefined ? {} : { hasText: text }).first().waitFor({ state: 'visible', timeout });
-}
+const web = useWebHarness({ viewport: { width: 1280, height: 800 } });
 
 async function count(page: Page, selector: string, text: string): Promise<number> {
   return page.locator(selector, { hasText: text }).count();
@@ -63,29 +26,29 @@ async function say(page: Page, text: string): Promise<void> {
 
 describe('web pages', () => {
   it('serves the index, the agent workbench and the buyer widget', async () => {
-    const index = await fetch(`${g!.http}/`);
+    const index = await fetch(`${web.g.http}/`);
     expect(index.status).toBe(200);
     expect(await index.text()).toContain('Agent workbench');
-    const redirect = await fetch(`${g!.http}/agent`, { redirect: 'manual' });
+    const redirect = await fetch(`${web.g.http}/agent`, { redirect: 'manual' });
     expect(redirect.status).toBe(301);
     expect(redirect.headers.get('location')).toBe('/agent/');
     for (const p of ['/agent/', '/buyer/']) {
-      const res = await fetch(`${g!.http}${p}`);
+      const res = await fetch(`${web.g.http}${p}`);
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toMatch(/text\/html/);
       expect(res.headers.get('cache-control')).toBe('no-cache');
     }
     // The gateway's own endpoints are untouched by the static files.
-    expect((await fetch(`${g!.http}/healthz`)).status).toBe(200);
+    expect((await fetch(`${web.g.http}/healthz`)).status).toBe(200);
   });
 
   it('signs in with a pasted token and refuses the wrong kind', async () => {
-    const page = await open('/agent/', 'agent-signin');
+    const page = await web.open('/agent/', 'agent-signin');
     await see(page, '#signin-form');
-    await page.locator('#token-input').fill(await g!.token({ sub: 'someone', kind: 'buyer' }));
+    await page.locator('#token-input').fill(await web.g.token({ sub: 'someone', kind: 'buyer' }));
     await page.locator('#signin-form button[type=submit]').click();
     await see(page, '#signin-error', 'buyer token');
-    await page.locator('#token-input').fill(await g!.token({ sub: 'web-agent-0', kind: 'agent' }));
+    await page.locator('#token-input').fill(await web.g.token({ sub: 'web-agent-0', kind: 'agent' }));
     await page.locator('#signin-form button[type=submit]').click();
     await online(page);
     await see(page, '#who', 'web-agent-0');
@@ -98,13 +61,13 @@ describe('web pages', () => {
   });
 
   it('agent and buyer chat both ways, resume after dropped connections, and a transfer reaches a second agent', async () => {
-    const buyerToken = await g!.token({ sub: 'web-buyer', kind: 'buyer' });
-    const a1Token = await g!.token({ sub: 'web-agent-1', kind: 'agent', roles: ['pre-sale'] });
-    const a2Token = await g!.token({ sub: 'web-agent-2', kind: 'agent', roles: ['after-sale'] });
+    const buyerToken = await web.g.token({ sub: 'web-buyer', kind: 'buyer' });
+    const a1Token = await web.g.token({ sub: 'web-agent-1', kind: 'agent', roles: ['pre-sale'] });
+    const a2Token = await web.g.token({ sub: 'web-agent-2', kind: 'agent', roles: ['after-sale'] });
     const pages: Record<string, Page> = {};
     try {
       // The buyer asks first and waits in line.
-      const buyer = (pages.buyer = await open(`/buyer/?token=${buyerToken}`, 'buyer'));
+      const buyer = (pages.buyer = await web.open(`/buyer/?token=${buyerToken}`, 'buyer'));
       await online(buyer);
       expect(buyer.url()).not.toContain('token='); // kept in sessionStorage, not in the address bar
       await say(buyer, '你好，这件有货吗？');
@@ -113,7 +76,7 @@ describe('web pages', () => {
       await see(buyer, '#queue', /next|in line/);
 
       // Agent 1 goes ready for pre-sale and takes the offer.
-      const a1 = (pages.a1 = await open(`/agent/?token=${a1Token}`, 'agent-1'));
+      const a1 = (pages.a1 = await web.open(`/agent/?token=${a1Token}`, 'agent-1'));
       await online(a1);
       await a1.locator('#capacity').fill('2');
       await a1.locator('#ready').click();
@@ -156,7 +119,7 @@ describe('web pages', () => {
       await screenshot(a1, 'agent-workbench');
 
       // Agent 2 serves after-sale; agent 1 hands the chat over with a note.
-      const a2 = (pages.a2 = await open(`/agent/?token=${a2Token}`, 'agent-2'));
+      const a2 = (pages.a2 = await web.open(`/agent/?token=${a2Token}`, 'agent-2'));
       await online(a2);
       await a2.locator('#ready').click();
       await see(a2, '#presence-state', 'Ready for after-sale');
@@ -187,9 +150,9 @@ describe('web pages', () => {
       await see(buyer, '#rating-done', '5/5');
       const sessionId = (await buyer.evaluate('window.__peakdesk.state().sessionId')) as string;
       const deadline = Date.now() + 3000;
-      while ((await g!.gateway.deps.store.getSession('shop-1', sessionId))?.rating !== 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      expect((await g!.gateway.deps.store.getSession('shop-1', sessionId))?.rating).toBe(5);
-      expect(pageErrors).toEqual([]);
+      while ((await web.g.gateway.deps.store.getSession('shop-1', sessionId))?.rating !== 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect((await web.g.gateway.deps.store.getSession('shop-1', sessionId))?.rating).toBe(5);
+      expect(web.pageErrors).toEqual([]);
     } catch (err) {
       for (const [name, page] of Object.entries(pages)) await screenshot(page, `failed-${name}`).catch(() => {});
       throw err;

@@ -5,7 +5,7 @@
  * same clientMsgId, so the gateway stores them once), and re-announces `ready` if it was.
  */
 import { Connection } from '../shared/connection.ts';
-import { byId, clock, h, keepAtBottom, persister, showStatus, toast } from '../shared/dom.ts';
+import { byId, clock, h, keepAtBottom, onSend, persister, showStatus, toast } from '../shared/dom.ts';
 import {
   DEFAULT_ROLES,
   contiguousSeq,
@@ -16,8 +16,9 @@ import {
   type Handover,
   type TranscriptEvent,
 } from '../shared/protocol.ts';
-import { TokenStore, decodeClaims, tokenProblem, type Claims } from '../shared/token.ts';
-import { fetchQuickReplies, quickRepliesFor, setQuickReplies } from './quick-replies.ts';
+import { commonElements, signIn } from '../shared/signin.ts';
+import type { Claims } from '../shared/token.ts';
+import { quickRepliesFor, setQuickReplies } from './quick-replies.ts';
 
 interface Pending {
   clientMsgId: string;
@@ -65,8 +66,6 @@ interface Saved {
 
 const RETRYABLE = new Set(['unavailable', 'internal', 'rate_limited']);
 
-const tokens = new TokenStore('peakdesk.agent.token');
-let token: string | null = tokens.load();
 let claims: Claims | null = null;
 let conn: Connection<AgentServerFrame> | null = null;
 let store: ReturnType<typeof persister<Saved>> | null = null;
@@ -78,13 +77,7 @@ let presence: Presence = { status: 'offline', roles: [], capacity: 3 };
 let knownRoles: string[] = [...DEFAULT_ROLES];
 
 const el = {
-  conn: byId('conn'),
-  who: byId('who'),
-  signout: byId<HTMLButtonElement>('signout'),
-  signin: byId('signin'),
-  signinForm: byId<HTMLFormElement>('signin-form'),
-  tokenInput: byId<HTMLTextAreaElement>('token-input'),
-  signinError: byId('signin-error'),
+  ...commonElements(),
   app: byId('app'),
   roles: byId<HTMLFieldSetElement>('roles'),
   capacity: byId<HTMLInputElement>('capacity'),
@@ -116,48 +109,11 @@ const el = {
 const short = (id: string) => (id.length > 10 ? `${id.slice(0, 8)}…` : id);
 const openChats = () => [...chats.values()].filter((c) => !c.closed);
 
-// ---------------------------------------------------------------- sign-in
+// ---------------------------------------------------------------- start
 
-function boot(): void {
-  const problem = token ? tokenProblem(token, 'agent') : null;
-  if (!token || problem) {
-    if (problem) el.signinError.textContent = `Stored token not usable: ${problem}.`;
-    tokens.clear();
-    token = null;
-    el.signin.hidden = false;
-    el.app.hidden = true;
-    return;
-  }
-  start();
-}
-
-el.signinForm.addEventListener('submit', (e) => {
-  e.preventDefault();
-  const value = el.tokenInput.value.trim();
-  const problem = tokenProblem(value, 'agent');
-  if (problem) {
-    el.signinError.textContent = `Cannot sign in: ${problem}.`;
-    return;
-  }
-  el.signinError.textContent = '';
-  tokens.save(value);
-  token = value;
-  start();
-});
-
-el.signout.addEventListener('click', () => {
-  conn?.stop();
-  store?.clear();
-  tokens.clear();
-  location.reload();
-});
-
-function start(): void {
-  claims = decodeClaims(token!)!;
-  el.signin.hidden = true;
-  el.app.hidden = false;
-  el.signout.hidden = false;
-  el.who.textContent = `${claims.sub} · ${claims.shop}`;
+/** Signed in (see the end of this file): restore what this tab held and connect. */
+function start(token: string, signedIn: Claims): void {
+  claims = signedIn;
   if (claims.roles?.length) knownRoles = [...new Set([...claims.roles, ...DEFAULT_ROLES])];
   store = persister<Saved>(`peakdesk.agent.state.${claims.shop}.${claims.sub}`);
   restore();
@@ -165,7 +121,7 @@ function start(): void {
   renderAll();
   conn = new Connection<AgentServerFrame>({
     path: '/v1/agent',
-    token: () => token!,
+    token: () => token,
     onFrame,
     onStatus: (s) => {
       showStatus(el.conn, s);
@@ -173,7 +129,6 @@ function start(): void {
     },
   });
   conn.start();
-  void fetchQuickReplies(token!).then((changed) => changed && renderChat());
   setInterval(tickOffers, 250);
   (window as unknown as { __peakdesk: unknown }).__peakdesk = { drop: () => conn?.drop(), chats, offers };
 }
@@ -603,16 +558,7 @@ function sendText(): void {
   save();
 }
 
-el.composer.addEventListener('submit', (e) => {
-  e.preventDefault();
-  sendText();
-});
-el.text.addEventListener('keydown', (e) => {
-  if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
-    e.preventDefault();
-    sendText();
-  }
-});
+onSend(el.composer, el.text, sendText);
 
 el.transferForm.addEventListener('submit', (e) => {
   e.preventDefault();
@@ -648,4 +594,14 @@ document.addEventListener('visibilitychange', () => {
   }
 });
 
-boot();
+signIn({
+  kind: 'agent',
+  storageKey: 'peakdesk.agent.token',
+  el,
+  app: el.app,
+  start,
+  signout: () => {
+    conn?.stop();
+    store?.clear();
+  },
+});

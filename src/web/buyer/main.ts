@@ -5,9 +5,10 @@
  * messages not yet acked; the transcript is kept in sessionStorage, so a reload keeps it too.
  */
 import { Connection } from '../shared/connection.ts';
-import { byId, clock, h, keepAtBottom, persister, showStatus, toast } from '../shared/dom.ts';
+import { byId, clock, h, keepAtBottom, onSend, persister, showStatus, toast } from '../shared/dom.ts';
 import { contiguousSeq, newClientMsgId, toEvent, type BuyerServerFrame, type ErrorFrame, type TranscriptEvent } from '../shared/protocol.ts';
-import { TokenStore, decodeClaims, tokenProblem, type Claims } from '../shared/token.ts';
+import { commonElements, signIn } from '../shared/signin.ts';
+import type { Claims } from '../shared/token.ts';
 
 interface Pending {
   clientMsgId: string;
@@ -41,9 +42,6 @@ type Saved = Omit<State, 'events'> & { events: TranscriptEvent[] };
 
 const RETRYABLE = new Set(['unavailable', 'internal', 'rate_limited']);
 
-const tokens = new TokenStore('peakdesk.buyer.token');
-let token: string | null = tokens.load();
-let claims: Claims | null = null;
 let conn: Connection<BuyerServerFrame> | null = null;
 let store: ReturnType<typeof persister<Saved>> | null = null;
 /** Whether the current socket has had its welcome (a later one = a new session mid-connection). */
@@ -53,13 +51,7 @@ let chosenScore = 0;
 let st: State = { sessionId: null, events: new Map(), notices: [], pending: [] };
 
 const el = {
-  conn: byId('conn'),
-  who: byId('who'),
-  signout: byId<HTMLButtonElement>('signout'),
-  signin: byId('signin'),
-  signinForm: byId<HTMLFormElement>('signin-form'),
-  tokenInput: byId<HTMLTextAreaElement>('token-input'),
-  signinError: byId('signin-error'),
+  ...commonElements(),
   widget: byId('widget'),
   statusLine: byId('status-line'),
   queue: byId('queue'),
@@ -73,53 +65,17 @@ const el = {
 const stars = el.rating.querySelector<HTMLElement>('.stars')!;
 const ratingSubmit = el.rating.querySelector<HTMLButtonElement>('button[type=submit]')!;
 
-// ---------------------------------------------------------------- sign-in
+// ---------------------------------------------------------------- start
 
-function boot(): void {
-  const problem = token ? tokenProblem(token, 'buyer') : null;
-  if (!token || problem) {
-    if (problem) el.signinError.textContent = `Stored token not usable: ${problem}.`;
-    tokens.clear();
-    token = null;
-    el.signin.hidden = false;
-    return;
-  }
-  start();
-}
-
-el.signinForm.addEventListener('submit', (e) => {
-  e.preventDefault();
-  const value = el.tokenInput.value.trim();
-  const problem = tokenProblem(value, 'buyer');
-  if (problem) {
-    el.signinError.textContent = `Cannot start: ${problem}.`;
-    return;
-  }
-  tokens.save(value);
-  token = value;
-  start();
-});
-
-el.signout.addEventListener('click', () => {
-  conn?.stop();
-  store?.clear();
-  tokens.clear();
-  location.reload();
-});
-
-function start(): void {
-  claims = decodeClaims(token!)!;
-  el.signin.hidden = true;
-  el.widget.hidden = false;
-  el.signout.hidden = false;
-  el.who.textContent = `${claims.sub} · ${claims.shop}`;
+/** Signed in (see the end of this file): restore this tab's chat and connect. */
+function start(token: string, claims: Claims): void {
   store = persister<Saved>(`peakdesk.buyer.state.${claims.shop}.${claims.sub}`);
   const saved = store.load();
   if (saved) st = { ...saved, events: new Map(saved.events.map((e) => [e.seq, e])) };
   render();
   conn = new Connection<BuyerServerFrame>({
     path: '/v1/buyer',
-    token: () => token!,
+    token: () => token,
     onFrame,
     onStatus: (s) => {
       showStatus(el.conn, s);
@@ -306,15 +262,17 @@ function sendText(): void {
   el.transcript.scrollTop = el.transcript.scrollHeight;
 }
 
-el.composer.addEventListener('submit', (e) => {
-  e.preventDefault();
-  sendText();
-});
-el.text.addEventListener('keydown', (e) => {
-  if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
-    e.preventDefault();
-    sendText();
-  }
-});
+onSend(el.composer, el.text, sendText);
 
-boot();
+signIn({
+  kind: 'buyer',
+  storageKey: 'peakdesk.buyer.token',
+  el,
+  app: el.widget,
+  refusal: 'Cannot start',
+  start,
+  signout: () => {
+    conn?.stop();
+    store?.clear();
+  },
+});

@@ -5,7 +5,8 @@
  * Everything goes through the admin HTTP API (`/v1/admin/*`, `Authorization: Bearer`).
  */
 import { byId, clock, h, toast } from '../shared/dom.ts';
-import { TokenStore, decodeClaims, tokenProblem, type Claims } from '../shared/token.ts';
+import { commonElements, signIn } from '../shared/signin.ts';
+import type { Claims } from '../shared/token.ts';
 import { ratio, serviceLevels, type ServiceLevel, type Share } from './prom.ts';
 
 interface QueueRow {
@@ -55,9 +56,8 @@ const POLL_MS = 2_000;
 /** The config is re-read every this many polls, to notice changes made elsewhere. */
 const CONFIG_EVERY = 5;
 
-const tokens = new TokenStore('peakdesk.ops.token');
-let token: string | null = tokens.load();
-let claims: Claims | null = null;
+/** The admin token while signed in (null once the gateway refused it). */
+let token: string | null = null;
 let pollTimer: ReturnType<typeof setTimeout> | undefined;
 let polls = 0;
 /** Polls overlap when one is asked for (set away, shop change) while another is out; the newest wins. */
@@ -76,13 +76,7 @@ let dirty = false;
 let applying = false;
 
 const el = {
-  conn: byId('conn'),
-  who: byId('who'),
-  signout: byId<HTMLButtonElement>('signout'),
-  signin: byId('signin'),
-  signinForm: byId<HTMLFormElement>('signin-form'),
-  tokenInput: byId<HTMLTextAreaElement>('token-input'),
-  signinError: byId('signin-error'),
+  ...commonElements(),
   app: byId('app'),
   queuesBody: byId<HTMLTableElement>('queues').tBodies[0]!,
   queuesUpdated: byId('queues-updated'),
@@ -100,57 +94,12 @@ const el = {
   result: byId('config-result'),
 };
 
-// ---------------------------------------------------------------- sign-in
+// ---------------------------------------------------------------- start / stop
 
-function boot(): void {
-  const problem = token ? tokenProblem(token, 'admin') : null;
-  if (!token || problem) {
-    if (problem) el.signinError.textContent = `Stored token not usable: ${problem}.`;
-    showSignin();
-    return;
-  }
-  start();
-}
-
-function showSignin(reason?: string): void {
-  stopped = true;
-  clearTimeout(pollTimer);
-  tokens.clear();
-  token = null;
-  if (reason) el.signinError.textContent = reason;
-  el.signin.hidden = false;
-  el.app.hidden = true;
-  el.signout.hidden = true;
-  el.who.textContent = '';
-  setConn('stopped', 'offline');
-}
-
-el.signinForm.addEventListener('submit', (e) => {
-  e.preventDefault();
-  const value = el.tokenInput.value.trim();
-  const problem = tokenProblem(value, 'admin');
-  if (problem) {
-    el.signinError.textContent = `Cannot sign in: ${problem}.`;
-    return;
-  }
-  el.signinError.textContent = '';
-  tokens.save(value);
-  token = value;
-  start();
-});
-
-el.signout.addEventListener('click', () => {
-  tokens.clear();
-  location.reload();
-});
-
-function start(): void {
-  claims = decodeClaims(token!)!;
+/** Signed in (see the end of this file): start polling. */
+function start(signedIn: string, claims: Claims): void {
+  token = signedIn;
   stopped = false;
-  el.signin.hidden = true;
-  el.app.hidden = false;
-  el.signout.hidden = false;
-  el.who.textContent = `${claims.sub} · ${claims.shop}`;
   agentsShop = loadShop() ?? claims.shop;
   shops = [claims.shop];
   renderShopPicker();
@@ -158,6 +107,14 @@ function start(): void {
   void loadConfig(true);
   void poll();
   (window as unknown as { __peakdesk: unknown }).__peakdesk = { poll, state: () => ({ queues, levels, agents, cfg, dirty }) };
+}
+
+/** Before the sign-in form shows (again): stop polling and forget the token. */
+function stop(): void {
+  stopped = true;
+  clearTimeout(pollTimer);
+  token = null;
+  setConn('stopped', 'offline');
 }
 
 // ---------------------------------------------------------------- HTTP
@@ -184,7 +141,7 @@ async function api<T>(method: string, path: string, body?: unknown): Promise<T> 
   if (!res.ok) {
     const err = (data && typeof data === 'object' ? data : null) as ErrorBody | null;
     if (res.status === 401 || res.status === 403) {
-      showSignin(`The gateway refused this token (${res.status}: ${err?.message ?? res.statusText}). Sign in with an admin token.`);
+      auth.show(`The gateway refused this token (${res.status}: ${err?.message ?? res.statusText}). Sign in with an admin token.`);
     }
     throw new ApiError(res.status, err, err?.message ?? `HTTP ${res.status}`);
   }
@@ -480,4 +437,4 @@ async function applyConfig(): Promise<void> {
   }
 }
 
-boot();
+const auth = signIn({ kind: 'admin', storageKey: 'peakdesk.ops.token', el, app: el.app, start, stop });

@@ -71,6 +71,20 @@ export function keepAtBottom(list: HTMLElement, render: () => void): void {
   if (atBottom) list.scrollTop = list.scrollHeight;
 }
 
+/** A reply box: submitting `form`, or Enter in `text` (Shift+Enter is a new line; not while an IME composes), calls `send`. */
+export function onSend(form: HTMLFormElement, text: HTMLTextAreaElement, send: () => void): void {
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    send();
+  });
+  text.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      send();
+    }
+  });
+}
+
 /** A tiny debounced JSON persister for sessionStorage. */
 export function persister<T>(key: string): { load(): T | null; save(value: () => T): void; clear(): void } {
   let timer: ReturnType<typeof setTimeout> | undefined;
