@@ -1,0 +1,424 @@
+/**
+ * One simulated buyer: arrives, says why they came (a Chinese question of their role),
+ * gets the bot's greeting, waits in line (maybe nudging "在吗？", maybe giving up), chats
+ * with an agent (think time between lines), sometimes loses the connection and resumes,
+ * and leaves once the session is closed (rating it, sometimes).
+ */
+import type WebSocket from 'ws';
+import { lognormal, pick } from './profile.ts';
+import { parse, type Frame, type SimContext } from './context.ts';
+
+type State = 'pending' | 'connecting' | 'greeting' | 'waiting' | 'chatting' | 'offline' | 'done';
+
+export class SimBuyer {
+  private ws: WebSocket | undefined;
+  private state: State = 'pending';
+  private sid = '';
+  /** Highest seq of a server line seen: what a resume asks to continue from. */
+  private lastSeq = 0;
+  /** Lines up to this seq are a resume's replay (not timed). */
+  private replayUpTo = 0;
+  private n = 0;
+  private readonly pending = new Map<string, number>();
+  private readonly texts = new Map<string, string>();
+  /** The last few things that happened to this buyer's connection, for samples of findings. */
+  private readonly trace: string[] = [];
+  private arrivedAt = 0;
+  private reconnects = 0;
+  private attempts = 0;
+  private connectedOnce = false;
+  private firstSentAt = 0;
+  private greeted = false;
+  private agentSeen = false;
+  private agentLines = 0;
+  private repliesLeft: number;
+  private replyTimer: NodeJS.Timeout | undefined;
+  private nudged = false;
+  private closedSeen = false;
+  /** The agent said goodbye or the bot invited a rating: nothing more to say. */
+  private winding = false;
+  private readonly abandon: boolean;
+  private readonly reconnectAt: number;
+  private readonly role: string | undefined;
+
+  constructor(
+    private readonly ctx: SimContext,
+    readonly id: string,
+    private readonly onDone: (b: SimBuyer) => void,
+  ) {
+    const r = ctx.rand;
+    const weights: Record<string, number> = { faq: ctx.fx.faqOnly.weight };
+    for (const [role, lines] of Object.entries(ctx.fx.roles)) weights[role] = lines.weight;
+    const sum = Object.values(weights).reduce((a, b) => a + b, 0);
+    let x = r() * sum;
+    let chosen = 'faq';
+    for (const [k, w] of Object.entries(weights)) {
+      x -= w;
+      if (x < 0) {
+        chosen = k;
+        break;
+      }
+    }
+    this.role = chosen === 'faq' ? undefined : chosen;
+    this.repliesLeft = Math.max(0, Math.round(ctx.b.messages * (0.5 + r())));
+    this.abandon = r() < ctx.b.abandonRate;
+    this.reconnectAt = r() < ctx.b.reconnectRate ? 1 + Math.floor(r() * 3) : 0;
+  }
+
+  get waitingForAgent(): boolean {
+    return this.state === 'waiting';
+  }
+
+  get isDone(): boolean {
+    return this.state === 'done';
+  }
+
+  get reconnecting(): boolean {
+    return this.state === 'offline';
+  }
+
+  get notGreeted(): boolean {
+    return this.firstSentAt > 0 && !this.greeted;
+  }
+
+  /** For duplicate samples: what this buyer's connection went through. */
+  describe(): Record<string, unknown> {
+    return { buyerId: this.id, state: this.state, reconnects: this.reconnects, lastSeq: this.lastSeq, replayUpTo: this.replayUpTo, trace: this.trace };
+  }
+
+  get sessionId(): string {
+    return this.sid;
+  }
+
+  /** Burst mode: greeted, or gone. */
+  get settled(): boolean {
+    return this.greeted || this.state === 'done';
+  }
+
+  start(): void {
+    this.arrivedAt = performance.now();
+    this.ctx.counters.buyersArrived++;
+    this.ctx.tick.arrivals++;
+    void this.connect();
+  }
+
+  private note(what: string): void {
+    if (this.trace.length >= 24) this.trace.shift();
+    this.trace.push(`${Math.round(performance.now() - this.arrivedAt)}ms ${what}`);
+  }
+
+  private setState(s: State): void {
+    if (this.state === s) return;
+    if (this.state === 'waiting') this.ctx.waiting--;
+    if (this.state === 'chatting') this.ctx.chatting--;
+    if (s === 'waiting') this.ctx.waiting++;
+    if (s === 'chatting') this.ctx.chatting++;
+    this.state = s;
+  }
+
+  private async connect(): Promise<void> {
+    const ctx = this.ctx;
+    const reconnect = this.state === 'offline';
+    if (!reconnect) this.setState('connecting');
+    let ws: WebSocket;
+    try {
+      ws = ctx.socket('/v1/buyer', await ctx.token(this.id, 'buyer'));
+    } catch (err) {
+      ctx.sample('buyerConnectError', String(err));
+      this.gone();
+      return;
+    }
+    this.ws = ws;
+    let opened = false;
+    let error = '';
+    ws.on('message', (data) => {
+      // Frames still buffered on a dropped socket never reach the app; the resume replays them.
+      if (this.ws !== ws) return;
+      const f = parse(data);
+      if (f) this.onFrame(f);
+    });
+    this.note(reconnect ? 'reconnecting' : 'connecting');
+    ws.once('open', () => {
+      opened = true;
+      this.note('open');
+      this.attempts = 0;
+      ctx.connectedBuyers++;
+      if (!reconnect && !this.connectedOnce) {
+        this.connectedOnce = true;
+        ctx.counters.buyersConnected++;
+        ctx.record('connect', performance.now() - this.arrivedAt);
+      }
+    });
+    ws.on('error', (err) => {
+      if (!opened) error = err.message;
+    });
+    ws.once('close', (code) => {
+      this.note(`close ${code}${this.ws === ws ? '' : ' (dropped socket)'}${opened ? '' : ` not opened: ${error}`}`);
+      if (opened) ctx.connectedBuyers--;
+      if (this.ws !== ws) return; // the socket of a planned drop
+      this.ws = undefined;
+      if (this.state === 'done') return;
+      if (!opened) {
+        ctx.counters.buyerConnectErrors++;
+        ctx.sample('buyerConnectError', error);
+        // An app retries a failed connect a few times before giving up.
+        if (this.attempts < 3) {
+          this.attempts++;
+          ctx.counters.buyerConnectRetries++;
+          ctx.later(500 * 2 ** this.attempts * (0.5 + ctx.rand()), () => void this.connect(), true);
+          return;
+        }
+      }
+      // Closed by the server, or no connection after retries: gone for good.
+      this.gone();
+    });
+  }
+
+  private gone(): void {
+    if (!this.connectedOnce) this.ctx.counters.buyersNeverConnected++;
+    if (this.sid && !this.closedSeen) this.ctx.ledger.buyerGone(this.sid);
+    this.finish();
+  }
+
+  private send(frame: Record<string, unknown>): void {
+    const ws = this.ws;
+    if (ws && ws.readyState === ws.OPEN) ws.send(JSON.stringify(frame));
+  }
+
+  private say(text: string): void {
+    const clientMsgId = `m${++this.n}`;
+    this.pending.set(clientMsgId, performance.now());
+    this.texts.set(clientMsgId, text);
+    this.ctx.counters.buyerMessagesSent++;
+    this.ctx.tick.buyerMessages++;
+    this.send({ type: 'message', clientMsgId, text });
+  }
+
+  private onFrame(f: Frame): void {
+    const ctx = this.ctx;
+    const now = performance.now();
+    ctx.countFrame('buyer', f);
+    switch (f.type) {
+      case 'welcome':
+        return this.onWelcome(f.sessionId as string, f.lastSeq as number);
+      case 'ack': {
+        const sentAt = this.pending.get(f.clientMsgId as string);
+        if (sentAt === undefined) return;
+        this.pending.delete(f.clientMsgId as string);
+        this.texts.delete(f.clientMsgId as string);
+        ctx.counters.buyerMessagesAcked++;
+        if (this.role) ctx.ledger.buyerAck(this.sid, f.seq as number, sentAt);
+        else ctx.counters.buyerMessagesBotOnly++;
+        return;
+      }
+      case 'message':
+        return this.onMessage(f, now);
+      case 'queue':
+        if (this.state === 'greeting' || (this.state === 'chatting' && !this.agentSeen)) this.setState('waiting');
+        if (this.state === 'waiting') this.whileWaiting();
+        return;
+      case 'handover':
+        // Moved to another role's line (re-classified, or an agent transferred the chat).
+        if (this.state === 'chatting') this.setState('waiting');
+        return;
+      case 'closed':
+        this.note('closed');
+        return this.onClosed();
+    }
+  }
+
+  private onWelcome(sessionId: string, lastSeq: number): void {
+    const ctx = this.ctx;
+    this.note(`welcome ${sessionId.slice(0, 8)} lastSeq ${lastSeq} (mine ${this.lastSeq})`);
+    if (!this.sid) {
+      this.sid = sessionId;
+      this.setState('greeting');
+      const lines = this.role ? ctx.fx.roles[this.role]!.first : ctx.fx.faqOnly.first;
+      this.firstSentAt = performance.now();
+      ctx.counters.buyersFirstMessageSent++;
+      this.say(pick(ctx.rand, lines));
+      return;
+    }
+    if (sessionId === this.sid) {
+      // Back after a dropped connection: continue where we were.
+      this.replayUpTo = lastSeq;
+      this.send({ type: 'resume', lastSeq: this.lastSeq });
+      // Lines whose ack the dropped socket never delivered go again with the same clientMsgId
+      // (idempotent: the gateway answers with the original seq if it had stored them).
+      for (const clientMsgId of this.pending.keys()) {
+        this.ctx.counters.buyerMessagesResent++;
+        this.send({ type: 'message', clientMsgId, text: this.texts.get(clientMsgId) ?? '在吗？' });
+      }
+      this.setState(this.agentSeen ? 'chatting' : 'waiting');
+      return;
+    }
+    // The session ended underneath us (closed or closing while we were away, or while our
+    // line was on its way) and the gateway opened a new one for what we said: this buyer
+    // leaves, so nobody will read the new session.
+    if (!this.closedSeen) ctx.ledger.buyerGone(this.sid);
+    ctx.counters.sessionRestarts++;
+    if (this.pending.size) {
+      // A line resent after a reconnect (same clientMsgId) landed in a new session: if the
+      // old session had stored it, the buyer's line now exists twice.
+      ctx.counters.resendsIntoNewSession++;
+      ctx.sample('resendIntoNewSession', { oldSessionId: this.sid, newSessionId: sessionId, pending: [...this.pending.keys()], ...this.describe() });
+    }
+    this.sid = sessionId;
+    ctx.ledger.buyerGone(sessionId);
+    this.leave();
+  }
+
+  private onMessage(f: Frame, now: number): void {
+    const ctx = this.ctx;
+    const seq = f.seq as number;
+    if ((f.sessionId as string) !== this.sid) return;
+    if (seq > this.lastSeq) this.lastSeq = seq;
+    this.note(`message ${seq} ${String(f.from)}${f.kind ? `/${String(f.kind)}` : ''}`);
+    const fresh = ctx.ledger.buyerReceived(this.sid, seq, f.from as string, now, seq <= this.replayUpTo);
+    if (!fresh) return;
+    if (f.from === 'bot') {
+      ctx.counters.botMessagesReceivedByBuyers++;
+      if (f.kind === 'rating_invite') return this.onRatingInvite();
+    }
+    if (!this.greeted && this.firstSentAt && (f.from === 'bot' || f.from === 'agent')) {
+      this.greeted = true;
+      const ms = now - this.firstSentAt;
+      ctx.record('firstResponse', ms);
+      ctx.counters.buyersGreeted++;
+      if (ms <= 6000) ctx.counters.greetedWithin6s++;
+      // What the buyer lived through: connecting included.
+      const fromArrival = now - this.arrivedAt;
+      ctx.record('arrivalToGreeting', fromArrival);
+      if (fromArrival <= 6000) ctx.counters.greetedWithin6sOfArrival++;
+      if (ctx.b.greetOnly) return;
+      if (!this.role) {
+        // The FAQ bot answered a rules question: nothing more to ask.
+        ctx.later(1000 + ctx.rand() * 2000, () => {
+          ctx.counters.buyersFaqOnlyDone++;
+          this.leave();
+        });
+      }
+    }
+    if (f.from !== 'agent') return;
+    if (!this.agentSeen) {
+      this.agentSeen = true;
+      ctx.record('timeToAgent', now - this.firstSentAt);
+      ctx.counters.buyersReachedAgent++;
+    }
+    if (this.state === 'waiting' || this.state === 'greeting') this.setState('chatting');
+    this.agentLines++;
+    if (this.reconnectAt && this.agentLines === this.reconnectAt && this.state === 'chatting') {
+      ctx.later(ctx.rand() * 1000, () => this.drop());
+      return;
+    }
+    // Nobody answers "have a nice day" (a reply racing the close would open a new session).
+    if (ctx.fx.agentClosings.includes(f.text as string)) {
+      this.winding = true;
+      clearTimeout(this.replyTimer);
+      this.replyTimer = undefined;
+    } else this.scheduleReply();
+  }
+
+  private scheduleReply(): void {
+    const ctx = this.ctx;
+    if (this.replyTimer || this.repliesLeft <= 0 || !this.role || this.winding) return;
+    this.replyTimer = ctx.later(lognormal(ctx.rand, ctx.b.thinkS * 1000, 0.6), () => {
+      this.replyTimer = undefined;
+      if (this.state !== 'chatting' || this.closedSeen || this.winding) return;
+      this.repliesLeft--;
+      this.say(pick(ctx.rand, ctx.fx.roles[this.role!]!.followUps));
+    });
+  }
+
+  /** In line: maybe nudge once, maybe give up. */
+  private whileWaiting(): void {
+    const ctx = this.ctx;
+    if (!this.nudged) {
+      this.nudged = true;
+      if (ctx.rand() < 0.3) {
+        ctx.later(lognormal(ctx.rand, 8000, 0.5), () => {
+          if (this.state === 'waiting') this.say(pick(ctx.rand, ctx.fx.waiting));
+        });
+      }
+      if (this.abandon) {
+        ctx.later(lognormal(ctx.rand, ctx.b.patienceS * 1000, 0.5), () => {
+          if (this.state !== 'waiting' || this.agentSeen) return;
+          ctx.counters.buyersAbandoned++;
+          ctx.ledger.buyerGone(this.sid);
+          this.leave();
+        });
+      }
+    }
+  }
+
+  /** The phone lost its connection mid-chat: drop the socket without a close handshake, come back. */
+  private drop(): void {
+    const ctx = this.ctx;
+    if (this.state !== 'chatting' || !this.ws) return;
+    ctx.counters.reconnects++;
+    this.reconnects++;
+    this.note('drop');
+    this.setState('offline');
+    const ws = this.ws;
+    this.ws = undefined;
+    ws.terminate();
+    ctx.later(
+      300 + ctx.rand() * 1200,
+      () => {
+        if (this.state === 'offline') void this.connect();
+      },
+      true,
+    );
+  }
+
+  /** The agent closed the chat and the bot asks for a rating: some rate (then get `closed`), the others just go. */
+  private onRatingInvite(): void {
+    const ctx = this.ctx;
+    this.winding = true;
+    clearTimeout(this.replyTimer);
+    this.replyTimer = undefined;
+    if (ctx.rand() < ctx.b.rateRate) {
+      ctx.later(lognormal(ctx.rand, 2000, 0.5), () => {
+        ctx.counters.ratings++;
+        this.send({ type: 'rate', score: 3 + Math.floor(ctx.rand() * 3), comment: pick(ctx.rand, ctx.fx.ratingComments) });
+      });
+    } else {
+      ctx.later(500 + ctx.rand() * 1500, () => {
+        ctx.counters.buyersLeftAfterInvite++;
+        this.leave();
+      });
+    }
+  }
+
+  private onClosed(): void {
+    if (this.closedSeen) return;
+    this.closedSeen = true;
+    this.winding = true;
+    this.ctx.counters.buyersClosed++;
+    setTimeout(() => this.leave(), 300);
+  }
+
+  /** Leave for good (close the socket). */
+  leave(): void {
+    if (this.state === 'done') return;
+    this.note('leave');
+    const ws = this.ws;
+    this.finish();
+    ws?.close(1000);
+  }
+
+  private finish(): void {
+    if (this.state === 'done') return;
+    if (this.replyTimer) clearTimeout(this.replyTimer);
+    this.setState('done');
+    this.onDone(this);
+  }
+
+  /** End of run: close without judging. */
+  shutdown(): void {
+    const ws = this.ws;
+    this.ws = undefined;
+    if (this.state !== 'done') this.finish();
+    ws?.terminate();
+  }
+}
