@@ -117,7 +117,8 @@ export class Gateway {
   async listen(): Promise<number> {
     const { host, port } = this.deps.config().server;
     await this.instances.start();
-    await this.app.listen({ host, port });
+    // Midnight brings thousands of connects a second; the default backlog (511) overflows.
+    await this.app.listen({ host, port, backlog: 4096 });
     this.sweeper.start();
     this.svc.waitingRoom.start();
     const addr = this.app.server.address();

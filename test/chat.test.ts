@@ -80,6 +80,13 @@ describe.each<StoreKind>(['redis', 'memory'])('a full chat over one gateway (%s 
       expect(await b.next('ack')).toMatchObject({ seq: 4 });
       expect(await a.next('message')).toMatchObject({ sessionId, seq: 4, from: 'buyer', text: '好的谢谢' });
 
+      // A resume on a connection that already has the lines live sends none of them twice.
+      b.send({ type: 'resume', lastSeq: 0 });
+      b.send({ type: 'ping' });
+      await b.next('pong');
+      const seen = b.all('message').map((m) => m.seq);
+      expect(seen).toEqual([...new Set(seen)]);
+
       // Close: the agent is free at once; the buyer is invited to rate, then says goodbye.
       a.send({ type: 'close', sessionId });
       expect(await a.next('session_closed')).toMatchObject({ sessionId, reason: 'agent_closed' });

@@ -1008,6 +1008,9 @@ describe.each(impls)('Store contract: $name', (impl) => {
     expect(await codeOf(store.transfer(SHOP, sid, 'A', 'aftersales', undefined, T0 + 5, xfer(0)))).toBe('bad_state');
     expect(await codeOf(store.block(SHOP, sid, 'A', 'x', T0 + 5, 1000, RETENTION_MS))).toBe('bad_state');
     expect(await codeOf(store.postBuyerMessage(SHOP, sid, 'b1', { clientMsgId: 'm2', text: 'x', ts: T0 + 5, role: 'presale', enqueue: true, reclassify: false }))).toBe('bad_state');
+    // A resend of a line stored before the close is still answered with its seq.
+    const resend = { clientMsgId: 'first-b1', text: 'hi from b1', ts: T0 + 5, role: 'presale', enqueue: true, reclassify: false };
+    expect(await store.postBuyerMessage(SHOP, sid, 'b1', resend)).toMatchObject({ seq: 1, duplicate: true, state: 'closing' });
     expect(await store.finishClosing(SHOP, sid, T0 + 6, { retentionMs: RETENTION_MS, goodbye: 'bye', onlyDue: true })).toBeNull();
     expect(await store.dueClosing(SHOP, T0 + 6)).toEqual([]);
     expect(await store.dueClosing(SHOP, T0 + 3 + 60_000)).toEqual([sid]);
@@ -1024,6 +1027,8 @@ describe.each(impls)('Store contract: $name', (impl) => {
     expect(await store.finishClosing(SHOP, sid, T0 + 10, { retentionMs: RETENTION_MS, goodbye: 'bye', onlyDue: true })).toBeNull();
     expect(await store.dueClosing(SHOP, T0 + 10 * 60_000)).toEqual([]);
     expect(await codeOf(store.rate(SHOP, sid, 'b1', 5, undefined, T0 + 11))).toBe('bad_state');
+    // Closed: the buyer's next message, whatever its id, belongs to a new session.
+    expect(await codeOf(store.postBuyerMessage(SHOP, sid, 'b1', resend))).toBe('bad_state');
     expect((await store.openSession(SHOP, 'b1', T0 + 12)).created).toBe(true);
 
     const events = await store.readEvents(SHOP, sid, 0);

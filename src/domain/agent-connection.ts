@@ -208,7 +208,8 @@ export class AgentConnection {
     if (!s) throw new PeakError('unknown_session', `no session ${sessionId}`);
     if (s.state === 'closing' || s.state === 'closed') throw new PeakError('bad_state', `session ${sessionId} is ${s.state}`);
     if (s.state !== 'assigned' || s.agentId !== this.agentId) throw new PeakError('not_assigned', `session ${sessionId} is not assigned to you`);
-    await this.replay(sessionId, lastSeq);
+    // What this connection already sent live (racing the resume) is not sent twice.
+    await this.replay(sessionId, Math.max(lastSeq, this.delivery.sent(sessionId)));
   }
 
   /** The socket is gone. The last connection of an agent starts its grace period. */

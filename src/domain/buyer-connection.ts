@@ -22,6 +22,8 @@ export class BuyerConnection {
   private detach: (() => Promise<void>) | undefined;
   /** Counted among the buyer's live connections (buyerConnect). */
   private connected = false;
+  /** The last message found an agent on the chat (until a queue, handover or close says otherwise). */
+  private withAgent = false;
 
   private constructor(
     private readonly d: Deps,
@@ -64,6 +66,7 @@ export class BuyerConnection {
     const opened = await this.d.store.openSession(this.shop, this.buyerId, this.d.now());
     if (this.sessionId) this.delivery.forget(this.sessionId);
     this.sessionId = opened.sessionId;
+    this.withAgent = false;
     this.delivery.follow(opened.sessionId);
     if (opened.created) this.log.info({ sessionId: opened.sessionId }, 'session opened');
     this.send(encode({ type: 'welcome', sessionId: opened.sessionId, lastSeq: opened.lastSeq }));
@@ -87,6 +90,7 @@ export class BuyerConnection {
       return;
     }
     if (frame.sessionId && frame.sessionId !== this.sessionId) return;
+    if (frame.type === 'queue' || frame.type === 'handover' || frame.type === 'closed') this.withAgent = false;
     // Whichever instance queued the session (a transfer, a re-queue), the buyer's own
     // instance keeps it company while it waits.
     if (frame.type === 'queue') {
@@ -98,22 +102,26 @@ export class BuyerConnection {
   }
 
   async message(clientMsgId: string, text: string): Promise<void> {
-    const { classifier, store } = this.d;
-    const intent = classifier.classify(this.shop, text);
-    const faq = matchFaq(this.d.config(), this.shop, text);
-    const post = () =>
-      store.postBuyerMessage(this.shop, this.sessionId, this.buyerId, {
+    const { store } = this.d;
+    const post = async () => {
+      // With an agent on the chat, routing and the FAQ have nothing to decide: the matching
+      // (the costliest step of a buyer line) is skipped.
+      const intent = this.withAgent ? undefined : this.d.classifier.classify(this.shop, text);
+      const faq = this.withAgent ? undefined : matchFaq(this.d.config(), this.shop, text);
+      const result = await store.postBuyerMessage(this.shop, this.sessionId, this.buyerId, {
         clientMsgId,
         text,
         ts: this.d.now(),
-        role: intent.role,
+        role: intent?.role ?? '',
         // A question the FAQ answers fully does not need a human (the entry says so).
         enqueue: !faq || faq.queue,
-        reclassify: intent.matched,
+        reclassify: intent?.matched ?? false,
       });
-    let result: BuyerPostResult;
+      return { result, intent, faq };
+    };
+    let posted: Awaited<ReturnType<typeof post>>;
     try {
-      result = await post();
+      posted = await post();
     } catch (err) {
       // The session ended (closed, or expired unused) while the buyer stayed: talking again
       // starts a new one, announced with a fresh welcome. A buyer who writes during the
@@ -122,22 +130,24 @@ export class BuyerConnection {
       if (!isPeakError(err) || (err.code !== 'bad_state' && err.code !== 'unknown_session')) throw err;
       if (err.code === 'bad_state') await this.svc.closer.finish(this.shop, this.sessionId, false).catch(() => false);
       await this.openSession();
-      result = await post();
+      posted = await post();
     }
+    const { result, intent, faq } = posted;
+    this.withAgent = result.state === 'assigned';
     this.send(encode({ type: 'ack', clientMsgId, seq: result.seq }));
     if (result.duplicate) return;
     this.d.metrics.events.inc({ shop: this.shop, from: 'buyer' });
     const sessionId = this.sessionId;
-    let role = intent.role;
+    let role = intent?.role ?? '';
     if (result.enqueued) {
       role = result.enqueued.role;
       this.d.metrics.sessions.inc({ shop: this.shop, role });
-      this.log.info({ sessionId, role, position: result.enqueued.position, keywords: intent.keywords }, 'session queued');
+      this.log.info({ sessionId, role, position: result.enqueued.position, keywords: intent?.keywords }, 'session queued');
       await this.queued(role, result.enqueued.position);
     } else if (result.moved) {
       const { fromRole, toRole, position } = result.moved;
       role = toRole;
-      this.log.info({ sessionId, fromRole, toRole, position, keywords: intent.keywords }, 'session re-classified');
+      this.log.info({ sessionId, fromRole, toRole, position, keywords: intent?.keywords }, 'session re-classified');
       await store.bus.publish(this.address, encode({ type: 'handover', sessionId, fromRole, toRole }));
       await this.queued(toRole, position);
     }
@@ -159,8 +169,10 @@ export class BuyerConnection {
     if (at) this.resume(at[1]).catch((err) => this.log.warn({ err, sessionId: this.sessionId }, 'catch-up after reconnect failed'));
   }
 
+  /** Replays what came after `lastSeq`, less what this connection already sent (it raced the resume live). */
   async resume(lastSeq: number): Promise<void> {
     const sessionId = this.sessionId;
+    lastSeq = Math.max(lastSeq, this.delivery.sent(sessionId));
     await this.delivery.snapshot(sessionId, async () => {
       const events = await this.d.store.readEvents(this.shop, sessionId, lastSeq);
       let upTo = lastSeq;

@@ -42,6 +42,11 @@ export class Delivery {
     this.streams.delete(sessionId);
   }
 
+  /** The highest seq this connection has sent of a session (0: none). */
+  sent(sessionId: string): number {
+    return this.streams.get(sessionId)?.highestSent ?? 0;
+  }
+
   /** Each followed session with the highest seq sent, to catch up from. */
   positions(): [sessionId: string, highestSent: number][] {
     return [...this.streams].filter(([, s]) => s.open).map(([id, s]) => [id, s.highestSent]);

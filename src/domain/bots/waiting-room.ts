@@ -5,6 +5,9 @@ import type { Bots } from './bots.ts';
 import { etaSeconds, formatEta } from './eta.ts';
 import { Periodic } from '../periodic.ts';
 
+/** Waiting sessions checked at once; the next slice starts when these are done. */
+const CHECK_SLICE = 100;
+
 interface Waiting {
   shop: string;
   buyerId: string;
@@ -77,11 +80,16 @@ export class WaitingRoom {
       if (!r) rates.set(k, (r = this.d.store.assignmentRate(shop, role, this.d.now())));
       return r;
     };
-    await Promise.all(
-      [...this.waiting].map(([sid, w]) =>
-        this.checkOne(sid, w, rateOf).catch((err) => this.d.logger.warn({ err, sessionId: sid }, 'queue update failed')),
-      ),
-    );
+    // In slices, not all at once: thousands of waiting buyers checked in one burst would
+    // queue their store calls and frames ahead of every live chat message for a moment.
+    const all = [...this.waiting];
+    for (let i = 0; i < all.length; i += CHECK_SLICE) {
+      await Promise.all(
+        all.slice(i, i + CHECK_SLICE).map(([sid, w]) =>
+          this.checkOne(sid, w, rateOf).catch((err) => this.d.logger.warn({ err, sessionId: sid }, 'queue update failed')),
+        ),
+      );
+    }
   }
 
   private async checkOne(sessionId: string, w: Waiting, rateOf: (shop: string, role: string) => Promise<number | null>): Promise<void> {

@@ -162,12 +162,14 @@ export class MemoryStore implements Store {
     const s = st.session(sid);
     if (!s || (from === 'buyer' && s.buyer !== actor)) fail('unknown_session', `no session ${sid}`);
     const state = s.state;
-    transition(`${from}Message`, sid, state, { agent: s.agent, actor });
+    // A resend is answered with the original seq even after the agent closed the chat; once
+    // closed, the buyer's next message belongs to a new session.
     const mfield = `${from[0]}:${cmid}`;
-    if (cmid !== '') {
+    if (cmid !== '' && state !== 'closed') {
       const prev = s.msgIds.get(mfield);
       if (prev !== undefined) return { seq: prev, duplicate: true };
     }
+    transition(`${from}Message`, sid, state, { agent: s.agent, actor });
     if (from === 'bot') {
       if (s.botLast === text) return { seq: 0, duplicate: false, suppressed: 'repeat' };
       const recent = s.botTimes.filter((t) => t > ts - 60_000);

@@ -19,14 +19,15 @@ local state = s[1]
 if not state or (from == 'buyer' and s[2] ~= actor) then
   fail('unknown_session', 'no session ' .. sid)
 end
-transition(from .. 'Message', sid, state, s[3], actor)
-
+-- A resend is answered with the original seq even after the agent closed the chat (the
+-- client only lacked the ack); once closed, the buyer's next message belongs to a new session.
 local mkey = P .. 'm:' .. sid
 local mfield = string.sub(from, 1, 1) .. ':' .. cmid
-if cmid ~= '' then
+if cmid ~= '' and state ~= 'closed' then
   local prev = redis.call('HGET', mkey, mfield)
   if prev then return { tonumber(prev), 1, 0, s[4], 0, '', '', -1, state, -1 } end
 end
+transition(from .. 'Message', sid, state, s[3], actor)
 
 if from == 'bot' then
   -- Platform rules punish bots that spam: a rolling per-minute cap and no repeated text.
