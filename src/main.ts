@@ -2,7 +2,14 @@ import { pino } from 'pino';
 import { Gateway } from './app.ts';
 import { ConfigError, loadConfig } from './config/load.ts';
 
-const logger = pino({ level: process.env.LOG_LEVEL || 'info' });
+// Asynchronous writes: at midnight a log line per state change must not block the event
+// loop on stdout. Every exit below flushes first.
+const destination = pino.destination({ sync: false });
+const logger = pino({ level: process.env.LOG_LEVEL || 'info' }, destination);
+const exit = (code: number): never => {
+  destination.flushSync();
+  process.exit(code);
+};
 
 async function main(): Promise<void> {
   let loaded;
@@ -12,7 +19,7 @@ async function main(): Promise<void> {
     if (err instanceof ConfigError) {
       logger.fatal({ config: err.source, problems: err.problems }, 'invalid config, not starting');
       process.stderr.write(`${err.message}\n`);
-      process.exit(78); // EX_CONFIG
+      exit(78); // EX_CONFIG
     }
     throw err;
   }
@@ -28,10 +35,10 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'shutting down');
     gateway.stop().then(
-      () => process.exit(0),
+      () => exit(0),
       (err) => {
         logger.error({ err }, 'shutdown failed');
-        process.exit(1);
+        exit(1);
       },
     );
   };
@@ -41,5 +48,5 @@ async function main(): Promise<void> {
 
 main().catch((err) => {
   logger.fatal({ err }, 'start-up failed');
-  process.exit(1);
+  exit(1);
 });
