@@ -3,24 +3,15 @@ import type { RedisCeiling, SatSummary } from './ceilings.ts';
 import type { ProfileSummary } from './cpuprofile.ts';
 import type { Profile } from './profile.ts';
 import type { Counters, LatencySummary } from './stats.ts';
+import type { SecondCounts } from './types.ts';
 
 export interface Pcts {
   p50: number | null;
   p99: number | null;
 }
 
-export interface TimelineRow {
-  sec: number;
+export interface TimelineRow extends SecondCounts {
   plannedArrivals: number;
-  arrivals: number;
-  buyerMessages: number;
-  agentMessages: number;
-  assigned: number;
-  closed: number;
-  connectedBuyers: number;
-  connectedAgents: number;
-  waiting: number;
-  chatting: number;
   firstResponse: Pcts;
   buyerToAgent: Pcts;
   agentToBuyer: Pcts;

@@ -63,8 +63,8 @@ export interface WorkerInit {
   localAddresses: string[];
 }
 
-export interface Tick {
-  worker: number;
+/** What happened in one second of the run (counts), and the gauges at its end. */
+export interface SecondCounts {
   /** Whole seconds since the run's start. */
   sec: number;
   arrivals: number;
@@ -72,11 +72,14 @@ export interface Tick {
   agentMessages: number;
   assigned: number;
   closed: number;
-  /** Gauges at the end of the second. */
   connectedBuyers: number;
   connectedAgents: number;
   waiting: number;
   chatting: number;
+}
+
+export interface Tick extends SecondCounts {
+  worker: number;
   /** Interval histograms (encoded) of this second. */
   hist: Record<string, string>;
   /** This worker's CPU in the second, in % of one core, and its event-loop utilisation (0..1). */
