@@ -152,6 +152,14 @@ describe('web pages', () => {
       const deadline = Date.now() + 3000;
       while ((await web.g.gateway.deps.store.getSession('shop-1', sessionId))?.rating !== 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       expect((await web.g.gateway.deps.store.getSession('shop-1', sessionId))?.rating).toBe(5);
+
+      // Ops set the second agent away: its page says so.
+      const away = await fetch(`${web.g.http}/v1/admin/agents/web-agent-2/away`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${await web.g.token({ sub: 'ops', kind: 'admin' })}` },
+      });
+      expect(away.status).toBe(200);
+      await see(a2, '#presence-state', 'Away');
       expect(web.pageErrors).toEqual([]);
     } catch (err) {
       for (const [name, page] of Object.entries(pages)) await screenshot(page, `failed-${name}`).catch(() => {});

@@ -211,6 +211,20 @@ function onFrame(f: AgentServerFrame): void {
       renderAll();
       return;
     }
+    case 'status':
+      // Ops changed it (admin API): offers stop until the agent goes ready again.
+      presence.status = f.status;
+      toast(f.status === 'away' ? 'Set away by ops: no new offers until you go ready' : 'Set ready by ops');
+      renderPresence();
+      save();
+      return;
+    case 'reply_overdue': {
+      const chat = chats.get(f.sessionId);
+      if (chat) chat.unread = Math.max(chat.unread, 1);
+      toast(`The buyer in ${short(f.sessionId)} has waited ${Math.round((Date.now() - f.waitingSince) / 60_000)} min for your reply`);
+      renderTabs();
+      return;
+    }
     case 'error':
       return onError(f);
     case 'pong':

@@ -58,6 +58,8 @@ export type AgentServerFrame =
   | ({ type: 'message'; sessionId: string } & TranscriptEvent)
   | { type: 'ack'; clientMsgId: string; seq: number }
   | { type: 'session_closed'; sessionId: string; reason: string }
+  | { type: 'status'; status: 'ready' | 'away'; reason: string }
+  | { type: 'reply_overdue'; sessionId: string; waitingSince: number }
   | { type: 'pong' }
   | ErrorFrame;
 
