@@ -178,6 +178,8 @@ export class AgentConnection {
     this.d.metrics.transfers.inc({ shop: this.shop, from_role: r.fromRole, to_role: toRole });
     this.log.info({ sessionId, fromRole: r.fromRole, toRole, position: r.position, note: Boolean(note) }, 'session transferred');
     await this.svc.router.requeued(this.shop, [{ sessionId, buyerId: r.buyerId, role: toRole }]);
+    // The agent's freed capacity may serve any of its roles.
+    this.svc.router.kickAll(this.shop);
   }
 
   async close(sessionId: string): Promise<void> {

@@ -128,7 +128,7 @@ export class BuyerConnection {
       // rating window instead of rating has something new to say: the old chat says
       // goodbye and the message opens the next one.
       if (!isPeakError(err) || (err.code !== 'bad_state' && err.code !== 'unknown_session')) throw err;
-      if (err.code === 'bad_state') await this.svc.closer.finish(this.shop, this.sessionId, false).catch(() => false);
+      if (err.code === 'bad_state') await this.svc.closer.finish(this.shop, this.sessionId, false).catch(() => null);
       await this.openSession();
       posted = await post();
     }
@@ -190,10 +190,10 @@ export class BuyerConnection {
     const sessionId = this.sessionId;
     if (!sessionId) throw new PeakError('bad_state', 'no session to rate');
     await this.d.store.rate(this.shop, sessionId, this.buyerId, score, comment, this.d.now());
-    const s = await this.d.store.getSession(this.shop, sessionId);
+    // The window may have ended by itself meanwhile; then the session is read afresh.
+    const s = (await this.svc.closer.finish(this.shop, sessionId, false)) ?? (await this.d.store.getSession(this.shop, sessionId));
     this.d.metrics.ratings.inc({ shop: this.shop, role: s?.role ?? '', score: String(score) });
     this.log.info({ sessionId, agentId: s?.lastAgentId, score }, 'session rated');
-    await this.svc.closer.finish(this.shop, sessionId, false);
   }
 
   /** The socket is gone; the session stays open for the buyer to come back to. */

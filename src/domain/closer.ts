@@ -1,7 +1,8 @@
 import { botTexts, fillText, resolveShop } from '../config/shop-config.ts';
 import { encode } from '../protocol/encode.ts';
 import { PeakError } from '../protocol/errors.ts';
-import type { BotLine, Closed } from '../store/types.ts';
+import type { BotTexts } from '../config/bots-schema.ts';
+import type { BotLine, Closed, SessionView } from '../store/types.ts';
 import type { Deps } from './deps.ts';
 import type { Router } from './router.ts';
 
@@ -17,15 +18,16 @@ export class Closer {
     private readonly router: Router,
   ) {}
 
-  private texts(shop: string, role: string) {
-    return botTexts(resolveShop(this.d.config(), shop), role);
+  /** The session as it is now, and the bot texts of its shop and role. */
+  private async read(shop: string, sessionId: string): Promise<{ s: SessionView | null; t: BotTexts }> {
+    const s = await this.d.store.getSession(shop, sessionId);
+    return { s, t: botTexts(resolveShop(this.d.config(), shop), s?.role ?? '') };
   }
 
   /** The agent ends the chat: rating invite (or goodbye when rating is off). */
   async agentClose(shop: string, sessionId: string, agentId: string): Promise<void> {
-    const s = await this.d.store.getSession(shop, sessionId);
+    const { s, t } = await this.read(shop, sessionId);
     if (!s) throw new PeakError('unknown_session', `no session ${sessionId}`);
-    const t = this.texts(shop, s.role);
     const { retentionMs, rateWindowMs } = this.d.config().sessions;
     const r = await this.d.store.close(shop, sessionId, agentId, 'agent_closed', this.d.now(), {
       retentionMs,
@@ -47,23 +49,22 @@ export class Closer {
 
   /**
    * The rating window ends: at its time (`onlyDue`), after a rating, or because the buyer
-   * started talking again. Returns whether this call ended it.
+   * started talking again. Returns the session as it was before, when this call ended it.
    */
-  async finish(shop: string, sessionId: string, onlyDue: boolean): Promise<boolean> {
-    const s = await this.d.store.getSession(shop, sessionId);
-    const goodbye = fillText(this.texts(shop, s?.role ?? '').goodbye, { shop });
+  async finish(shop: string, sessionId: string, onlyDue: boolean): Promise<SessionView | null> {
+    const { s, t } = await this.read(shop, sessionId);
+    const goodbye = fillText(t.goodbye, { shop });
     const r = await this.d.store.finishClosing(shop, sessionId, this.d.now(), { retentionMs: this.d.config().sessions.retentionMs, goodbye, onlyDue });
-    if (!r) return false;
+    if (!r) return null;
     this.d.logger.info({ shop, sessionId, buyerId: r.buyerId, reason: r.reason }, 'session closed');
-    this.d.metrics.closes.inc({ shop, reason: r.reason });
-    await this.d.store.bus.publish({ kind: 'buyer', shop, id: r.buyerId }, encode({ type: 'closed', sessionId, reason: r.reason }));
-    return true;
+    await this.announce(shop, sessionId, { buyerId: r.buyerId, state: 'closed', role: s?.role ?? '' }, r.reason);
+    return s;
   }
 
   /** Closes a chat whose buyer has been silent since before `silentSince`, if it still is. */
   async idle(shop: string, sessionId: string, silentSince: number): Promise<void> {
-    const s = await this.d.store.getSession(shop, sessionId);
-    const line: BotLine = { text: fillText(this.texts(shop, s?.role ?? '').idleClose, { shop }), kind: 'idle_close' };
+    const { t } = await this.read(shop, sessionId);
+    const line: BotLine = { text: fillText(t.idleClose, { shop }), kind: 'idle_close' };
     const r = await this.d.store.idleClose(shop, sessionId, this.d.now(), silentSince, { retentionMs: this.d.config().sessions.retentionMs, line });
     if (!r) return;
     this.d.logger.info({ shop, sessionId, buyerId: r.buyerId, agentId: r.agentId, role: r.role }, 'idle session closed');
@@ -72,9 +73,9 @@ export class Closer {
 
   /** Ops end a chat in any unfinished state; the buyer gets the goodbye. */
   async end(shop: string, sessionId: string, reason: string, by: string): Promise<void> {
-    const s = await this.d.store.getSession(shop, sessionId);
+    const { s, t } = await this.read(shop, sessionId);
     if (!s) throw new PeakError('unknown_session', `no session ${sessionId}`);
-    const line: BotLine = { text: fillText(this.texts(shop, s.role).goodbye, { shop }), kind: 'goodbye' };
+    const line: BotLine = { text: fillText(t.goodbye, { shop }), kind: 'goodbye' };
     const r = await this.d.store.endSession(shop, sessionId, reason, this.d.now(), { retentionMs: this.d.config().sessions.retentionMs, line });
     this.d.logger.info({ shop, sessionId, buyerId: r.buyerId, agentId: r.agentId, role: r.role, reason, by }, 'session closed by ops');
     await this.announce(shop, sessionId, r, reason);
@@ -89,6 +90,7 @@ export class Closer {
     }
     if (r.agentId) sends.push(this.d.store.bus.publish({ kind: 'agent', shop, id: r.agentId }, encode({ type: 'session_closed', sessionId, reason })));
     await Promise.all(sends);
-    this.router.kickAll(shop);
+    // Only an agent's freed capacity gives dispatch something new to do.
+    if (r.agentId) this.router.kickAll(shop);
   }
 }
