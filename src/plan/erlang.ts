@@ -163,7 +163,7 @@ export function erlangAOutcome(q: QueueInput, logB?: number): QueueOutcome {
   }
   // π_n relative to the whole: 1 / (1/B − 1 + Σ_k q_k).
   const logBelow = -lb + Math.log1p(-Math.exp(lb)); // ln(1/B − 1) = ln((1 − B)/B)
-  const logPn = -logAdd(lb === 0 ? -Infinity : logBelow, logSum);
+  const logPn = -logAdd(logBelow, logSum);
 
   // P(K ≤ m−1) for K ~ NB(r = nμ/θ + 1, x = e^{−θT}), built up term by term in log space.
   const T = q.answerWithinSeconds;
@@ -191,7 +191,8 @@ export function erlangAOutcome(q: QueueInput, logB?: number): QueueOutcome {
     answeredWithin += p * answered * Math.max(0, 1 - cdf);
     waitAnswered += p * answered * harmonic;
   }
-  const noWait = Math.max(0, 1 - waiting);
+  // Computed from its own terms, not as 1 − P(wait): that difference loses everything near 1.
+  const noWait = Math.exp(logPn + logBelow);
   const answeredShare = 1 - abandon;
   return {
     model: 'erlang-a',
