@@ -357,8 +357,10 @@ export const PLAN_COUNTERS = [
   /** Buyers gone while waiting, and how long they had waited. */
   'abandoned',
   'abandonWaitMs',
-  /** Sessions an agent accepted, and how long they had waited for it. */
+  /** Sessions an agent accepted (first or again, after a transfer or re-queue). */
   'assigned',
+  /** First assignments to a human, and how long those buyers had waited since arriving. */
+  'answered',
   'waitMs',
   /** Chats an agent finished (closed, blocked or transferred) and how long each held the agent. */
   'handled',
