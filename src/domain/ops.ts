@@ -5,6 +5,7 @@ import type { MessageOut } from '../protocol/frames.ts';
 import type { AgentView, SessionView } from '../store/types.ts';
 import type { Deps, Services } from './deps.ts';
 import { PlanRecorder } from './plan-recorder.ts';
+import { PlanService } from './plan-service.ts';
 
 export interface QueueRow {
   shop: string;
@@ -20,12 +21,15 @@ export interface QueueRow {
  */
 export class Ops {
   private readonly plan: PlanRecorder;
+  /** The staffing plan from the shop's recorded stats. */
+  readonly planning: PlanService;
 
   constructor(
     private readonly d: Deps,
     private readonly svc: Services,
   ) {
     this.plan = new PlanRecorder(d);
+    this.planning = new PlanService(d);
   }
 
   async queues(shops: string[]): Promise<QueueRow[]> {
