@@ -2,19 +2,8 @@
  * The HTML report: one self-contained file (Chart.js inlined, data inlined), so it opens in
  * a browser without network access.
  */
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { chartJs, esc } from '../src/cli/html.ts';
 import type { RunReport } from './report.ts';
-
-function chartJs(): string {
-  const require = createRequire(import.meta.url);
-  const main = require.resolve('chart.js');
-  const dist = main.includes('/dist/') ? dirname(main) : join(dirname(main), 'dist');
-  return readFileSync(join(dist, 'chart.umd.min.js'), 'utf8');
-}
-
-const esc = (s: unknown) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 const num = (n: number | null | undefined, d = 1) => (n === null || n === undefined || !Number.isFinite(n) ? 'n/a' : n.toFixed(d));
 
 function table(head: string[], rows: (string | number)[][]): string {
