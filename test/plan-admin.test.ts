@@ -143,7 +143,13 @@ describe('staffing-plan stats', () => {
   });
 
   it('answers bad input and missing data with 400, other tokens with 401/403', async () => {
-    const noHandle = await call('POST', '/v1/admin/plan', { body: { from: startedAt - BUCKET_MS } });
+    // Every recorded role by default: one nobody has handled yet is left out, and says why.
+    const partial = await call('POST', '/v1/admin/plan', { body: { from: startedAt - BUCKET_MS } });
+    expect(partial.status).toBe(200);
+    expect(partial.body.plan.roles.map((r: any) => r.role)).toEqual(['after-sale']);
+    expect(partial.body.skipped).toEqual([{ role: 'bargaining', reason: expect.stringMatching(/handle time/) }]);
+    // Asked for by name, it is an error.
+    const noHandle = await call('POST', '/v1/admin/plan', { body: { from: startedAt - BUCKET_MS, roles: ['bargaining'] } });
     expect(noHandle.status).toBe(400);
     expect(noHandle.body.error).toBe('bad_request');
     expect(noHandle.body.message).toMatch(/bargaining.*handle time/);

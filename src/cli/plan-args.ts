@@ -56,6 +56,8 @@ const ROLE_KEYS = ['arrivals-per-hour', 'arrivals', 'handle', 'concurrency', 'pa
 export interface PlanArgs {
   forecast: Forecast;
   measured?: Measured[];
+  /** Said on stderr: roles of the stats that could not be planned. */
+  notes?: string[];
   json: boolean;
   out?: string | undefined;
   html?: string | undefined;
@@ -174,7 +176,7 @@ function singleRole(v: ReturnType<typeof parse>['values']): Record<string, unkno
   return doc;
 }
 
-function fromStats(v: ReturnType<typeof parse>['values'], target: Record<string, number>): { forecast: Forecast; measured: Measured[] } {
+function fromStats(v: ReturnType<typeof parse>['values'], target: Record<string, number>): { forecast: Forecast; measured: Measured[]; notes: string[] } {
   const stats = readStats(v.stats!);
   const overrides: Record<string, RoleParams> = {};
   for (const spec of v.role ?? []) {
@@ -185,7 +187,7 @@ function fromStats(v: ReturnType<typeof parse>['values'], target: Record<string,
   const growth = v.growth === undefined ? 1 : number('--growth', v.growth);
   if (!(growth > 0 && growth <= 1_000)) throw new UsageError(`--growth: must be > 0 and ≤ 1000, got ${growth}`);
   const parsedTarget = forecastSchema.shape.target.parse(target);
-  return forecastFromStats(stats.rows, {
+  const r = forecastFromStats(stats.rows, {
     from: stats.from,
     to: stats.to,
     bucketMs: stats.bucketMs,
@@ -194,6 +196,7 @@ function fromStats(v: ReturnType<typeof parse>['values'], target: Record<string,
     overrides,
     start: v.start === undefined ? undefined : new Date(z.iso.datetime({ offset: true }).parse(v.start)).toISOString(),
   });
+  return { forecast: r.forecast, measured: r.measured, notes: r.skipped.map((s) => `role ${s.role} not planned: ${s.reason} (--role ${s.role}:handle=SECONDS)`) };
 }
 
 function parse(argv: string[]) {

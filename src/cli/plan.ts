@@ -43,6 +43,7 @@ function main(): number {
     process.stdout.write(USAGE);
     return 0;
   }
+  for (const n of args.notes ?? []) process.stderr.write(`plan: ${n}\n`);
   const plan = makePlan(args.forecast);
   if (args.out) writeFileSync(args.out, `${JSON.stringify(plan, null, 2)}\n`);
   if (args.html) writeFileSync(args.html, renderPlanHtml(plan));

@@ -1,6 +1,6 @@
 import { PLAN_COUNTERS, type PlanBucket } from '../store/types.ts';
 import type { RoleParams } from '../plan/forecast.ts';
-import { forecastFromStats, type Measured } from '../plan/from-stats.ts';
+import { forecastFromStats, type FromStats } from '../plan/from-stats.ts';
 import { makePlan, targetOf, type Plan, type Target } from '../plan/planner.ts';
 import type { Deps } from './deps.ts';
 
@@ -35,9 +35,9 @@ export class PlanService {
     return this.d.store.planStats(shop, from, to, this.bucketMs);
   }
 
-  async plan(shop: string, req: PlanRequest): Promise<{ plan: Plan; measured: Measured[] }> {
+  async plan(shop: string, req: PlanRequest): Promise<{ plan: Plan } & Omit<FromStats, 'forecast'>> {
     const rows = await this.stats(shop, req.from, req.to);
-    const { forecast, measured } = forecastFromStats(rows, {
+    const { forecast, measured, skipped } = forecastFromStats(rows, {
       from: req.from,
       to: req.to,
       bucketMs: this.bucketMs,
@@ -47,7 +47,7 @@ export class PlanService {
       overrides: req.overrides,
       start: req.start,
     });
-    return { plan: makePlan(forecast, new Date(this.d.now())), measured };
+    return { plan: makePlan(forecast, new Date(this.d.now())), measured, skipped };
   }
 }
 

@@ -61,14 +61,28 @@ export interface FromStatsOptions {
 
 export class StatsError extends Error {}
 
-export function forecastFromStats(rows: PlanBucket[], o: FromStatsOptions): { forecast: Forecast; measured: Measured[] } {
+export interface FromStats {
+  forecast: Forecast;
+  measured: Measured[];
+  /** Roles with arrivals that cannot be planned (no handle time measured or given), when not asked for by name. */
+  skipped: { role: string; reason: string }[];
+}
+
+export function forecastFromStats(rows: PlanBucket[], o: FromStatsOptions): FromStats {
   const first = Math.ceil(o.from / o.bucketMs) * o.bucketMs;
   const count = Math.max(0, Math.ceil((o.to - first) / o.bucketMs));
   if (count === 0) throw new StatsError('the window holds no whole interval');
   const roles = o.roles ?? [...new Set(rows.filter((r) => r.counts.arrivals + r.counts.transfersIn > 0).map((r) => r.role))].sort();
   if (!roles.length) throw new StatsError('no arrivals were recorded in the window');
   const measured = roles.map((role) => measure(role, rows));
-  const forecastRoles = measured.map((m): RoleForecast => {
+  const skipped: FromStats['skipped'] = [];
+  const plannable = measured.filter((m) => {
+    if (o.roles || (o.overrides?.[m.role]?.handleSeconds ?? m.handleSeconds) !== null) return true;
+    skipped.push({ role: m.role, reason: 'no chat was handled in the window, so there is no handle time; give one' });
+    return false;
+  });
+  if (!plannable.length) throw new StatsError(`no role can be planned: ${skipped.map((s) => `${s.role}: ${s.reason}`).join('; ')}`);
+  const forecastRoles = plannable.map((m): RoleForecast => {
     const over = o.overrides?.[m.role] ?? {};
     const arrivals = new Array<number>(count).fill(0);
     for (const r of rows) {
@@ -90,5 +104,6 @@ export function forecastFromStats(rows: PlanBucket[], o: FromStatsOptions): { fo
   return {
     forecast: { intervalSeconds: o.bucketMs / 1000, start: o.start ?? new Date(first).toISOString(), target: o.target, roles: forecastRoles },
     measured,
+    skipped,
   };
 }

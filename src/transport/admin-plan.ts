@@ -104,14 +104,21 @@ export function registerPlanRoutes(
       tags: ['plan'],
       querystring: z.object({ shop: z.string().min(1).max(64).optional() }),
       body: planBody,
-      response: { 200: z.object({ plan: z.record(z.string(), z.unknown()), measured: z.array(z.record(z.string(), z.unknown())) }), ...errors },
+      response: {
+        200: z.object({
+          plan: z.record(z.string(), z.unknown()).describe('per role and interval: agents, serviceLevel, averageSpeedOfAnswerSeconds, abandonment, occupancy'),
+          measured: z.array(z.record(z.string(), z.unknown())).describe('what was measured per role: counts, handleSeconds, capacity, concurrency, patienceSeconds, averageWaitSeconds, abandonment'),
+          skipped: z.array(z.object({ role: z.string(), reason: z.string() })).describe('roles with arrivals that could not be planned'),
+        }),
+        ...errors,
+      },
     },
     handler: async (req, reply) => {
       const w = window(reply, req.body.from, req.body.to);
       if (!w) return reply;
       try {
-        const { plan, measured } = await deps.planning.plan(deps.shopOf(req, req.query), { ...req.body, ...w });
-        return { plan: plan as unknown as Record<string, unknown>, measured: measured as unknown as Record<string, unknown>[] };
+        const { plan, measured, skipped } = await deps.planning.plan(deps.shopOf(req, req.query), { ...req.body, ...w });
+        return { plan: plan as unknown as Record<string, unknown>, measured: measured as unknown as Record<string, unknown>[], skipped };
       } catch (err) {
         if (!(err instanceof StatsError)) throw err;
         deps.fail(reply, 400, 'bad_request', err.message);
