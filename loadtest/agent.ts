@@ -8,6 +8,7 @@ import type WebSocket from 'ws';
 import { lognormal, pick } from './profile.ts';
 import { parse, type Frame, type SimContext } from './context.ts';
 import type { AgentSpec } from './types.ts';
+import { newTally } from './plan-run.ts';
 
 interface Chat {
   role: string;
@@ -170,6 +171,12 @@ export class SimAgent {
     // A plan's handle time ends with the close: no pause after the goodbye.
     ctx.later(ctx.b.plan ? 0 : 800, () => {
       ctx.counters.closes++;
+      const at = ctx.b.plan ? ctx.acceptedAt.get(sid) : undefined;
+      if (at !== undefined) {
+        const t = (ctx.planTally[chat.role] ??= newTally());
+        t.handled++;
+        t.handleSumMs += performance.now() - at;
+      }
       this.send({ type: 'close', sessionId: sid });
     });
   }

@@ -520,7 +520,7 @@ async function main(): Promise<void> {
   if (planRun) {
     const tallies: Record<string, PlanTally> = {};
     for (const r of results) addTallies(tallies, r.planTally);
-    report.plan = comparePlan(planRun, planWarmup, tallies);
+    report.plan = comparePlan(planRun, planWarmup, DURATION - planWarmup, tallies);
   }
   report.targets = evaluateTargets(report);
   writeFileSync(join(OUT, 'result.json'), JSON.stringify(report, null, 2));

@@ -12,6 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { queueOutcome } from '../src/plan/erlang.ts';
 import type { AgentSpec } from './types.ts';
 
 export interface PlanRole {
@@ -41,16 +42,18 @@ export interface PlanBuyer {
   measured: boolean;
 }
 
-/** Outcomes of the counted buyers of one role. */
+/** Outcomes of the counted buyers of one role, and the handle times its agents had (all chats). */
 export interface PlanTally {
   arrived: number;
   answered: number;
   answeredWithin: number;
   abandoned: number;
   waitSumMs: number;
+  handled: number;
+  handleSumMs: number;
 }
 
-export const newTally = (): PlanTally => ({ arrived: 0, answered: 0, answeredWithin: 0, abandoned: 0, waitSumMs: 0 });
+export const newTally = (): PlanTally => ({ arrived: 0, answered: 0, answeredWithin: 0, abandoned: 0, waitSumMs: 0, handled: 0, handleSumMs: 0 });
 
 export function addTallies(into: Record<string, PlanTally>, from: Record<string, PlanTally> | undefined): void {
   for (const [role, t] of Object.entries(from ?? {})) {
@@ -141,7 +144,17 @@ export interface PlanComparisonRow {
   arrivalsPerHour: number;
   counted: number;
   predicted: PlanRole['predicted'];
-  measured: { serviceLevel: number | null; abandonment: number | null; averageSpeedOfAnswerSeconds: number | null; answered: number };
+  measured: {
+    serviceLevel: number | null;
+    abandonment: number | null;
+    averageSpeedOfAnswerSeconds: number | null;
+    answered: number;
+    /** The arrivals the Poisson stream actually brought in the counted window, and the handle times drawn. */
+    arrivalsPerHour: number;
+    handleSeconds: number | null;
+  };
+  /** The model again at the measured arrivals and handle time: what is left is the gateway's (and chance). */
+  modelAtMeasured: { serviceLevel: number; abandonment: number; averageSpeedOfAnswerSeconds: number | null } | null;
 }
 
 export interface PlanComparison {
@@ -151,7 +164,7 @@ export interface PlanComparison {
   rows: PlanComparisonRow[];
 }
 
-export function comparePlan(run: PlanRun, warmupS: number, tallies: Record<string, PlanTally>): PlanComparison {
+export function comparePlan(run: PlanRun, warmupS: number, countedS: number, tallies: Record<string, PlanTally>): PlanComparison {
   return {
     file: run.file,
     interval: run.interval,
@@ -159,6 +172,12 @@ export function comparePlan(run: PlanRun, warmupS: number, tallies: Record<strin
     rows: run.roles.map((r) => {
       const t = tallies[r.role] ?? newTally();
       const share = (n: number) => (t.arrived ? n / t.arrived : null);
+      const rate = countedS > 0 ? t.arrived / countedS : 0;
+      const handle = t.handled ? t.handleSumMs / t.handled / 1000 : null;
+      const again =
+        handle && rate > 0
+          ? queueOutcome({ arrivalRate: rate, handleSeconds: handle, servers: r.agents * r.concurrency, patienceSeconds: r.patienceSeconds ?? undefined, answerWithinSeconds: r.answerWithinSeconds })
+          : null;
       return {
         role: r.role,
         agents: r.agents,
@@ -166,7 +185,19 @@ export function comparePlan(run: PlanRun, warmupS: number, tallies: Record<strin
         arrivalsPerHour: r.arrivalRate * 3600,
         counted: t.arrived,
         predicted: r.predicted,
-        measured: { serviceLevel: share(t.answeredWithin), abandonment: share(t.abandoned), averageSpeedOfAnswerSeconds: t.answered ? t.waitSumMs / t.answered / 1000 : null, answered: t.answered },
+        measured: {
+          serviceLevel: share(t.answeredWithin),
+          abandonment: share(t.abandoned),
+          averageSpeedOfAnswerSeconds: t.answered ? t.waitSumMs / t.answered / 1000 : null,
+          answered: t.answered,
+          arrivalsPerHour: rate * 3600,
+          handleSeconds: handle,
+        },
+        modelAtMeasured: again && {
+          serviceLevel: again.serviceLevel,
+          abandonment: again.abandonment,
+          averageSpeedOfAnswerSeconds: Number.isFinite(again.averageSpeedOfAnswerSeconds) ? again.averageSpeedOfAnswerSeconds : null,
+        },
       };
     }),
   };
@@ -175,9 +206,28 @@ export function comparePlan(run: PlanRun, warmupS: number, tallies: Record<strin
 export function planTable(c: PlanComparison): string {
   const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(1)}%`);
   const s = (x: number | null) => (x === null ? 'n/a' : x.toFixed(2));
-  const head = ['role', 'agents×conc', 'arrivals/h', 'counted', 'SL plan', 'SL measured', 'abandon plan', 'abandon measured', 'ASA plan s', 'ASA measured s'];
-  const rows = c.rows.map((r) => [r.role, `${r.agents}×${r.concurrency}`, r.arrivalsPerHour.toFixed(0), String(r.counted), pct(r.predicted.serviceLevel), pct(r.measured.serviceLevel), pct(r.predicted.abandonment), pct(r.measured.abandonment), s(r.predicted.averageSpeedOfAnswerSeconds), s(r.measured.averageSpeedOfAnswerSeconds)]);
+  const head = ['role', 'agents×conc', 'arrivals/h plan', 'run', 'handle s run', 'counted', 'SL plan', 'SL model@run', 'SL measured', 'abandon plan', 'model@run', 'measured', 'ASA s plan', 'measured'];
+  const rows = c.rows.map((r) => [
+    r.role,
+    `${r.agents}×${r.concurrency}`,
+    r.arrivalsPerHour.toFixed(0),
+    r.measured.arrivalsPerHour.toFixed(0),
+    s(r.measured.handleSeconds),
+    String(r.counted),
+    pct(r.predicted.serviceLevel),
+    pct(r.modelAtMeasured?.serviceLevel ?? null),
+    pct(r.measured.serviceLevel),
+    pct(r.predicted.abandonment),
+    pct(r.modelAtMeasured?.abandonment ?? null),
+    pct(r.measured.abandonment),
+    s(r.predicted.averageSpeedOfAnswerSeconds),
+    s(r.measured.averageSpeedOfAnswerSeconds),
+  ]);
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((x, i) => (i === 0 ? x.padEnd(w[i]!) : x.padStart(w[i]!))).join('  ');
-  return [`staffing plan ${c.file}, interval ${c.interval} (buyers of the first ${c.warmupS.toFixed(0)} s not counted):`, line(head), ...rows.map(line)].join('\n');
+  return [
+    `staffing plan ${c.file}, interval ${c.interval} (buyers of the first ${c.warmupS.toFixed(0)} s not counted; model@run = the model at the arrivals and handle times the run actually had):`,
+    line(head),
+    ...rows.map(line),
+  ].join('\n');
 }

@@ -207,7 +207,22 @@ function planSection(p: PlanComparison): string {
   return `<h2>Staffing plan: predicted vs measured</h2>
 <p class="sub">${esc(p.file)}, interval ${p.interval}; buyers of the first ${p.warmupS.toFixed(0)} s not counted</p>
 ${table(
-  ['role', 'agents × chats', 'arrivals/h', 'buyers counted', 'service level (plan)', 'measured', 'abandonment (plan)', 'measured', 'ASA s (plan)', 'measured'],
-  p.rows.map((x) => [x.role, `${x.agents} × ${x.concurrency}`, num(x.arrivalsPerHour, 0), x.counted, pct(x.predicted.serviceLevel), pct(x.measured.serviceLevel), pct(x.predicted.abandonment), pct(x.measured.abandonment), num(x.predicted.averageSpeedOfAnswerSeconds, 2), num(x.measured.averageSpeedOfAnswerSeconds, 2)]),
+  ['role', 'agents × chats', 'arrivals/h (plan)', 'in the run', 'handle s in the run', 'buyers counted', 'service level (plan)', 'model at the run', 'measured', 'abandonment (plan)', 'model at the run', 'measured', 'ASA s (plan)', 'measured'],
+  p.rows.map((x) => [
+    x.role,
+    `${x.agents} × ${x.concurrency}`,
+    num(x.arrivalsPerHour, 0),
+    num(x.measured.arrivalsPerHour, 0),
+    num(x.measured.handleSeconds, 2),
+    x.counted,
+    pct(x.predicted.serviceLevel),
+    pct(x.modelAtMeasured?.serviceLevel ?? null),
+    pct(x.measured.serviceLevel),
+    pct(x.predicted.abandonment),
+    pct(x.modelAtMeasured?.abandonment ?? null),
+    pct(x.measured.abandonment),
+    num(x.predicted.averageSpeedOfAnswerSeconds, 2),
+    num(x.measured.averageSpeedOfAnswerSeconds, 2),
+  ]),
 )}`;
 }

@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { erlangAOutcome, erlangB, erlangC, erlangCOutcome, queueOutcome } from '../src/plan/erlang.ts';
 import { makePlan, solveAgents, type Target } from '../src/plan/planner.ts';
+import { rng } from '../loadtest/profile.ts';
 
 /**
  * The textbook formula, exactly: C = (Aⁿ/n! · n/(n−A)) / (Σ_{k<n} Aᵏ/k! + Aⁿ/n! · n/(n−A)),
@@ -93,18 +94,6 @@ describe('Erlang C', () => {
     expect(s.outcome.occupancy).toBeCloseTo(24 / 29, 10);
   });
 });
-
-/** Seeded PRNG (mulberry32) for the simulation. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * M/M/n+M by discrete-event simulation, first come first served: each arrival gets a patience

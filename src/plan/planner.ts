@@ -45,53 +45,46 @@ export interface Forecast {
   roles: RoleForecast[];
 }
 
-export interface IntervalPlan {
-  index: number;
-  start?: string;
-  arrivals: number;
-  arrivalsPerHour: number;
+/** What a staffing gives, in an interval, at a role's peak, or over the whole plan. */
+export interface Figures {
   agents: number;
-  servers: number;
-  intensity: number;
   serviceLevel: number;
   /** null when the queue would grow without bound (cannot happen for a plan that met its target). */
   averageSpeedOfAnswerSeconds: number | null;
   abandonment: number;
   occupancy: number;
+}
+
+export interface IntervalPlan extends Figures {
+  index: number;
+  start?: string;
+  arrivals: number;
+  arrivalsPerHour: number;
+  servers: number;
+  intensity: number;
   probabilityOfWaiting: number;
   /** False when no staffing up to MAX_AGENTS meets the target. */
   met: boolean;
 }
 
-export interface RolePlan {
+/** The figures are those of the interval that needs the most agents. */
+export interface RolePlan extends Figures {
   role: string;
   model: QueueOutcome['model'];
   handleSeconds: number;
   concurrency: number;
   patienceSeconds: number | null;
   target: Target;
-  /** The figures of the interval that needs the most agents. */
-  agents: number;
-  serviceLevel: number;
-  averageSpeedOfAnswerSeconds: number | null;
-  abandonment: number;
-  occupancy: number;
   intervals: IntervalPlan[];
 }
 
-export interface Plan {
+/** `agents` is the sum of every role's peak; the others are arrival-weighted (occupancy: by servers). */
+export interface Plan extends Figures {
   tool: 'peakdesk-plan';
   generatedAt: string;
   intervalSeconds: number;
   start?: string;
   target: Target;
-  /** Sum of every role's peak agents. */
-  agents: number;
-  /** Arrival-weighted over every role and interval. */
-  serviceLevel: number;
-  averageSpeedOfAnswerSeconds: number | null;
-  abandonment: number;
-  occupancy: number;
   roles: RolePlan[];
 }
 
