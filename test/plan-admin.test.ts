@@ -3,11 +3,15 @@
  * gateway leave their counts in the shop's stats buckets (with an expiry), which come back
  * as JSON and CSV and turn into a plan.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type RedisHandle } from './support/redis-server.ts';
 import { freshPrefix, startGateway, type RunningGateway } from './support/gateway.ts';
 import { TestClient, until } from './support/client.ts';
+import { parsePlanArgs } from '../src/cli/plan-args.ts';
 
 const BUCKET_MS = 60_000;
 const RETENTION_MS = 2 * 3_600_000;
@@ -114,6 +118,18 @@ describe('staffing-plan stats', () => {
     const cols = head!.split(',');
     const rows = lines.map((l) => Object.fromEntries(l.split(',').map((v, i) => [cols[i], v])));
     expect(rows.find((r) => r.role === 'after-sale' && r.handled === '1')).toMatchObject({ shop: 'shop-1', bucketMs: String(BUCKET_MS) });
+  });
+
+  it('exports stats the CLI plans from (npm run plan -- --stats FILE)', async () => {
+    const res = await call('GET', `/v1/admin/plan/stats?from=${startedAt - BUCKET_MS}`);
+    const file = join(mkdtempSync(join(tmpdir(), 'peakdesk-stats-')), 'stats.json');
+    writeFileSync(file, JSON.stringify(res.body));
+    const args = parsePlanArgs(['--stats', file, '--growth', '3', '--role', 'bargaining:handle=60']);
+    if (args === 'help') throw new Error('unexpected help');
+    const roles = Object.fromEntries(args.forecast.roles.map((r) => [r.role, r]));
+    expect(roles['after-sale']!.arrivals.reduce((s, n) => s + n, 0)).toBe(3);
+    expect(roles.bargaining).toMatchObject({ handleSeconds: 60, arrivals: expect.any(Array) });
+    expect(args.forecast.intervalSeconds).toBe(BUCKET_MS / 1000);
   });
 
   it('plans from the recorded event × growth, measured handle time and patience, with overrides', async () => {
