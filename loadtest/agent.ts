@@ -148,6 +148,12 @@ export class SimAgent {
       this.say(sid, pick(ctx.rand, ctx.fx.agentGreetings));
     });
     const handleMs = ctx.b.plan ? -Math.log(1 - ctx.rand()) * (this.spec.handleS ?? ctx.b.handleS) * 1000 : lognormal(ctx.rand, ctx.b.handleS * 1000, 0.5);
+    if (ctx.b.plan) {
+      // The handle times the run drew (counted at the start: chats still open at the end count too).
+      const t = (ctx.planTally[role] ??= newTally());
+      t.handled++;
+      t.handleSumMs += handleMs;
+    }
     chat.endTimer = ctx.later(handleMs, () => this.wrapUp(sid, chat));
   }
 
@@ -171,12 +177,6 @@ export class SimAgent {
     // A plan's handle time ends with the close: no pause after the goodbye.
     ctx.later(ctx.b.plan ? 0 : 800, () => {
       ctx.counters.closes++;
-      const at = ctx.b.plan ? ctx.acceptedAt.get(sid) : undefined;
-      if (at !== undefined) {
-        const t = (ctx.planTally[chat.role] ??= newTally());
-        t.handled++;
-        t.handleSumMs += performance.now() - at;
-      }
       this.send({ type: 'close', sessionId: sid });
     });
   }

@@ -42,7 +42,7 @@ export interface PlanBuyer {
   measured: boolean;
 }
 
-/** Outcomes of the counted buyers of one role, and the handle times its agents had (all chats). */
+/** Outcomes of the counted buyers of one role, and the handle times drawn for its chats (all of them). */
 export interface PlanTally {
   arrived: number;
   answered: number;
