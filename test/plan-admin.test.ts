@@ -178,6 +178,7 @@ describe('staffing-plan stats', () => {
       ['GET', '/v1/admin/plan/stats?format=xml'],
       ['GET', `/v1/admin/plan/stats?from=0&to=${BUCKET_MS * 20_000}`],
       ['POST', '/v1/admin/plan', { growth: 0 }],
+      ['POST', '/v1/admin/plan', { from: 0, to: BUCKET_MS * 3_000 }],
       ['POST', '/v1/admin/plan', { target: { serviceLevel: 1 } }],
       ['POST', '/v1/admin/plan', { overrides: { 'pre-sale': { concurrency: 51 } } }],
       ['POST', '/v1/admin/plan', { surprise: true }],

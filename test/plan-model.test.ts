@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { erlangAOutcome, erlangB, erlangC, erlangCOutcome, queueOutcome } from '../src/plan/erlang.ts';
-import { makePlan, solveAgents, type Target } from '../src/plan/planner.ts';
+import { MAX_AGENTS, makePlan, solveAgents, type Target } from '../src/plan/planner.ts';
 import { rng } from '../loadtest/profile.ts';
 
 /**
@@ -84,6 +84,11 @@ describe('Erlang C', () => {
     expect(erlangB(20_000, 100)).toBe(0);
     expect(erlangC(10, 10)).toBe(1);
     expect(erlangCOutcome({ arrivalRate: 1, handleSeconds: 10, servers: 10, answerWithinSeconds: 5 })).toMatchObject({ serviceLevel: 0, averageSpeedOfAnswerSeconds: Infinity, occupancy: 1 });
+  });
+
+  it('gives up at a shop-sized bound instead of searching without end', () => {
+    const s = solveAgents({ arrivalRate: 1e5, handleSeconds: 86_400, concurrency: 1 }, { answerWithinSeconds: 20, serviceLevel: 0.8, maxAbandonment: 1 });
+    expect(s).toMatchObject({ agents: MAX_AGENTS, met: false });
   });
 
   it('staffs the issue example: 360 per hour, 240 s, 80 % within 20 s', () => {

@@ -44,7 +44,14 @@ function main(): number {
     return 0;
   }
   for (const n of args.notes ?? []) process.stderr.write(`plan: ${n}\n`);
-  const plan = makePlan(args.forecast);
+  let plan: Plan;
+  try {
+    plan = makePlan(args.forecast);
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    process.stderr.write(`plan: ${err.message}\n`);
+    return 2;
+  }
   if (args.out) writeFileSync(args.out, `${JSON.stringify(plan, null, 2)}\n`);
   if (args.html) writeFileSync(args.html, renderPlanHtml(plan));
   if (args.json) process.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);

@@ -1,6 +1,6 @@
 import { PLAN_COUNTERS, type PlanBucket } from '../store/types.ts';
 import type { RoleParams } from '../plan/forecast.ts';
-import { forecastFromStats, type FromStats } from '../plan/from-stats.ts';
+import { forecastFromStats, StatsError, type FromStats } from '../plan/from-stats.ts';
 import { makePlan, targetOf, type Plan, type Target } from '../plan/planner.ts';
 import type { Deps } from './deps.ts';
 
@@ -47,7 +47,13 @@ export class PlanService {
       overrides: req.overrides,
       start: req.start,
     });
-    return { plan: makePlan(forecast, new Date(this.d.now())), measured, skipped };
+    try {
+      return { plan: makePlan(forecast, new Date(this.d.now())), measured, skipped };
+    } catch (err) {
+      // The model's own bounds (an Erlang A queue too long to sum): the input's fault.
+      if (err instanceof RangeError) throw new StatsError(err.message);
+      throw err;
+    }
   }
 }
 

@@ -119,6 +119,7 @@ export function solveAgents(
   const impatient = q.patienceSeconds !== undefined && q.patienceSeconds !== Infinity;
   const floorServers = impatient ? a * (1 - Math.min(1, target.maxAbandonment)) : a;
   let agents = Math.max(1, Math.floor(floorServers / c));
+  if (agents >= MAX_AGENTS) return { agents: MAX_AGENTS, outcome: outcomeAt(MAX_AGENTS), met: false };
   let servers = 0;
   let logB = 0;
   for (;;) {

@@ -56,13 +56,13 @@ export function registerPlanRoutes(
   deps: { planning: PlanService; shopOf: (req: FastifyRequest, q: { shop?: string | undefined }) => string; fail: Fail },
 ): void {
   const r = admin.withTypeProvider<ZodTypeProvider>();
-  const window = (reply: FastifyReply, fromIn: string | number | undefined, toIn: string | number | undefined) => {
+  const window = (reply: FastifyReply, fromIn: string | number | undefined, toIn: string | number | undefined, max: number) => {
     const to = toMs(toIn) ?? deps.planning.now();
     const from = toMs(fromIn) ?? to - DAY_MS;
     const bad = (m: string) => (deps.fail(reply, 400, 'bad_request', m), null);
     if (!Number.isFinite(from) || !Number.isFinite(to)) return bad('from, to: expected an ISO date-time with offset or epoch milliseconds');
     if (to <= from) return bad('to must be after from');
-    if ((to - from) / deps.planning.bucketMs > MAX_BUCKETS) return bad(`at most ${MAX_BUCKETS} buckets of plan.bucketMs (${deps.planning.bucketMs} ms) per request`);
+    if ((to - from) / deps.planning.bucketMs > max) return bad(`at most ${max} buckets of plan.bucketMs (${deps.planning.bucketMs} ms) per request`);
     return { from, to };
   };
 
@@ -74,7 +74,7 @@ export function registerPlanRoutes(
       response: { 200: z.object({ shop: z.string(), bucketMs: z.number(), from: z.string(), to: z.string(), rows: z.array(statsRow) }).or(z.string()), ...errors },
     },
     handler: async (req, reply) => {
-      const w = window(reply, req.query.from, req.query.to);
+      const w = window(reply, req.query.from, req.query.to, MAX_BUCKETS);
       if (!w) return reply;
       const shop = deps.shopOf(req, req.query);
       const rows = await deps.planning.stats(shop, w.from, w.to);
@@ -114,7 +114,8 @@ export function registerPlanRoutes(
       },
     },
     handler: async (req, reply) => {
-      const w = window(reply, req.body.from, req.body.to);
+      // Every bucket of the window is an interval to solve: fewer than the export may read.
+      const w = window(reply, req.body.from, req.body.to, LIMITS.intervals);
       if (!w) return reply;
       try {
         const { plan, measured, skipped } = await deps.planning.plan(deps.shopOf(req, req.query), { ...req.body, ...w });
