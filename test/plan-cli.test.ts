@@ -96,6 +96,7 @@ describe('npm run plan', () => {
       [['--role', 'pre-sale:arrivals=10,handel=240'], /unknown key handel/],
       [['--forecast', join(dir, 'missing.json')], /no such file/],
       [['--frobnicate'], /Unknown option '--frobnicate'/],
+      [['--arrivals-per-hour', '360', '--handle-seconds', '240', '--growth', '2'], /--growth goes with --stats/],
     ] as [string[], RegExp][]) {
       expect(() => parsePlanArgs(args), args.join(' ')).toThrow(UsageError);
       expect(() => parsePlanArgs(args), args.join(' ')).toThrow(message);

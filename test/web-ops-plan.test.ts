@@ -42,7 +42,7 @@ describe('ops dashboard: staffing plan', () => {
     await see(ops, `${row} td.agents`, /^\d+$/);
     const cells = await ops.locator(`${row} td`).allTextContents();
     expect(cells[1]).toBe('2'); // arrivals
-    expect(cells[2]).toMatch(/^0\.\d+s$|^1\.\d+s$/); // handle time of the two chats, measured
+    expect(cells[2]).toMatch(/^\d+(\.\d)?s$/); // handle time of the two chats, measured
     expect(cells[3]).toBe('3'); // the capacity the agent set
     expect(cells[4]).toBe('—'); // nobody gave up here: Erlang C
     await see(ops, '#plan tbody tr.skipped[data-role="bargaining"]', /no chat was handled/);

@@ -141,6 +141,8 @@ export function parsePlanArgs(argv: string[]): PlanArgs | 'help' {
   const sources = [single.length ? 'the single-role flags' : '', v.forecast ? '--forecast' : '', v.stats ? '--stats' : ''].filter(Boolean);
   if (sources.length > 1) throw new UsageError(`use one of ${sources.join(', ')}`);
   if (single.length && v.role?.length) throw new UsageError('--role and the single-role flags (--arrivals-per-hour, --handle-seconds, …) exclude each other');
+  if (v.growth !== undefined && !v.stats) throw new UsageError('--growth goes with --stats (elsewhere give the arrivals you expect)');
+  if (v['interval-minutes'] !== undefined && v.stats) throw new UsageError('--interval-minutes: with --stats the intervals are the recorded buckets');
   const out = { json: Boolean(v.json), out: v.out, html: v.html };
 
   try {
