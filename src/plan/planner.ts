@@ -103,8 +103,8 @@ function meets(o: QueueOutcome, t: Target): boolean {
 
 /**
  * The fewest agents meeting `target` for `arrivalRate` per second. Both measures only get
- * better with more servers, so the search walks up from a bound below the answer, carrying
- * the Erlang B recursion along instead of starting it again for every candidate.
+ * better with more servers, so the search gallops up from a bound below the answer and then
+ * bisects, carrying the Erlang B recursion on from the best staffing known to fall short.
  */
 export function solveAgents(
   q: { arrivalRate: number; handleSeconds: number; concurrency: number; patienceSeconds?: number | undefined },
@@ -118,18 +118,43 @@ export function solveAgents(
   // Fewer servers than the load they must carry (less what may abandon) can never do.
   const impatient = q.patienceSeconds !== undefined && q.patienceSeconds !== Infinity;
   const floorServers = impatient ? a * (1 - Math.min(1, target.maxAbandonment)) : a;
-  let agents = Math.max(1, Math.floor(floorServers / c));
-  if (agents >= MAX_AGENTS) return { agents: MAX_AGENTS, outcome: outcomeAt(MAX_AGENTS), met: false };
-  let servers = 0;
-  let logB = 0;
-  for (;;) {
-    logB = logErlangB(agents * c, a, servers, logB);
-    servers = agents * c;
-    const outcome = outcomeAt(agents, logB);
-    if (meets(outcome, target)) return { agents, outcome, met: true };
-    if (agents >= MAX_AGENTS) return { agents, outcome, met: false };
-    agents++;
+  let lo = Math.max(1, Math.floor(floorServers / c));
+  if (lo >= MAX_AGENTS) return { agents: MAX_AGENTS, outcome: outcomeAt(MAX_AGENTS), met: false };
+  // ln B at the highest staffing known to fall short, so each candidate continues from there.
+  let loLogB = logErlangB(lo * c, a);
+  const tryAt = (agents: number) => {
+    const logB = logErlangB(agents * c, a, lo * c, loLogB);
+    return { logB, outcome: outcomeAt(agents, logB) };
+  };
+  const first = tryAt(lo);
+  if (meets(first.outcome, target)) return { agents: lo, outcome: first.outcome, met: true };
+  // Gallop up until the target is met, then halve the gap: O(log) evaluations of the model.
+  let hi = 0;
+  let best = first.outcome;
+  for (let step = 1; ; step *= 2) {
+    const cand = Math.min(MAX_AGENTS, lo + step);
+    const t = tryAt(cand);
+    if (meets(t.outcome, target)) {
+      hi = cand;
+      best = t.outcome;
+      break;
+    }
+    if (cand >= MAX_AGENTS) return { agents: MAX_AGENTS, outcome: t.outcome, met: false };
+    lo = cand;
+    loLogB = t.logB;
   }
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    const t = tryAt(mid);
+    if (meets(t.outcome, target)) {
+      hi = mid;
+      best = t.outcome;
+    } else {
+      lo = mid;
+      loLogB = t.logB;
+    }
+  }
+  return { agents: hi, outcome: best, met: true };
 }
 
 const finite = (x: number) => (Number.isFinite(x) ? x : null);
