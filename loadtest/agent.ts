@@ -8,6 +8,7 @@ import type WebSocket from 'ws';
 import { lognormal, pick } from './profile.ts';
 import { parse, type Frame, type SimContext } from './context.ts';
 import type { AgentSpec } from './types.ts';
+import { newTally } from './plan-run.ts';
 
 interface Chat {
   role: string;
@@ -85,6 +86,7 @@ export class SimAgent {
         ctx.later(lognormal(ctx.rand, 150, 0.5), () => {
           if (decline) c.declines++;
           else c.accepts++;
+          if (!decline && ctx.b.plan) ctx.acceptedAt.set(sid, performance.now());
           this.send({ type: decline ? 'decline' : 'accept', sessionId: sid });
         });
         return;
@@ -145,7 +147,14 @@ export class SimAgent {
       chat.replyTimer = undefined;
       this.say(sid, pick(ctx.rand, ctx.fx.agentGreetings));
     });
-    chat.endTimer = ctx.later(lognormal(ctx.rand, ctx.b.handleS * 1000, 0.5), () => this.wrapUp(sid, chat));
+    const handleMs = ctx.b.plan ? -Math.log(1 - ctx.rand()) * (this.spec.handleS ?? ctx.b.handleS) * 1000 : lognormal(ctx.rand, ctx.b.handleS * 1000, 0.5);
+    if (ctx.b.plan) {
+      // The handle times the run drew (counted at the start: chats still open at the end count too).
+      const t = (ctx.planTally[role] ??= newTally());
+      t.handled++;
+      t.handleSumMs += handleMs;
+    }
+    chat.endTimer = ctx.later(handleMs, () => this.wrapUp(sid, chat));
   }
 
   private scheduleReply(sid: string, chat: Chat): void {
@@ -165,7 +174,8 @@ export class SimAgent {
     chat.ending = true;
     clearTimeout(chat.replyTimer);
     this.say(sid, pick(ctx.rand, ctx.fx.agentClosings));
-    ctx.later(800, () => {
+    // A plan's handle time ends with the close: no pause after the goodbye.
+    ctx.later(ctx.b.plan ? 0 : 800, () => {
       ctx.counters.closes++;
       this.send({ type: 'close', sessionId: sid });
     });

@@ -7,6 +7,7 @@
 import type WebSocket from 'ws';
 import { lognormal, pick } from './profile.ts';
 import { parse, type Frame, type SimContext } from './context.ts';
+import { newTally, type PlanBuyer } from './plan-run.ts';
 
 type State = 'pending' | 'connecting' | 'greeting' | 'waiting' | 'chatting' | 'offline' | 'done';
 
@@ -40,11 +41,13 @@ export class SimBuyer {
   private readonly abandon: boolean;
   private readonly reconnectAt: number;
   private readonly role: string | undefined;
+  private gaveUp = false;
 
   constructor(
     private readonly ctx: SimContext,
     readonly id: string,
     private readonly onDone: (b: SimBuyer) => void,
+    private readonly plan?: PlanBuyer,
   ) {
     const r = ctx.rand;
     const weights: Record<string, number> = { faq: ctx.fx.faqOnly.weight };
@@ -59,9 +62,9 @@ export class SimBuyer {
         break;
       }
     }
-    this.role = chosen === 'faq' ? undefined : chosen;
+    this.role = plan ? plan.role : chosen === 'faq' ? undefined : chosen;
     this.repliesLeft = Math.max(0, Math.round(ctx.b.messages * (0.5 + r())));
-    this.abandon = r() < ctx.b.abandonRate;
+    this.abandon = plan ? plan.patienceS !== null : r() < ctx.b.abandonRate;
     this.reconnectAt = r() < ctx.b.reconnectRate ? 1 + Math.floor(r() * 3) : 0;
   }
 
@@ -341,8 +344,11 @@ export class SimBuyer {
         });
       }
       if (this.abandon) {
-        ctx.later(lognormal(ctx.rand, ctx.b.patienceS * 1000, 0.5), () => {
-          if (this.state !== 'waiting' || this.agentSeen) return;
+        // A plan's buyers have the model's exponential patience, counted from their first line.
+        const patienceMs = this.plan?.patienceS ? Math.max(0, -Math.log(1 - ctx.rand()) * this.plan.patienceS * 1000 - (performance.now() - this.firstSentAt)) : lognormal(ctx.rand, ctx.b.patienceS * 1000, 0.5);
+        ctx.later(patienceMs, () => {
+          if (this.state !== 'waiting' || this.agentSeen || ctx.acceptedAt.has(this.sid)) return;
+          this.gaveUp = true;
           ctx.counters.buyersAbandoned++;
           ctx.ledger.buyerGone(this.sid);
           this.leave();
@@ -410,8 +416,24 @@ export class SimBuyer {
   private finish(): void {
     if (this.state === 'done') return;
     if (this.replyTimer) clearTimeout(this.replyTimer);
+    this.tallyPlan();
     this.setState('done');
     this.onDone(this);
+  }
+
+  /** --plan: how this buyer fared against its role's target (counted buyers only, once). */
+  private tallyPlan(): void {
+    if (!this.plan?.measured) return;
+    const t = (this.ctx.planTally[this.plan.role] ??= newTally());
+    t.arrived++;
+    const accepted = this.sid ? this.ctx.acceptedAt.get(this.sid) : undefined;
+    if (this.gaveUp) t.abandoned++;
+    else if (accepted !== undefined && this.firstSentAt > 0) {
+      const wait = Math.max(0, accepted - this.firstSentAt);
+      t.answered++;
+      t.waitSumMs += wait;
+      if (wait <= this.plan.answerWithinS * 1000) t.answeredWithin++;
+    }
   }
 
   /** End of run: close without judging. */

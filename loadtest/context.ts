@@ -4,6 +4,7 @@ import WebSocket from 'ws';
 import { Ledger } from './ledger.ts';
 import { LATENCIES, TICK_LATENCIES, newCounters, newHist, recordMs, type Histogram, type LatencyName, type TickLatencyName } from './stats.ts';
 import type { Behaviour, Fixtures } from './types.ts';
+import type { PlanTally } from './plan-run.ts';
 
 export type Frame = { type: string; [k: string]: unknown };
 
@@ -26,6 +27,9 @@ export class SimContext {
   describeBuyer: ((sessionId: string) => Record<string, unknown> | undefined) | undefined;
   /** No new actions once set (the run is draining). */
   stopping = false;
+  /** --plan: when an agent sent `accept` for a session (performance.now()), and the counted buyers' outcomes. */
+  readonly acceptedAt = new Map<string, number>();
+  readonly planTally: Record<string, PlanTally> = {};
   private readonly key: Uint8Array;
   private addr = 0;
 

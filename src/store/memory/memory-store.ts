@@ -18,6 +18,9 @@ import type {
   BuyerMessage,
   BuyerPostResult,
   Offer,
+  PlanBucket,
+  PlanRecord,
+  PlanStatsOptions,
   PostResult,
   Requeued,
   SessionView,
@@ -26,6 +29,7 @@ import type {
 } from '../types.ts';
 import { MemoryBus } from './memory-bus.ts';
 import { rateOf } from '../rate.ts';
+import { MemoryPlanStats } from './plan-stats.ts';
 import { ShopState, agentView, sessionView, type SessionRec } from './shop-state.ts';
 
 export interface MemoryStoreOptions {
@@ -68,6 +72,7 @@ export class MemoryStore implements Store {
   private readonly instances = new Map<string, number>();
   private readonly instanceConns = new Map<string, Map<string, ConnRef>>();
   private readonly configWatchers: ((version: string) => void)[] = [];
+  private readonly planStatsOf = new Map<string, MemoryPlanStats>();
 
   constructor(opts: MemoryStoreOptions = {}) {
     this.idleTtl = opts.idleSessionTtlMs ?? 24 * 3_600_000;
@@ -86,6 +91,7 @@ export class MemoryStore implements Store {
     if (now - this.lastSweep >= SWEEP_EVERY_MS) {
       this.lastSweep = now;
       for (const st of this.shopStates.values()) st.sweep();
+      for (const ps of this.planStatsOf.values()) ps.sweep();
     }
     let st = this.shopStates.get(shop);
     if (!st) this.shopStates.set(shop, (st = new ShopState(this.clock)));
@@ -737,5 +743,25 @@ export class MemoryStore implements Store {
 
   async dueReplies(shop: string, cutoff: number): Promise<string[]> {
     return this.shop(shop).reply.upTo(cutoff);
+  }
+
+  // ---- staffing-plan stats ----
+
+  private plan(shop: string): MemoryPlanStats {
+    let ps = this.planStatsOf.get(shop);
+    if (!ps) this.planStatsOf.set(shop, (ps = new MemoryPlanStats(this.clock)));
+    return ps;
+  }
+
+  async recordPlanStats(shop: string, role: string, at: number, rec: PlanRecord, opts: PlanStatsOptions): Promise<void> {
+    const st = this.shop(shop);
+    this.plan(shop).record(role, at, rec, opts, (id) => {
+      const a = st.agents.get(id);
+      return a && { sessions: a.sessions.size, capacity: a.capacity };
+    });
+  }
+
+  async planStats(shop: string, from: number, to: number, bucketMs: number): Promise<PlanBucket[]> {
+    return this.plan(shop).read(from, to, bucketMs);
   }
 }
