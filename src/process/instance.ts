@@ -38,6 +38,11 @@ export async function runInstance(o: InstanceOptions): Promise<void> {
       void (waiting?.close() ?? Promise.resolve()).finally(() => exit(EXIT.ok));
       return;
     }
+    // Whatever hangs in the drain, the process is gone within the grace period and a bit.
+    setTimeout(() => {
+      logger.error({ graceMs: config.server.shutdownGraceMs }, 'shutdown took too long; exiting anyway');
+      exit(EXIT.failed);
+    }, config.server.shutdownGraceMs + 1_500);
     gateway.stop().then(
       () => exit(EXIT.ok),
       (err) => {
