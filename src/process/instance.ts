@@ -76,6 +76,7 @@ export async function runInstance(o: InstanceOptions): Promise<void> {
     waiting = held;
     // With PORT=0 the gateway takes over the port the stand-in got.
     config.server.port = held.port;
+    logger.info({ port: held.port, host }, 'waiting for Redis before starting');
     try {
       await waitForRedis({ url, clusterNodes, logger, signal: aborted.signal, onFailure: (why) => (reason = why) });
     } catch (err) {

@@ -17,13 +17,15 @@ async function probe(url: string): Promise<string | null> {
     enableOfflineQueue: false,
     connectTimeout: 2_000,
   });
-  client.on('error', () => {}); // the attempt's outcome is reported below
+  // The socket's own error (ECONNREFUSED, ENOTFOUND…) says more than connect()'s "Connection is closed".
+  let socketError: NodeJS.ErrnoException | undefined;
+  client.on('error', (err: NodeJS.ErrnoException) => (socketError ??= err));
   try {
     await client.connect();
     await client.ping();
     return null;
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
+    const e = socketError ?? (err as NodeJS.ErrnoException);
     return e.code ?? e.message;
   } finally {
     client.disconnect();
