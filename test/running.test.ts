@@ -3,6 +3,7 @@
  * the global setup): `npm start` and its signals with one and with two workers, a killed
  * worker replaced while its clients resume.
  */
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignJWT } from 'jose';
 import { TestClient, until } from './support/client.ts';
@@ -133,4 +134,32 @@ describe('workers', () => {
       killTree(run);
     }
   }, 40_000);
+});
+
+describe('the container image, run as a plain process', () => {
+  const dockerfile = readFileSync('Dockerfile', 'utf8');
+  const jsonArray = (instruction: string) => JSON.parse(new RegExp(`^${instruction}[^\\[]*(\\[.*\\])\\s*$`, 'm').exec(dockerfile.replace(/\\\n\s*/g, ''))![1]!) as string[];
+
+  it('its ENTRYPOINT serves, its HEALTHCHECK follows /readyz, and SIGTERM drains it', async () => {
+    const [cmd, ...args] = jsonArray('ENTRYPOINT');
+    expect(cmd).toBe('node');
+    const [hcCmd, ...hcArgs] = jsonArray('HEALTHCHECK');
+    // The image's environment (NODE_ENV=production), on loopback here rather than 0.0.0.0.
+    const run = launch(process.execPath, args, { NODE_ENV: 'production', PEAKDESK_AUTH_SECRET: SECRET, REDIS_URL: redis.url, PEAKDESK_WORKERS: '' });
+    try {
+      const { port } = await listeningOf(run);
+      expect(hcCmd).toBe('node');
+      const health = launch(process.execPath, hcArgs, { PORT: String(port) });
+      expect((await health.exited).code).toBe(0);
+      const client = await TestClient.connect(`ws://127.0.0.1:${port}`, 'buyer', await buyerToken('img-1'));
+      await client.next('welcome');
+      await stopAndCheck(run, [client]);
+      expect((await run.exited).code).toBe(0);
+      // Nothing listens any more: the health check fails.
+      const after = launch(process.execPath, hcArgs, { PORT: String(port) });
+      expect((await after.exited).code).toBe(1);
+    } finally {
+      killTree(run);
+    }
+  }, 30_000);
 });
