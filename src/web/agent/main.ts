@@ -4,7 +4,7 @@
  * still owns from the last seq it holds without a gap, resends messages not yet acked (the
  * same clientMsgId, so the gateway stores them once), and re-announces `ready` if it was.
  */
-import { Connection } from '../shared/connection.ts';
+import { ReconnectingSocket } from '../../client/socket.ts';
 import { byId, clock, h, keepAtBottom, onSend, persister, showStatus, toast } from '../shared/dom.ts';
 import {
   DEFAULT_ROLES,
@@ -15,8 +15,8 @@ import {
   type ErrorFrame,
   type Handover,
   type TranscriptEvent,
-} from '../shared/protocol.ts';
-import { commonElements, signIn } from '../shared/signin.ts';
+} from '../../client/frames.ts';
+import { commonElements, gatewayUrl, refusedText, signIn } from '../shared/signin.ts';
 import type { Claims } from '../shared/token.ts';
 import { quickRepliesFor, setQuickReplies } from './quick-replies.ts';
 
@@ -67,7 +67,7 @@ interface Saved {
 const RETRYABLE = new Set(['unavailable', 'internal', 'rate_limited']);
 
 let claims: Claims | null = null;
-let conn: Connection<AgentServerFrame> | null = null;
+let conn: ReconnectingSocket<AgentServerFrame> | null = null;
 let store: ReturnType<typeof persister<Saved>> | null = null;
 
 const chats = new Map<string, Chat>();
@@ -119,12 +119,13 @@ function start(token: string, signedIn: Claims): void {
   restore();
   renderRoles();
   renderAll();
-  conn = new Connection<AgentServerFrame>({
-    path: '/v1/agent',
+  conn = new ReconnectingSocket<AgentServerFrame>({
+    url: gatewayUrl('/v1/agent'),
     token: () => token,
     onFrame,
     onStatus: (s) => {
       showStatus(el.conn, s);
+      if (s.state === 'refused') signin.show(refusedText(s, 'agent'));
       if (s.state === 'waiting') for (const o of offers.values()) o.busy = false;
     },
   });
@@ -608,7 +609,7 @@ document.addEventListener('visibilitychange', () => {
   }
 });
 
-signIn({
+const signin = signIn({
   kind: 'agent',
   storageKey: 'peakdesk.agent.token',
   el,

@@ -4,10 +4,10 @@
  * one). After a reconnect it resumes from the last seq it holds without a gap and resends
  * messages not yet acked; the transcript is kept in sessionStorage, so a reload keeps it too.
  */
-import { Connection } from '../shared/connection.ts';
+import { ReconnectingSocket } from '../../client/socket.ts';
 import { byId, clock, h, keepAtBottom, onSend, persister, showStatus, toast } from '../shared/dom.ts';
-import { contiguousSeq, newClientMsgId, toEvent, type BuyerServerFrame, type ErrorFrame, type TranscriptEvent } from '../shared/protocol.ts';
-import { commonElements, signIn } from '../shared/signin.ts';
+import { contiguousSeq, newClientMsgId, toEvent, type BuyerServerFrame, type ErrorFrame, type TranscriptEvent } from '../../client/frames.ts';
+import { commonElements, gatewayUrl, refusedText, signIn } from '../shared/signin.ts';
 import type { Claims } from '../shared/token.ts';
 
 interface Pending {
@@ -42,7 +42,7 @@ type Saved = Omit<State, 'events'> & { events: TranscriptEvent[] };
 
 const RETRYABLE = new Set(['unavailable', 'internal', 'rate_limited']);
 
-let conn: Connection<BuyerServerFrame> | null = null;
+let conn: ReconnectingSocket<BuyerServerFrame> | null = null;
 let store: ReturnType<typeof persister<Saved>> | null = null;
 /** Whether the current socket has had its welcome (a later one = a new session mid-connection). */
 let welcomed = false;
@@ -73,12 +73,13 @@ function start(token: string, claims: Claims): void {
   const saved = store.load();
   if (saved) st = { ...saved, events: new Map(saved.events.map((e) => [e.seq, e])) };
   render();
-  conn = new Connection<BuyerServerFrame>({
-    path: '/v1/buyer',
+  conn = new ReconnectingSocket<BuyerServerFrame>({
+    url: gatewayUrl('/v1/buyer'),
     token: () => token,
     onFrame,
     onStatus: (s) => {
       showStatus(el.conn, s);
+      if (s.state === 'refused') signin.show(refusedText(s, 'buyer'));
       if (s.state === 'connecting') welcomed = false;
     },
   });
@@ -264,7 +265,7 @@ function sendText(): void {
 
 onSend(el.composer, el.text, sendText);
 
-signIn({
+const signin = signIn({
   kind: 'buyer',
   storageKey: 'peakdesk.buyer.token',
   el,

@@ -1,7 +1,8 @@
 /**
- * The wire frames of shared/PROTOCOL.md as the pages see them. Written out here rather than
- * imported from src/protocol so the browser bundle never pulls in server code; every field the
- * pages do not strictly need is optional, so additions on the server side never break them.
+ * The wire frames (docs/protocol.md) as clients see them: the SDK, the web pages, the load
+ * tool. Written out here rather than imported from src/protocol so a browser bundle never
+ * pulls in server code (zod); every field a client does not strictly need is optional, so
+ * additions on the server side never break them.
  */
 
 export type From = 'buyer' | 'bot' | 'agent';

@@ -1,0 +1,171 @@
+import type { AgentServerFrame } from './frames.ts';
+import { Outbox, SeqTracker } from './session-state.ts';
+import { ReconnectingSocket, type ConnStatus, type WebSocketCtor } from './socket.ts';
+
+export interface AgentClientOptions {
+  /** The gateway, `ws://host:port` or `wss://…` (the path is added). */
+  url: string;
+  token: () => string | Promise<string>;
+  /** Default: globalThis.WebSocket; on Node 20 pass `ws`'s WebSocket. */
+  WebSocket?: WebSocketCtor;
+  /**
+   * Every frame, in order. Transcript events the client has already seen (a resume's replay
+   * overlapping what arrived live) are left out unless `duplicates` is true.
+   */
+  onFrame: (frame: AgentServerFrame) => void;
+  onStatus?: (status: ConnStatus) => void;
+  /** Pass seen-before transcript events on too (the load tool counts them). */
+  duplicates?: boolean;
+  heartbeat?: { pingEveryMs: number; silenceLimitMs: number } | false;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+}
+
+/**
+ * An agent's connection that survives outages without losing or repeating anything: after
+ * every `welcome` it goes `ready` again (if it was), resumes each session it still holds from
+ * the last seq it saw, and resends every unacked line with its original clientMsgId.
+ */
+export class AgentClient {
+  private readonly socket: ReconnectingSocket<AgentServerFrame>;
+  private readonly seqs = new Map<string, SeqTracker>();
+  private readonly outbox = new Outbox();
+  private presence: { roles: string[]; capacity: number } | null = null;
+
+  constructor(private readonly o: AgentClientOptions) {
+    this.socket = new ReconnectingSocket<AgentServerFrame>({
+      url: `${o.url.replace(/\/$/, '')}/v1/agent`,
+      token: o.token,
+      onFrame: (f) => this.onFrame(f),
+      ...(o.WebSocket ? { WebSocket: o.WebSocket } : {}),
+      ...(o.onStatus ? { onStatus: o.onStatus } : {}),
+      ...(o.heartbeat !== undefined ? { heartbeat: o.heartbeat } : {}),
+      ...(o.baseDelayMs !== undefined ? { baseDelayMs: o.baseDelayMs } : {}),
+      ...(o.maxDelayMs !== undefined ? { maxDelayMs: o.maxDelayMs } : {}),
+    });
+  }
+
+  start(): void {
+    this.socket.start();
+  }
+
+  stop(): void {
+    this.socket.stop();
+  }
+
+  get isOpen(): boolean {
+    return this.socket.isOpen;
+  }
+
+  /** Drops the connection as a network failure would (it comes back and resumes). */
+  drop(): void {
+    this.socket.drop();
+  }
+
+  /** The sessions this client holds, with the last contiguous seq seen of each. */
+  get sessions(): Map<string, number> {
+    return new Map([...this.seqs].map(([id, t]) => [id, t.last]));
+  }
+
+  /** Go online; remembered, so a reconnect goes ready again. */
+  ready(roles: string[], capacity: number): boolean {
+    this.presence = { roles, capacity };
+    return this.socket.send({ type: 'ready', roles, capacity });
+  }
+
+  away(): boolean {
+    this.presence = null;
+    return this.socket.send({ type: 'away' });
+  }
+
+  accept(sessionId: string): boolean {
+    return this.socket.send({ type: 'accept', sessionId });
+  }
+
+  decline(sessionId: string): boolean {
+    return this.socket.send({ type: 'decline', sessionId });
+  }
+
+  /**
+   * Says `text` in a session. It goes now if connected, else after the next welcome, and
+   * again after every reconnect until acked; `acked` resolves with its seq.
+   */
+  say(sessionId: string, text: string): { clientMsgId: string; acked: Promise<number> } {
+    const { line, acked } = this.outbox.add(text, sessionId);
+    this.socket.send(line.frame);
+    return { clientMsgId: line.clientMsgId, acked };
+  }
+
+  /** Lines of `sessionId` (or all) not acked yet. */
+  unacked(sessionId?: string): { clientMsgId: string; text: string; sessionId: string }[] {
+    return this.outbox.pending(sessionId).map((l) => ({ clientMsgId: l.clientMsgId, text: l.frame.text, sessionId: l.frame.sessionId! }));
+  }
+
+  transfer(sessionId: string, toRole: string, note?: string): boolean {
+    return this.socket.send({ type: 'transfer', sessionId, toRole, ...(note ? { note } : {}) });
+  }
+
+  close(sessionId: string): boolean {
+    return this.socket.send({ type: 'close', sessionId });
+  }
+
+  block(sessionId: string, reason: string): boolean {
+    return this.socket.send({ type: 'block', sessionId, reason });
+  }
+
+  /** Any other frame (newer protocol additions). */
+  send(frame: { type: string } & Record<string, unknown>): boolean {
+    return this.socket.send(frame);
+  }
+
+  private tracker(sessionId: string): SeqTracker {
+    let t = this.seqs.get(sessionId);
+    if (!t) this.seqs.set(sessionId, (t = new SeqTracker()));
+    return t;
+  }
+
+  private forget(sessionId: string, reason: string): void {
+    this.seqs.delete(sessionId);
+    this.outbox.drop(reason, sessionId);
+  }
+
+  private onFrame(f: AgentServerFrame): void {
+    switch (f.type) {
+      case 'welcome': {
+        this.socket.healthy();
+        const held = new Set(f.sessions);
+        for (const id of [...this.seqs.keys()]) if (!held.has(id)) this.forget(id, 'the session is no longer this agent\'s');
+        if (this.presence) this.socket.send({ type: 'ready', ...this.presence });
+        this.o.onFrame(f);
+        for (const id of f.sessions) {
+          this.socket.send({ type: 'resume', sessionId: id, lastSeq: this.tracker(id).last });
+          for (const line of this.outbox.pending(id)) this.socket.send(line.frame);
+        }
+        return;
+      }
+      case 'assigned': {
+        const t = this.tracker(f.sessionId);
+        for (const e of f.transcript) t.see(e.seq);
+        break;
+      }
+      case 'message': {
+        const fresh = this.tracker(f.sessionId).see(f.seq);
+        if (!fresh && !this.o.duplicates) return;
+        break;
+      }
+      case 'ack': {
+        // The agent's own line takes a seq of its session: seen, so a replay does not show it twice.
+        const line = this.outbox.ack(f.clientMsgId, f.seq);
+        if (line?.frame.sessionId) this.tracker(line.frame.sessionId).see(f.seq);
+        break;
+      }
+      case 'error':
+        this.outbox.refused(f.ref, f.code, f.message);
+        break;
+      case 'session_closed':
+        this.forget(f.sessionId, `the session was closed (${f.reason})`);
+        break;
+    }
+    this.o.onFrame(f);
+  }
+}
