@@ -5,6 +5,7 @@
  * Screenshots go to test-results/screenshots/.
  */
 import { describe, expect, it } from 'vitest';
+import { SignJWT } from 'jose';
 import type { Page } from 'playwright-core';
 import { screenshot } from './support/browser.ts';
 import { see, useWebHarness } from './support/web-harness.ts';
@@ -57,6 +58,18 @@ describe('web pages', () => {
     // A reload keeps the token (sessionStorage) and connects again.
     await page.reload();
     await online(page);
+    await page.context().close();
+  });
+
+  it('says when the gateway refuses a token (HTTP 401) instead of retrying', async () => {
+    // Well-formed, of the right kind, but signed with another secret: only the gateway can tell.
+    const forged = await new SignJWT({ shop: 'shop-1', kind: 'buyer' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('forger')
+      .sign(new TextEncoder().encode('some-other-secret-0123456789'));
+    const page = await web.open(`/buyer/?token=${forged}`, 'buyer-refused');
+    await see(page, '#signin-error', 'The gateway refused this token (HTTP 401');
+    await see(page, '#signin-form');
     await page.context().close();
   });
 
