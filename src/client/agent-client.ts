@@ -136,10 +136,12 @@ export class AgentClient {
         const held = new Set(f.sessions);
         for (const id of [...this.seqs.keys()]) if (!held.has(id)) this.forget(id, 'the session is no longer this agent\'s');
         if (this.presence) this.socket.send({ type: 'ready', ...this.presence });
+        // Lines said from inside the app's welcome handler go out there; only older ones are resent.
+        const resend = this.outbox.pending();
         this.o.onFrame(f);
         for (const id of f.sessions) {
           this.socket.send({ type: 'resume', sessionId: id, lastSeq: this.tracker(id).last });
-          for (const line of this.outbox.pending(id)) this.socket.send(line.frame);
+          for (const line of resend) if (line.frame.sessionId === id) this.socket.send(line.frame);
         }
         return;
       }

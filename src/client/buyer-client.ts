@@ -101,9 +101,11 @@ export class BuyerClient {
           this.session = f.sessionId;
           this.seqs = new SeqTracker();
         }
+        // Lines said from inside the app's welcome handler go out there; only older ones are resent.
+        const resend = this.outbox.pending();
         this.o.onFrame(f);
         if (known || (this.o.history !== false && f.lastSeq > 0)) this.socket.send({ type: 'resume', lastSeq: this.seqs.last });
-        for (const line of this.outbox.pending()) this.socket.send(line.frame);
+        for (const line of resend) this.socket.send(line.frame);
         return;
       }
       case 'message':
