@@ -1,65 +1,21 @@
 import type { AgentServerFrame } from './frames.ts';
 import { Outbox, SeqTracker } from './session-state.ts';
-import { ReconnectingSocket, type ConnStatus, type WebSocketCtor } from './socket.ts';
+import { ClientBase, type ClientOptions } from './client-base.ts';
 
-export interface AgentClientOptions {
-  /** The gateway, `ws://host:port` or `wss://…` (the path is added). */
-  url: string;
-  token: () => string | Promise<string>;
-  /** Default: globalThis.WebSocket; on Node 20 pass `ws`'s WebSocket. */
-  WebSocket?: WebSocketCtor;
-  /**
-   * Every frame, in order. Transcript events the client has already seen (a resume's replay
-   * overlapping what arrived live) are left out unless `duplicates` is true.
-   */
-  onFrame: (frame: AgentServerFrame) => void;
-  onStatus?: (status: ConnStatus) => void;
-  /** Pass seen-before transcript events on too (the load tool counts them). */
-  duplicates?: boolean;
-  heartbeat?: { pingEveryMs: number; silenceLimitMs: number } | false;
-  baseDelayMs?: number;
-  maxDelayMs?: number;
-}
+export type AgentClientOptions = ClientOptions<AgentServerFrame>;
 
 /**
  * An agent's connection that survives outages without losing or repeating anything: after
  * every `welcome` it goes `ready` again (if it was), resumes each session it still holds from
  * the last seq it saw, and resends every unacked line with its original clientMsgId.
  */
-export class AgentClient {
-  private readonly socket: ReconnectingSocket<AgentServerFrame>;
+export class AgentClient extends ClientBase<AgentServerFrame> {
   private readonly seqs = new Map<string, SeqTracker>();
   private readonly outbox = new Outbox();
   private presence: { roles: string[]; capacity: number } | null = null;
 
-  constructor(private readonly o: AgentClientOptions) {
-    this.socket = new ReconnectingSocket<AgentServerFrame>({
-      url: `${o.url.replace(/\/$/, '')}/v1/agent`,
-      token: o.token,
-      onFrame: (f) => this.onFrame(f),
-      ...(o.WebSocket ? { WebSocket: o.WebSocket } : {}),
-      ...(o.onStatus ? { onStatus: o.onStatus } : {}),
-      ...(o.heartbeat !== undefined ? { heartbeat: o.heartbeat } : {}),
-      ...(o.baseDelayMs !== undefined ? { baseDelayMs: o.baseDelayMs } : {}),
-      ...(o.maxDelayMs !== undefined ? { maxDelayMs: o.maxDelayMs } : {}),
-    });
-  }
-
-  start(): void {
-    this.socket.start();
-  }
-
-  stop(): void {
-    this.socket.stop();
-  }
-
-  get isOpen(): boolean {
-    return this.socket.isOpen;
-  }
-
-  /** Drops the connection as a network failure would (it comes back and resumes). */
-  drop(): void {
-    this.socket.drop();
+  constructor(protected override readonly o: AgentClientOptions) {
+    super(o, '/v1/agent');
   }
 
   /** The sessions this client holds, with the last contiguous seq seen of each. */
@@ -113,11 +69,6 @@ export class AgentClient {
     return this.socket.send({ type: 'block', sessionId, reason });
   }
 
-  /** Any other frame (newer protocol additions). */
-  send(frame: { type: string } & Record<string, unknown>): boolean {
-    return this.socket.send(frame);
-  }
-
   private tracker(sessionId: string): SeqTracker {
     let t = this.seqs.get(sessionId);
     if (!t) this.seqs.set(sessionId, (t = new SeqTracker()));
@@ -129,7 +80,7 @@ export class AgentClient {
     this.outbox.drop(reason, sessionId);
   }
 
-  private onFrame(f: AgentServerFrame): void {
+  protected onFrame(f: AgentServerFrame): void {
     switch (f.type) {
       case 'welcome': {
         this.socket.healthy();

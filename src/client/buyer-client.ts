@@ -1,25 +1,13 @@
 import type { BuyerServerFrame } from './frames.ts';
 import { Outbox, SeqTracker } from './session-state.ts';
-import { ReconnectingSocket, type ConnStatus, type WebSocketCtor } from './socket.ts';
+import { ClientBase, type ClientOptions } from './client-base.ts';
 
-export interface BuyerClientOptions {
-  /** The gateway, `ws://host:port` or `wss://…` (the path is added). */
-  url: string;
-  token: () => string | Promise<string>;
-  /** Default: globalThis.WebSocket; on Node 20 pass `ws`'s WebSocket. */
-  WebSocket?: WebSocketCtor;
-  /** Every frame, in order; seen-before transcript events are left out unless `duplicates`. */
-  onFrame: (frame: BuyerServerFrame) => void;
-  onStatus?: (status: ConnStatus) => void;
-  duplicates?: boolean;
+export interface BuyerClientOptions extends ClientOptions<BuyerServerFrame> {
   /**
    * On the first welcome of a session this client has not seen (a page reload), replay its
    * transcript from the start (default true).
    */
   history?: boolean;
-  heartbeat?: { pingEveryMs: number; silenceLimitMs: number } | false;
-  baseDelayMs?: number;
-  maxDelayMs?: number;
 }
 
 /**
@@ -28,39 +16,13 @@ export interface BuyerClientOptions {
  * another session means the old one ended meanwhile: its unacked lines are given up (their
  * `acked` rejects) rather than said into a conversation they were not meant for.
  */
-export class BuyerClient {
-  private readonly socket: ReconnectingSocket<BuyerServerFrame>;
+export class BuyerClient extends ClientBase<BuyerServerFrame> {
   private readonly outbox = new Outbox();
   private seqs = new SeqTracker();
   private session: string | null = null;
 
-  constructor(private readonly o: BuyerClientOptions) {
-    this.socket = new ReconnectingSocket<BuyerServerFrame>({
-      url: `${o.url.replace(/\/$/, '')}/v1/buyer`,
-      token: o.token,
-      onFrame: (f) => this.onFrame(f),
-      ...(o.WebSocket ? { WebSocket: o.WebSocket } : {}),
-      ...(o.onStatus ? { onStatus: o.onStatus } : {}),
-      ...(o.heartbeat !== undefined ? { heartbeat: o.heartbeat } : {}),
-      ...(o.baseDelayMs !== undefined ? { baseDelayMs: o.baseDelayMs } : {}),
-      ...(o.maxDelayMs !== undefined ? { maxDelayMs: o.maxDelayMs } : {}),
-    });
-  }
-
-  start(): void {
-    this.socket.start();
-  }
-
-  stop(): void {
-    this.socket.stop();
-  }
-
-  get isOpen(): boolean {
-    return this.socket.isOpen;
-  }
-
-  drop(): void {
-    this.socket.drop();
+  constructor(protected override readonly o: BuyerClientOptions) {
+    super(o, '/v1/buyer');
   }
 
   get sessionId(): string | null {
@@ -87,11 +49,7 @@ export class BuyerClient {
     return this.socket.send({ type: 'rate', score, ...(comment ? { comment } : {}) });
   }
 
-  send(frame: { type: string } & Record<string, unknown>): boolean {
-    return this.socket.send(frame);
-  }
-
-  private onFrame(f: BuyerServerFrame): void {
+  protected onFrame(f: BuyerServerFrame): void {
     switch (f.type) {
       case 'welcome': {
         this.socket.healthy();
