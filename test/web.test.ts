@@ -71,6 +71,10 @@ describe('web pages', () => {
     await see(page, '#signin-error', 'The gateway refused this token (HTTP 401');
     await see(page, '#signin-form');
     await page.context().close();
+    // The browser logs the refused upgrade and the probe's 401 itself; those are this test's point.
+    const mine = web.pageErrors.filter((e) => e.startsWith('buyer-refused'));
+    expect(mine.every((e) => /401|Authentication failed/.test(e)), mine.join('\n')).toBe(true);
+    web.pageErrors.splice(0, web.pageErrors.length, ...web.pageErrors.filter((e) => !mine.includes(e)));
   });
 
   it('agent and buyer chat both ways, resume after dropped connections, and a transfer reaches a second agent', async () => {
