@@ -53,6 +53,9 @@ export async function runInstance(o: InstanceOptions): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // The config file is watched too; SIGHUP is for deployments that replace it by other means.
+  // Handled from the start: unhandled, a SIGHUP during start-up would end the process.
+  process.on('SIGHUP', () => void gateway?.configSync.reloadFile());
   // A worker whose primary is gone (killed) stops too, so no process outlives the tree.
   if (worker) process.on('disconnect', () => stop('primary gone'));
 
@@ -97,6 +100,4 @@ export async function runInstance(o: InstanceOptions): Promise<void> {
   const port = await bind(() => gateway!.listen(worker ? 'worker listening' : 'listening'));
   if (worker) process.send?.({ peakdesk: 'listening', port });
   await o.onListening?.(port);
-  // The config file is watched too; SIGHUP is for deployments that replace it by other means.
-  process.on('SIGHUP', () => void gateway?.configSync.reloadFile());
 }
