@@ -117,6 +117,34 @@ describe('client SDK', () => {
     }
   });
 
+  it('a buyer restored from storage (a page reload) resumes after what it showed and resends a stored line once', async () => {
+    const { buyer, agent, buyerIn, sessionId } = await chat('sdk-b4', 'sdk-a4');
+    try {
+      await agent.say(sessionId, '亲，在的').acked;
+      await buyerIn.next('message', (f) => f.text === '亲，在的');
+      const line = buyer.say('我要L码');
+      const seq = await line.acked;
+      const shown = buyer.lastSeq;
+      buyer.stop();
+      // The page kept the session, the seqs it showed, and (it thinks) an unacked line.
+      const afterIn = inbox<BuyerServerFrame>();
+      const reloaded = new BuyerClient({ url: g.url, token: () => g.token({ sub: 'sdk-b4', kind: 'buyer' }), WebSocket, onFrame: afterIn.push, ...fast });
+      reloaded.restore(sessionId, Array.from({ length: shown }, (_, i) => i + 1));
+      const again = reloaded.say('我要L码', line.clientMsgId);
+      reloaded.start();
+      expect((await afterIn.next('welcome')).sessionId).toBe(sessionId);
+      expect(await again.acked).toBe(seq);
+      await agent.say(sessionId, '好的').acked;
+      const next = await afterIn.next('message', (f) => f.text === '好的');
+      expect(next.seq).toBeGreaterThan(shown);
+      expect(afterIn.frames.filter((f) => f.type === 'message')).toEqual([]);
+      reloaded.stop();
+    } finally {
+      buyer.stop();
+      agent.stop();
+    }
+  });
+
   it('an agent that drops comes back with its sessions, resumed, and its unacked lines resent', async () => {
     const { buyer, agent, agentIn, buyerIn, sessionId } = await chat('sdk-b3', 'sdk-a3');
     try {

@@ -1,5 +1,5 @@
 import type { AgentServerFrame } from './frames.ts';
-import { Outbox, SeqTracker } from './session-state.ts';
+import { SeqTracker } from './session-state.ts';
 import { ClientBase, type ClientOptions } from './client-base.ts';
 
 export type AgentClientOptions = ClientOptions<AgentServerFrame>;
@@ -11,7 +11,6 @@ export type AgentClientOptions = ClientOptions<AgentServerFrame>;
  */
 export class AgentClient extends ClientBase<AgentServerFrame> {
   private readonly seqs = new Map<string, SeqTracker>();
-  private readonly outbox = new Outbox();
   private presence: { roles: string[]; capacity: number } | null = null;
 
   constructor(protected override readonly o: AgentClientOptions) {
@@ -113,7 +112,7 @@ export class AgentClient extends ClientBase<AgentServerFrame> {
         break;
       }
       case 'error':
-        this.outbox.refused(f.ref, f.code, f.message);
+        this.lineError(f.ref, f.code, f.message);
         break;
       case 'session_closed':
         this.forget(f.sessionId, `the session was closed (${f.reason})`);

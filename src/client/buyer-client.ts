@@ -1,5 +1,5 @@
 import type { BuyerServerFrame } from './frames.ts';
-import { Outbox, SeqTracker } from './session-state.ts';
+import { SeqTracker } from './session-state.ts';
 import { ClientBase, type ClientOptions } from './client-base.ts';
 
 export interface BuyerClientOptions extends ClientOptions<BuyerServerFrame> {
@@ -17,7 +17,6 @@ export interface BuyerClientOptions extends ClientOptions<BuyerServerFrame> {
  * `acked` rejects) rather than said into a conversation they were not meant for.
  */
 export class BuyerClient extends ClientBase<BuyerServerFrame> {
-  private readonly outbox = new Outbox();
   private seqs = new SeqTracker();
   private session: string | null = null;
 
@@ -34,9 +33,22 @@ export class BuyerClient extends ClientBase<BuyerServerFrame> {
     return this.seqs.last;
   }
 
-  /** Says `text`: now if connected, else after the next welcome, again after every reconnect until acked. */
-  say(text: string): { clientMsgId: string; acked: Promise<number> } {
-    const { line, acked } = this.outbox.add(text);
+  /**
+   * Carries on a conversation kept elsewhere (a page's storage): its session and the seqs
+   * already shown, so the next welcome of that session resumes after them. Call before start().
+   */
+  restore(sessionId: string, seen: Iterable<number>): void {
+    this.session = sessionId;
+    this.seqs = new SeqTracker();
+    for (const seq of seen) this.seqs.see(seq);
+  }
+
+  /**
+   * Says `text`: now if connected, else after the next welcome, again after every reconnect
+   * until acked. `clientMsgId`: a line restored from storage keeps its original id.
+   */
+  say(text: string, clientMsgId?: string): { clientMsgId: string; acked: Promise<number> } {
+    const { line, acked } = this.outbox.add(text, undefined, clientMsgId);
     if (this.session) this.socket.send(line.frame);
     return { clientMsgId: line.clientMsgId, acked };
   }
@@ -75,7 +87,7 @@ export class BuyerClient extends ClientBase<BuyerServerFrame> {
         this.outbox.ack(f.clientMsgId, f.seq);
         break;
       case 'error':
-        this.outbox.refused(f.ref, f.code, f.message);
+        this.lineError(f.ref, f.code, f.message);
         break;
     }
     this.o.onFrame(f);

@@ -1,3 +1,4 @@
+import { Outbox } from './session-state.ts';
 import { ReconnectingSocket, type ConnStatus, type WebSocketCtor } from './socket.ts';
 
 /** What both clients take. */
@@ -18,11 +19,14 @@ export interface ClientOptions<F> {
   heartbeat?: { pingEveryMs: number; silenceLimitMs: number } | false;
   baseDelayMs?: number;
   maxDelayMs?: number;
+  /** A line answered `unavailable` or `rate_limited` goes again after this long (default 2000). */
+  retryLineMs?: number;
 }
 
 /** The connection part of AgentClient and BuyerClient: one ReconnectingSocket to `path`. */
 export abstract class ClientBase<F extends { type: string }> {
   protected readonly socket: ReconnectingSocket<F>;
+  protected readonly outbox = new Outbox();
 
   constructor(
     protected readonly o: ClientOptions<F>,
@@ -43,6 +47,15 @@ export abstract class ClientBase<F extends { type: string }> {
   }
 
   protected abstract onFrame(f: F): void;
+
+  /** An `error` frame: a line refused for now goes again a little later, if still unacked then. */
+  protected lineError(ref: string | undefined, code: string, message: string): void {
+    const line = this.outbox.refused(ref, code, message);
+    if (!line) return;
+    setTimeout(() => {
+      if (this.outbox.has(line)) this.socket.send(line.frame);
+    }, this.o.retryLineMs ?? 2_000);
+  }
 
   start(): void {
     this.socket.start();

@@ -43,8 +43,8 @@ const RETRYABLE = new Set(['unavailable', 'rate_limited']);
 export class Outbox {
   private readonly lines = new Map<string, PendingLine>();
 
-  add(text: string, sessionId?: string): { line: PendingLine; acked: Promise<number> } {
-    const clientMsgId = newClientMsgId();
+  /** `clientMsgId`: a line restored from storage keeps the id it was first sent with. */
+  add(text: string, sessionId?: string, clientMsgId = newClientMsgId()): { line: PendingLine; acked: Promise<number> } {
     let line!: PendingLine;
     const acked = new Promise<number>((resolve, reject) => {
       line = {
@@ -69,14 +69,21 @@ export class Outbox {
     return line;
   }
 
-  /** An error about one of our lines: kept for a later resend when retryable, else given up. */
-  refused(ref: string | undefined, code: string, message: string): boolean {
+  /**
+   * An error about one of our lines: when retryable (store down, rate limit) the line is
+   * returned, to go again a little later; otherwise it is given up (its `acked` rejects).
+   */
+  refused(ref: string | undefined, code: string, message: string): PendingLine | undefined {
     const line = ref ? this.lines.get(ref) : undefined;
-    if (!line) return false;
-    if (RETRYABLE.has(code)) return true;
+    if (!line) return undefined;
+    if (RETRYABLE.has(code)) return line;
     this.lines.delete(line.clientMsgId);
     line.reject(new LineRefused(code, message));
-    return true;
+    return undefined;
+  }
+
+  has(line: PendingLine): boolean {
+    return this.lines.get(line.clientMsgId) === line;
   }
 
   /** Gives up every line (of `sessionId`, or all): the session they belonged to is gone. */
