@@ -42,11 +42,23 @@ export class AgentClient extends ClientBase<AgentServerFrame> {
   }
 
   /**
-   * Says `text` in a session. It goes now if connected, else after the next welcome, and
-   * again after every reconnect until acked; `acked` resolves with its seq.
+   * Carries on sessions kept elsewhere (a page's storage): each with the seqs already shown,
+   * so the next welcome resumes after them. Call before start().
    */
-  say(sessionId: string, text: string): { clientMsgId: string; acked: Promise<number> } {
-    const { line, acked } = this.outbox.add(text, sessionId);
+  restore(sessions: Iterable<[string, Iterable<number>]>): void {
+    for (const [id, seen] of sessions) {
+      const t = this.tracker(id);
+      for (const seq of seen) t.see(seq);
+    }
+  }
+
+  /**
+   * Says `text` in a session. It goes now if connected, else after the next welcome, and
+   * again after every reconnect until acked; `acked` resolves with its seq. `clientMsgId`: a
+   * line restored from storage keeps its original id.
+   */
+  say(sessionId: string, text: string, clientMsgId?: string): { clientMsgId: string; acked: Promise<number> } {
+    const { line, acked } = this.outbox.add(text, sessionId, clientMsgId);
     this.socket.send(line.frame);
     return { clientMsgId: line.clientMsgId, acked };
   }
@@ -116,6 +128,10 @@ export class AgentClient extends ClientBase<AgentServerFrame> {
         break;
       case 'session_closed':
         this.forget(f.sessionId, `the session was closed (${f.reason})`);
+        break;
+      case 'status':
+        // Set away by ops: a reconnect must not make the agent ready again behind their back.
+        if (f.status === 'away') this.presence = null;
         break;
     }
     this.o.onFrame(f);

@@ -75,13 +75,6 @@ export function toEvent(f: TranscriptEvent): TranscriptEvent {
   return e;
 }
 
-/** The highest seq n such that 1..n are all known: what `resume` asks from (a gap is replayed). */
-export function contiguousSeq(events: Map<number, unknown>): number {
-  let n = 0;
-  while (events.has(n + 1)) n++;
-  return n;
-}
-
 export function newClientMsgId(): string {
   return typeof crypto.randomUUID === 'function'
     ? crypto.randomUUID()
