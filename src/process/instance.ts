@@ -92,11 +92,8 @@ export async function runInstance(o: InstanceOptions): Promise<void> {
   }
 
   gateway = await Gateway.create({ config, configPath: o.loaded.path, configDoc: o.loaded.raw, logger });
-  if (stopping) {
-    stopping = false;
-    stop('SIGTERM');
-    return;
-  }
+  // A signal during start-up already exits (stop() found no gateway to drain).
+  if (stopping) return;
   const port = await bind(() => gateway!.listen(worker ? 'worker listening' : 'listening'));
   if (worker) process.send?.({ peakdesk: 'listening', port });
   await o.onListening?.(port);
