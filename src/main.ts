@@ -3,10 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig } from './config/load.ts';
 import { EnvError, envProblems, logLevel, runningProblems, workerCount } from './config/env.ts';
 import { EXIT } from './process/exit-codes.ts';
-import { announceDevLinks, devSecret } from './process/first-hour.ts';
-import { runInstance } from './process/instance.ts';
 import { processLogger } from './process/log.ts';
-import { runPrimary } from './process/primary.ts';
 
 const env = process.env;
 const problems = envProblems(env);
@@ -31,12 +28,15 @@ async function main(): Promise<void> {
   const running = runningProblems(env, loaded.config);
   if (running.length) refuse('environment', new EnvError(running));
   if (!cluster.isWorker) logger.info({ config: loaded.path }, 'config loaded');
+  // Loaded only now: a start-up refused above answers at once, without loading the server.
+  const { runInstance } = await import('./process/instance.ts');
 
   if (cluster.isWorker) {
     await runInstance({ loaded, logger, exit, env });
     return;
   }
   const { server } = loaded.config;
+  const { announceDevLinks, devSecret } = await import('./process/first-hour.ts');
   const dev = !loaded.config.auth.secret;
   const secret = (loaded.config.auth.secret ??= devSecret(logger));
   const workers = workerCount(env);
@@ -48,6 +48,7 @@ async function main(): Promise<void> {
     await runInstance({ loaded, logger, exit, env, onListening: announced });
     return;
   }
+  const { runPrimary } = await import('./process/primary.ts');
   await runPrimary({
     workers,
     host: server.host,
