@@ -4,9 +4,9 @@
  * delay, and after a log-normal handle time says goodbye and closes the session — or, for
  * some chats, transfers them to another role.
  */
-import type WebSocket from 'ws';
+import { AgentClient } from '../src/client/agent-client.ts';
 import { lognormal, pick } from './profile.ts';
-import { parse, type Frame, type SimContext } from './context.ts';
+import type { Frame, SimContext } from './context.ts';
 import type { AgentSpec } from './types.ts';
 import { newTally } from './plan-run.ts';
 
@@ -20,10 +20,9 @@ interface Chat {
 }
 
 export class SimAgent {
-  private ws: WebSocket | undefined;
+  private client: AgentClient | undefined;
   private readonly chats = new Map<string, Chat>();
   private readonly pending = new Map<string, { sid: string; sentAt: number }>();
-  private n = 0;
   private opened = false;
 
   constructor(
@@ -35,42 +34,57 @@ export class SimAgent {
     return [...this.chats.keys()];
   }
 
-  /** Resolves once connected and `ready` was sent; rejects if the upgrade fails. */
+  /**
+   * Resolves once connected and `ready` was sent; rejects if the first connection fails. The
+   * SDK client then keeps it connected: after a drop it comes back ready, resumes its sessions
+   * and resends unacked lines (seen-before events are still passed on, for the ledger).
+   */
   async connect(): Promise<void> {
     const ctx = this.ctx;
-    const ws = ctx.socket('/v1/agent', await ctx.token(this.spec.id, 'agent', this.spec.roles));
-    this.ws = ws;
-    ws.on('message', (data) => {
-      const f = parse(data);
-      if (f) this.onFrame(f);
-    });
-    ws.on('close', () => {
-      if (this.opened) ctx.connectedAgents--;
-      this.opened = false;
-    });
+    const token = await ctx.token(this.spec.id, 'agent', this.spec.roles);
     await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => {
-        this.opened = true;
-        ctx.connectedAgents++;
-        this.send({ type: 'ready', roles: this.spec.roles, capacity: this.spec.capacity });
-        resolve();
+      let everOpened = false;
+      const client = new AgentClient({
+        url: ctx.url,
+        token: () => token,
+        WebSocket: ctx.WebSocket,
+        duplicates: true,
+        // The gateway pings; thousands of client pings would only add load the run does not measure.
+        heartbeat: false,
+        onFrame: (f) => this.onFrame(f as unknown as Frame),
+        onStatus: (st) => {
+          if (st.state === 'open') {
+            if (!everOpened) {
+              everOpened = true;
+              client.ready(this.spec.roles, this.spec.capacity);
+              resolve();
+            }
+            this.opened = true;
+            ctx.connectedAgents++;
+            return;
+          }
+          if (this.opened) ctx.connectedAgents--;
+          this.opened = false;
+          if (!everOpened && (st.state === 'waiting' || st.state === 'refused')) {
+            client.stop();
+            reject(new Error(st.state === 'refused' ? `agent token refused (HTTP ${st.httpStatus})` : `agent could not connect (${st.reason})`));
+          }
+        },
       });
-      ws.once('error', reject);
+      this.client = client;
+      client.start();
     });
-    ws.on('error', () => {});
   }
 
-  private send(frame: Record<string, unknown>): void {
-    const ws = this.ws;
-    if (ws && ws.readyState === ws.OPEN) ws.send(JSON.stringify(frame));
+  private send(frame: { type: string } & Record<string, unknown>): void {
+    this.client?.send(frame);
   }
 
   private say(sid: string, text: string): void {
-    const clientMsgId = `${this.spec.id}-${++this.n}`;
+    const { clientMsgId } = this.client!.say(sid, text);
     this.pending.set(clientMsgId, { sid, sentAt: performance.now() });
     this.ctx.counters.agentMessagesSent++;
     this.ctx.tick.agentMessages++;
-    this.send({ type: 'message', sessionId: sid, clientMsgId, text });
   }
 
   private onFrame(f: Frame): void {
@@ -198,6 +212,6 @@ export class SimAgent {
       clearTimeout(chat.replyTimer);
       clearTimeout(chat.endTimer);
     }
-    this.ws?.terminate();
+    this.client?.stop();
   }
 }
