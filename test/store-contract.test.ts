@@ -1160,6 +1160,68 @@ describe.each(impls)('Store contract: $name', (impl) => {
     await store.openSession('shop-a', 'b2', T0);
     expect(sorted(await store.shops())).toEqual(['shop-a', 'shop-b']);
   });
+
+  // ---------------------------------------------------------------- identity edge cases
+
+  it("de-duplicates an agent's clientMsgId per agent: after a transfer the next agent may reuse it, the previous one and others get not_assigned", async () => {
+    await ready('dd-a', ['presale'], 1, T0);
+    const sid = await assigned('dd-b', 'presale', T0, 'dd-a');
+    const first = await store.postAgentMessage(SHOP, sid, 'dd-a', { clientMsgId: 'm1', text: 'from A', ts: T0 + 1 });
+    expect(first.duplicate).toBe(false);
+    // The same agent's resend is answered with the original seq.
+    expect(await store.postAgentMessage(SHOP, sid, 'dd-a', { clientMsgId: 'm1', text: 'from A', ts: T0 + 2 })).toMatchObject({ seq: first.seq, duplicate: true });
+    await store.transfer(SHOP, sid, 'dd-a', 'aftersales', undefined, T0 + 3, xfer(EXCLUDE_MS));
+    await ready('dd-c', ['aftersales'], 1, T0 + 4);
+    const [offer] = await store.dispatch(SHOP, 'aftersales', T0 + 4, OFFER_MS, 1);
+    expect(offer?.agentId).toBe('dd-c');
+    await store.accept(SHOP, sid, 'dd-c', T0 + 5);
+    const agentC = await listen({ kind: 'agent', shop: SHOP, id: 'dd-c' });
+    const buyer = await listen({ kind: 'buyer', shop: SHOP, id: 'dd-b' });
+    // The next agent's own "m1" is a new line: stored and delivered.
+    const second = await store.postAgentMessage(SHOP, sid, 'dd-c', { clientMsgId: 'm1', text: 'from C', ts: T0 + 6 });
+    expect(second.duplicate).toBe(false);
+    expect(second.seq).toBeGreaterThan(first.seq);
+    expect((await store.readEvents(SHOP, sid, first.seq)).map((e) => e.text)).toContain('from C');
+    await settle(buyer, agentC);
+    expect(frames(buyer).some((f) => f.text === 'from C' && f.seq === second.seq)).toBe(true);
+    // The agent that handed it on, and anyone else, is told it is not theirs, not acked.
+    expect(await codeOf(store.postAgentMessage(SHOP, sid, 'dd-a', { clientMsgId: 'm1', text: 'from A', ts: T0 + 7 }))).toBe('not_assigned');
+    expect(await codeOf(store.postAgentMessage(SHOP, sid, 'dd-x', { clientMsgId: 'm1', text: 'from X', ts: T0 + 7 }))).toBe('not_assigned');
+  });
+
+  it('narrows an agent to the roles its token allows on every connect (none left: away)', async () => {
+    await ready('nr-a', ['presale', 'aftersales'], 2, T0);
+    await store.agentDisconnect(SHOP, 'nr-a', 'nr-a-c1', T0 + 1, GRACE_MS);
+    const view = await store.agentConnect(SHOP, 'nr-a', 'nr-a-c2', T0 + 2, ['presale']);
+    expect(view).toMatchObject({ status: 'ready', roles: ['presale'] });
+    await queued('nr-b1', 'aftersales', T0 + 3);
+    expect(await store.dispatch(SHOP, 'aftersales', T0 + 4, OFFER_MS, 1)).toEqual([]);
+    const sid = await queued('nr-b2', 'presale', T0 + 5);
+    expect((await store.dispatch(SHOP, 'presale', T0 + 6, OFFER_MS, 1)).map((o) => o.sessionId)).toEqual([sid]);
+    // A token that allows none of its roles: back as away, offered nothing.
+    const other = await store.agentConnect(SHOP, 'nr-a', 'nr-a-c3', T0 + 7, ['bargaining']);
+    expect(other).toMatchObject({ status: 'away', roles: [] });
+    // Without a roles claim nothing changes.
+    expect((await store.agentConnect(SHOP, 'nr-a', 'nr-a-c4', T0 + 8)).status).toBe('away');
+  });
+
+  it('keeps ids with separators apart: agent "x:o" is not agent "x"\'s offers, buyer "b:1" not buyer "b"', async () => {
+    await ready('x', ['presale'], 1, T0);
+    await ready('x:o', ['presale'], 1, T0 + 1);
+    const s1 = await queued('b', 'presale', T0 + 2);
+    const s2 = await queued('b:1', 'presale', T0 + 3);
+    const offers = await store.dispatch(SHOP, 'presale', T0 + 4, OFFER_MS, 5);
+    expect(sorted(offers.map((o) => `${o.agentId}>${o.sessionId}`))).toEqual(sorted([`x>${s1}`, `x:o>${s2}`]));
+    await store.accept(SHOP, s1, 'x', T0 + 5);
+    await store.accept(SHOP, s2, 'x:o', T0 + 5);
+    expect(await store.getAgent(SHOP, 'x')).toMatchObject({ sessions: [s1], offers: [], load: 1 });
+    expect(await store.getAgent(SHOP, 'x:o')).toMatchObject({ sessions: [s2], offers: [], load: 1 });
+    // An id nobody used that looks like a sub-key is simply unknown.
+    expect(await store.getAgent(SHOP, 'x:s')).toBeNull();
+    expect(await store.getAgent(SHOP, 'x:c')).toBeNull();
+    expect((await store.openSession(SHOP, 'b:1', T0 + 6)).sessionId).toBe(s2);
+    expect((await store.openSession(SHOP, 'b', T0 + 6)).sessionId).toBe(s1);
+  });
 });
 
 describe('MemoryStore clock', () => {

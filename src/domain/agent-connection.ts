@@ -53,7 +53,7 @@ export class AgentConnection {
   private async register(): Promise<void> {
     // Recorded before it exists: if this instance dies in between, the others clean up anyway.
     await this.d.store.trackConn(this.d.instanceId, this.connRef);
-    const view = await this.d.store.agentConnect(this.shop, this.agentId, this.connId, this.d.now());
+    const view = await this.d.store.agentConnect(this.shop, this.agentId, this.connId, this.d.now(), this.allowedRoles);
     this.svc.router.cancelGrace(this.shop, this.agentId);
     for (const sid of view.sessions) this.delivery.follow(sid);
     this.send(encode({ type: 'welcome', agentId: this.agentId, sessions: view.sessions, quickReplies: this.d.config().workbench.quickReplies }));
@@ -61,6 +61,11 @@ export class AgentConnection {
     for (const sid of view.offers) {
       const s = await this.d.store.getSession(this.shop, sid);
       if (s?.state !== 'offered' || s.agentId !== this.agentId || s.offerExpiresAt === undefined) continue;
+      if (this.allowedRoles && !this.allowedRoles.includes(s.role)) {
+        // Offered under roles the token no longer allows: it goes to someone who may take it.
+        await this.decline(sid);
+        continue;
+      }
       const preview = await this.d.store.lastEvents(this.shop, sid, this.d.config().routing.previewEvents);
       this.send(
         encode({ type: 'offer', sessionId: sid, role: s.role, expiresAt: s.offerExpiresAt, preview: preview.map((e) => messageFrame(sid, e)) }),

@@ -182,8 +182,12 @@ export interface Store {
   postBotMessage(shop: string, sessionId: string, msg: { text: string; ts: number; role?: string; perMinute: number }): Promise<BotPostResult>;
 
   // ---- agents ----
-  /** Registers a live connection; an agent coming back within grace gets its sessions and state back. */
-  agentConnect(shop: string, agentId: string, connId: string, now: number): Promise<AgentView>;
+  /**
+   * Registers a live connection; an agent coming back within grace gets its sessions and state
+   * back. `allowedRoles` (the token's claim; undefined = all) narrows the roles it returns to
+   * being ready for; with none left it comes back `away`. Sessions it holds stay with it.
+   */
+  agentConnect(shop: string, agentId: string, connId: string, now: number, allowedRoles?: readonly string[]): Promise<AgentView>;
   /**
    * Drops a connection. When it was the last one the agent goes offline: pending offers are
    * re-queued at once, assigned sessions wait `graceMs` (see expireGrace).

@@ -26,7 +26,7 @@ import type {
 } from '../types.ts';
 import { MemoryBus } from './memory-bus.ts';
 import { rateOf } from '../rate.ts';
-import { ShopState, agentView, sessionView, type SessionRec } from './shop-state.ts';
+import { ShopState, agentView, rolesOf, sessionView, type SessionRec } from './shop-state.ts';
 
 export interface MemoryStoreOptions {
   /** A session nobody wrote in yet is forgotten after this long. */
@@ -164,10 +164,11 @@ export class MemoryStore implements Store {
     const state = s.state;
     // A resend is answered with the original seq even after the agent closed the chat; once
     // closed, the buyer's next message belongs to a new session.
-    const mfield = `${from[0]}:${cmid}`;
+    // Per sender (the buyer, or one agent by id); an agent's resend only while the chat is its own.
+    const mfield = from === 'agent' ? `a:${actor}:${cmid}` : `${from[0]}:${cmid}`;
     if (cmid !== '' && state !== 'closed') {
       const prev = s.msgIds.get(mfield);
-      if (prev !== undefined) return { seq: prev, duplicate: true };
+      if (prev !== undefined && (from !== 'agent' || state === 'closing' || (state === 'assigned' && s.agent === actor))) return { seq: prev, duplicate: true };
     }
     transition(`${from}Message`, sid, state, { agent: s.agent, actor });
     if (from === 'bot') {
@@ -267,7 +268,7 @@ export class MemoryStore implements Store {
 
   // ---- agents ----
 
-  async agentConnect(shop: string, agentId: string, connId: string, now: number): Promise<AgentView> {
+  async agentConnect(shop: string, agentId: string, connId: string, now: number, allowedRoles?: readonly string[]): Promise<AgentView> {
     this.knownShops.add(shop);
     const st = this.shop(shop);
     let a = st.agents.get(agentId);
@@ -295,6 +296,16 @@ export class MemoryStore implements Store {
       delete a.graceUntil;
       st.grace.remove(agentId);
       st.refreshAvail(agentId);
+    }
+    // agentConnect.lua: the token decides what the agent may serve, on every connect.
+    if (allowedRoles) {
+      const keep = rolesOf(a.rolesCsv).filter((r) => allowedRoles.includes(r));
+      if (keep.length !== rolesOf(a.rolesCsv).length) {
+        for (const role of rolesOf(a.rolesCsv)) if (!keep.includes(role)) st.avail.get(role)?.remove(agentId);
+        a.rolesCsv = keep.join(',');
+        if (keep.length === 0) a.status = a.want = 'away';
+        st.refreshAvail(agentId);
+      }
     }
     a.conns.add(connId);
     return agentView(shop, a);

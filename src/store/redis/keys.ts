@@ -24,6 +24,8 @@ import type { Address } from '../types.ts';
  *   reply         zset    assigned sessions whose buyer awaits the agent, by when it began
  *   ch:b:<buyer>, ch:a:<agent>   pub/sub channels
  *
+ * An agent or buyer id inside a key name goes through idPart (`:` and `%` percent-encoded).
+ *
  * Outside any shop: `<prefix>:shops` (set of shop ids), `<prefix>:config` (hash: the shared
  * config document and its version; also the channel announcing a new version),
  * `<prefix>:instances` (zset: gateway instances by last heartbeat) and
@@ -45,15 +47,23 @@ export function configKey(prefix: string): string {
 export const instancesKey = (prefix: string) => `${prefix}:instances`;
 export const instanceKey = (prefix: string, id: string) => `${prefix}:instance:${id}`;
 
+/**
+ * An id as part of a key name: ':' and '%' percent-encoded (as the prelude's `enc`), so an id
+ * like `x:o` never names another key (agent `x`'s offers set). Other ids are unchanged.
+ */
+export function idPart(id: string): string {
+  return id.replace(/[%:]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
 export const sessionKey = (p: string, sid: string) => `${p}s:${sid}`;
 export const transcriptKey = (p: string, sid: string) => `${p}t:${sid}`;
 export const queueKey = (p: string, role: string) => `${p}q:${role}`;
-export const agentKey = (p: string, aid: string) => `${p}a:${aid}`;
+export const agentKey = (p: string, aid: string) => `${p}a:${idPart(aid)}`;
 export const rateKey = (p: string, role: string) => `${p}rate:${role}`;
 export const offersKey = (p: string) => `${p}offers`;
 export const graceKey = (p: string) => `${p}grace`;
 export const agentsKey = (p: string) => `${p}agents`;
-export const buyerConnsKey = (p: string, buyer: string) => `${p}bc:${buyer}`;
+export const buyerConnsKey = (p: string, buyer: string) => `${p}bc:${idPart(buyer)}`;
 export const closingKey = (p: string) => `${p}closing`;
 export const idleKey = (p: string) => `${p}idle`;
 export const replyKey = (p: string) => `${p}reply`;

@@ -294,11 +294,11 @@ export class RedisStore implements Store {
     await this.call('rate', shop, sessionId, buyerId, score, comment ?? '', now);
   }
 
-  async agentConnect(shop: string, agentId: string, connId: string, now: number): Promise<AgentView> {
+  async agentConnect(shop: string, agentId: string, connId: string, now: number, allowedRoles?: readonly string[]): Promise<AgentView> {
     await this.remember(shop);
     const [status, roles, capacity, load, sessions, offers, ratingSum, ratingCount, replyMisses] = await this.call<
       [AgentStatus, string, number, number, string[], string[], number, number, number]
-    >('agentConnect', shop, agentId, connId, now);
+    >('agentConnect', shop, agentId, connId, now, allowedRoles ? allowedRoles.join(',') : '*');
     return { id: agentId, shop, status, roles: roles ? roles.split(',') : [], capacity, load, sessions, offers, ratingSum, ratingCount, replyMisses };
   }
 

@@ -8,8 +8,13 @@ local function fail(code, message)
   error({ err = 'PEAK ' .. code .. ' ' .. message })
 end
 
+-- Ids go into key names percent-encoded (':' and '%'), as keys.ts does, so an id like
+-- 'x:o' can never name another key ('a:x' plus its ':o' offers set).
+local function enc(id) return (string.gsub(id, '[%%:]', function(c) return string.format('%%%02X', string.byte(c)) end)) end
 local function skey(sid) return P .. 's:' .. sid end
-local function akey(aid) return P .. 'a:' .. aid end
+local function akey(aid) return P .. 'a:' .. enc(aid) end
+-- A buyer's keys: 'bs' (open session), 'blk' (block marker), 'bc' (live connections).
+local function bkey(kind, buyer) return P .. kind .. ':' .. enc(buyer) end
 
 -- Scores must stay exact integers; Lua's default number formatting would round them.
 local function int(n) return string.format('%.0f', n) end
@@ -125,6 +130,6 @@ local function finalClose(sid, buyer, reason, now, retention)
   redis.call('HSET', skey(sid), 'state', 'closed', 'closedReason', reason, 'closedAt', int(now))
   redis.call('HDEL', skey(sid), 'closingUntil')
   redis.call('ZREM', P .. 'closing', sid)
-  if redis.call('GET', P .. 'bs:' .. buyer) == sid then redis.call('DEL', P .. 'bs:' .. buyer) end
+  if redis.call('GET', bkey('bs', buyer)) == sid then redis.call('DEL', bkey('bs', buyer)) end
   for _, k in ipairs({ skey(sid), P .. 't:' .. sid, P .. 'm:' .. sid }) do redis.call('PEXPIRE', k, retention) end
 end

@@ -21,11 +21,16 @@ if not state or (from == 'buyer' and s[2] ~= actor) then
 end
 -- A resend is answered with the original seq even after the agent closed the chat (the
 -- client only lacked the ack); once closed, the buyer's next message belongs to a new session.
+-- Ids are de-duplicated per sender: the buyer, or one agent by its id, so the next agent
+-- after a transfer may reuse ids. An agent's resend counts only while the chat is still its
+-- own (or winding down); after a transfer it gets not_assigned from the holder check below.
 local mkey = P .. 'm:' .. sid
-local mfield = string.sub(from, 1, 1) .. ':' .. cmid
+local mfield = from == 'agent' and ('a:' .. actor .. ':' .. cmid) or (string.sub(from, 1, 1) .. ':' .. cmid)
 if cmid ~= '' and state ~= 'closed' then
   local prev = redis.call('HGET', mkey, mfield)
-  if prev then return { tonumber(prev), 1, 0, s[4], 0, '', '', -1, state, -1 } end
+  if prev and (from ~= 'agent' or ENDED[state] or (state == 'assigned' and s[3] == actor)) then
+    return { tonumber(prev), 1, 0, s[4], 0, '', '', -1, state, -1 }
+  end
 end
 transition(from .. 'Message', sid, state, s[3], actor)
 
@@ -79,7 +84,7 @@ if from == 'buyer' and state == 'bot' and string.find(flags, 'q', 1, true) then
   qrole = role
   redis.call('HSET', key, 'state', state, 'role', role, 'arrived', ts, 'roles', role)
   redis.call('PERSIST', key)
-  redis.call('PERSIST', P .. 'bs:' .. actor)
+  redis.call('PERSIST', bkey('bs', actor))
   redis.call('PERSIST', P .. 't:' .. sid)
   redis.call('ZREM', P .. 'idle', sid)
   redis.call('ZADD', P .. 'q:' .. role, ts, sid)
