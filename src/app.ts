@@ -108,7 +108,8 @@ export class Gateway {
     registerHttp(app, store, deps.metrics);
     registerSockets(app, { deps, svc, auth, live: gateway.live });
     const ops = new Ops(deps, svc);
-    metrics.setQueueSource(async () => ops.queues(await ops.knownShops()));
+    // Only shops with something going on: a scrape must not cost O(every shop ever seen).
+    metrics.setQueueSource(async () => ops.queues(await store.activeShops()));
     await registerAdmin(app, { auth, ops, live, sync });
     registerWeb(app);
     return gateway;
@@ -117,6 +118,8 @@ export class Gateway {
   async listen(): Promise<number> {
     const { host, port } = this.deps.config().server;
     await this.instances.start();
+    // Shops from before the index existed (an upgrade) are swept once, then age out if idle.
+    await this.deps.store.reindexShops(this.deps.now(), { onlyIfEmpty: true });
     // Midnight brings thousands of connects a second; the default backlog (511) overflows.
     await this.app.listen({ host, port, backlog: 4096 });
     this.sweeper.start();

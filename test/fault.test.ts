@@ -33,7 +33,14 @@ afterEach(async () => {
  * campaign script, so the transcripts are the same whatever the date (default.json ships one).
  */
 const CONFIG = {
-  server: { rateLimit: { buyer: { perSecond: 500, burst: 500 }, agent: { perSecond: 500, burst: 500 } } },
+  server: {
+    rateLimit: {
+      buyer: { perSecond: 500, burst: 500 },
+      agent: { perSecond: 500, burst: 500 },
+      perBuyer: { perSecond: 500, burst: 500 },
+      perShop: { perSecond: 5_000, burst: 5_000 },
+    },
+  },
   bots: { campaigns: [] },
 };
 

@@ -5,6 +5,7 @@ import { encode, messageFrame } from '../protocol/encode.ts';
 import { botTexts, fillText, resolveShop, roleName } from '../config/shop-config.ts';
 import type { Address, ConnRef } from '../store/types.ts';
 import { Delivery } from './delivery.ts';
+import { sessionBounds } from './bounds.ts';
 import type { Deps } from './deps.ts';
 import type { Sink } from './hub.ts';
 import type { Services } from './deps.ts';
@@ -161,7 +162,12 @@ export class AgentConnection {
       throw new PeakError('forbidden', `message contains "${checked.word}" (list ${checked.list}); nothing was sent`);
     }
     if (checked.masked.length) this.d.metrics.moderation.inc({ policy: 'mask' });
-    const r = await this.d.store.postAgentMessage(this.shop, sessionId, this.agentId, { clientMsgId, text: checked.text, ts: this.d.now() });
+    const r = await this.d.store.postAgentMessage(this.shop, sessionId, this.agentId, {
+      clientMsgId,
+      text: checked.text,
+      ts: this.d.now(),
+      bounds: sessionBounds(this.d.config()),
+    });
     this.send(encode({ type: 'ack', clientMsgId, seq: r.seq }));
     if (r.duplicate) return;
     this.d.metrics.events.inc({ shop: this.shop, from: 'agent' });

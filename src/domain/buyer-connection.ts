@@ -4,6 +4,7 @@ import { PeakError, isPeakError } from '../protocol/errors.ts';
 import { encode, messageFrame } from '../protocol/encode.ts';
 import type { Address, BuyerPostResult, ConnRef } from '../store/types.ts';
 import { Delivery } from './delivery.ts';
+import { buyerLimits, sessionBounds } from './bounds.ts';
 import type { Deps } from './deps.ts';
 import type { Sink } from './hub.ts';
 import { matchFaq } from './bots/faq.ts';
@@ -116,6 +117,8 @@ export class BuyerConnection {
         // A question the FAQ answers fully does not need a human (the entry says so).
         enqueue: !faq || faq.queue,
         reclassify: intent?.matched ?? false,
+        bounds: sessionBounds(this.d.config()),
+        limits: buyerLimits(this.d.config()),
       });
       return { result, intent, faq };
     };
@@ -166,11 +169,17 @@ export class BuyerConnection {
   /** Events published while the bus was reconnecting never arrived: replay them from the store. */
   private catchUp(): void {
     const at = this.delivery.positions().find(([sid]) => sid === this.sessionId);
-    if (at) this.resume(at[1]).catch((err) => this.log.warn({ err, sessionId: this.sessionId }, 'catch-up after reconnect failed'));
+    if (at) this.replay(at[1]).catch((err) => this.log.warn({ err, sessionId: this.sessionId }, 'catch-up after reconnect failed'));
   }
 
   /** Replays what came after `lastSeq`, less what this connection already sent (it raced the resume live). */
   async resume(lastSeq: number): Promise<void> {
+    // A replay reads the whole rest of the transcript: it counts against the buyer's limits.
+    await this.d.store.limitBuyer(this.shop, this.buyerId, this.d.now(), buyerLimits(this.d.config()));
+    await this.replay(lastSeq);
+  }
+
+  private async replay(lastSeq: number): Promise<void> {
     const sessionId = this.sessionId;
     lastSeq = Math.max(lastSeq, this.delivery.sent(sessionId));
     await this.delivery.snapshot(sessionId, async () => {
@@ -189,6 +198,7 @@ export class BuyerConnection {
   async rate(score: number, comment: string | undefined): Promise<void> {
     const sessionId = this.sessionId;
     if (!sessionId) throw new PeakError('bad_state', 'no session to rate');
+    await this.d.store.limitBuyer(this.shop, this.buyerId, this.d.now(), buyerLimits(this.d.config()));
     await this.d.store.rate(this.shop, sessionId, this.buyerId, score, comment, this.d.now());
     // The window may have ended by itself meanwhile; then the session is read afresh.
     const s = (await this.svc.closer.finish(this.shop, sessionId, false)) ?? (await this.d.store.getSession(this.shop, sessionId));

@@ -22,11 +22,14 @@ import type { Address } from '../types.ts';
  *   closing       zset    sessions in their rating window, by its end
  *   idle          zset    `bot`/`assigned` sessions by the buyer's last message (or assignment)
  *   reply         zset    assigned sessions whose buyer awaits the agent, by when it began
+ *   qt            zset    sessions waiting without an agent, by since when (sessions.maxQueuedMs)
+ *   rl, rl:<buyer> hash   token buckets of the shop's and the buyer's lines (rate limits)
  *   ch:b:<buyer>, ch:a:<agent>   pub/sub channels
  *
  * An agent or buyer id inside a key name goes through idPart (`:` and `%` percent-encoded).
  *
- * Outside any shop: `<prefix>:shops` (set of shop ids), `<prefix>:config` (hash: the shared
+ * Outside any shop: `<prefix>:shops` (set of shop ids), `<prefix>:active` (zset: the index of
+ * active shops, by next due sweep), `<prefix>:config` (hash: the shared
  * config document and its version; also the channel announcing a new version),
  * `<prefix>:instances` (zset: gateway instances by last heartbeat) and
  * `<prefix>:instance:<id>` (set: that instance's live connections, as JSON ConnRefs).
@@ -38,6 +41,11 @@ export function shopPrefix(prefix: string, shop: string): string {
 
 export function shopsKey(prefix: string): string {
   return `${prefix}:shops`;
+}
+
+/** zset: the index of active shops, shop → when it is next due for a sweep (src/store/active.ts). */
+export function activeKey(prefix: string): string {
+  return `${prefix}:active`;
 }
 
 export function configKey(prefix: string): string {

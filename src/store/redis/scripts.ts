@@ -22,6 +22,9 @@ export const SCRIPT_NAMES = [
   'expireGrace',
   'dispatch',
   'buyerConnect',
+  'limitBuyer',
+  'sweepShop',
+  'reschedule',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 
