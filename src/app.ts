@@ -29,6 +29,7 @@ import { ConfigSync } from './config/config-sync.ts';
 import { LiveConfig, sharedPart } from './config/live-config.ts';
 import { Ops } from './domain/ops.ts';
 import { InstanceWatch } from './domain/instances.ts';
+import { Recovery } from './domain/recovery.ts';
 
 export interface GatewayOptions {
   config: Config;
@@ -85,10 +86,11 @@ export class Gateway {
     const router = new Router(deps);
     const bots = new Bots(deps);
     const closer = new Closer(deps, router);
-    const svc: Services = { router, bots, waitingRoom: new WaitingRoom(deps, bots), closer };
+    const recovery = new Recovery(deps);
+    const svc: Services = { router, bots, waitingRoom: new WaitingRoom(deps, bots), closer, recovery };
     const sweeper = new Sweeper(deps, router, closer, new ReplyWatch(deps, router));
     const auth = new Auth(secret);
-    const instances = new InstanceWatch(deps, router);
+    const instances = new InstanceWatch(deps, router, recovery);
     const sync = new ConfigSync(live, store, logger, opts.configPath);
     await sync.start();
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { PeakError } from '../protocol/errors.ts';
+import { PeakError, isPeakError } from '../protocol/errors.ts';
 import { encode, messageFrame } from '../protocol/encode.ts';
 import { botTexts, fillText, resolveShop, roleName } from '../config/shop-config.ts';
 import type { Address, ConnRef } from '../store/types.ts';
@@ -17,6 +17,8 @@ export class AgentConnection {
   private readonly address: Address;
   private readonly log: Logger;
   private detach: (() => Promise<void>) | undefined;
+  /** What the agent last went ready with, to register again after the store lost it. */
+  private lastReady: { roles: string[]; capacity: number } | undefined;
 
   private constructor(
     private readonly d: Deps,
@@ -48,6 +50,7 @@ export class AgentConnection {
       await conn.detach?.();
       throw err;
     }
+    svc.recovery.connections.add(conn);
     return conn;
   }
 
@@ -109,12 +112,21 @@ export class AgentConnection {
     if (unknown.length) throw new PeakError('bad_frame', `roles: unknown role ${unknown.map((r) => `"${r}"`).join(', ')}`);
     const denied = this.allowedRoles ? unique.filter((r) => !this.allowedRoles!.includes(r)) : [];
     if (denied.length) throw new PeakError('forbidden', `your token does not allow role ${denied.map((r) => `"${r}"`).join(', ')}`);
-    await this.d.store.agentReady(this.shop, this.agentId, unique, capacity, this.d.now());
+    try {
+      await this.d.store.agentReady(this.shop, this.agentId, unique, capacity, this.d.now());
+    } catch (err) {
+      // The store no longer knows this connection (it lost its data): register, then go ready.
+      if (!isPeakError(err) || err.code !== 'bad_state') throw err;
+      await this.recover();
+      await this.d.store.agentReady(this.shop, this.agentId, unique, capacity, this.d.now());
+    }
+    this.lastReady = { roles: unique, capacity };
     this.log.info({ roles: unique, capacity }, 'agent ready');
     for (const role of unique) this.svc.router.kick(this.shop, role);
   }
 
   async away(): Promise<void> {
+    this.lastReady = undefined;
     await this.d.store.agentAway(this.shop, this.agentId, this.d.now());
     this.log.info('agent away');
   }
@@ -225,8 +237,28 @@ export class AgentConnection {
     await this.replay(sessionId, Math.max(lastSeq, this.delivery.sent(sessionId)));
   }
 
+  /**
+   * The store lost its data: this connection, and the readiness it had, are registered
+   * again; sessions it followed that are gone are over.
+   */
+  async recover(): Promise<void> {
+    await this.d.store.trackConn(this.d.instanceId, this.connRef);
+    await this.d.store.agentConnect(this.shop, this.agentId, this.connId, this.d.now(), this.allowedRoles);
+    for (const [sessionId] of this.delivery.positions()) {
+      if (await this.d.store.getSession(this.shop, sessionId)) continue;
+      this.delivery.forget(sessionId);
+      this.send(encode({ type: 'session_closed', sessionId, reason: 'store_reset' }));
+    }
+    if (this.lastReady) {
+      await this.d.store.agentReady(this.shop, this.agentId, this.lastReady.roles, this.lastReady.capacity, this.d.now());
+      for (const role of this.lastReady.roles) this.svc.router.kick(this.shop, role);
+    }
+    this.log.warn({ ready: Boolean(this.lastReady) }, 'agent connection registered again after the store lost its data');
+  }
+
   /** The socket is gone. The last connection of an agent starts its grace period. */
   async disconnect(): Promise<void> {
+    this.svc.recovery.connections.delete(this);
     await this.detach?.();
     this.detach = undefined;
     await this.svc.router.agentGone(this.shop, this.agentId, this.connId);

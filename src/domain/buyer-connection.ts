@@ -56,6 +56,7 @@ export class BuyerConnection {
       await conn.disconnect();
       throw err;
     }
+    svc.recovery.connections.add(conn);
     return conn;
   }
 
@@ -206,8 +207,31 @@ export class BuyerConnection {
     this.log.info({ sessionId, agentId: s?.lastAgentId, score }, 'session rated');
   }
 
+  /**
+   * The store lost its data: this connection counts again, and a buyer whose session is gone
+   * is told so (`closed`, reason `store_reset`) and gets a new one; one still waiting hears
+   * its place again.
+   */
+  async recover(): Promise<void> {
+    if (!this.connected) return;
+    await this.d.store.trackConn(this.d.instanceId, this.connRef);
+    await this.d.store.buyerConnect(this.shop, this.buyerId, this.connId, this.d.config().server.maxConnectionsPerBuyer);
+    const sessionId = this.sessionId;
+    if (sessionId && (await this.d.store.getSession(this.shop, sessionId))) {
+      await this.rejoinQueue(sessionId);
+      return;
+    }
+    if (sessionId) {
+      this.svc.waitingRoom.untrack(sessionId);
+      this.send(encode({ type: 'closed', sessionId, reason: 'store_reset' }));
+    }
+    await this.openSession();
+    this.log.warn({ lostSession: sessionId }, 'buyer connection registered again after the store lost its data');
+  }
+
   /** The socket is gone; the session stays open for the buyer to come back to. */
   async disconnect(): Promise<void> {
+    this.svc.recovery.connections.delete(this);
     if (this.sessionId) this.svc.waitingRoom.untrack(this.sessionId);
     const detach = this.detach;
     this.detach = undefined;

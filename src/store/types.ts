@@ -330,6 +330,13 @@ export interface Store {
   listAgents(shop: string): Promise<AgentView[]>;
   queueStats(shop: string, role: string): Promise<QueueStats>;
 
+  /**
+   * True once after the store lost its data since the last call (Redis restarted empty or
+   * was flushed): the caller re-registers what it holds in memory (src/domain/recovery.ts).
+   * The store itself re-adds the shops this process knows to the set of shops.
+   */
+  checkEpoch(): Promise<boolean>;
+
   // ---- instances and live connections ----
   /** Marks a gateway instance alive at `now`. */
   heartbeat(instanceId: string, now: number): Promise<void>;

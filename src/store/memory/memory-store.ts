@@ -710,6 +710,11 @@ export class MemoryStore implements Store {
     return { depth: st.queues.get(role)?.size ?? 0, oldestArrivedAt: head === undefined ? null : (st.session(head)?.arrived ?? null) };
   }
 
+  /** Its data lives and dies with this process. */
+  async checkEpoch(): Promise<boolean> {
+    return false;
+  }
+
   // ---- instances (one process: only this one, which never finds itself dead) ----
 
   async heartbeat(instanceId: string, now: number): Promise<void> {

@@ -48,6 +48,11 @@ export function activeKey(prefix: string): string {
   return `${prefix}:active`;
 }
 
+/** string: a random id set once per data set; when it is missing or new, the data was lost (a Redis restart). */
+export function epochKey(prefix: string): string {
+  return `${prefix}:epoch`;
+}
+
 export function configKey(prefix: string): string {
   return `${prefix}:config`;
 }

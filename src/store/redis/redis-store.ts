@@ -34,7 +34,7 @@ import type {
   StoredEvent,
 } from '../types.ts';
 import { ACTIVE_HOLD_MS, MARK_EVERY_MS, MAX_DEFER_MS } from '../active.ts';
-import { activeKey, agentsKey, buyerConnsKey, instanceKey, instancesKey, channelOf, closingKey, configKey, graceKey, idleKey, replyKey, offersKey, queueKey, rateKey, sessionKey, shopPrefix, shopsKey, transcriptKey, agentKey } from './keys.ts';
+import { activeKey, epochKey, agentsKey, buyerConnsKey, instanceKey, instancesKey, channelOf, closingKey, configKey, graceKey, idleKey, replyKey, offersKey, queueKey, rateKey, sessionKey, shopPrefix, shopsKey, transcriptKey, agentKey } from './keys.ts';
 import { rateOf } from '../rate.ts';
 import { defineScripts, type ScriptClient } from './scripts.ts';
 
@@ -229,6 +229,7 @@ export class RedisStore implements Store {
     const sub = connect(opts, 'sub');
     const store = new RedisStore(client, sub, opts.keyPrefix, opts.idleSessionTtlMs ?? 24 * 3_600_000, opts.activeHoldMs ?? ACTIVE_HOLD_MS);
     await Promise.all([client.ping(), sub.ping()]);
+    await store.checkEpoch();
     return store;
   }
 
@@ -550,6 +551,22 @@ export class RedisStore implements Store {
     if (!head[0]) return { depth, oldestArrivedAt: null };
     const arrived = await this.guard(this.client.hget(sessionKey(p, head[0]), 'arrived'));
     return { depth, oldestArrivedAt: arrived === null ? null : Number(arrived) };
+  }
+
+  /** The data's epoch as this process last saw it; a new one means the data it knew is gone. */
+  private epoch: string | undefined;
+
+  async checkEpoch(): Promise<boolean> {
+    const key = epochKey(this.prefix);
+    await this.guard(this.client.set(key, randomUUID(), 'NX'));
+    const current = await this.guard(this.client.get(key));
+    const lost = this.epoch !== undefined && current !== this.epoch;
+    this.epoch = current ?? undefined;
+    if (!lost) return false;
+    // Every shop this process knew is a shop again, and due for a sweep.
+    this.marked.clear();
+    if (this.knownShops.size) await this.guard(this.client.sadd(shopsKey(this.prefix), ...this.knownShops));
+    return true;
   }
 
   async heartbeat(instanceId: string, now: number): Promise<void> {
