@@ -128,6 +128,19 @@ class RedisBus implements Bus {
         );
       });
     });
+    // On a Cluster the sharded subscribers are per node, outside the cluster connection's own
+    // 'ready': when a master fails over, ioredis opens a subscriber on the new master and
+    // SSUBSCRIBEs there, then says 'subscribersReady'. What was published in between (on the
+    // dying master, or before the new subscription) never arrived: subscribers catch up.
+    if (this.sharded) {
+      let lost = false;
+      sub.on('-subscriber', () => (lost = true));
+      sub.on('subscribersReady', () => {
+        if (!lost) return;
+        lost = false;
+        this.resubscribed.forEach((fn) => fn());
+      });
+    }
   }
 
   private readonly resubscribed: (() => void)[] = [];
