@@ -65,6 +65,9 @@ function translate(err: unknown): never {
   if (err instanceof Error && err.name === 'ReplyError') {
     const m = PEAK_ERROR.exec(err.message);
     if (m) throw new PeakError(m[1] as ErrorCode, m[2]!.replace(/ script: .*$/s, ''));
+    // A Cluster failing over: redirections to the dead master, no master for a slot yet.
+    // (Minimal; the full mapping of retryable Redis errors lives with the transport work.)
+    if (/^(MOVED|ASK|CLUSTERDOWN|TRYAGAIN|MASTERDOWN)\b/.test(err.message)) throw new PeakError('unavailable', 'the store is failing over; retry');
     throw err;
   }
   if (err instanceof Error && (err.name === 'MaxRetriesPerRequestError' || /connection|ECONNREFUSED|ECONNRESET|writeable|timed? ?out/i.test(err.message))) {
@@ -138,7 +141,11 @@ class RedisBus implements Bus {
       sub.on('subscribersReady', () => {
         if (!lost) return;
         lost = false;
-        this.resubscribed.forEach((fn) => fn());
+        // ioredis sends its SSUBSCRIBEs without waiting for them: ours, queued behind them on
+        // each shard's subscriber, answer once the channels are in place again. Only then is
+        // a replay from the store sure to overlap with live delivery.
+        const again = [...this.handlers.keys()].map((channel) => this.sub.ssubscribe(channel).catch(() => {}));
+        void Promise.all(again).then(() => this.resubscribed.forEach((fn) => fn()));
       });
     }
   }
