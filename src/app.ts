@@ -30,6 +30,7 @@ import { LiveConfig, sharedPart } from './config/live-config.ts';
 import { Ops } from './domain/ops.ts';
 import { InstanceWatch } from './domain/instances.ts';
 import { Recovery } from './domain/recovery.ts';
+import { LocalBuyerLimits } from './domain/buyer-limits.ts';
 
 export interface GatewayOptions {
   config: Config;
@@ -87,7 +88,7 @@ export class Gateway {
     const bots = new Bots(deps);
     const closer = new Closer(deps, router);
     const recovery = new Recovery(deps);
-    const svc: Services = { router, bots, waitingRoom: new WaitingRoom(deps, bots), closer, recovery };
+    const svc: Services = { router, bots, waitingRoom: new WaitingRoom(deps, bots), closer, recovery, buyerLimits: new LocalBuyerLimits() };
     const sweeper = new Sweeper(deps, router, closer, new ReplyWatch(deps, router));
     const auth = new Auth(secret);
     const instances = new InstanceWatch(deps, router, recovery);

@@ -105,6 +105,10 @@ export class BuyerConnection {
 
   async message(clientMsgId: string, text: string): Promise<void> {
     const { store } = this.d;
+    // A buyer over its shared limit already here costs nothing more (see LocalBuyerLimits).
+    if (!this.svc.buyerLimits.admit(this.shop, this.buyerId, this.d.now(), buyerLimits(this.d.config()))) {
+      throw new PeakError('rate_limited', 'too many messages from this buyer or shop; slow down');
+    }
     const post = async () => {
       // With an agent on the chat, routing and the FAQ have nothing to decide: the matching
       // (the costliest step of a buyer line) is skipped.

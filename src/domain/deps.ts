@@ -10,6 +10,7 @@ import type { Bots } from './bots/bots.ts';
 import type { WaitingRoom } from './bots/waiting-room.ts';
 import type { Closer } from './closer.ts';
 import type { Recovery } from './recovery.ts';
+import type { LocalBuyerLimits } from './buyer-limits.ts';
 
 /** What the domain needs from the outside world; injected so tests can drive the clock. */
 export interface Deps {
@@ -33,4 +34,5 @@ export interface Services {
   waitingRoom: WaitingRoom;
   closer: Closer;
   recovery: Recovery;
+  buyerLimits: LocalBuyerLimits;
 }
