@@ -10,10 +10,12 @@ import { TestClient, until } from './support/client.ts';
 let redis: RedisHandle;
 let gA: RunningGateway;
 let gB: RunningGateway;
+/** With a tiny transcript cap, apart from the others (whose sessions would hit it). */
+let gCap: RunningGateway;
 
 const config = {
   server: { errorLimit: 500, rateLimit: { perBuyer: { perSecond: 2, burst: 10 }, perShop: { perSecond: 1000, burst: 2000 } } },
-  sessions: { maxTranscriptEvents: 10, maxQueuedMs: 1_500 },
+  sessions: { maxQueuedMs: 1_500 },
   routing: { sweepIntervalMs: 100 },
 };
 
@@ -22,10 +24,12 @@ beforeAll(async () => {
   const keyPrefix = freshPrefix();
   gA = await startGateway({ redisUrl: redis.url, keyPrefix, config });
   gB = await startGateway({ redisUrl: redis.url, keyPrefix, config });
+  gCap = await startGateway({ redisUrl: redis.url, config: { ...config, sessions: { maxTranscriptEvents: 10 } } });
 });
 afterAll(async () => {
   await gA?.stop();
   await gB?.stop();
+  await gCap?.stop();
   await redis?.stop();
 });
 
@@ -64,7 +68,7 @@ describe('a buyer flooding from several sockets on two instances', () => {
 
 describe('the transcript cap', () => {
   it('answers too_large once a chat holds maxTranscriptEvents events, and stores nothing more', async () => {
-    const b = await TestClient.connect(gA.url, 'buyer', await gA.token({ sub: 'talker', kind: 'buyer', shop: 'cap-shop' }));
+    const b = await TestClient.connect(gCap.url, 'buyer', await gCap.token({ sub: 'talker', kind: 'buyer', shop: 'cap-shop' }));
     const { sessionId } = await b.next('welcome');
     for (let i = 0; i < 10; i++) {
       b.send({ type: 'message', clientMsgId: `t${i}`, text: `line ${i}` });
@@ -73,7 +77,7 @@ describe('the transcript cap', () => {
     const refused = b.all('error').filter((e) => e.code === 'too_large');
     expect(refused.length).toBeGreaterThan(0);
     expect(refused[0]!.message).toContain('transcript');
-    const stored = await gA.gateway.deps.store.readEvents('cap-shop', sessionId, 0);
+    const stored = await gCap.gateway.deps.store.readEvents('cap-shop', sessionId, 0);
     expect(stored.length).toBe(10);
     await b.close();
   });

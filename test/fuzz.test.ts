@@ -837,6 +837,8 @@ describe(`wire fuzzing ${tag}`, () => {
             perShop: { perSecond: 100_000, burst: 100_000 },
           },
         },
+        // Its real chat is long by design; test/bounds.test.ts covers the transcript cap.
+        sessions: { maxTranscriptEvents: 100_000 },
         // Short offers (and the exclusion after a decline, as long): fuzz sessions change hands
         // many times in a few seconds, and offers expire (`revoked`) too.
         routing: { offerTimeoutMs: 1_000 },
