@@ -25,6 +25,8 @@ export class BuyerConnection {
   private connected = false;
   /** The last message found an agent on the chat (until a queue, handover or close says otherwise). */
   private withAgent = false;
+  /** The session whose transcript was found full: its next lines go to the store (which refuses them, or answers a resend) unclassified. */
+  private fullSession = '';
 
   private constructor(
     private readonly d: Deps,
@@ -110,10 +112,11 @@ export class BuyerConnection {
       throw new PeakError('rate_limited', 'too many messages from this buyer or shop; slow down');
     }
     const post = async () => {
-      // With an agent on the chat, routing and the FAQ have nothing to decide: the matching
-      // (the costliest step of a buyer line) is skipped.
-      const intent = this.withAgent ? undefined : this.d.classifier.classify(this.shop, text);
-      const faq = this.withAgent ? undefined : matchFaq(this.d.config(), this.shop, text);
+      // With an agent on the chat, or a transcript that is full, routing and the FAQ have
+      // nothing to decide: the matching (the costliest step of a buyer line) is skipped.
+      const skip = this.withAgent || this.fullSession === this.sessionId;
+      const intent = skip ? undefined : this.d.classifier.classify(this.shop, text);
+      const faq = skip ? undefined : matchFaq(this.d.config(), this.shop, text);
       const result = await store.postBuyerMessage(this.shop, this.sessionId, this.buyerId, {
         clientMsgId,
         text,
@@ -131,6 +134,7 @@ export class BuyerConnection {
     try {
       posted = await post();
     } catch (err) {
+      if (isPeakError(err) && err.code === 'too_large') this.fullSession = this.sessionId;
       // The session ended (closed, or expired unused) while the buyer stayed: talking again
       // starts a new one, announced with a fresh welcome. A buyer who writes during the
       // rating window instead of rating has something new to say: the old chat says

@@ -183,7 +183,6 @@ export class MemoryStore implements Store {
     const st = this.mut(shop);
     const s = st.session(sid);
     if (!s || (from === 'buyer' && s.buyer !== actor)) fail('unknown_session', `no session ${sid}`);
-    if (from === 'buyer' && flags.limits) this.takeBuyerTokens(st, actor, ts, flags.limits);
     const state = s.state;
     // A resend is answered with the original seq even after the agent closed the chat; once
     // closed, the buyer's next message belongs to a new session.
@@ -199,6 +198,7 @@ export class MemoryStore implements Store {
       if (from === 'bot') return { seq: 0, duplicate: false, suppressed: 'full' };
       fail('too_large', `this chat has reached its transcript limit (${b.maxEvents} events, ${b.maxBytes} bytes); nothing was stored`);
     }
+    if (from === 'buyer' && flags.limits) this.takeBuyerTokens(st, actor, ts, flags.limits);
     if (from === 'bot') {
       if (s.botLast === text) return { seq: 0, duplicate: false, suppressed: 'repeat' };
       const recent = s.botTimes.filter((t) => t > ts - 60_000);

@@ -25,7 +25,6 @@ local state = s[1]
 if not state or (from == 'buyer' and s[2] ~= actor) then
   fail('unknown_session', 'no session ' .. sid)
 end
-if from == 'buyer' then limitBuyer(actor, { ARGV[13] or '0', ARGV[14] or '1', ARGV[15] or '0', ARGV[16] or '1' }, now) end
 -- A resend is answered with the original seq even after the agent closed the chat (the
 -- client only lacked the ack); once closed, the buyer's next message belongs to a new session.
 -- Ids are de-duplicated per sender: the buyer, or one agent by its id, so the next agent
@@ -47,6 +46,8 @@ if (maxEvents > 0 and tonumber(size[1] or '0') >= maxEvents) or (maxBytes > 0 an
   if from == 'bot' then return { 0, 0, 0, s[4], 0, '', 'full', -1, state, -1 } end
   fail('too_large', 'this chat has reached its transcript limit (' .. maxEvents .. ' events, ' .. maxBytes .. ' bytes); nothing was stored')
 end
+-- The last check, as it is the first write: a line refused for anything else costs no token.
+if from == 'buyer' then limitBuyer(actor, { ARGV[13] or '0', ARGV[14] or '1', ARGV[15] or '0', ARGV[16] or '1' }, now) end
 
 if from == 'bot' then
   -- Platform rules punish bots that spam: a rolling per-minute cap and no repeated text.
