@@ -4,8 +4,9 @@
  * sockets (19 lines/s each, 2,000 characters), idle sockets, 2,000 known shops, /metrics
  * scrapers, and slow-loris connections when the gateway has header/upgrade timeouts.
  * Asserts: the real chats' ack p99 stays within 3x of a quiet run measured in the same test
- * (3 s quiet slices alternating with 3 s hostile ones, so both see the same load from
- * outside the test on a shared machine), nothing acked is lost or delivered twice, and gateway RSS and
+ * (3 s quiet slices alternating with 3 s hostile ones; each hostile slice's p99 is compared
+ * with the quiet slice just before it, and the median of those ratios must be at most 3, so
+ * a burst of other work on a shared machine landing in a few slices does not decide it), nothing acked is lost or delivered twice, and gateway RSS and
  * Redis used_memory level off (last third of the run against the middle third).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -96,10 +97,15 @@ async function realChat(i: number): Promise<RealChat> {
 interface Run {
   done: boolean;
   hostile: boolean;
+  /** The current quiet+hostile pair of slices. */
+  cycle: number;
 }
 
+/** Ack times by cycle and kind of slice. */
+type Latencies = { quiet: number[][]; hostile: number[][] };
+
 /** Real chats talk at a human pace; every buyer line's time to ack is recorded for the slice it was sent in. */
-function talk(chats: RealChat[], latencies: { quiet: number[]; hostile: number[] }, stop: Run): Promise<void> {
+function talk(chats: RealChat[], latencies: Latencies, stop: Run): Promise<void> {
   let n = 0;
   return (async () => {
     while (!stop.done) {
@@ -107,7 +113,7 @@ function talk(chats: RealChat[], latencies: { quiet: number[]; hostile: number[]
         const id = `l${n}`;
         const sent = performance.now();
         c.sentAt.set(id, sent);
-        const into = stop.hostile ? latencies.hostile : latencies.quiet;
+        const into = ((stop.hostile ? latencies.hostile : latencies.quiet)[stop.cycle] ??= []);
         const acked = c.buyer.next('ack', (f) => f.clientMsgId === id, 10_000).then(() => into.push(performance.now() - sent));
         c.buyer.send({ type: 'message', clientMsgId: id, text: `第${n}个问题：这个颜色还有吗？` });
         if (n % 2 === 0) c.agent.send({ type: 'message', sessionId: c.sessionId, clientMsgId: `r${n}`, text: `回复${n}：有的亲` });
@@ -146,8 +152,8 @@ describe('soak: real chats beside a hostile mix', () => {
     // Past the index's hold, the sweeps that let the idle shops go are done before measuring.
     await sleep(7_000);
 
-    const latencies = { quiet: [] as number[], hostile: [] as number[] };
-    const run: Run = { done: false, hostile: false };
+    const latencies: Latencies = { quiet: [], hostile: [] };
+    const run: Run = { done: false, hostile: false, cycle: 0 };
     const loris = hasUpgradeTimeouts();
     const mixData = {
       url: g.url,
@@ -173,6 +179,7 @@ describe('soak: real chats beside a hostile mix', () => {
     const samples: { t: number; rss: number; redis: number }[] = [];
     const tasks = [talk(chats, latencies, run), sample(samples, run, t0)];
     for (let i = 0; i < CYCLES; i++) {
+      run.cycle = i;
       run.hostile = false;
       hostileMix.send({ hostile: false });
       await sleep(QUIET_SLICE_MS);
@@ -185,8 +192,8 @@ describe('soak: real chats beside a hostile mix', () => {
     const { counts } = await finished;
     await exited;
     await Promise.all(tasks);
-    const quiet = { phase: latencies.quiet };
-    const hostile = { phase: latencies.hostile };
+    const quiet = { phase: latencies.quiet.flat() };
+    const hostile = { phase: latencies.hostile.flat() };
 
     // Every real line acked, stored once, delivered once.
     await until(() => chats.every((c) => c.acked.size === c.sentAt.size), 15_000, 'every real line acked');
@@ -213,18 +220,22 @@ describe('soak: real chats beside a hostile mix', () => {
     const redisLast = mean(last.map((s) => s.redis));
     const quietP99 = p99(quiet.phase);
     const hostileP99 = p99(hostile.phase);
+    // Each cycle's hostile slice against the quiet slice just before it (3 s apart: the same
+    // load from outside the test). A quiet p99 under 10 ms is taken as 10 ms: below that,
+    // scheduler noise on a shared machine is larger than anything the gateway does.
+    const ratios = latencies.quiet.map((q, i) => p99(latencies.hostile[i] ?? []) / Math.max(p99(q), 10)).sort((a, b) => a - b);
+    const medianRatio = ratios[Math.floor(ratios.length / 2)] ?? 0;
     console.log(
       `soak: quiet ack p50 ${p50(quiet.phase).toFixed(1)} / p99 ${quietP99.toFixed(1)} ms (${quiet.phase.length} lines), hostile p50 ${p50(hostile.phase).toFixed(1)} / p99 ${hostileP99.toFixed(1)} ms (${hostile.phase.length} lines); ` +
         `flood ${counts.sent} lines sent, ${counts.limited} rate_limited, ${counts.closed} flood sockets closed; ${counts.scrapes} scrapes; ` +
+        `p99 hostile/quiet per cycle: median ${medianRatio.toFixed(2)}, pooled ${(hostileP99 / Math.max(quietP99, 10)).toFixed(2)}; ` +
         `slow-loris ${loris ? SLOW_LORIS : 'skipped (no upgrade timeouts in this build)'}; lost ${lost}, duplicated ${duplicated}; ` +
         `RSS middle ${(rssMid / 1e6).toFixed(0)} MB, last ${(rssLast / 1e6).toFixed(0)} MB; Redis used_memory middle ${(redisMid / 1e6).toFixed(1)} MB, last ${(redisLast / 1e6).toFixed(1)} MB`,
     );
     expect(lost).toBe(0);
     expect(duplicated).toBe(0);
     expect(counts.limited).toBeGreaterThan(0);
-    // A quiet p99 under 10 ms is taken as 10 ms: below that, scheduler noise on a shared CI
-    // machine is larger than anything the gateway does.
-    expect(hostileP99).toBeLessThanOrEqual(3 * Math.max(quietP99, 10));
+    expect(medianRatio).toBeLessThanOrEqual(3);
     // Levelled off: the last third at most 10 % (and 16 MB) above the middle third.
     expect(rssLast).toBeLessThanOrEqual(rssMid * 1.1 + 16e6);
     expect(redisLast).toBeLessThanOrEqual(redisMid * 1.1 + 1e6);
