@@ -29,6 +29,8 @@ import { ConfigSync } from './config/config-sync.ts';
 import { LiveConfig, sharedPart } from './config/live-config.ts';
 import { Ops } from './domain/ops.ts';
 import { InstanceWatch } from './domain/instances.ts';
+import { Recovery } from './domain/recovery.ts';
+import { LocalBuyerLimits } from './domain/buyer-limits.ts';
 
 export interface GatewayOptions {
   config: Config;
@@ -85,10 +87,11 @@ export class Gateway {
     const router = new Router(deps);
     const bots = new Bots(deps);
     const closer = new Closer(deps, router);
-    const svc: Services = { router, bots, waitingRoom: new WaitingRoom(deps, bots), closer };
+    const recovery = new Recovery(deps);
+    const svc: Services = { router, bots, waitingRoom: new WaitingRoom(deps, bots), closer, recovery, buyerLimits: new LocalBuyerLimits() };
     const sweeper = new Sweeper(deps, router, closer, new ReplyWatch(deps, router));
     const auth = new Auth(secret);
-    const instances = new InstanceWatch(deps, router);
+    const instances = new InstanceWatch(deps, router, recovery);
     const sync = new ConfigSync(live, store, logger, opts.configPath);
     await sync.start();
 
@@ -108,7 +111,8 @@ export class Gateway {
     registerHttp(app, store, deps.metrics);
     registerSockets(app, { deps, svc, auth, live: gateway.live });
     const ops = new Ops(deps, svc);
-    metrics.setQueueSource(async () => ops.queues(await ops.knownShops()));
+    // Only shops with something going on: a scrape must not cost O(every shop ever seen).
+    metrics.setQueueSource(async () => ops.queues(await store.activeShops()));
     await registerAdmin(app, { auth, ops, live, sync });
     registerWeb(app);
     return gateway;
@@ -118,6 +122,8 @@ export class Gateway {
   async listen(announce = 'listening'): Promise<number> {
     const { host, port } = this.deps.config().server;
     await this.instances.start();
+    // Shops from before the index existed (an upgrade) are swept once, then age out if idle.
+    await this.deps.store.reindexShops(this.deps.now(), { onlyIfEmpty: true });
     // Midnight brings thousands of connects a second; the default backlog (511) overflows.
     await this.app.listen({ host, port, backlog: 4096 });
     this.sweeper.start();

@@ -16,7 +16,7 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { startRedis, startRedisCluster, type RedisHandle } from './support/redis-server.ts';
-import { freshPrefix, startGateway, type RunningGateway } from './support/gateway.ts';
+import { freshPrefix, startGateway, STORE_TEST_CONFIG, type RunningGateway } from './support/gateway.ts';
 import { TestClient, until } from './support/client.ts';
 import { channelOf, shopPrefix } from '../src/store/redis/keys.ts';
 
@@ -28,14 +28,7 @@ afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => {});
 });
 
-/**
- * Generous limits: these tests measure the store, not the per-connection token buckets. No
- * campaign script, so the transcripts are the same whatever the date (default.json ships one).
- */
-const CONFIG = {
-  server: { rateLimit: { buyer: { perSecond: 500, burst: 500 }, agent: { perSecond: 500, burst: 500 } } },
-  bots: { campaigns: [] },
-};
+const CONFIG = STORE_TEST_CONFIG;
 
 async function gateway(opts: Parameters<typeof startGateway>[0]): Promise<RunningGateway> {
   const g = await startGateway({ ...opts, config: { ...CONFIG, ...(opts.config ?? {}) } });

@@ -827,7 +827,18 @@ describe(`wire fuzzing ${tag}`, () => {
     const g = await startGateway({
       ...(process.env.FUZZ_STORE === 'memory' ? {} : { redisUrl: redis.url }),
       config: {
-        server: { errorLimit: 1_000_000, rateLimit: { buyer: { perSecond: 100_000, burst: 100_000 }, agent: { perSecond: 100_000, burst: 100_000 } } },
+        server: {
+          errorLimit: 1_000_000,
+          rateLimit: {
+            buyer: { perSecond: 100_000, burst: 100_000 },
+            agent: { perSecond: 100_000, burst: 100_000 },
+            // The predicted codes leave rate limits out: test/bounds.test.ts covers them.
+            perBuyer: { perSecond: 100_000, burst: 100_000 },
+            perShop: { perSecond: 100_000, burst: 100_000 },
+          },
+        },
+        // Its real chat is long by design; test/bounds.test.ts covers the transcript cap.
+        sessions: { maxTranscriptEvents: 100_000 },
         // Short offers (and the exclusion after a decline, as long): fuzz sessions change hands
         // many times in a few seconds, and offers expire (`revoked`) too.
         routing: { offerTimeoutMs: 1_000 },

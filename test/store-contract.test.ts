@@ -11,6 +11,7 @@ import { startRedis, type RedisHandle } from './support/redis-server.ts';
 
 interface StoreOptions {
   idleSessionTtlMs?: number;
+  activeHoldMs?: number;
 }
 
 interface Impl {
@@ -1208,6 +1209,195 @@ describe.each(impls)('Store contract: $name', (impl) => {
       await store.recordPlanStats(SHOP, 'presale', now0, { counts: { arrivals: 1 } }, { bucketMs: BUCKET, retentionMs: BUCKET });
       expect((await store.planStats(SHOP, old, now0 + BUCKET, BUCKET)).map((r) => r.bucketStart)).toEqual([now0]);
     });
+  });
+
+  // ---------------------------------------------------------------- bounds and the active index
+
+  const sweepOpts = (now: number, o: { maxQueuedMs?: number } = {}) => ({
+    silentSince: null,
+    idleCloseMs: 0,
+    replyCutoff: now - 300_000,
+    replyWindowMs: 300_000,
+    queuedBefore: o.maxQueuedMs ? now - o.maxQueuedMs : null,
+    maxQueuedMs: o.maxQueuedMs ?? 0,
+    roles: ['presale', 'aftersales'],
+  });
+
+  it('indexes active shops: a shop leaves once nothing is pending, one with a timer comes back when it is due', async () => {
+    const s = await makeStore({ activeHoldMs: 100 });
+    const now = Date.now();
+    expect(await s.dueShops(now, 10)).toEqual([]);
+    await s.openSession('quiet', 'b1', now);
+    await s.agentConnect('busy', 'a1', 'c1', now);
+    await s.agentReady('busy', 'a1', ['presale'], 1, now);
+    const { sessionId } = await s.openSession('busy', 'b1', now);
+    await s.postBuyerMessage('busy', sessionId, 'b1', { clientMsgId: 'm', text: 'hi', ts: now, role: 'presale', enqueue: true, reclassify: false });
+    await s.dispatch('busy', 'presale', now, 60_000, 1);
+    const due = await s.dueShops(Date.now() + 1, 10);
+    expect(sorted(due.map((d) => d.shop))).toEqual(['busy', 'quiet']);
+    // Marked just now: a step may not have written yet, so both stay due.
+    for (const d of due) await s.sweepShop(d.shop, d.mark, now, sweepOpts(now));
+    expect(sorted((await s.dueShops(Date.now() + 1, 10)).map((d) => d.shop))).toEqual(['busy', 'quiet']);
+    await sleep(150);
+    for (const d of await s.dueShops(Date.now() + 1, 10)) await s.sweepShop(d.shop, d.mark, now, sweepOpts(now));
+    // Nothing pending in `quiet`: gone; `busy` waits for its offer's expiry.
+    expect(await s.dueShops(Date.now() + 1, 10)).toEqual([]);
+    expect(await s.activeShops()).toEqual(['busy']);
+    const later = await s.dueShops(now + 60_000, 10);
+    expect(later.map((d) => d.shop)).toEqual(['busy']);
+    expect((await s.sweepShop('busy', later[0]!.mark, now + 60_000, sweepOpts(now + 60_000))).offers).toEqual([sessionId]);
+    // A step in a shop that left makes it due again.
+    await s.openSession('quiet', 'b2', now);
+    expect((await s.dueShops(Date.now() + 1, 10)).map((d) => d.shop)).toContain('quiet');
+  });
+
+  it('never moves a shop in the index that a step marked after the sweep read it', async () => {
+    const s = await makeStore({ activeHoldMs: 100 });
+    const now = Date.now();
+    await s.openSession('racy', 'b1', now);
+    await sleep(150);
+    const [d] = await s.dueShops(Date.now() + 1, 10);
+    // A step between the read and the sweep's update (it may create a timer the sweep did not see).
+    await s.openSession('racy', 'b2', now);
+    await s.sweepShop('racy', d!.mark, now, sweepOpts(now));
+    expect((await s.dueShops(Date.now() + 1, 10)).map((x) => x.shop)).toEqual(['racy']);
+    expect(await s.reindexShops(now)).toBeGreaterThanOrEqual(1);
+  });
+
+  it('caps a transcript by events and bytes: buyer and agent lines get too_large, bot lines are dropped, nothing is stored', async () => {
+    await ready('cap-a', ['presale'], 1, T0);
+    const sid = await assigned('cap-b', 'presale', T0, 'cap-a');
+    const bounds = { lifeMs: 0, maxEvents: 4, maxBytes: 10_000 };
+    await store.postBuyerMessage(SHOP, sid, 'cap-b', { clientMsgId: 'c2', text: 'two', ts: T0 + 1, role: '', enqueue: false, reclassify: false, bounds });
+    await store.postAgentMessage(SHOP, sid, 'cap-a', { clientMsgId: 'c3', text: 'three', ts: T0 + 2, bounds });
+    await store.postBuyerMessage(SHOP, sid, 'cap-b', { clientMsgId: 'c4', text: 'four', ts: T0 + 3, role: '', enqueue: false, reclassify: false, bounds });
+    expect(await codeOf(store.postBuyerMessage(SHOP, sid, 'cap-b', { clientMsgId: 'c5', text: 'five', ts: T0 + 4, role: '', enqueue: false, reclassify: false, bounds }))).toBe('too_large');
+    expect(await codeOf(store.postAgentMessage(SHOP, sid, 'cap-a', { clientMsgId: 'c6', text: 'six', ts: T0 + 5, bounds }))).toBe('too_large');
+    expect(await store.postBotMessage(SHOP, sid, { text: 'bot', ts: T0 + 6, perMinute: 100, bounds })).toEqual({ seq: 0, duplicate: false, suppressed: 'full' });
+    // A resend of a stored line is still answered.
+    expect((await store.postBuyerMessage(SHOP, sid, 'cap-b', { clientMsgId: 'c4', text: 'four', ts: T0 + 7, role: '', enqueue: false, reclassify: false, bounds })).duplicate).toBe(true);
+    expect((await store.readEvents(SHOP, sid, 0)).length).toBe(4);
+    const bytes = { lifeMs: 0, maxEvents: 1000, maxBytes: 20 };
+    await ready('cap-a2', ['presale'], 1, T0 + 10);
+    const sid2 = await assigned('cap-b2x', 'presale', T0 + 11, 'cap-a2');
+    const buyer2 = 'cap-b2x';
+    // 'hi from cap-b2x' (15 bytes) is stored; 6 more would pass 20.
+    expect(await codeOf(store.postBuyerMessage(SHOP, sid2, buyer2, { clientMsgId: 'x', text: '123456', ts: T0 + 12, role: '', enqueue: false, reclassify: false, bounds: bytes }))).toBe('too_large');
+    await store.postBuyerMessage(SHOP, sid2, buyer2, { clientMsgId: 'y', text: '12345', ts: T0 + 13, role: '', enqueue: false, reclassify: false, bounds: bytes });
+    expect((await store.readEvents(SHOP, sid2, 0)).map((e) => e.text)).toEqual(['hi from cap-b2x', '12345']);
+  });
+
+  it('ends a session that waited too long without an agent (unanswered offers included), and only while it still waits', async () => {
+    await ready('qt-a', ['presale'], 2, T0);
+    const sid = await queued('qt-b', 'presale', T0);
+    // An offer that comes back does not restart the wait.
+    await store.dispatch(SHOP, 'presale', T0 + 1, OFFER_MS, 1);
+    await store.decline(SHOP, sid, 'qt-a', T0 + 2, 0);
+    const w1 = await store.sweepShop(SHOP, 0, T0 + 100, sweepOpts(T0 + 100, { maxQueuedMs: 100 }));
+    expect(w1.queueExpired).toEqual([sid]);
+    expect(w1.queued).toBe(1);
+    expect(await store.expireQueued(SHOP, sid, T0 + 100, T0 - 1, { retentionMs: RETENTION_MS, line: { text: 'bye', kind: 'goodbye' } })).toBeNull();
+    const closed = await store.expireQueued(SHOP, sid, T0 + 100, T0, { retentionMs: RETENTION_MS, line: { text: 'bye', kind: 'goodbye' } });
+    expect(closed).toMatchObject({ buyerId: 'qt-b', state: 'closed' });
+    expect(await store.getSession(SHOP, sid)).toMatchObject({ state: 'closed', closedReason: 'queue_timeout' });
+    expect(await store.queueLength(SHOP, 'presale')).toBe(0);
+    // Once an agent has it, it is not waiting any more.
+    const sid2 = await queued('qt-b2', 'presale', T0 + 200);
+    await store.dispatch(SHOP, 'presale', T0 + 201, OFFER_MS, 1);
+    await store.accept(SHOP, sid2, 'qt-a', T0 + 202);
+    expect((await store.sweepShop(SHOP, 0, T0 + 10_000, sweepOpts(T0 + 10_000, { maxQueuedMs: 100 }))).queueExpired).toEqual([]);
+    expect(await store.expireQueued(SHOP, sid2, T0 + 10_000, T0 + 9_000, { retentionMs: RETENTION_MS, line: { text: 'bye', kind: 'goodbye' } })).toBeNull();
+  });
+
+  it('expires an open session lifeMs after its last event', async () => {
+    const { sessionId } = await store.openSession(SHOP, 'ttl-b', T0);
+    const bounds = { lifeMs: 300, maxEvents: 0, maxBytes: 0 };
+    await store.postBuyerMessage(SHOP, sessionId, 'ttl-b', { clientMsgId: 'm', text: 'waiting', ts: T0, role: 'presale', enqueue: true, reclassify: false, bounds });
+    expect((await store.getSession(SHOP, sessionId))?.state).toBe('queued');
+    await sleep(500);
+    expect(await store.getSession(SHOP, sessionId)).toBeNull();
+  });
+
+  it('rate-limits buyer lines per buyer and per shop, across connections; other shops are not affected', async () => {
+    const limits = { buyer: { perSecond: 1, burst: 3 }, shop: { perSecond: 1, burst: 5 } };
+    const post = (shop: string, sid: string, buyer: string, id: string, ts: number) =>
+      store.postBuyerMessage(shop, sid, buyer, { clientMsgId: id, text: id, ts, role: 'presale', enqueue: false, reclassify: false, limits });
+    const { sessionId: s1 } = await store.openSession(SHOP, 'rl-1', T0);
+    for (let i = 0; i < 3; i++) await post(SHOP, s1, 'rl-1', `a${i}`, T0);
+    expect(await codeOf(post(SHOP, s1, 'rl-1', 'a3', T0))).toBe('rate_limited');
+    expect((await store.readEvents(SHOP, s1, 0)).length).toBe(3);
+    const { sessionId: s2 } = await store.openSession(SHOP, 'rl-2', T0);
+    await post(SHOP, s2, 'rl-2', 'b0', T0);
+    await post(SHOP, s2, 'rl-2', 'b1', T0);
+    // The shop's bucket (5) is empty now, though rl-2 has one left of its own.
+    expect(await codeOf(post(SHOP, s2, 'rl-2', 'b2', T0))).toBe('rate_limited');
+    expect(await codeOf(store.limitBuyer(SHOP, 'rl-2', T0, limits))).toBe('rate_limited');
+    const { sessionId: s3 } = await store.openSession('shop-other', 'rl-1', T0);
+    await post('shop-other', s3, 'rl-1', 'c0', T0);
+    // A second later each bucket has one token again.
+    await post(SHOP, s1, 'rl-1', 'a4', T0 + 1_000);
+  });
+
+  // ---------------------------------------------------------------- identity edge cases
+
+  it("de-duplicates an agent's clientMsgId per agent: after a transfer the next agent may reuse it, the previous one and others get not_assigned", async () => {
+    await ready('dd-a', ['presale'], 1, T0);
+    const sid = await assigned('dd-b', 'presale', T0, 'dd-a');
+    const first = await store.postAgentMessage(SHOP, sid, 'dd-a', { clientMsgId: 'm1', text: 'from A', ts: T0 + 1 });
+    expect(first.duplicate).toBe(false);
+    // The same agent's resend is answered with the original seq.
+    expect(await store.postAgentMessage(SHOP, sid, 'dd-a', { clientMsgId: 'm1', text: 'from A', ts: T0 + 2 })).toMatchObject({ seq: first.seq, duplicate: true });
+    await store.transfer(SHOP, sid, 'dd-a', 'aftersales', undefined, T0 + 3, xfer(EXCLUDE_MS));
+    await ready('dd-c', ['aftersales'], 1, T0 + 4);
+    const [offer] = await store.dispatch(SHOP, 'aftersales', T0 + 4, OFFER_MS, 1);
+    expect(offer?.agentId).toBe('dd-c');
+    await store.accept(SHOP, sid, 'dd-c', T0 + 5);
+    const agentC = await listen({ kind: 'agent', shop: SHOP, id: 'dd-c' });
+    const buyer = await listen({ kind: 'buyer', shop: SHOP, id: 'dd-b' });
+    // The next agent's own "m1" is a new line: stored and delivered.
+    const second = await store.postAgentMessage(SHOP, sid, 'dd-c', { clientMsgId: 'm1', text: 'from C', ts: T0 + 6 });
+    expect(second.duplicate).toBe(false);
+    expect(second.seq).toBeGreaterThan(first.seq);
+    expect((await store.readEvents(SHOP, sid, first.seq)).map((e) => e.text)).toContain('from C');
+    await settle(buyer, agentC);
+    expect(frames(buyer).some((f) => f.text === 'from C' && f.seq === second.seq)).toBe(true);
+    // The agent that handed it on, and anyone else, is told it is not theirs, not acked.
+    expect(await codeOf(store.postAgentMessage(SHOP, sid, 'dd-a', { clientMsgId: 'm1', text: 'from A', ts: T0 + 7 }))).toBe('not_assigned');
+    expect(await codeOf(store.postAgentMessage(SHOP, sid, 'dd-x', { clientMsgId: 'm1', text: 'from X', ts: T0 + 7 }))).toBe('not_assigned');
+  });
+
+  it('narrows an agent to the roles its token allows on every connect (none left: away)', async () => {
+    await ready('nr-a', ['presale', 'aftersales'], 2, T0);
+    await store.agentDisconnect(SHOP, 'nr-a', 'nr-a-c1', T0 + 1, GRACE_MS);
+    const view = await store.agentConnect(SHOP, 'nr-a', 'nr-a-c2', T0 + 2, ['presale']);
+    expect(view).toMatchObject({ status: 'ready', roles: ['presale'] });
+    await queued('nr-b1', 'aftersales', T0 + 3);
+    expect(await store.dispatch(SHOP, 'aftersales', T0 + 4, OFFER_MS, 1)).toEqual([]);
+    const sid = await queued('nr-b2', 'presale', T0 + 5);
+    expect((await store.dispatch(SHOP, 'presale', T0 + 6, OFFER_MS, 1)).map((o) => o.sessionId)).toEqual([sid]);
+    // A token that allows none of its roles: back as away, offered nothing.
+    const other = await store.agentConnect(SHOP, 'nr-a', 'nr-a-c3', T0 + 7, ['bargaining']);
+    expect(other).toMatchObject({ status: 'away', roles: [] });
+    // Without a roles claim nothing changes.
+    expect((await store.agentConnect(SHOP, 'nr-a', 'nr-a-c4', T0 + 8)).status).toBe('away');
+  });
+
+  it('keeps ids with separators apart: agent "x:o" is not agent "x"\'s offers, buyer "b:1" not buyer "b"', async () => {
+    await ready('x', ['presale'], 1, T0);
+    await ready('x:o', ['presale'], 1, T0 + 1);
+    const s1 = await queued('b', 'presale', T0 + 2);
+    const s2 = await queued('b:1', 'presale', T0 + 3);
+    const offers = await store.dispatch(SHOP, 'presale', T0 + 4, OFFER_MS, 5);
+    expect(sorted(offers.map((o) => `${o.agentId}>${o.sessionId}`))).toEqual(sorted([`x>${s1}`, `x:o>${s2}`]));
+    await store.accept(SHOP, s1, 'x', T0 + 5);
+    await store.accept(SHOP, s2, 'x:o', T0 + 5);
+    expect(await store.getAgent(SHOP, 'x')).toMatchObject({ sessions: [s1], offers: [], load: 1 });
+    expect(await store.getAgent(SHOP, 'x:o')).toMatchObject({ sessions: [s2], offers: [], load: 1 });
+    // An id nobody used that looks like a sub-key is simply unknown.
+    expect(await store.getAgent(SHOP, 'x:s')).toBeNull();
+    expect(await store.getAgent(SHOP, 'x:c')).toBeNull();
+    expect((await store.openSession(SHOP, 'b:1', T0 + 6)).sessionId).toBe(s2);
+    expect((await store.openSession(SHOP, 'b', T0 + 6)).sessionId).toBe(s1);
   });
 });
 

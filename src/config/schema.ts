@@ -31,6 +31,10 @@ export const configSchema = z
           .object({
             buyer: bucket.prefault({ perSecond: 20, burst: 40 }),
             agent: bucket.prefault({ perSecond: 200, burst: 400 }),
+            /** One buyer's lines (and resumes, ratings) across all its connections and instances. */
+            perBuyer: bucket.prefault({ perSecond: 10, burst: 50 }),
+            /** All buyers of one shop together, so one shop's flood cannot starve the others. */
+            perShop: bucket.prefault({ perSecond: 1_000, burst: 2_000 }),
           })
           .strict()
           .prefault({}),
@@ -124,6 +128,13 @@ export const configSchema = z
         rateWindowMs: z.number().int().min(0).max(3_600_000).default(60_000),
         /** A chat whose buyer has said nothing this long is closed by the bot; 0 = never. Waiting in a queue does not count. */
         idleCloseMs: z.number().int().min(0).default(30 * 60_000),
+        /** Transcript cap per session: past it buyer and agent lines get `too_large`, bot lines are dropped. */
+        maxTranscriptEvents: z.number().int().min(10).max(100_000).default(2_000),
+        maxTranscriptBytes: z.number().int().min(4_096).max(64 * 1_048_576).default(1_048_576),
+        /** A session that waits this long without an agent is closed with reason `queue_timeout`; 0 = never. */
+        maxQueuedMs: z.number().int().min(0).default(2 * 3_600_000),
+        /** An open session's Redis keys expire this long after its last event, even if no gateway is left to close it. */
+        openTtlMs: z.number().int().min(60_000).default(24 * 3_600_000),
       })
       .strict()
       .prefault({}),

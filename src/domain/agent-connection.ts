@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { PeakError } from '../protocol/errors.ts';
+import { PeakError, isPeakError } from '../protocol/errors.ts';
 import { encode, messageFrame } from '../protocol/encode.ts';
 import { botTexts, fillText, resolveShop, roleName } from '../config/shop-config.ts';
 import type { Address, ConnRef } from '../store/types.ts';
 import { Delivery } from './delivery.ts';
+import { sessionBounds } from './bounds.ts';
 import type { Deps } from './deps.ts';
 import type { Sink } from './hub.ts';
 import type { Services } from './deps.ts';
@@ -18,6 +19,8 @@ export class AgentConnection {
   private readonly log: Logger;
   private readonly plan: PlanRecorder;
   private detach: (() => Promise<void>) | undefined;
+  /** What the agent last went ready with, to register again after the store lost it. */
+  private lastReady: { roles: string[]; capacity: number } | undefined;
 
   private constructor(
     private readonly d: Deps,
@@ -50,13 +53,14 @@ export class AgentConnection {
       await conn.detach?.();
       throw err;
     }
+    svc.recovery.connections.add(conn);
     return conn;
   }
 
   private async register(): Promise<void> {
     // Recorded before it exists: if this instance dies in between, the others clean up anyway.
     await this.d.store.trackConn(this.d.instanceId, this.connRef);
-    const view = await this.d.store.agentConnect(this.shop, this.agentId, this.connId, this.d.now());
+    const view = await this.d.store.agentConnect(this.shop, this.agentId, this.connId, this.d.now(), this.allowedRoles);
     this.svc.router.cancelGrace(this.shop, this.agentId);
     for (const sid of view.sessions) this.delivery.follow(sid);
     this.send(encode({ type: 'welcome', agentId: this.agentId, sessions: view.sessions, quickReplies: this.d.config().workbench.quickReplies }));
@@ -64,6 +68,11 @@ export class AgentConnection {
     for (const sid of view.offers) {
       const s = await this.d.store.getSession(this.shop, sid);
       if (s?.state !== 'offered' || s.agentId !== this.agentId || s.offerExpiresAt === undefined) continue;
+      if (this.allowedRoles && !this.allowedRoles.includes(s.role)) {
+        // Offered under roles the token no longer allows: it goes to someone who may take it.
+        await this.decline(sid);
+        continue;
+      }
       const preview = await this.d.store.lastEvents(this.shop, sid, this.d.config().routing.previewEvents);
       this.send(
         encode({ type: 'offer', sessionId: sid, role: s.role, expiresAt: s.offerExpiresAt, preview: preview.map((e) => messageFrame(sid, e)) }),
@@ -106,12 +115,21 @@ export class AgentConnection {
     if (unknown.length) throw new PeakError('bad_frame', `roles: unknown role ${unknown.map((r) => `"${r}"`).join(', ')}`);
     const denied = this.allowedRoles ? unique.filter((r) => !this.allowedRoles!.includes(r)) : [];
     if (denied.length) throw new PeakError('forbidden', `your token does not allow role ${denied.map((r) => `"${r}"`).join(', ')}`);
-    await this.d.store.agentReady(this.shop, this.agentId, unique, capacity, this.d.now());
+    try {
+      await this.d.store.agentReady(this.shop, this.agentId, unique, capacity, this.d.now());
+    } catch (err) {
+      // The store no longer knows this connection (it lost its data): register, then go ready.
+      if (!isPeakError(err) || err.code !== 'bad_state') throw err;
+      await this.recover();
+      await this.d.store.agentReady(this.shop, this.agentId, unique, capacity, this.d.now());
+    }
+    this.lastReady = { roles: unique, capacity };
     this.log.info({ roles: unique, capacity }, 'agent ready');
     for (const role of unique) this.svc.router.kick(this.shop, role);
   }
 
   async away(): Promise<void> {
+    this.lastReady = undefined;
     await this.d.store.agentAway(this.shop, this.agentId, this.d.now());
     this.log.info('agent away');
   }
@@ -160,7 +178,12 @@ export class AgentConnection {
       throw new PeakError('forbidden', `message contains "${checked.word}" (list ${checked.list}); nothing was sent`);
     }
     if (checked.masked.length) this.d.metrics.moderation.inc({ policy: 'mask' });
-    const r = await this.d.store.postAgentMessage(this.shop, sessionId, this.agentId, { clientMsgId, text: checked.text, ts: this.d.now() });
+    const r = await this.d.store.postAgentMessage(this.shop, sessionId, this.agentId, {
+      clientMsgId,
+      text: checked.text,
+      ts: this.d.now(),
+      bounds: sessionBounds(this.d.config()),
+    });
     this.send(encode({ type: 'ack', clientMsgId, seq: r.seq }));
     if (r.duplicate) return;
     this.d.metrics.events.inc({ shop: this.shop, from: 'agent' });
@@ -220,8 +243,28 @@ export class AgentConnection {
     await this.replay(sessionId, Math.max(lastSeq, this.delivery.sent(sessionId)));
   }
 
+  /**
+   * The store lost its data: this connection, and the readiness it had, are registered
+   * again; sessions it followed that are gone are over.
+   */
+  async recover(): Promise<void> {
+    await this.d.store.trackConn(this.d.instanceId, this.connRef);
+    await this.d.store.agentConnect(this.shop, this.agentId, this.connId, this.d.now(), this.allowedRoles);
+    for (const [sessionId] of this.delivery.positions()) {
+      if (await this.d.store.getSession(this.shop, sessionId)) continue;
+      this.delivery.forget(sessionId);
+      this.send(encode({ type: 'session_closed', sessionId, reason: 'store_reset' }));
+    }
+    if (this.lastReady) {
+      await this.d.store.agentReady(this.shop, this.agentId, this.lastReady.roles, this.lastReady.capacity, this.d.now());
+      for (const role of this.lastReady.roles) this.svc.router.kick(this.shop, role);
+    }
+    this.log.warn({ ready: Boolean(this.lastReady) }, 'agent connection registered again after the store lost its data');
+  }
+
   /** The socket is gone. The last connection of an agent starts its grace period. */
   async disconnect(): Promise<void> {
+    this.svc.recovery.connections.delete(this);
     await this.detach?.();
     this.detach = undefined;
     await this.svc.router.agentGone(this.shop, this.agentId, this.connId);

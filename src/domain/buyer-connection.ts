@@ -4,6 +4,7 @@ import { PeakError, isPeakError } from '../protocol/errors.ts';
 import { encode, messageFrame } from '../protocol/encode.ts';
 import type { Address, BuyerPostResult, ConnRef } from '../store/types.ts';
 import { Delivery } from './delivery.ts';
+import { buyerLimits, sessionBounds } from './bounds.ts';
 import type { Deps } from './deps.ts';
 import type { Sink } from './hub.ts';
 import { matchFaq } from './bots/faq.ts';
@@ -26,6 +27,8 @@ export class BuyerConnection {
   private connected = false;
   /** The last message found an agent on the chat (until a queue, handover or close says otherwise). */
   private withAgent = false;
+  /** The session whose transcript was found full: its next lines go to the store (which refuses them, or answers a resend) unclassified. */
+  private fullSession = '';
 
   private constructor(
     private readonly d: Deps,
@@ -58,6 +61,7 @@ export class BuyerConnection {
       await conn.disconnect();
       throw err;
     }
+    svc.recovery.connections.add(conn);
     return conn;
   }
 
@@ -106,11 +110,16 @@ export class BuyerConnection {
 
   async message(clientMsgId: string, text: string): Promise<void> {
     const { store } = this.d;
+    // A buyer over its shared limit already here costs nothing more (see LocalBuyerLimits).
+    if (!this.svc.buyerLimits.admit(this.shop, this.buyerId, this.d.now(), buyerLimits(this.d.config()))) {
+      throw new PeakError('rate_limited', 'too many messages from this buyer or shop; slow down');
+    }
     const post = async () => {
-      // With an agent on the chat, routing and the FAQ have nothing to decide: the matching
-      // (the costliest step of a buyer line) is skipped.
-      const intent = this.withAgent ? undefined : this.d.classifier.classify(this.shop, text);
-      const faq = this.withAgent ? undefined : matchFaq(this.d.config(), this.shop, text);
+      // With an agent on the chat, or a transcript that is full, routing and the FAQ have
+      // nothing to decide: the matching (the costliest step of a buyer line) is skipped.
+      const skip = this.withAgent || this.fullSession === this.sessionId;
+      const intent = skip ? undefined : this.d.classifier.classify(this.shop, text);
+      const faq = skip ? undefined : matchFaq(this.d.config(), this.shop, text);
       const result = await store.postBuyerMessage(this.shop, this.sessionId, this.buyerId, {
         clientMsgId,
         text,
@@ -119,6 +128,8 @@ export class BuyerConnection {
         // A question the FAQ answers fully does not need a human (the entry says so).
         enqueue: !faq || faq.queue,
         reclassify: intent?.matched ?? false,
+        bounds: sessionBounds(this.d.config()),
+        limits: buyerLimits(this.d.config()),
       });
       return { result, intent, faq };
     };
@@ -126,6 +137,7 @@ export class BuyerConnection {
     try {
       posted = await post();
     } catch (err) {
+      if (isPeakError(err) && err.code === 'too_large') this.fullSession = this.sessionId;
       // The session ended (closed, or expired unused) while the buyer stayed: talking again
       // starts a new one, announced with a fresh welcome. A buyer who writes during the
       // rating window instead of rating has something new to say: the old chat says
@@ -171,11 +183,17 @@ export class BuyerConnection {
   /** Events published while the bus was reconnecting never arrived: replay them from the store. */
   private catchUp(): void {
     const at = this.delivery.positions().find(([sid]) => sid === this.sessionId);
-    if (at) this.resume(at[1]).catch((err) => this.log.warn({ err, sessionId: this.sessionId }, 'catch-up after reconnect failed'));
+    if (at) this.replay(at[1]).catch((err) => this.log.warn({ err, sessionId: this.sessionId }, 'catch-up after reconnect failed'));
   }
 
   /** Replays what came after `lastSeq`, less what this connection already sent (it raced the resume live). */
   async resume(lastSeq: number): Promise<void> {
+    // A replay reads the whole rest of the transcript: it counts against the buyer's limits.
+    await this.d.store.limitBuyer(this.shop, this.buyerId, this.d.now(), buyerLimits(this.d.config()));
+    await this.replay(lastSeq);
+  }
+
+  private async replay(lastSeq: number): Promise<void> {
     const sessionId = this.sessionId;
     lastSeq = Math.max(lastSeq, this.delivery.sent(sessionId));
     await this.delivery.snapshot(sessionId, async () => {
@@ -194,6 +212,7 @@ export class BuyerConnection {
   async rate(score: number, comment: string | undefined): Promise<void> {
     const sessionId = this.sessionId;
     if (!sessionId) throw new PeakError('bad_state', 'no session to rate');
+    await this.d.store.limitBuyer(this.shop, this.buyerId, this.d.now(), buyerLimits(this.d.config()));
     await this.d.store.rate(this.shop, sessionId, this.buyerId, score, comment, this.d.now());
     // The window may have ended by itself meanwhile; then the session is read afresh.
     const s = (await this.svc.closer.finish(this.shop, sessionId, false)) ?? (await this.d.store.getSession(this.shop, sessionId));
@@ -201,8 +220,31 @@ export class BuyerConnection {
     this.log.info({ sessionId, agentId: s?.lastAgentId, score }, 'session rated');
   }
 
+  /**
+   * The store lost its data: this connection counts again, and a buyer whose session is gone
+   * is told so (`closed`, reason `store_reset`) and gets a new one; one still waiting hears
+   * its place again.
+   */
+  async recover(): Promise<void> {
+    if (!this.connected) return;
+    await this.d.store.trackConn(this.d.instanceId, this.connRef);
+    await this.d.store.buyerConnect(this.shop, this.buyerId, this.connId, this.d.config().server.maxConnectionsPerBuyer);
+    const sessionId = this.sessionId;
+    if (sessionId && (await this.d.store.getSession(this.shop, sessionId))) {
+      await this.rejoinQueue(sessionId);
+      return;
+    }
+    if (sessionId) {
+      this.svc.waitingRoom.untrack(sessionId);
+      this.send(encode({ type: 'closed', sessionId, reason: 'store_reset' }));
+    }
+    await this.openSession();
+    this.log.warn({ lostSession: sessionId }, 'buyer connection registered again after the store lost its data');
+  }
+
   /** The socket is gone; the session stays open for the buyer to come back to. */
   async disconnect(): Promise<void> {
+    this.svc.recovery.connections.delete(this);
     const left = this.sessionId ? this.svc.waitingRoom.left(this.sessionId).catch(() => null) : Promise.resolve(null);
     const detach = this.detach;
     this.detach = undefined;

@@ -77,6 +77,16 @@ export class Closer {
     await this.announce(shop, sessionId, r, 'idle');
   }
 
+  /** Closes a session that has waited without an agent since before `queuedBefore` (sessions.maxQueuedMs), if it still has. */
+  async queueTimeout(shop: string, sessionId: string, queuedBefore: number): Promise<void> {
+    const { t } = await this.read(shop, sessionId);
+    const line: BotLine = { text: fillText(t.goodbye, { shop }), kind: 'goodbye' };
+    const r = await this.d.store.expireQueued(shop, sessionId, this.d.now(), queuedBefore, { retentionMs: this.d.config().sessions.retentionMs, line });
+    if (!r) return;
+    this.d.logger.info({ shop, sessionId, buyerId: r.buyerId, role: r.role }, 'session closed after waiting too long');
+    await this.announce(shop, sessionId, r, 'queue_timeout');
+  }
+
   /** Ops end a chat in any unfinished state; the buyer gets the goodbye. */
   async end(shop: string, sessionId: string, reason: string, by: string): Promise<void> {
     const { s, t } = await this.read(shop, sessionId);

@@ -9,6 +9,8 @@ import type { Router } from './router.ts';
 import type { Bots } from './bots/bots.ts';
 import type { WaitingRoom } from './bots/waiting-room.ts';
 import type { Closer } from './closer.ts';
+import type { Recovery } from './recovery.ts';
+import type { LocalBuyerLimits } from './buyer-limits.ts';
 
 /** What the domain needs from the outside world; injected so tests can drive the clock. */
 export interface Deps {
@@ -31,4 +33,6 @@ export interface Services {
   bots: Bots;
   waitingRoom: WaitingRoom;
   closer: Closer;
+  recovery: Recovery;
+  buyerLimits: LocalBuyerLimits;
 }

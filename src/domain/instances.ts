@@ -2,6 +2,7 @@ import type { ConnRef } from '../store/types.ts';
 import type { Deps } from './deps.ts';
 import { Periodic } from './periodic.ts';
 import type { Router } from './router.ts';
+import type { Recovery } from './recovery.ts';
 
 /**
  * Instance liveness. Each instance heartbeats into the store; every instance also looks for
@@ -16,6 +17,7 @@ export class InstanceWatch {
   constructor(
     private readonly d: Deps,
     private readonly router: Router,
+    private readonly recovery: Recovery,
   ) {
     this.periodic = new Periodic(() => d.config().server.heartbeatMs, () => this.beat());
   }
@@ -43,6 +45,8 @@ export class InstanceWatch {
 
   private async beat(): Promise<void> {
     try {
+      // A store that lost its data (Redis restarted empty) gets this instance's state back first.
+      await this.recovery.check();
       const now = this.d.now();
       await this.d.store.heartbeat(this.d.instanceId, now);
       const dead = await this.d.store.staleInstances(now - this.d.config().server.instanceTimeoutMs);

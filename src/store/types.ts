@@ -1,5 +1,8 @@
 import type { EventFrom, EventKind } from '../protocol/frames.ts';
 import type { SessionState } from '../domain/lifecycle.ts';
+import type { BuyerLimits } from './limits.ts';
+
+export type { BuyerLimits };
 
 /**
  * The store contract. Two implementations keep it: RedisStore (Lua scripts, shared by
@@ -142,8 +145,17 @@ export interface BuyerPostResult extends PostResult {
 }
 
 export interface BotPostResult extends PostResult {
-  /** Not stored: the session's bot allowance for the minute is used up, or the text repeats the last one. */
-  suppressed?: 'rate' | 'repeat';
+  /** Not stored: the session's bot allowance for the minute is used up, the text repeats the last one, or the transcript is full. */
+  suppressed?: 'rate' | 'repeat' | 'full';
+}
+
+/** Bounds of one session's data (config `sessions.*`); 0 = none. */
+export interface SessionBounds {
+  /** An open (queued or served) session's keys expire this long after its last event. */
+  lifeMs: number;
+  /** Transcript cap: past it buyer and agent lines are `too_large`, bot lines are suppressed. */
+  maxEvents: number;
+  maxBytes: number;
 }
 
 export interface BuyerMessage {
@@ -156,6 +168,9 @@ export interface BuyerMessage {
   enqueue: boolean;
   /** A rule matched `role`; a waiting session in another role's queue moves there. */
   reclassify: boolean;
+  bounds?: SessionBounds;
+  /** The buyer's and the shop's rate limits for buyer lines; over them: `rate_limited`, nothing stored. */
+  limits?: BuyerLimits;
 }
 
 export interface Store {
@@ -179,11 +194,15 @@ export interface Store {
 
   // ---- bots ----
   /** Stores a bot line unless it breaks the per-minute cap or repeats the previous bot line. */
-  postBotMessage(shop: string, sessionId: string, msg: { text: string; ts: number; role?: string; perMinute: number }): Promise<BotPostResult>;
+  postBotMessage(shop: string, sessionId: string, msg: { text: string; ts: number; role?: string; perMinute: number; bounds?: SessionBounds }): Promise<BotPostResult>;
 
   // ---- agents ----
-  /** Registers a live connection; an agent coming back within grace gets its sessions and state back. */
-  agentConnect(shop: string, agentId: string, connId: string, now: number): Promise<AgentView>;
+  /**
+   * Registers a live connection; an agent coming back within grace gets its sessions and state
+   * back. `allowedRoles` (the token's claim; undefined = all) narrows the roles it returns to
+   * being ready for; with none left it comes back `away`. Sessions it holds stay with it.
+   */
+  agentConnect(shop: string, agentId: string, connId: string, now: number, allowedRoles?: readonly string[]): Promise<AgentView>;
   /**
    * Drops a connection. When it was the last one the agent goes offline: pending offers are
    * re-queued at once, assigned sessions wait `graceMs` (see expireGrace).
@@ -201,7 +220,7 @@ export interface Store {
     shop: string,
     sessionId: string,
     agentId: string,
-    msg: { clientMsgId: string; text: string; ts: number },
+    msg: { clientMsgId: string; text: string; ts: number; bounds?: SessionBounds },
   ): Promise<AgentPostResult>;
   /** Turns this agent's live offer into an assignment. Accepting an owned session again is a no-op. */
   accept(shop: string, sessionId: string, agentId: string, now: number): Promise<{ role: string; note?: string; alreadyAssigned: boolean }>;
@@ -278,6 +297,13 @@ export interface Store {
   ): Promise<{ agentId: string; buyerId: string; role: string; waitingSince: number; requeued: boolean } | null>;
   /** Re-queues the sessions of an agent still offline after its grace period; [] otherwise. */
   expireGrace(shop: string, agentId: string, now: number): Promise<Requeued[]>;
+  /**
+   * Ends a `queued` session that has waited without an agent since at or before
+   * `queuedBefore` (sessions.maxQueuedMs), saying `line`; null when it no longer has.
+   */
+  expireQueued(shop: string, sessionId: string, now: number, queuedBefore: number, opts: { retentionMs: number; line: BotLine }): Promise<Closed | null>;
+  /** Counts one buyer frame against the buyer's and the shop's rate limits; `rate_limited` over them. */
+  limitBuyer(shop: string, buyerId: string, now: number, limits: BuyerLimits): Promise<void>;
 
   // ---- routing ----
   /**
@@ -304,6 +330,13 @@ export interface Store {
   listAgents(shop: string): Promise<AgentView[]>;
   queueStats(shop: string, role: string): Promise<QueueStats>;
 
+  /**
+   * True once after the store lost its data since the last call (Redis restarted empty or
+   * was flushed): the caller re-registers what it holds in memory (src/domain/recovery.ts).
+   * The store itself re-adds the shops this process knows to the set of shops.
+   */
+  checkEpoch(): Promise<boolean>;
+
   // ---- instances and live connections ----
   /** Marks a gateway instance alive at `now`. */
   heartbeat(instanceId: string, now: number): Promise<void>;
@@ -327,7 +360,25 @@ export interface Store {
   watchSharedConfig(onVersion: (version: string) => void): Promise<void>;
 
   // ---- sweeping (recovery of timers another instance owned) ----
+  /** Every shop ever seen (for ops; the sweeper and metrics use the active index instead). */
   shops(): Promise<string[]>;
+  /**
+   * The index of active shops (src/store/active.ts): shops due for a sweep by `now`, at most
+   * `limit`, each with the mark sweepShop needs.
+   */
+  dueShops(now: number, limit: number): Promise<DueShop[]>;
+  /** Every shop in the index: something is pending there (a live session, a timer). */
+  activeShops(): Promise<string[]>;
+  /**
+   * Everything due in one shop in one read, and the shop moved in the index to when it next
+   * falls due (dropped when nothing is pending), unless it was marked again since `mark`.
+   */
+  sweepShop(shop: string, mark: number, now: number, opts: SweepOptions): Promise<ShopWork>;
+  /**
+   * Puts every shop this store knows of (the set of shops, and this process' memory of them)
+   * in the index as due now; with `onlyIfEmpty` only when the index is empty (an upgrade).
+   */
+  reindexShops(now: number, opts?: { onlyIfEmpty?: boolean }): Promise<number>;
   dueOffers(shop: string, now: number): Promise<string[]>;
   dueGrace(shop: string, now: number): Promise<string[]>;
   /** Sessions whose rating window is over. */
@@ -389,6 +440,37 @@ export interface PlanBucket {
 }
 
 export type Escalation = 'none' | 'alert' | 'reoffer';
+
+export interface DueShop {
+  shop: string;
+  /** Its score in the index when read: sweepShop moves it only if it is unchanged. */
+  mark: number;
+}
+
+export interface SweepOptions {
+  /** Idle close: sessions silent since at or before this; null = idle close off. */
+  silentSince: number | null;
+  idleCloseMs: number;
+  /** Missed replies: waits that began at or before this. */
+  replyCutoff: number;
+  replyWindowMs: number;
+  /** Queue limit: sessions waiting since at or before this; null = none. */
+  queuedBefore: number | null;
+  maxQueuedMs: number;
+  roles: readonly string[];
+}
+
+export interface ShopWork {
+  offers: string[];
+  grace: string[];
+  closing: string[];
+  idle: string[];
+  replies: string[];
+  /** Sessions that waited past sessions.maxQueuedMs (candidates for expireQueued). */
+  queueExpired: string[];
+  /** Sessions waiting in the shop's queues. */
+  queued: number;
+}
 
 /** One live WebSocket of a gateway instance. */
 export interface ConnRef {

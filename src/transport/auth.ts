@@ -2,8 +2,14 @@ import { jwtVerify, SignJWT } from 'jose';
 import { z } from 'zod';
 import type { FastifyRequest } from 'fastify';
 
+/**
+ * Buyer and agent ids name Redis keys and channels, travel in CSV lists and log lines: letters
+ * and digits of any script and `_ . @ + = -` only, no separators (`:`, `,`, `{`, spaces).
+ */
+export const SAFE_ID = /^[\p{L}\p{N}_.@+=-]+$/u;
+
 export const claimsSchema = z.object({
-  sub: z.string().min(1).max(64),
+  sub: z.string().min(1).max(64).regex(SAFE_ID, 'letters, digits and _ . @ + = - only'),
   shop: z.string().min(1).max(64),
   kind: z.enum(['buyer', 'agent', 'admin']),
   roles: z.array(z.string().min(1).max(64)).optional(),
@@ -31,7 +37,7 @@ export class Auth {
       throw new AuthError(`invalid token: ${(err as Error).message}`);
     }
     const parsed = claimsSchema.safeParse(payload);
-    if (!parsed.success) throw new AuthError(`invalid token claims: ${parsed.error.issues.map((i) => i.path.join('.')).join(', ')}`);
+    if (!parsed.success) throw new AuthError(`invalid token claims: ${parsed.error.issues.map((i) => `${i.path.join('.')} (${i.message})`).join(', ')}`);
     return parsed.data;
   }
 

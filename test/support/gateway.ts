@@ -10,6 +10,22 @@ import type { Claims } from '../../src/transport/auth.ts';
 
 export const TEST_SECRET = 'test-secret-0123456789abcdef';
 
+/**
+ * Generous limits for tests that measure the store, not the token buckets. No campaign
+ * script, so the transcripts are the same whatever the date (default.json ships one).
+ */
+export const STORE_TEST_CONFIG = {
+  server: {
+    rateLimit: {
+      buyer: { perSecond: 500, burst: 500 },
+      agent: { perSecond: 500, burst: 500 },
+      perBuyer: { perSecond: 500, burst: 500 },
+      perShop: { perSecond: 5_000, burst: 5_000 },
+    },
+  },
+  bots: { campaigns: [] },
+};
+
 export interface RunningGateway {
   gateway: Gateway;
   url: string;

@@ -38,6 +38,8 @@ export interface StartRedisOptions {
 
 export interface RedisClusterHandle {
   nodes: { host: string; port: number }[];
+  /** One handle per node (masters and replicas), e.g. to kill one. */
+  servers: RedisHandle[];
   stop(): Promise<void>;
 }
 
@@ -519,8 +521,20 @@ async function clusterInfo(port: number): Promise<Record<string, string>> {
   return info;
 }
 
-export async function startRedisCluster(opts: { masters?: number } = {}): Promise<RedisClusterHandle> {
+/** `replicas` per master (default 0): with 1, a killed master's replica takes over (failover). */
+async function syncedReplicas(ports: number[]): Promise<number> {
+  let synced = 0;
+  for (const port of ports) {
+    const [reply] = await rawCommands(port, ['INFO replication']).catch(() => [] as Reply[]);
+    if (reply?.text && /^role:slave/m.test(reply.text) && /^master_link_status:up/m.test(reply.text)) synced += 1;
+  }
+  return synced;
+}
+
+export async function startRedisCluster(opts: { masters?: number; replicas?: number } = {}): Promise<RedisClusterHandle> {
   const masters = opts.masters ?? 3;
+  const replicas = opts.replicas ?? 0;
+  const total = masters * (1 + replicas);
   if (!Number.isInteger(masters) || masters < 3) {
     throw new Error(`startRedisCluster: redis-cli --cluster create needs at least 3 masters (got ${masters})`);
   }
@@ -530,7 +544,7 @@ export async function startRedisCluster(opts: { masters?: number } = {}): Promis
   };
   try {
     const results = await Promise.allSettled(
-      Array.from({ length: masters }, () =>
+      Array.from({ length: total }, () =>
         startServer(
           {
             appendonly: false,
@@ -556,7 +570,7 @@ export async function startRedisCluster(opts: { masters?: number } = {}): Promis
     await runRedisCli([
       '--cluster', 'create',
       ...nodes.map((n) => `${n.host}:${n.port}`),
-      '--cluster-replicas', '0',
+      '--cluster-replicas', String(replicas),
       '--cluster-yes',
     ]);
 
@@ -568,9 +582,10 @@ export async function startRedisCluster(opts: { masters?: number } = {}): Promis
         (info) =>
           info.cluster_state === 'ok' &&
           info.cluster_slots_assigned === '16384' &&
-          info.cluster_known_nodes === String(masters),
+          info.cluster_known_nodes === String(total),
       );
-      if (ok) break;
+      // Replicas count only once they have synced from their master.
+      if (ok && (replicas === 0 || (await syncedReplicas(nodes.map((n) => n.port))) === masters * replicas)) break;
       if (Date.now() > deadline) {
         throw new Error(
           `redis cluster did not reach cluster_state:ok within ${CLUSTER_READY_TIMEOUT_MS} ms: ` +
@@ -586,7 +601,7 @@ export async function startRedisCluster(opts: { masters?: number } = {}): Promis
       }
       await sleep(100);
     }
-    return { nodes, stop: stopAll };
+    return { nodes, servers: started, stop: stopAll };
   } catch (err) {
     await stopAll();
     throw err;

@@ -1,4 +1,5 @@
 import type { FaqEntry } from './faq.ts';
+import { sessionBounds } from '../bounds.ts';
 import { botTexts, fillText, resolveShop } from '../../config/shop-config.ts';
 import type { BotPostResult } from '../../store/types.ts';
 import type { Deps } from '../deps.ts';
@@ -26,6 +27,7 @@ export class Bots {
       text,
       ts: now,
       perMinute: sc.bots.limits.perMinute,
+      bounds: sessionBounds(this.d.config()),
       ...(role ? { role } : {}),
     });
     this.d.metrics.botMessages.inc({ shop, kind, outcome: r.suppressed ?? 'sent' });

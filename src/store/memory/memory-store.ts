@@ -23,6 +23,11 @@ import type {
   PlanStatsOptions,
   PostResult,
   Requeued,
+  SessionBounds,
+  BuyerLimits,
+  DueShop,
+  ShopWork,
+  SweepOptions,
   SessionView,
   Store,
   StoredEvent,
@@ -30,11 +35,15 @@ import type {
 import { MemoryBus } from './memory-bus.ts';
 import { rateOf } from '../rate.ts';
 import { MemoryPlanStats } from './plan-stats.ts';
-import { ShopState, agentView, sessionView, type SessionRec } from './shop-state.ts';
+import { ACTIVE_HOLD_MS, MAX_DEFER_MS } from '../active.ts';
+import { takeTokens } from '../limits.ts';
+import { ShopState, agentView, rolesOf, sessionView, type SessionRec } from './shop-state.ts';
 
 export interface MemoryStoreOptions {
   /** A session nobody wrote in yet is forgotten after this long. */
   idleSessionTtlMs?: number;
+  /** See src/store/active.ts; shorter in tests. */
+  activeHoldMs?: number;
   /** The clock for expiry (idle sessions, retention, blocks); method `now` arguments do the rest. */
   now?: () => number;
 }
@@ -43,13 +52,15 @@ export interface MemoryStoreOptions {
 const SCAN = 20;
 /** How often (by the clock) expired data is swept out of memory. */
 const SWEEP_EVERY_MS = 60_000;
+/** Due timers handled per sweep and shop (as RedisStore's). */
+const DUE_BATCH = 500;
 
 function fail(code: ErrorCode, message: string): never {
   throw new PeakError(code, message);
 }
 
 interface Appended extends Omit<BuyerPostResult, 'state'> {
-  suppressed?: 'rate' | 'repeat';
+  suppressed?: 'rate' | 'repeat' | 'full';
   replyMs?: number;
 }
 
@@ -73,10 +84,14 @@ export class MemoryStore implements Store {
   private readonly instanceConns = new Map<string, Map<string, ConnRef>>();
   private readonly configWatchers: ((version: string) => void)[] = [];
   private readonly planStatsOf = new Map<string, MemoryPlanStats>();
+  /** The index of active shops: shop → when next due (src/store/active.ts). */
+  private readonly active = new Map<string, number>();
+  private readonly activeHold: number;
 
   constructor(opts: MemoryStoreOptions = {}) {
     this.idleTtl = opts.idleSessionTtlMs ?? 24 * 3_600_000;
     this.clock = opts.now ?? Date.now;
+    this.activeHold = opts.activeHoldMs ?? ACTIVE_HOLD_MS;
     this.lastSweep = this.clock();
   }
 
@@ -98,11 +113,17 @@ export class MemoryStore implements Store {
     return st;
   }
 
+  /** A shop for a step that changes it: marked active (as every script call of RedisStore). */
+  private mut(shop: string): ShopState {
+    this.active.set(shop, this.clock());
+    return this.shop(shop);
+  }
+
   // ---- buyers ----
 
   async openSession(shop: string, buyerId: string, now: number) {
     this.knownShops.add(shop);
-    const st = this.shop(shop);
+    const st = this.mut(shop);
     if (st.isBlocked(buyerId)) fail('blocked', 'you are blocked from chatting with this shop');
     const open = st.buyerSession(buyerId);
     const prev = open === undefined ? undefined : st.session(open);
@@ -115,6 +136,7 @@ export class MemoryStore implements Store {
       arrived: 0,
       created: now,
       seq: 0,
+      bytes: 0,
       excluded: new Map(),
       handovers: [],
       replyMisses: 0,
@@ -130,13 +152,13 @@ export class MemoryStore implements Store {
   }
 
   async postBuyerMessage(shop: string, sessionId: string, buyerId: string, msg: BuyerMessage): Promise<BuyerPostResult> {
-    const flags = { enqueue: msg.enqueue, reclassify: msg.reclassify, perMinute: 0 };
+    const flags = { enqueue: msg.enqueue, reclassify: msg.reclassify, perMinute: 0, bounds: msg.bounds, limits: msg.limits };
     const { suppressed: _s, ...out } = this.append(shop, sessionId, 'buyer', buyerId, msg.clientMsgId, msg.text, msg.ts, msg.role, flags);
     return { ...out, state: this.shop(shop).session(sessionId)!.state };
   }
 
-  async postAgentMessage(shop: string, sessionId: string, agentId: string, msg: { clientMsgId: string; text: string; ts: number }): Promise<AgentPostResult> {
-    const r = this.append(shop, sessionId, 'agent', agentId, msg.clientMsgId, msg.text, msg.ts, '', NO_FLAGS);
+  async postAgentMessage(shop: string, sessionId: string, agentId: string, msg: { clientMsgId: string; text: string; ts: number; bounds?: SessionBounds }): Promise<AgentPostResult> {
+    const r = this.append(shop, sessionId, 'agent', agentId, msg.clientMsgId, msg.text, msg.ts, '', { ...NO_FLAGS, bounds: msg.bounds });
     return {
       seq: r.seq,
       duplicate: r.duplicate,
@@ -146,8 +168,8 @@ export class MemoryStore implements Store {
     };
   }
 
-  async postBotMessage(shop: string, sessionId: string, msg: { text: string; ts: number; role?: string; perMinute: number }): Promise<BotPostResult> {
-    const r = this.append(shop, sessionId, 'bot', '', '', msg.text, msg.ts, msg.role ?? '', { ...NO_FLAGS, perMinute: msg.perMinute });
+  async postBotMessage(shop: string, sessionId: string, msg: { text: string; ts: number; role?: string; perMinute: number; bounds?: SessionBounds }): Promise<BotPostResult> {
+    const r = this.append(shop, sessionId, 'bot', '', '', msg.text, msg.ts, msg.role ?? '', { ...NO_FLAGS, perMinute: msg.perMinute, bounds: msg.bounds });
     if (r.suppressed) return { seq: 0, duplicate: false, suppressed: r.suppressed };
     return { seq: r.seq, duplicate: false, ...(r.firstResponseMs !== undefined ? { firstResponseMs: r.firstResponseMs } : {}) };
   }
@@ -162,20 +184,27 @@ export class MemoryStore implements Store {
     text: string,
     ts: number,
     role: string,
-    flags: { enqueue: boolean; reclassify: boolean; perMinute: number },
+    flags: { enqueue: boolean; reclassify: boolean; perMinute: number; bounds?: SessionBounds | undefined; limits?: BuyerLimits | undefined },
   ): Appended {
-    const st = this.shop(shop);
+    const st = this.mut(shop);
     const s = st.session(sid);
     if (!s || (from === 'buyer' && s.buyer !== actor)) fail('unknown_session', `no session ${sid}`);
     const state = s.state;
     // A resend is answered with the original seq even after the agent closed the chat; once
     // closed, the buyer's next message belongs to a new session.
-    const mfield = `${from[0]}:${cmid}`;
+    // Per sender (the buyer, or one agent by id); an agent's resend only while the chat is its own.
+    const mfield = from === 'agent' ? `a:${actor}:${cmid}` : `${from[0]}:${cmid}`;
     if (cmid !== '' && state !== 'closed') {
       const prev = s.msgIds.get(mfield);
-      if (prev !== undefined) return { seq: prev, duplicate: true };
+      if (prev !== undefined && (from !== 'agent' || state === 'closing' || (state === 'assigned' && s.agent === actor))) return { seq: prev, duplicate: true };
     }
     transition(`${from}Message`, sid, state, { agent: s.agent, actor });
+    const b = flags.bounds;
+    if (b && ((b.maxEvents > 0 && s.seq >= b.maxEvents) || (b.maxBytes > 0 && s.bytes + Buffer.byteLength(text) > b.maxBytes))) {
+      if (from === 'bot') return { seq: 0, duplicate: false, suppressed: 'full' };
+      fail('too_large', `this chat has reached its transcript limit (${b.maxEvents} events, ${b.maxBytes} bytes); nothing was stored`);
+    }
+    if (from === 'buyer' && flags.limits) this.takeBuyerTokens(st, actor, ts, flags.limits);
     if (from === 'bot') {
       if (s.botLast === text) return { seq: 0, duplicate: false, suppressed: 'repeat' };
       const recent = s.botTimes.filter((t) => t > ts - 60_000);
@@ -214,11 +243,10 @@ export class MemoryStore implements Store {
       s.role = role;
       s.arrived = ts;
       s.roles = [role];
-      st.expireSession(s, undefined);
-      st.persistBuyerSession(actor);
       st.idle.remove(sid);
       const q = st.queue(role);
       q.add(sid, ts);
+      st.markQueued(sid, ts);
       out.enqueued = { role, position: q.rank(sid)! + 1 };
     } else if (from === 'buyer' && state === 'queued' && role !== s.role && flags.reclassify) {
       // Moves to the role the buyer named, keeping its place in line.
@@ -230,6 +258,14 @@ export class MemoryStore implements Store {
       s.roles = [...(s.roles ?? [fromRole]), role];
       out.moved = { fromRole, toRole: role, position: q.rank(sid)! + 1 };
     }
+    // An open session's data lives `lifeMs` past its last event (appendEvent.lua).
+    if (s.state !== 'bot' && b && b.lifeMs > 0) {
+      st.expireSession(s, b.lifeMs);
+      st.setBuyerSession(s.buyer, sid, b.lifeMs);
+    } else if (s.state !== 'bot') {
+      st.expireSession(s, undefined);
+      st.persistBuyerSession(s.buyer);
+    }
     return out;
   }
 
@@ -240,6 +276,7 @@ export class MemoryStore implements Store {
   private pushEvent(shop: string, s: SessionRec, ev: Omit<StoredEvent, 'seq'>, agent: string | undefined): number {
     const seq = ++s.seq;
     s.events.push({ seq, ...ev });
+    s.bytes += Buffer.byteLength(ev.text);
     const frame = JSON.stringify({
       type: 'message',
       sessionId: s.id,
@@ -256,7 +293,7 @@ export class MemoryStore implements Store {
   }
 
   async rate(shop: string, sessionId: string, buyerId: string, score: number, comment: string | undefined, now: number) {
-    const st = this.shop(shop);
+    const st = this.mut(shop);
     const s = st.session(sessionId);
     if (!s || s.buyer !== buyerId) fail('unknown_session', `no session ${sessionId}`);
     transition('rate', sessionId, s.state);
@@ -273,9 +310,9 @@ export class MemoryStore implements Store {
 
   // ---- agents ----
 
-  async agentConnect(shop: string, agentId: string, connId: string, now: number): Promise<AgentView> {
+  async agentConnect(shop: string, agentId: string, connId: string, now: number, allowedRoles?: readonly string[]): Promise<AgentView> {
     this.knownShops.add(shop);
-    const st = this.shop(shop);
+    const st = this.mut(shop);
     let a = st.agents.get(agentId);
     if (!a) {
       a = {
@@ -302,12 +339,22 @@ export class MemoryStore implements Store {
       st.grace.remove(agentId);
       st.refreshAvail(agentId);
     }
+    // agentConnect.lua: the token decides what the agent may serve, on every connect.
+    if (allowedRoles) {
+      const keep = rolesOf(a.rolesCsv).filter((r) => allowedRoles.includes(r));
+      if (keep.length !== rolesOf(a.rolesCsv).length) {
+        for (const role of rolesOf(a.rolesCsv)) if (!keep.includes(role)) st.avail.get(role)?.remove(agentId);
+        a.rolesCsv = keep.join(',');
+        if (keep.length === 0) a.status = a.want = 'away';
+        st.refreshAvail(agentId);
+      }
+    }
     a.conns.add(connId);
     return agentView(shop, a);
   }
 
   async agentDisconnect(shop: string, agentId: string, connId: string, now: number, graceMs: number) {
-    const st = this.shop(shop);
+    const st = this.mut(shop);
     const a = st.agents.get(agentId);
     a?.conns.delete(connId);
     if (!a || a.status === 'offline' || a.conns.size > 0) return { offline: false, requeued: [] };
@@ -316,7 +363,7 @@ export class MemoryStore implements Store {
     st.refreshAvail(agentId);
 
     // Nobody is there to answer an offer, so it goes to the next agent now, not at its timeout.
-    const requeued = st.requeueHeld(agentId, a.offers, 'offered');
+    const requeued = st.requeueHeld(agentId, a.offers, 'offered', now);
     a.load -= requeued.length;
 
     let graceUntil = 0;
@@ -338,7 +385,7 @@ export class MemoryStore implements Store {
 
   /** agentStatus.lua */
   private agentStatus(shop: string, agentId: string, status: 'ready' | 'away', rolesCsv: string, capacity: number, now: number): void {
-    const st = this.shop(shop);
+    const st = this.mut(shop);
     const a = st.agents.get(agentId);
     if (!a) fail('bad_state', `agent ${agentId} is not connected`);
     if (status === 'ready') {
@@ -356,7 +403,7 @@ export class MemoryStore implements Store {
   }
 
   async accept(shop: string, sessionId: string, agentId: string, now: number) {
-    const st = this.shop(shop);
+    const st = this.mut(shop);
     const s = st.session(sessionId);
     if (!s) fail('unknown_session', `no session ${sessionId}`);
     const note = s.note ? { note: s.note } : {};
@@ -369,6 +416,7 @@ export class MemoryStore implements Store {
     s.lastAgent = agentId;
     delete s.offerExp;
     st.offers.remove(sessionId);
+    st.queuedSince.remove(sessionId);
     const a = st.agents.get(agentId);
     if (a?.offers.delete(sessionId)) a.sessions.add(sessionId);
     // The agent owes the buyer a first word within the reply window; the idle clock starts too.
@@ -389,7 +437,7 @@ export class MemoryStore implements Store {
 
   /** releaseOffer.lua: decline (agentId given) or expiry (agentId '') of an offer. */
   private releaseOffer(shop: string, sid: string, agentId: string, now: number, excludeMs: number): (Requeued & { agentId: string }) | null {
-    const st = this.shop(shop);
+    const st = this.mut(shop);
     const s = st.session(sid);
     if (agentId !== '') {
       if (!s) fail('unknown_session', `no session ${sid}`);
@@ -399,7 +447,7 @@ export class MemoryStore implements Store {
       return null;
     }
     const holder = s.agent!;
-    st.requeue(s);
+    st.requeue(s, now);
     st.agents.get(holder)?.offers.delete(sid);
     st.releaseLoad(holder, now, false);
     // The agent who let it go is skipped for a while so the session really reaches the next one.
@@ -416,7 +464,7 @@ export class MemoryStore implements Store {
     now: number,
     opts: TransferOptions,
   ): Promise<Transferred> {
-    const st = this.shop(shop);
+    const st = this.mut(shop);
     const s = st.session(sessionId);
     if (!s) fail('unknown_session', `no session ${sessionId}`);
     const { state, agent: holder, role: fromRole } = s;
@@ -431,7 +479,7 @@ export class MemoryStore implements Store {
     s.prio = Math.min(s.prio ?? s.arrived, s.arrived - opts.boostMs);
     st.detach(s, now);
     s.role = toRole;
-    st.requeue(s);
+    st.requeue(s, now);
     if (state === 'assigned' && opts.excludeMs > 0) s.excluded.set(holder!, now + opts.excludeMs);
     // The buyer hears of the handover before the bot's line about it.
     this.bus.deliver({ kind: 'buyer', shop, id: s.buyer }, JSON.stringify({ type: 'handover', sessionId, fromRole, toRole }));
@@ -475,10 +523,27 @@ export class MemoryStore implements Store {
     agentId: string,
     reason: string,
     now: number,
-    o: { retentionMs: number; blockMs?: number; rateWindowMs?: number; line?: string | undefined; lineKind?: EventKind | undefined; goodbye?: string; idleBefore?: number },
+    o: {
+      retentionMs: number;
+      blockMs?: number;
+      rateWindowMs?: number;
+      line?: string | undefined;
+      lineKind?: EventKind | undefined;
+      goodbye?: string;
+      idleBefore?: number;
+      queuedBefore?: number;
+    },
   ): Closed | null {
-    const st = this.shop(shop);
+    const st = this.mut(shop);
     const s = st.session(sid);
+    if (o.queuedBefore !== undefined) {
+      if (s?.state !== 'queued') {
+        st.queuedSince.remove(sid);
+        return null;
+      }
+      const since = st.queuedSince.score(sid);
+      if (since === undefined || since > o.queuedBefore) return null;
+    }
     if (o.idleBefore !== undefined) {
       if (!s || (s.state !== 'bot' && s.state !== 'assigned')) {
         st.idle.remove(sid);
@@ -511,7 +576,7 @@ export class MemoryStore implements Store {
   }
 
   async finishClosing(shop: string, sessionId: string, now: number, opts: { retentionMs: number; goodbye: string; onlyDue: boolean }) {
-    const st = this.shop(shop);
+    const st = this.mut(shop);
     const s = st.session(sessionId);
     if (opts.onlyDue && (s?.state !== 'closing' || s.closingUntil! > now)) {
       if (s?.state !== 'closing') st.closing.remove(sessionId);
@@ -526,7 +591,7 @@ export class MemoryStore implements Store {
   }
 
   async replyMiss(shop: string, sessionId: string, now: number, cutoff: number, opts: { escalate: Escalation; excludeMs: number }) {
-    const st = this.shop(shop);
+    const st = this.mut(shop);
     const since = st.reply.score(sessionId);
     if (since === undefined || since > cutoff) return null;
     st.reply.remove(sessionId);
@@ -539,7 +604,7 @@ export class MemoryStore implements Store {
     let requeued = false;
     if (opts.escalate === 'reoffer') {
       transition('requeue', sessionId, s.state);
-      st.requeue(s);
+      st.requeue(s, now);
       a?.sessions.delete(sessionId);
       st.releaseLoad(agentId, now, true);
       if (opts.excludeMs > 0) s.excluded.set(agentId, now + opts.excludeMs);
@@ -551,15 +616,41 @@ export class MemoryStore implements Store {
     return { agentId, buyerId: s.buyer, role: s.role, waitingSince: since, requeued };
   }
 
+  async expireQueued(shop: string, sessionId: string, now: number, queuedBefore: number, opts: { retentionMs: number; line: BotLine }) {
+    return this.closeSession(shop, sessionId, 'end', '', 'queue_timeout', now, {
+      retentionMs: opts.retentionMs,
+      line: opts.line.text,
+      lineKind: opts.line.kind,
+      queuedBefore,
+    });
+  }
+
+  async limitBuyer(shop: string, buyerId: string, now: number, limits: BuyerLimits): Promise<void> {
+    this.takeBuyerTokens(this.mut(shop), buyerId, now, limits);
+  }
+
+  /** The prelude's limitBuyer. */
+  private takeBuyerTokens(st: ShopState, buyerId: string, now: number, limits: BuyerLimits): void {
+    const bucket = (key: string, l: { perSecond: number; burst: number }) => ({
+      get: () => st.buckets.get(key),
+      set: (b: { tokens: number; at: number }) => st.buckets.set(key, b),
+      rate: l.perSecond,
+      burst: l.burst,
+    });
+    if (!takeTokens([bucket(`b:${buyerId}`, limits.buyer), bucket('', limits.shop)], now)) {
+      fail('rate_limited', 'too many messages from this buyer or shop; slow down');
+    }
+  }
+
   async expireGrace(shop: string, agentId: string, now: number): Promise<Requeued[]> {
-    const st = this.shop(shop);
+    const st = this.mut(shop);
     const a = st.agents.get(agentId);
     if (a?.status !== 'offline') {
       st.grace.remove(agentId);
       return [];
     }
     if (a.graceUntil !== undefined && a.graceUntil > now) return [];
-    const requeued = st.requeueHeld(agentId, a.sessions, 'assigned');
+    const requeued = st.requeueHeld(agentId, a.sessions, 'assigned', now);
     a.load = a.offers.size;
     delete a.graceUntil;
     st.grace.remove(agentId);
@@ -570,7 +661,7 @@ export class MemoryStore implements Store {
 
   /** dispatch.lua: pairs the oldest waiting sessions of one role with the best available agents. */
   async dispatch(shop: string, role: string, now: number, offerTimeoutMs: number, max: number): Promise<Offer[]> {
-    const st = this.shop(shop);
+    const st = this.mut(shop);
     const out: Offer[] = [];
     const eligible = (s: SessionRec, aid: string) => {
       const until = s.excluded.get(aid);
@@ -625,6 +716,11 @@ export class MemoryStore implements Store {
     return { depth: st.queues.get(role)?.size ?? 0, oldestArrivedAt: head === undefined ? null : (st.session(head)?.arrived ?? null) };
   }
 
+  /** Its data lives and dies with this process. */
+  async checkEpoch(): Promise<boolean> {
+    return false;
+  }
+
   // ---- instances (one process: only this one, which never finds itself dead) ----
 
   async heartbeat(instanceId: string, now: number): Promise<void> {
@@ -654,7 +750,7 @@ export class MemoryStore implements Store {
 
   /** buyerConnect.lua */
   async buyerConnect(shop: string, buyerId: string, connId: string, max: number): Promise<void> {
-    const st = this.shop(shop);
+    const st = this.mut(shop);
     let conns = st.buyerConns.get(buyerId);
     if (!conns) st.buyerConns.set(buyerId, (conns = new Set()));
     if (conns.has(connId)) return;
@@ -723,6 +819,59 @@ export class MemoryStore implements Store {
 
   async shops(): Promise<string[]> {
     return [...this.knownShops];
+  }
+
+  async dueShops(now: number, limit: number): Promise<DueShop[]> {
+    return [...this.active]
+      .filter(([, at]) => at <= now)
+      .sort((a, b) => a[1] - b[1])
+      .slice(0, limit)
+      .map(([shop, mark]) => ({ shop, mark }));
+  }
+
+  async activeShops(): Promise<string[]> {
+    return [...this.active.keys()];
+  }
+
+  /** sweepShop.lua and reschedule.lua. */
+  async sweepShop(shop: string, mark: number, now: number, o: SweepOptions): Promise<ShopWork> {
+    const st = this.shop(shop);
+    const batch = (xs: string[]) => xs.slice(0, DUE_BATCH);
+    const queued = o.roles.reduce((n, role) => n + (st.queues.get(role)?.size ?? 0), 0);
+    let nextDue: number | undefined;
+    const soonest = (set: { first(n: number): string[]; score(m: string): number | undefined }, after: number) => {
+      const head = set.first(1)[0];
+      if (after < 0 || head === undefined) return;
+      const t = set.score(head)! + after;
+      if (nextDue === undefined || t < nextDue) nextDue = t;
+    };
+    soonest(st.offers, 0);
+    soonest(st.grace, 0);
+    soonest(st.closing, 0);
+    soonest(st.idle, o.silentSince !== null ? o.idleCloseMs : -1);
+    soonest(st.reply, o.replyWindowMs);
+    soonest(st.queuedSince, o.queuedBefore !== null ? o.maxQueuedMs : -1);
+    if (queued > 0 && (nextDue === undefined || now < nextDue)) nextDue = now;
+    const work: ShopWork = {
+      offers: batch(st.offers.upTo(now)),
+      grace: batch(st.grace.upTo(now)),
+      closing: batch(st.closing.upTo(now)),
+      idle: o.silentSince === null ? [] : batch(st.idle.upTo(o.silentSince)),
+      replies: batch(st.reply.upTo(o.replyCutoff)),
+      queueExpired: o.queuedBefore === null ? [] : batch(st.queuedSince.upTo(o.queuedBefore)),
+      queued,
+    };
+    if (mark < this.clock() - this.activeHold && this.active.get(shop) === mark) {
+      if (nextDue === undefined) this.active.delete(shop);
+      else this.active.set(shop, Math.min(nextDue, now + MAX_DEFER_MS));
+    }
+    return work;
+  }
+
+  async reindexShops(now: number, opts: { onlyIfEmpty?: boolean } = {}): Promise<number> {
+    if (opts.onlyIfEmpty && this.active.size > 0) return 0;
+    for (const shop of this.knownShops) if (!this.active.has(shop)) this.active.set(shop, now);
+    return this.knownShops.size;
   }
 
   async dueOffers(shop: string, now: number): Promise<string[]> {

@@ -1,6 +1,7 @@
 import { transition } from '../../domain/lifecycle.ts';
 import type { AgentStatus, AgentView, Handover, Requeued, SessionState, SessionView, StoredEvent } from '../types.ts';
 import { SortedSet } from './sorted-set.ts';
+import type { Bucket } from '../limits.ts';
 
 /**
  * The data of one shop, shaped like the Redis keys of src/store/redis/keys.ts, plus the
@@ -19,6 +20,8 @@ export interface SessionRec {
   prio?: number;
   created: number;
   seq: number;
+  /** Transcript size in bytes of text (the `bytes` field). */
+  bytes: number;
   agent?: string;
   offerExp?: number;
   lastAgent?: string;
@@ -111,6 +114,10 @@ export class ShopState {
   readonly idle = new SortedSet();
   /** Assigned sessions whose buyer awaits the agent, by when that began. */
   readonly reply = new SortedSet();
+  /** qt: sessions waiting without an agent, by since when. */
+  readonly queuedSince = new SortedSet();
+  /** rl (key '') and rl:<buyer>: token buckets of buyer lines. */
+  readonly buckets = new Map<string, Bucket>();
 
   constructor(private readonly clock: () => number) {}
 
@@ -163,6 +170,8 @@ export class ShopState {
     for (const map of [this.buyerSessions, this.blocks]) {
       for (const [k, e] of map) if (expired(e, now)) map.delete(k);
     }
+    // A bucket untouched this long is full again: the same as none (Redis expires them).
+    for (const [k, b] of this.buckets) if (now - b.at > 600_000) this.buckets.delete(k);
   }
 
   private live(map: Map<string, Expiring>, key: string): Expiring | undefined {
@@ -217,13 +226,19 @@ export class ShopState {
     this.reply.remove(sid);
   }
 
+  /** Since when a session has waited without an agent: kept while offers come back, restarted after an agent had it. */
+  markQueued(sid: string, now: number): void {
+    if (!this.queuedSince.has(sid)) this.queuedSince.add(sid, now);
+  }
+
   /** Back into its role's queue at its priority (arrival less any transfer boost), ahead of later arrivals. */
-  requeue(s: SessionRec): void {
+  requeue(s: SessionRec, now: number): void {
     s.state = 'queued';
     delete s.agent;
     delete s.offerExp;
     this.offers.remove(s.id);
     this.queue(s.role).add(s.id, s.prio ?? s.arrived);
+    this.markQueued(s.id, now);
     this.stopChatClocks(s.id);
   }
 
@@ -252,6 +267,7 @@ export class ShopState {
     s.closedAt = now;
     delete s.closingUntil;
     this.closing.remove(s.id);
+    this.queuedSince.remove(s.id);
     if (this.buyerSession(s.buyer) === s.id) this.dropBuyerSession(s.buyer);
     this.expireSession(s, retentionMs);
   }
@@ -260,13 +276,13 @@ export class ShopState {
    * Re-queues the sessions in `held` (an agent's offers or sessions) that are still in
    * `state` with `agentId`, and empties `held` (prelude's requeueHeld).
    */
-  requeueHeld(agentId: string, held: Set<string>, state: 'offered' | 'assigned'): Requeued[] {
+  requeueHeld(agentId: string, held: Set<string>, state: 'offered' | 'assigned', now: number): Requeued[] {
     const requeued: Requeued[] = [];
     for (const sid of held) {
       const s = this.session(sid);
       if (s?.state === state && s.agent === agentId) {
         transition('requeue', sid, s.state);
-        this.requeue(s);
+        this.requeue(s, now);
         requeued.push({ sessionId: sid, buyerId: s.buyer, role: s.role });
       }
     }

@@ -22,12 +22,17 @@ import type { Address } from '../types.ts';
  *   closing       zset    sessions in their rating window, by its end
  *   idle          zset    `bot`/`assigned` sessions by the buyer's last message (or assignment)
  *   reply         zset    assigned sessions whose buyer awaits the agent, by when it began
+ *   qt            zset    sessions waiting without an agent, by since when (sessions.maxQueuedMs)
+ *   rl, rl:<buyer> hash   token buckets of the shop's and the buyer's lines (rate limits)
  *   ch:b:<buyer>, ch:a:<agent>   pub/sub channels
  *   ps:<bucketMs>:<start>  hash  staffing-plan stats of one time bucket, `<role>|<counter>` →
  *                         count (src/store/plan-stats.ts), expiring after the retention
  *   pa:<sid>      string  when the session's agent took it (start of its handle time)
  *
- * Outside any shop: `<prefix>:shops` (set of shop ids), `<prefix>:config` (hash: the shared
+ * An agent or buyer id inside a key name goes through idPart (`:` and `%` percent-encoded).
+ *
+ * Outside any shop: `<prefix>:shops` (set of shop ids), `<prefix>:active` (zset: the index of
+ * active shops, by next due sweep), `<prefix>:config` (hash: the shared
  * config document and its version; also the channel announcing a new version),
  * `<prefix>:instances` (zset: gateway instances by last heartbeat) and
  * `<prefix>:instance:<id>` (set: that instance's live connections, as JSON ConnRefs).
@@ -41,6 +46,16 @@ export function shopsKey(prefix: string): string {
   return `${prefix}:shops`;
 }
 
+/** zset: the index of active shops, shop → when it is next due for a sweep (src/store/active.ts). */
+export function activeKey(prefix: string): string {
+  return `${prefix}:active`;
+}
+
+/** string: a random id set once per data set; when it is missing or new, the data was lost (a Redis restart). */
+export function epochKey(prefix: string): string {
+  return `${prefix}:epoch`;
+}
+
 export function configKey(prefix: string): string {
   return `${prefix}:config`;
 }
@@ -48,15 +63,23 @@ export function configKey(prefix: string): string {
 export const instancesKey = (prefix: string) => `${prefix}:instances`;
 export const instanceKey = (prefix: string, id: string) => `${prefix}:instance:${id}`;
 
+/**
+ * An id as part of a key name: ':' and '%' percent-encoded (as the prelude's `enc`), so an id
+ * like `x:o` never names another key (agent `x`'s offers set). Other ids are unchanged.
+ */
+export function idPart(id: string): string {
+  return id.replace(/[%:]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
 export const sessionKey = (p: string, sid: string) => `${p}s:${sid}`;
 export const transcriptKey = (p: string, sid: string) => `${p}t:${sid}`;
 export const queueKey = (p: string, role: string) => `${p}q:${role}`;
-export const agentKey = (p: string, aid: string) => `${p}a:${aid}`;
+export const agentKey = (p: string, aid: string) => `${p}a:${idPart(aid)}`;
 export const rateKey = (p: string, role: string) => `${p}rate:${role}`;
 export const offersKey = (p: string) => `${p}offers`;
 export const graceKey = (p: string) => `${p}grace`;
 export const agentsKey = (p: string) => `${p}agents`;
-export const buyerConnsKey = (p: string, buyer: string) => `${p}bc:${buyer}`;
+export const buyerConnsKey = (p: string, buyer: string) => `${p}bc:${idPart(buyer)}`;
 export const closingKey = (p: string) => `${p}closing`;
 export const idleKey = (p: string) => `${p}idle`;
 export const replyKey = (p: string) => `${p}reply`;

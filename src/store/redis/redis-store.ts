@@ -26,12 +26,18 @@ import type {
   PlanRecord,
   PlanStatsOptions,
   Requeued,
+  SessionBounds,
+  BuyerLimits,
+  DueShop,
+  ShopWork,
+  SweepOptions,
   SessionState,
   SessionView,
   Store,
   StoredEvent,
 } from '../types.ts';
-import { agentsKey, buyerConnsKey, instanceKey, instancesKey, channelOf, closingKey, configKey, graceKey, idleKey, replyKey, offersKey, planBucketKey, queueKey, rateKey, sessionKey, shopPrefix, shopsKey, transcriptKey, agentKey } from './keys.ts';
+import { ACTIVE_HOLD_MS, MARK_EVERY_MS, MAX_DEFER_MS } from '../active.ts';
+import { activeKey, epochKey, agentsKey, buyerConnsKey, instanceKey, instancesKey, channelOf, closingKey, configKey, graceKey, idleKey, replyKey, offersKey, planBucketKey, queueKey, rateKey, sessionKey, shopPrefix, shopsKey, transcriptKey, agentKey } from './keys.ts';
 import { rateOf } from '../rate.ts';
 import { ASSIGNED_MARK_TTL_MS, bucketExpiresAt, bucketRows, bucketStartOf, bucketStarts, increments } from '../plan-stats.ts';
 import { defineScripts, type ScriptClient } from './scripts.ts';
@@ -42,6 +48,8 @@ export interface RedisStoreOptions {
   keyPrefix: string;
   /** A session nobody wrote in yet is forgotten after this long. */
   idleSessionTtlMs?: number;
+  /** See src/store/active.ts; shorter in tests. */
+  activeHoldMs?: number;
   /** Connection trouble is reported here (at most once a second per connection) instead of stderr. */
   onConnectionError?: (err: Error, connection: string) => void;
 }
@@ -61,6 +69,9 @@ function translate(err: unknown): never {
   if (err instanceof Error && err.name === 'ReplyError') {
     const m = PEAK_ERROR.exec(err.message);
     if (m) throw new PeakError(m[1] as ErrorCode, m[2]!.replace(/ script: .*$/s, ''));
+    // A Cluster failing over: redirections to the dead master, no master for a slot yet.
+    // (Minimal; the full mapping of retryable Redis errors lives with the transport work.)
+    if (/^(MOVED|ASK|CLUSTERDOWN|TRYAGAIN|MASTERDOWN)\b/.test(err.message)) throw new PeakError('unavailable', 'the store is failing over; retry');
     throw err;
   }
   if (err instanceof Error && (err.name === 'MaxRetriesPerRequestError' || /connection|ECONNREFUSED|ECONNRESET|writeable|timed? ?out/i.test(err.message))) {
@@ -124,6 +135,23 @@ class RedisBus implements Bus {
         );
       });
     });
+    // On a Cluster the sharded subscribers are per node, outside the cluster connection's own
+    // 'ready': when a master fails over, ioredis opens a subscriber on the new master and
+    // SSUBSCRIBEs there, then says 'subscribersReady'. What was published in between (on the
+    // dying master, or before the new subscription) never arrived: subscribers catch up.
+    if (this.sharded) {
+      let lost = false;
+      sub.on('-subscriber', () => (lost = true));
+      sub.on('subscribersReady', () => {
+        if (!lost) return;
+        lost = false;
+        // ioredis sends its SSUBSCRIBEs without waiting for them: ours, queued behind them on
+        // each shard's subscriber, answer once the channels are in place again. Only then is
+        // a replay from the store sure to overlap with live delivery.
+        const again = [...this.handlers.keys()].map((channel) => this.sub.ssubscribe(channel).catch(() => {}));
+        void Promise.all(again).then(() => this.resubscribed.forEach((fn) => fn()));
+      });
+    }
   }
 
   private readonly resubscribed: (() => void)[] = [];
@@ -164,6 +192,14 @@ class RedisBus implements Bus {
 /** appendEvent.lua's reply: seq, duplicate, enqueued, role, position, movedFrom, suppressed, firstResponseMs, state. */
 type AppendReply = [number, number, number, string, number, string, string, number, SessionState, number];
 
+function boundArgs(b: SessionBounds | undefined): number[] {
+  return b ? [b.lifeMs, b.maxEvents, b.maxBytes] : [0, 0, 0];
+}
+
+function limitArgs(l: BuyerLimits | undefined): number[] {
+  return l ? [l.buyer.perSecond, l.buyer.burst, l.shop.perSecond, l.shop.burst] : [0, 1, 0, 1];
+}
+
 function flatRequeued(flat: unknown[]): Requeued[] {
   const out: Requeued[] = [];
   for (let i = 0; i + 2 < flat.length; i += 3) {
@@ -192,14 +228,21 @@ export class RedisStore implements Store {
   readonly bus: Bus;
   private readonly cmd: ScriptClient;
   private readonly knownShops = new Set<string>();
+  /** When this instance last marked each shop active (wall clock), so it marks at most every MARK_EVERY_MS. */
+  private readonly marked = new Map<string, number>();
   private readonly idleTtl: number;
+  private readonly activeHold: number;
+  private readonly markEvery: number;
 
   private constructor(
     private readonly client: Client,
     private readonly sub: Client,
     private readonly prefix: string,
     idleTtlMs: number,
+    activeHoldMs: number,
   ) {
+    this.activeHold = activeHoldMs;
+    this.markEvery = Math.min(MARK_EVERY_MS, activeHoldMs / 5);
     this.cmd = defineScripts(client, { sharded: client instanceof Cluster });
     this.bus = new RedisBus(client, sub, prefix);
     this.idleTtl = idleTtlMs;
@@ -208,8 +251,9 @@ export class RedisStore implements Store {
   static async connect(opts: RedisStoreOptions): Promise<RedisStore> {
     const client = connect(opts, 'cmd');
     const sub = connect(opts, 'sub');
-    const store = new RedisStore(client, sub, opts.keyPrefix, opts.idleSessionTtlMs ?? 24 * 3_600_000);
+    const store = new RedisStore(client, sub, opts.keyPrefix, opts.idleSessionTtlMs ?? 24 * 3_600_000, opts.activeHoldMs ?? ACTIVE_HOLD_MS);
     await Promise.all([client.ping(), sub.ping()]);
+    await store.checkEpoch();
     return store;
   }
 
@@ -243,6 +287,8 @@ export class RedisStore implements Store {
 
   private async call<T>(name: keyof ScriptClient, shop: string, ...args: (string | number)[]): Promise<T> {
     this.online();
+    // Marked before the step writes, so a sweep reading the index meanwhile cannot miss it.
+    await this.markActive(shop);
     try {
       return (await this.cmd[name](this.p(shop), ...args)) as T;
     } catch (err) {
@@ -258,6 +304,15 @@ export class RedisStore implements Store {
     } catch (err) {
       translate(err);
     }
+  }
+
+  private async markActive(shop: string): Promise<void> {
+    const wall = Date.now();
+    const last = this.marked.get(shop);
+    if (last !== undefined && wall - last < this.markEvery) return;
+    await this.guard(this.client.zadd(activeKey(this.prefix), wall, shop));
+    if (this.marked.size > 10_000) for (const [k, t] of this.marked) if (wall - t >= this.markEvery) this.marked.delete(k);
+    this.marked.set(shop, wall);
   }
 
   private async remember(shop: string): Promise<void> {
@@ -276,21 +331,23 @@ export class RedisStore implements Store {
 
   async postBuyerMessage(shop: string, sessionId: string, buyerId: string, msg: BuyerMessage): Promise<BuyerPostResult> {
     const flags = `${msg.enqueue ? 'q' : ''}${msg.reclassify ? 'm' : ''}`;
-    const r = await this.call<AppendReply>('appendEvent', shop, sessionId, 'buyer', buyerId, msg.clientMsgId, msg.text, msg.ts, msg.role, flags, 0);
+    const r = await this.call<AppendReply>(
+      'appendEvent', shop, sessionId, 'buyer', buyerId, msg.clientMsgId, msg.text, msg.ts, msg.role, flags, 0, ...boundArgs(msg.bounds), ...limitArgs(msg.limits),
+    );
     const out: BuyerPostResult = { seq: r[0], duplicate: r[1] === 1, state: r[8] };
     if (r[2] === 1) out.enqueued = { role: r[3], position: r[4] };
     if (r[5]) out.moved = { fromRole: r[5], toRole: r[3], position: r[4] };
     return out;
   }
 
-  async postAgentMessage(shop: string, sessionId: string, agentId: string, msg: { clientMsgId: string; text: string; ts: number }): Promise<AgentPostResult> {
-    const r = await this.call<AppendReply>('appendEvent', shop, sessionId, 'agent', agentId, msg.clientMsgId, msg.text, msg.ts, '', '', 0);
+  async postAgentMessage(shop: string, sessionId: string, agentId: string, msg: { clientMsgId: string; text: string; ts: number; bounds?: SessionBounds }): Promise<AgentPostResult> {
+    const r = await this.call<AppendReply>('appendEvent', shop, sessionId, 'agent', agentId, msg.clientMsgId, msg.text, msg.ts, '', '', 0, ...boundArgs(msg.bounds));
     return { seq: r[0], duplicate: r[1] === 1, role: r[3], ...(r[7] >= 0 ? { firstResponseMs: r[7] } : {}), ...(r[9] >= 0 ? { replyMs: r[9] } : {}) };
   }
 
-  async postBotMessage(shop: string, sessionId: string, msg: { text: string; ts: number; role?: string; perMinute: number }): Promise<BotPostResult> {
-    const r = await this.call<AppendReply>('appendEvent', shop, sessionId, 'bot', '', '', msg.text, msg.ts, msg.role ?? '', '', msg.perMinute);
-    if (r[6]) return { seq: 0, duplicate: false, suppressed: r[6] as 'rate' | 'repeat' };
+  async postBotMessage(shop: string, sessionId: string, msg: { text: string; ts: number; role?: string; perMinute: number; bounds?: SessionBounds }): Promise<BotPostResult> {
+    const r = await this.call<AppendReply>('appendEvent', shop, sessionId, 'bot', '', '', msg.text, msg.ts, msg.role ?? '', '', msg.perMinute, ...boundArgs(msg.bounds));
+    if (r[6]) return { seq: 0, duplicate: false, suppressed: r[6] as 'rate' | 'repeat' | 'full' };
     return { seq: r[0], duplicate: false, ...(r[7] >= 0 ? { firstResponseMs: r[7] } : {}) };
   }
 
@@ -298,11 +355,11 @@ export class RedisStore implements Store {
     await this.call('rate', shop, sessionId, buyerId, score, comment ?? '', now);
   }
 
-  async agentConnect(shop: string, agentId: string, connId: string, now: number): Promise<AgentView> {
+  async agentConnect(shop: string, agentId: string, connId: string, now: number, allowedRoles?: readonly string[]): Promise<AgentView> {
     await this.remember(shop);
     const [status, roles, capacity, load, sessions, offers, ratingSum, ratingCount, replyMisses] = await this.call<
       [AgentStatus, string, number, number, string[], string[], number, number, number]
-    >('agentConnect', shop, agentId, connId, now);
+    >('agentConnect', shop, agentId, connId, now, allowedRoles ? allowedRoles.join(',') : '*');
     return { id: agentId, shop, status, roles: roles ? roles.split(',') : [], capacity, load, sessions, offers, ratingSum, ratingCount, replyMisses };
   }
 
@@ -364,11 +421,11 @@ export class RedisStore implements Store {
     agentId: string,
     reason: string,
     now: number,
-    o: { retentionMs: number; blockMs?: number; rateWindowMs?: number; line?: string; lineKind?: string; goodbye?: string; idleBefore?: number },
+    o: { retentionMs: number; blockMs?: number; rateWindowMs?: number; line?: string; lineKind?: string; goodbye?: string; idleBefore?: number; queuedBefore?: number },
   ): Promise<Closed | null> {
     const r = await this.call<[string, string, 'closing' | 'closed', string] | null>(
       'close', shop, sessionId, mode, agentId, reason, now, o.retentionMs, o.blockMs ?? 0, o.rateWindowMs ?? 0,
-      o.line ?? '', o.lineKind ?? '', o.goodbye ?? '', o.idleBefore ?? -1,
+      o.line ?? '', o.lineKind ?? '', o.goodbye ?? '', o.idleBefore ?? -1, o.queuedBefore ?? -1,
     );
     if (!r) return null;
     return { buyerId: r[0], ...(r[1] ? { agentId: r[1] } : {}), state: r[2], role: r[3] };
@@ -408,6 +465,19 @@ export class RedisStore implements Store {
 
   async expireGrace(shop: string, agentId: string, now: number): Promise<Requeued[]> {
     return flatRequeued(await this.call<unknown[]>('expireGrace', shop, agentId, now));
+  }
+
+  async expireQueued(shop: string, sessionId: string, now: number, queuedBefore: number, opts: { retentionMs: number; line: { text: string; kind: EventKind } }) {
+    return this.closeCall(shop, sessionId, 'end', '', 'queue_timeout', now, {
+      retentionMs: opts.retentionMs,
+      line: opts.line.text,
+      lineKind: opts.line.kind,
+      queuedBefore,
+    });
+  }
+
+  async limitBuyer(shop: string, buyerId: string, now: number, limits: BuyerLimits): Promise<void> {
+    await this.call('limitBuyer', shop, buyerId, now, ...limitArgs(limits));
   }
 
   async dispatch(shop: string, role: string, now: number, offerTimeoutMs: number, max: number): Promise<Offer[]> {
@@ -507,6 +577,22 @@ export class RedisStore implements Store {
     return { depth, oldestArrivedAt: arrived === null ? null : Number(arrived) };
   }
 
+  /** The data's epoch as this process last saw it; a new one means the data it knew is gone. */
+  private epoch: string | undefined;
+
+  async checkEpoch(): Promise<boolean> {
+    const key = epochKey(this.prefix);
+    await this.guard(this.client.set(key, randomUUID(), 'NX'));
+    const current = await this.guard(this.client.get(key));
+    const lost = this.epoch !== undefined && current !== this.epoch;
+    this.epoch = current ?? undefined;
+    if (!lost) return false;
+    // Every shop this process knew is a shop again, and due for a sweep.
+    this.marked.clear();
+    if (this.knownShops.size) await this.guard(this.client.sadd(shopsKey(this.prefix), ...this.knownShops));
+    return true;
+  }
+
   async heartbeat(instanceId: string, now: number): Promise<void> {
     await this.guard(this.client.zadd(instancesKey(this.prefix), now, instanceId));
   }
@@ -562,6 +648,42 @@ export class RedisStore implements Store {
 
   async shops(): Promise<string[]> {
     return this.guard(this.client.smembers(shopsKey(this.prefix)));
+  }
+
+  async dueShops(now: number, limit: number): Promise<DueShop[]> {
+    const flat = await this.guard(this.client.zrangebyscore(activeKey(this.prefix), '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit));
+    const out: DueShop[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) out.push({ shop: flat[i]!, mark: Number(flat[i + 1]) });
+    return out;
+  }
+
+  async activeShops(): Promise<string[]> {
+    return this.guard(this.client.zrange(activeKey(this.prefix), 0, -1));
+  }
+
+  async sweepShop(shop: string, mark: number, now: number, o: SweepOptions): Promise<ShopWork> {
+    const [offers, grace, closing, idle, replies, queueExpired, queued, nextDue] = await this.guard(
+      this.cmd.sweepShop(
+        this.p(shop), now, o.silentSince ?? -1, o.replyCutoff, o.queuedBefore ?? -1, o.idleCloseMs, o.replyWindowMs, o.maxQueuedMs, DUE_BATCH, o.roles.join(','),
+      ) as Promise<[string[], string[], string[], string[], string[], string[], number, number]>,
+    );
+    // A mark this fresh may belong to a step that had not written yet when the shop was read.
+    if (mark < Date.now() - this.activeHold) {
+      const next = nextDue < 0 ? '' : String(Math.min(nextDue, now + MAX_DEFER_MS));
+      await this.guard(this.cmd.reschedule(activeKey(this.prefix), shop, mark, next));
+    }
+    return { offers, grace, closing, idle, replies, queueExpired, queued };
+  }
+
+  async reindexShops(now: number, opts: { onlyIfEmpty?: boolean } = {}): Promise<number> {
+    if (opts.onlyIfEmpty && (await this.guard(this.client.exists(activeKey(this.prefix)))) === 1) return 0;
+    const shops = new Set([...(await this.shops()), ...this.knownShops]);
+    const all = [...shops];
+    for (let i = 0; i < all.length; i += 500) {
+      const chunk = all.slice(i, i + 500);
+      await this.guard(this.client.zadd(activeKey(this.prefix), 'NX', ...chunk.flatMap((shop) => [now, shop])));
+    }
+    return all.length;
   }
 
   async dueOffers(shop: string, now: number): Promise<string[]> {

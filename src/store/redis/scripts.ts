@@ -23,6 +23,9 @@ export const SCRIPT_NAMES = [
   'dispatch',
   'buyerConnect',
   'planRecord',
+  'limitBuyer',
+  'sweepShop',
+  'reschedule',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

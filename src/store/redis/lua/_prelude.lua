@@ -8,8 +8,13 @@ local function fail(code, message)
   error({ err = 'PEAK ' .. code .. ' ' .. message })
 end
 
+-- Ids go into key names percent-encoded (':' and '%'), as keys.ts does, so an id like
+-- 'x:o' can never name another key ('a:x' plus its ':o' offers set).
+local function enc(id) return (string.gsub(id, '[%%:]', function(c) return string.format('%%%02X', string.byte(c)) end)) end
 local function skey(sid) return P .. 's:' .. sid end
-local function akey(aid) return P .. 'a:' .. aid end
+local function akey(aid) return P .. 'a:' .. enc(aid) end
+-- A buyer's keys: 'bs' (open session), 'blk' (block marker), 'bc' (live connections).
+local function bkey(kind, buyer) return P .. kind .. ':' .. enc(buyer) end
 
 -- Scores must stay exact integers; Lua's default number formatting would round them.
 local function int(n) return string.format('%.0f', n) end
@@ -35,6 +40,7 @@ local function pushEvent(sid, ev, buyer, agent)
   if ev.role then fields[#fields + 1] = 'r'; fields[#fields + 1] = ev.role; msg.role = ev.role end
   if ev.kind then fields[#fields + 1] = 'k'; fields[#fields + 1] = ev.kind; msg.kind = ev.kind end
   redis.call('XADD', P .. 't:' .. sid, seq .. '-0', unpack(fields))
+  redis.call('HINCRBY', skey(sid), 'bytes', #ev.text)
   local frame = cjson.encode(msg)
   if ev.from ~= 'buyer' and buyer then redis.call(PUBLISH, P .. 'ch:b:' .. buyer, frame) end
   if ev.from ~= 'agent' and agent then redis.call(PUBLISH, P .. 'ch:a:' .. agent, frame) end
@@ -74,27 +80,32 @@ local function stopChatClocks(sid)
   redis.call('ZREM', P .. 'reply', sid)
 end
 
+-- Since when a session has waited without an agent (sessions.maxQueuedMs counts from it):
+-- kept while offers come back unanswered, restarted once an agent has had the chat.
+local function markQueued(sid, now) redis.call('ZADD', P .. 'qt', 'NX', int(now), sid) end
+
 -- Back into its role's queue at its priority: its original arrival time, less any transfer
 -- boost, which puts it ahead of everyone who arrived later.
-local function requeue(sid)
+local function requeue(sid, now)
   local s = redis.call('HMGET', skey(sid), 'role', 'arrived', 'buyer', 'prio')
   redis.call('HSET', skey(sid), 'state', 'queued')
   redis.call('HDEL', skey(sid), 'agent', 'offerExp')
   redis.call('ZREM', P .. 'offers', sid)
   redis.call('ZADD', P .. 'q:' .. s[1], s[4] or s[2], sid)
+  markQueued(sid, now)
   stopChatClocks(sid)
   return s
 end
 
 -- Re-queues the sessions of an agent's set (its offers ':o' or sessions ':s') that are still
 -- in `state` with that agent, and deletes the set. Returns {sessionId, buyerId, role, ...}.
-local function requeueHeld(aid, suffix, state)
+local function requeueHeld(aid, suffix, state, now)
   local out = {}
   for _, sid in ipairs(redis.call('SMEMBERS', akey(aid) .. suffix)) do
     local st = redis.call('HMGET', skey(sid), 'state', 'agent')
     if st[1] == state and st[2] == aid then
       transition('requeue', sid, st[1])
-      local s = requeue(sid)
+      local s = requeue(sid, now)
       out[#out + 1] = sid
       out[#out + 1] = s[3]
       out[#out + 1] = s[1]
@@ -125,6 +136,40 @@ local function finalClose(sid, buyer, reason, now, retention)
   redis.call('HSET', skey(sid), 'state', 'closed', 'closedReason', reason, 'closedAt', int(now))
   redis.call('HDEL', skey(sid), 'closingUntil')
   redis.call('ZREM', P .. 'closing', sid)
-  if redis.call('GET', P .. 'bs:' .. buyer) == sid then redis.call('DEL', P .. 'bs:' .. buyer) end
+  redis.call('ZREM', P .. 'qt', sid)
+  if redis.call('GET', bkey('bs', buyer)) == sid then redis.call('DEL', bkey('bs', buyer)) end
   for _, k in ipairs({ skey(sid), P .. 't:' .. sid, P .. 'm:' .. sid }) do redis.call('PEXPIRE', k, retention) end
+end
+
+-- Token buckets shared by every instance (src/store/limits.ts mirrors them): each bucket is
+-- a hash {t = tokens, at = ms}, refilled at `rate` per second up to `burst`. Takes one token
+-- from every bucket of `buckets` ({key, rate, burst}) or, when one is empty, from none.
+local function takeTokens(buckets, now)
+  local left = {}
+  for i, b in ipairs(buckets) do
+    local rate, burst = tonumber(b[2]), tonumber(b[3])
+    local h = redis.call('HMGET', b[1], 't', 'at')
+    local tokens = tonumber(h[1] or burst)
+    local at = tonumber(h[2] or now)
+    tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000)
+    if tokens < 1 then return false end
+    left[i] = tokens - 1
+  end
+  for i, b in ipairs(buckets) do
+    redis.call('HSET', b[1], 't', tostring(left[i]), 'at', int(now))
+    -- A full bucket is the same as none: the key lives only while it is refilling.
+    redis.call('PEXPIRE', b[1], math.ceil(tonumber(b[3]) / tonumber(b[2]) * 1000) + 1000)
+  end
+  return true
+end
+
+-- A buyer's frames are limited per buyer and per shop, across all connections and instances.
+-- limits: {buyerRate, buyerBurst, shopRate, shopBurst}; a rate of 0 turns that bucket off.
+local function limitBuyer(buyer, limits, now)
+  local buckets = {}
+  if tonumber(limits[1]) > 0 then buckets[#buckets + 1] = { bkey('rl', buyer), limits[1], limits[2] } end
+  if tonumber(limits[3]) > 0 then buckets[#buckets + 1] = { P .. 'rl', limits[3], limits[4] } end
+  if not takeTokens(buckets, now) then
+    fail('rate_limited', 'too many messages from this buyer or shop; slow down')
+  end
 end

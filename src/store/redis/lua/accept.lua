@@ -12,6 +12,7 @@ if tonumber(s[4]) < now then fail('bad_state', 'the offer of session ' .. sid ..
 redis.call('HSET', key, 'state', state, 'lastAgent', aid)
 redis.call('HDEL', key, 'offerExp')
 redis.call('ZREM', P .. 'offers', sid)
+redis.call('ZREM', P .. 'qt', sid)
 redis.call('SMOVE', akey(aid) .. ':o', akey(aid) .. ':s', sid)
 -- The agent owes the buyer a first word within the reply window; the idle clock starts too.
 redis.call('ZADD', P .. 'idle', int(now), sid)

@@ -11,7 +11,7 @@ redis.call('HSET', key, 'want', status, 'status', 'offline')
 refreshAvail(aid)
 
 -- Nobody is there to answer an offer, so it goes to the next agent now, not at its timeout.
-local requeued = requeueHeld(aid, ':o', 'offered')
+local requeued = requeueHeld(aid, ':o', 'offered', now)
 -- requeued holds three fields per session.
 if #requeued > 0 then redis.call('HINCRBY', key, 'load', int(-#requeued / 3)) end
 

@@ -5,6 +5,11 @@
 --   flags: buyer: 'q' = may enter the queue now (a `bot` session), 'm' = the role was matched
 --          by a rule, so a waiting session moves there. bot: unused.
 --   botPerMinute: bot messages allowed per session per rolling minute.
+--       lifeMs, maxEvents, maxBytes, buyerRate, buyerBurst, shopRate, shopBurst
+--   lifeMs: an open (no longer `bot`) session's keys expire this long after its last event.
+--   maxEvents / maxBytes: the transcript's cap (0 = none); a buyer or agent line past it is
+--          `too_large`, a bot line is suppressed ('full').
+--   buyerRate..shopBurst: the buyer's and the shop's buckets for buyer lines (see the prelude).
 -- Returns {seq, duplicate, enqueued, role, position, movedFrom, suppressed, firstResponseMs,
 --          state, replyMs}
 --   state: the session's state after this message.
@@ -12,6 +17,7 @@
 --   replyMs: an agent line answering a waiting buyer: how long the buyer waited (-1: none).
 local sid, from, actor, cmid, text, ts, role = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local flags, botPerMinute = ARGV[8] or '', tonumber(ARGV[9] or '0')
+local life, maxEvents, maxBytes = tonumber(ARGV[10] or '0'), tonumber(ARGV[11] or '0'), tonumber(ARGV[12] or '0')
 local now = tonumber(ts)
 local key = skey(sid)
 local s = redis.call('HMGET', key, 'state', 'buyer', 'agent', 'role', 'arrived', 'roles', 'firstAt', 'frAt')
@@ -21,13 +27,27 @@ if not state or (from == 'buyer' and s[2] ~= actor) then
 end
 -- A resend is answered with the original seq even after the agent closed the chat (the
 -- client only lacked the ack); once closed, the buyer's next message belongs to a new session.
+-- Ids are de-duplicated per sender: the buyer, or one agent by its id, so the next agent
+-- after a transfer may reuse ids. An agent's resend counts only while the chat is still its
+-- own (or winding down); after a transfer it gets not_assigned from the holder check below.
 local mkey = P .. 'm:' .. sid
-local mfield = string.sub(from, 1, 1) .. ':' .. cmid
+local mfield = from == 'agent' and ('a:' .. actor .. ':' .. cmid) or (string.sub(from, 1, 1) .. ':' .. cmid)
 if cmid ~= '' and state ~= 'closed' then
   local prev = redis.call('HGET', mkey, mfield)
-  if prev then return { tonumber(prev), 1, 0, s[4], 0, '', '', -1, state, -1 } end
+  if prev and (from ~= 'agent' or ENDED[state] or (state == 'assigned' and s[3] == actor)) then
+    return { tonumber(prev), 1, 0, s[4], 0, '', '', -1, state, -1 }
+  end
 end
 transition(from .. 'Message', sid, state, s[3], actor)
+
+-- The transcript's cap, checked before anything is written.
+local size = redis.call('HMGET', key, 'seq', 'bytes')
+if (maxEvents > 0 and tonumber(size[1] or '0') >= maxEvents) or (maxBytes > 0 and tonumber(size[2] or '0') + #text > maxBytes) then
+  if from == 'bot' then return { 0, 0, 0, s[4], 0, '', 'full', -1, state, -1 } end
+  fail('too_large', 'this chat has reached its transcript limit (' .. maxEvents .. ' events, ' .. maxBytes .. ' bytes); nothing was stored')
+end
+-- The last check, as it is the first write: a line refused for anything else costs no token.
+if from == 'buyer' then limitBuyer(actor, { ARGV[13] or '0', ARGV[14] or '1', ARGV[15] or '0', ARGV[16] or '1' }, now) end
 
 if from == 'bot' then
   -- Platform rules punish bots that spam: a rolling per-minute cap and no repeated text.
@@ -78,11 +98,9 @@ if from == 'buyer' and state == 'bot' and string.find(flags, 'q', 1, true) then
   state = transition('enqueue', sid, state)
   qrole = role
   redis.call('HSET', key, 'state', state, 'role', role, 'arrived', ts, 'roles', role)
-  redis.call('PERSIST', key)
-  redis.call('PERSIST', P .. 'bs:' .. actor)
-  redis.call('PERSIST', P .. 't:' .. sid)
   redis.call('ZREM', P .. 'idle', sid)
   redis.call('ZADD', P .. 'q:' .. role, ts, sid)
+  markQueued(sid, now)
   enqueued = 1
   position = redis.call('ZRANK', P .. 'q:' .. role, sid) + 1
 elseif from == 'buyer' and state == 'queued' and role ~= s[4] and string.find(flags, 'm', 1, true) then
@@ -94,6 +112,13 @@ elseif from == 'buyer' and state == 'queued' and role ~= s[4] and string.find(fl
   redis.call('ZADD', P .. 'q:' .. role, prio, sid)
   redis.call('HSET', key, 'role', role, 'roles', (s[6] or s[4]) .. ',' .. role)
   position = redis.call('ZRANK', P .. 'q:' .. role, sid) + 1
+end
+-- An open session's keys live `life` past its last event, so none waits in Redis forever
+-- (queued ones included) even with no gateway left to close it; closing sets the retention.
+if state ~= 'bot' and life > 0 then
+  for _, k in ipairs({ key, P .. 't:' .. sid, mkey, bkey('bs', s[2]) }) do redis.call('PEXPIRE', k, life) end
+elseif enqueued == 1 then
+  for _, k in ipairs({ key, P .. 't:' .. sid, mkey, bkey('bs', s[2]) }) do redis.call('PERSIST', k) end
 end
 -- A session nobody queued yet expires by itself; its transcript (bot messages) with it.
 if enqueued == 0 and state == 'bot' then

@@ -7,10 +7,13 @@
 --   mode 'end':   the system ends it from any unfinished state, saying `line` if given.
 --                 With idleBefore >= 0 only a `bot` or `assigned` session whose buyer has
 --                 been silent since before idleBefore (else returns false).
+--                 With queuedBefore >= 0 only a `queued` session that has waited without an
+--                 agent since at or before queuedBefore (else returns false).
 -- Returns {buyerId, agentId or '', state after, role}.
 local sid, mode, aid, reason, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local retention, blockMs, window = ARGV[6], tonumber(ARGV[7]), tonumber(ARGV[8])
 local line, lineKind, goodbye, idleBefore = ARGV[9], ARGV[10], ARGV[11], tonumber(ARGV[12])
+local queuedBefore = tonumber(ARGV[13] or '-1')
 local key = skey(sid)
 local s = redis.call('HMGET', key, 'state', 'agent', 'buyer', 'role')
 local state, holder, buyer, role = s[1], s[2], s[3], s[4]
@@ -22,6 +25,14 @@ if idleBefore >= 0 then
     return false
   end
   if not since or tonumber(since) > idleBefore then return false end
+end
+if queuedBefore >= 0 then
+  local since = redis.call('ZSCORE', P .. 'qt', sid)
+  if state ~= 'queued' then
+    redis.call('ZREM', P .. 'qt', sid)
+    return false
+  end
+  if not since or tonumber(since) > queuedBefore then return false end
 end
 if not state then fail('unknown_session', 'no session ' .. sid) end
 local nxt = transition(mode, sid, state, holder, aid)
@@ -44,6 +55,6 @@ else
     pushEvent(sid, { from = 'bot', text = goodbye, ts = ARGV[5], kind = 'goodbye' }, buyer, nil)
   end
   finalClose(sid, buyer, reason, now, retention)
-  if mode == 'block' then redis.call('SET', P .. 'blk:' .. buyer, reason, 'PX', int(blockMs)) end
+  if mode == 'block' then redis.call('SET', bkey('blk', buyer), reason, 'PX', int(blockMs)) end
 end
 return { buyer, holder or '', nxt, role }

@@ -8,7 +8,7 @@ if a[1] ~= 'offline' then
   return {}
 end
 if a[2] and tonumber(a[2]) > now then return {} end
-local requeued = requeueHeld(aid, ':s', 'assigned')
+local requeued = requeueHeld(aid, ':s', 'assigned', now)
 redis.call('HSET', key, 'load', redis.call('SCARD', key .. ':o'))
 redis.call('HDEL', key, 'graceUntil')
 redis.call('ZREM', P .. 'grace', aid)

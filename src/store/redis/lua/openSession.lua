@@ -1,10 +1,10 @@
 -- ARGV: buyerId, newSessionId, now, idleTtlMs
 -- Returns {sessionId, lastSeq, created(0|1)}.
 local buyer, newSid, now, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-if redis.call('EXISTS', P .. 'blk:' .. buyer) == 1 then
+if redis.call('EXISTS', bkey('blk', buyer)) == 1 then
   fail('blocked', 'you are blocked from chatting with this shop')
 end
-local bkey = P .. 'bs:' .. buyer
+local bkey = bkey('bs', buyer)
 local sid = redis.call('GET', bkey)
 if sid then
   local s = redis.call('HMGET', skey(sid), 'state', 'seq')

@@ -12,7 +12,7 @@ elseif s[1] ~= 'offered' or tonumber(s[3]) > now then
   return false
 end
 local holder = s[2]
-local q = requeue(sid)
+local q = requeue(sid, now)
 redis.call('SREM', akey(holder) .. ':o', sid)
 releaseLoad(holder, now, false)
 -- The agent who let it go is skipped for a while so the session really reaches the next one.

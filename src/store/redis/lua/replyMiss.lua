@@ -15,7 +15,7 @@ redis.call('HINCRBY', key, 'replyMisses', 1)
 local requeued = 0
 if escalate == 'reoffer' then
   transition('requeue', sid, s[1])
-  requeue(sid)
+  requeue(sid, now)
   redis.call('SREM', akey(aid) .. ':s', sid)
   releaseLoad(aid, now, true)
   if exclude > 0 then redis.call('HSET', key, 'x:' .. aid, int(now + exclude)) end

@@ -25,7 +25,7 @@ if note ~= '' then redis.call('HSET', key, 'note', note) else redis.call('HDEL',
 local prio = math.min(tonumber(s[7] or s[6]), tonumber(s[6]) - boost)
 redis.call('HSET', key, 'prio', int(prio))
 detach(sid, state, fromRole, holder, now)
-requeue(sid)
+requeue(sid, now)
 if state == 'assigned' and exclude > 0 then redis.call('HSET', key, 'x:' .. holder, int(now + exclude)) end
 
 -- The buyer hears of the handover before the bot's line about it, in this order everywhere.

@@ -1,0 +1,12 @@
+import type { Config } from '../config/schema.ts';
+import type { BuyerLimits, SessionBounds } from '../store/types.ts';
+
+/** What one session may hold in the store (config `sessions.*`), for every line stored. */
+export function sessionBounds(c: Config): SessionBounds {
+  return { lifeMs: c.sessions.openTtlMs, maxEvents: c.sessions.maxTranscriptEvents, maxBytes: c.sessions.maxTranscriptBytes };
+}
+
+/** A buyer's shared rate limits (config `server.rateLimit.perBuyer` / `perShop`). */
+export function buyerLimits(c: Config): BuyerLimits {
+  return { buyer: c.server.rateLimit.perBuyer, shop: c.server.rateLimit.perShop };
+}
