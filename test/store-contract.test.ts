@@ -1,10 +1,11 @@
 /**
- * The Store contract (src/store/types.ts), run unchanged against RedisStore (a private
- * redis-server) and MemoryStore. Both must behave the same in every case below.
+ * The Store contract (src/store/types.ts), run unchanged against RedisStore over a private
+ * redis-server and over the embedded engine (the same scripts, in process). Both must behave
+ * the same in every case below.
  */
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { PeakError } from '../src/protocol/errors.ts';
-import { MemoryStore } from '../src/store/memory/memory-store.ts';
+import { createEmbeddedStore } from '../src/store/embedded/embedded-store.ts';
 import { RedisStore } from '../src/store/redis/redis-store.ts';
 import type { Address, Store } from '../src/store/types.ts';
 import { startRedis, type RedisHandle } from './support/redis-server.ts';
@@ -35,9 +36,9 @@ const impls: Impl[] = [
     },
   },
   {
-    name: 'MemoryStore',
+    name: 'embedded',
     async make(opts = {}) {
-      return new MemoryStore(opts);
+      return createEmbeddedStore(opts);
     },
   },
 ];

@@ -184,7 +184,7 @@ function toEvent(id: string, fields: string[]): StoredEvent {
 }
 
 export class RedisStore implements Store {
-  readonly kind = 'redis' as const;
+  readonly kind: Store['kind'];
   readonly bus: Bus;
   private readonly cmd: ScriptClient;
   private readonly knownShops = new Set<string>();
@@ -195,7 +195,9 @@ export class RedisStore implements Store {
     private readonly sub: Client,
     private readonly prefix: string,
     idleTtlMs: number,
+    kind: Store['kind'] = 'redis',
   ) {
+    this.kind = kind;
     this.cmd = defineScripts(client, { sharded: client instanceof Cluster });
     this.bus = new RedisBus(client, sub, prefix);
     this.idleTtl = idleTtlMs;
@@ -207,6 +209,11 @@ export class RedisStore implements Store {
     const store = new RedisStore(client, sub, opts.keyPrefix, opts.idleSessionTtlMs ?? 24 * 3_600_000);
     await Promise.all([client.ping(), sub.ping()]);
     return store;
+  }
+
+  /** A store over clients made elsewhere (the embedded engine's in-process clients). */
+  static over(client: Client, sub: Client, opts: { keyPrefix: string; idleSessionTtlMs?: number; kind: Store['kind'] }): RedisStore {
+    return new RedisStore(client, sub, opts.keyPrefix, opts.idleSessionTtlMs ?? 24 * 3_600_000, opts.kind);
   }
 
   /** The raw client, for tests and benchmarks that need to look at keys. */

@@ -1,0 +1,136 @@
+import { SortedSet } from './sorted-set.ts';
+
+export interface StreamEntry {
+  ms: number;
+  seq: number;
+  fields: string[];
+}
+
+export interface Stream {
+  entries: StreamEntry[];
+  lastMs: number;
+  lastSeq: number;
+}
+
+interface Types {
+  string: string;
+  hash: Map<string, string>;
+  set: Set<string>;
+  zset: SortedSet;
+  list: string[];
+  stream: Stream;
+}
+
+export type TypeName = keyof Types;
+type Of<T extends TypeName> = Types[T];
+export type Value = { [T in TypeName]: { type: T; v: Types[T] } }[TypeName];
+
+/** A Redis reply: integers are numbers, bulk strings strings, nil null. */
+export type Reply = number | string | null | Reply[] | StatusReply | ErrorReply;
+
+export class StatusReply {
+  constructor(readonly status: string) {}
+}
+
+export class ErrorReply {
+  constructor(readonly message: string) {}
+}
+
+/** A command's failure, answered as an error reply (WRONGTYPE, ERR syntax error, ...). */
+export class CommandError extends Error {}
+
+export const WRONGTYPE = 'WRONGTYPE Operation against a key holding the wrong kind of value';
+
+/** How often (by the clock) expired keys nobody looked up are swept out of memory. */
+const SWEEP_EVERY_MS = 60_000;
+
+const EMPTY: { [T in TypeName]: () => Types[T] } = {
+  string: () => '',
+  hash: () => new Map(),
+  set: () => new Set(),
+  zset: () => new SortedSet(),
+  list: () => [],
+  stream: () => ({ entries: [], lastMs: 0, lastSeq: 0 }),
+};
+
+/**
+ * Redis' keyspace in one process: typed values, expiry by an injectable clock (a key is gone
+ * once the clock is past its deadline, as Redis decides), and aggregates that vanish when
+ * they become empty. It knows nothing of what the keys mean.
+ */
+export class Keyspace {
+  private readonly data = new Map<string, Value>();
+  private readonly expires = new Map<string, number>();
+  private lastSweep: number;
+
+  constructor(readonly now: () => number = Date.now) {
+    this.lastSweep = now();
+  }
+
+  /** The live value at `key`, expiring it first when its time is up. */
+  lookup(key: string): Value | undefined {
+    const at = this.expires.get(key);
+    if (at !== undefined && this.now() > at) this.delete(key);
+    return this.data.get(key);
+  }
+
+  /** The value of `type` at `key`, undefined when absent; WRONGTYPE when it is another type. */
+  read<T extends TypeName>(key: string, type: T): Of<T> | undefined {
+    const v = this.lookup(key);
+    if (!v) return undefined;
+    if (v.type !== type) throw new CommandError(WRONGTYPE);
+    return v.v as Of<T>;
+  }
+
+  /** Like read, but creates an empty value for a write (callers drop it again via settle if it stays empty). */
+  write<T extends TypeName>(key: string, type: T): Of<T> {
+    const v = this.read(key, type);
+    if (v !== undefined) return v;
+    const fresh = EMPTY[type]() as Of<T>;
+    this.data.set(key, { type, v: fresh } as unknown as Value);
+    return fresh;
+  }
+
+  /** Deletes an aggregate that a command left empty, as Redis does (streams stay). */
+  settle(key: string): void {
+    const v = this.data.get(key);
+    if (!v) return;
+    const size = v.type === 'hash' || v.type === 'set' ? v.v.size : v.type === 'zset' ? v.v.size : v.type === 'list' ? v.v.length : 1;
+    if (size === 0) this.delete(key);
+  }
+
+  setString(key: string, value: string, keepTtl = false): void {
+    this.lookup(key);
+    this.data.set(key, { type: 'string', v: value });
+    if (!keepTtl) this.expires.delete(key);
+  }
+
+  delete(key: string): boolean {
+    this.expires.delete(key);
+    return this.data.delete(key);
+  }
+
+  /** The deadline of a live key, undefined without one. */
+  expiry(key: string): number | undefined {
+    return this.lookup(key) ? this.expires.get(key) : undefined;
+  }
+
+  /** Sets (or with undefined removes) a live key's deadline; a deadline already past deletes it. */
+  expireAt(key: string, at: number | undefined): void {
+    if (at === undefined) this.expires.delete(key);
+    else if (at <= this.now()) this.delete(key);
+    else this.expires.set(key, at);
+  }
+
+  /** Expired keys are dropped on access; now and then the rest are swept too. */
+  maybeSweep(): void {
+    const now = this.now();
+    if (now - this.lastSweep < SWEEP_EVERY_MS) return;
+    this.lastSweep = now;
+    for (const [key, at] of this.expires) if (now > at) this.delete(key);
+  }
+
+  get size(): number {
+    return this.data.size;
+  }
+}
