@@ -51,7 +51,7 @@ export class EmbeddedClient extends EventEmitter implements Subscriber {
   status: 'ready' | 'end' = 'ready';
   private readonly subscribed = [new Set<string>(), new Set<string>()];
 
-  constructor(private readonly engine: RedisEngine) {
+  constructor(readonly engine: RedisEngine) {
     super();
     for (const name of METHODS) (this as unknown as Record<string, Method>)[name] = (...args) => this.call(name, ...args);
   }

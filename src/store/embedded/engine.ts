@@ -1,4 +1,4 @@
-import { COMMANDS, type Context } from './commands/index.ts';
+import { COMMANDS, type CommandTable, type Context } from './commands/index.ts';
 import { CommandError, ErrorReply, Keyspace, type Reply } from './keyspace.ts';
 import { LuaScripting } from './lua.ts';
 import { PubSubHub } from './pubsub.ts';
@@ -6,6 +6,8 @@ import { PubSubHub } from './pubsub.ts';
 export interface EngineOptions {
   /** The clock expiry is decided by (and XADD '*' and TIME read); tests pass a fake one. */
   now?: () => number;
+  /** The command table; tests swap one command for a wrong one to see the differential test fail. */
+  commands?: CommandTable;
 }
 
 /**
@@ -18,8 +20,10 @@ export class RedisEngine {
   readonly pubsub = new PubSubHub();
   private readonly scripting: LuaScripting;
   private readonly ctx: Context;
+  private readonly commands: CommandTable;
 
   constructor(opts: EngineOptions = {}) {
+    this.commands = opts.commands ?? COMMANDS;
     this.keyspace = new Keyspace(opts.now ?? Date.now);
     this.ctx = { ks: this.keyspace, publish: (c, m, s) => this.pubsub.publish(c, m, s) };
     this.scripting = new LuaScripting((args) => this.run(args, true));
@@ -38,7 +42,7 @@ export class RedisEngine {
 
   private run(args: string[], fromScript: boolean): Reply {
     const name = args[0]!.toUpperCase();
-    const cmd = COMMANDS[name];
+    const cmd = this.commands[name];
     if (!cmd) {
       return new ErrorReply(
         fromScript ? 'ERR Unknown Redis command called from script' : `ERR unknown command '${args[0]}', with args beginning with: ${args.slice(1).map((a) => `'${a}' `).join('')}`,

@@ -1,15 +1,15 @@
 import { SortedSet } from './sorted-set.ts';
 
 export interface StreamEntry {
-  ms: number;
-  seq: number;
+  ms: bigint;
+  seq: bigint;
   fields: string[];
 }
 
 export interface Stream {
   entries: StreamEntry[];
-  lastMs: number;
-  lastSeq: number;
+  /** The last ID ever added: IDs only grow, whatever was trimmed or deleted. */
+  last: { ms: bigint; seq: bigint };
 }
 
 interface Types {
@@ -25,8 +25,8 @@ export type TypeName = keyof Types;
 type Of<T extends TypeName> = Types[T];
 export type Value = { [T in TypeName]: { type: T; v: Types[T] } }[TypeName];
 
-/** A Redis reply: integers are numbers, bulk strings strings, nil null. */
-export type Reply = number | string | null | Reply[] | StatusReply | ErrorReply;
+/** A Redis reply: integers are numbers (bigint beyond 2^53), bulk strings strings, nil null. */
+export type Reply = number | bigint | string | null | Reply[] | StatusReply | ErrorReply;
 
 export class StatusReply {
   constructor(readonly status: string) {}
@@ -50,7 +50,7 @@ const EMPTY: { [T in TypeName]: () => Types[T] } = {
   set: () => new Set(),
   zset: () => new SortedSet(),
   list: () => [],
-  stream: () => ({ entries: [], lastMs: 0, lastSeq: 0 }),
+  stream: () => ({ entries: [], last: { ms: 0n, seq: 0n } }),
 };
 
 /**

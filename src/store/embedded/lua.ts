@@ -62,6 +62,10 @@ function protectGlobals(L: unknown): void {
   lua.lua_pop(L, 1);
 }
 
+/** Compiled scripts by their text, shared by every engine in the process. */
+const BYTECODE = new Map<string, Uint8Array>();
+const MAX_CACHED = 10_000;
+
 interface Compiled {
   ref: number;
   sha: string;
@@ -118,11 +122,19 @@ export class LuaScripting {
   private compile(body: string): Compiled | ErrorReply {
     const L = this.L;
     const sha = createHash('sha1').update(body).digest('hex');
-    const code = luaString(body);
+    // fengari's parser is slow (tens of ms for a script with its prelude); every engine in the
+    // process loads the bytecode of the first one's compilation instead.
+    const bytecode = BYTECODE.get(body);
+    const code = bytecode ?? luaString(body);
     if (lauxlib.luaL_loadbuffer(L, code, code.length, luaString('@user_script')) !== lua.LUA_OK) {
       const msg = jsString(lua.lua_tolstring(L, -1));
       lua.lua_settop(L, 0);
       return new ErrorReply(`ERR Error compiling script (new function): ${msg}`);
+    }
+    if (!bytecode && BYTECODE.size < MAX_CACHED) {
+      const chunks: Uint8Array[] = [];
+      lua.lua_dump(L, (_L: unknown, b: Uint8Array, size: number) => (chunks.push(b.slice(0, size)), 0), null, false);
+      BYTECODE.set(body, Buffer.concat(chunks));
     }
     const compiled = { ref: lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX), sha };
     this.compiled.set(body, compiled);
@@ -170,8 +182,9 @@ export class LuaScripting {
       case lua.LUA_TBOOLEAN:
         return lua.lua_toboolean(L, idx) ? 1 : null;
       case lua.LUA_TNUMBER: {
+        // C's (long long) cast on x86: out of range (and NaN) is INT64_MIN.
         const n = lua.lua_tonumber(L, idx);
-        return Number.isFinite(n) ? Math.trunc(n) || 0 : INT64_MIN;
+        return n < 9223372036854775808 && n >= -9223372036854775808 ? Math.trunc(n) || 0 : INT64_MIN;
       }
       case lua.LUA_TTABLE:
         break;
@@ -206,7 +219,7 @@ export class LuaScripting {
   /** redisProtocolToLuaType: a command's reply as the script sees it. */
   private push(L: unknown, r: Reply): void {
     if (typeof r === 'string') lua.lua_pushstring(L, luaString(r));
-    else if (typeof r === 'number') lua.lua_pushnumber(L, r);
+    else if (typeof r === 'number' || typeof r === 'bigint') lua.lua_pushnumber(L, Number(r));
     else if (r === null) lua.lua_pushboolean(L, false);
     else if (Array.isArray(r)) {
       lauxlib.luaL_checkstack(L, 2, null);
@@ -249,8 +262,12 @@ export class LuaScripting {
       reply = null;
     } else {
       reply = this.call(args);
-      if (reply instanceof ErrorReply) this.pushError(L, `-${reply.message}`);
-      else this.push(L, reply);
+      if (reply instanceof ErrorReply) {
+        this.pushError(L, `-${reply.message}`);
+        // Redis marks errors a command already counted in its error stats.
+        lua.lua_pushboolean(L, true);
+        lua.lua_setfield(L, -2, luaString('ignore_error_stats_update'));
+      } else this.push(L, reply);
     }
     if (raise && (bad || reply instanceof ErrorReply)) return lua.lua_error(L);
     return 1;

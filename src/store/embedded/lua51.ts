@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import fengari from 'fengari';
-import { formatG } from './number-format.ts';
+import { formatFixed, formatG } from './number-format.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -33,10 +33,13 @@ export function patchFengariTo51(): void {
 }
 
 const { lua, lauxlib } = fengari;
-const SPEC = /%[-+ #0]*\d*(?:\.\d*)?([a-zA-Z%])/g;
+const SPEC = /%([-+ #0]*)(\d*)(?:\.(\d*))?([a-zA-Z%])/g;
 const INTEGER_CONVERSIONS = new Set(['d', 'i', 'o', 'u', 'x', 'X', 'c']);
 
 interface Spec {
+  flags: string;
+  width: number;
+  precision: number | undefined;
   conversion: string;
   start: number;
   end: number;
@@ -46,17 +49,39 @@ function specsOf(fmt: string, cache: Map<string, Spec[]>): Spec[] {
   let specs = cache.get(fmt);
   if (!specs) {
     specs = [];
-    for (const m of fmt.matchAll(SPEC)) if (m[1] !== '%') specs.push({ conversion: m[1]!, start: m.index, end: m.index + m[0].length });
+    for (const m of fmt.matchAll(SPEC)) {
+      if (m[4] === '%') continue;
+      specs.push({ flags: m[1]!, width: Number(m[2] || 0), precision: m[3] === undefined ? undefined : Number(m[3] || 0), conversion: m[4]!, start: m.index, end: m.index + m[0].length });
+    }
     if (cache.size < 1_000) cache.set(fmt, specs);
   }
   return specs;
 }
 
+/** C's %g and %f with their flags and width (not '#'): sprintf-js rounds ties up and switches notation elsewhere. */
+function cFloat(v: number, spec: Spec): string {
+  const p = spec.precision ?? 6;
+  let s = spec.conversion === 'f' || spec.conversion === 'F' ? formatFixed(v, p) : formatG(v, Math.max(1, p));
+  if (spec.conversion === 'G' || spec.conversion === 'F') s = s.toUpperCase();
+  if (!s.startsWith('-')) {
+    if (spec.flags.includes('+')) s = `+${s}`;
+    else if (spec.flags.includes(' ')) s = ` ${s}`;
+  }
+  if (s.length >= spec.width) return s;
+  if (spec.flags.includes('-')) return s.padEnd(spec.width);
+  if (spec.flags.includes('0') && Number.isFinite(v)) {
+    const sign = /^[-+ ]/.test(s) ? s[0]! : '';
+    return sign + s.slice(sign.length).padStart(spec.width - sign.length, '0');
+  }
+  return s.padStart(spec.width);
+}
+
 /**
  * string.format with Lua 5.1's number handling in front of fengari's: a number formatted with
- * %s reads as tostring says (%.14g), and the integer conversions (%d, %x, ...) take any number
- * and truncate it, as 5.1's cast to an integer does, where 5.3 refuses fractions and fengari
- * anything beyond 32 bits (those are printed through %.0f, which shows the same digits).
+ * %s reads as tostring says (%.14g); %g and %f are C's (exact value, ties to even); the integer
+ * conversions (%d, %x, ...) take any number and truncate it, as 5.1's cast does, where 5.3
+ * refuses fractions and fengari anything beyond 32 bits (%d and %i of those print through
+ * %.0f, which shows the same digits). Remaining difference: %e rounds exact ties up.
  */
 export function wrapStringFormat(L: unknown): void {
   const cache = new Map<string, Spec[]>();
@@ -68,29 +93,36 @@ export function wrapStringFormat(L: unknown): void {
     const n = lua.lua_gettop(L);
     const fmt = to_jsstring(lauxlib.luaL_checklstring(L, 1), undefined, undefined, true) as string;
     const specs = specsOf(fmt, cache);
-    let rewritten: string | null = null;
+    const pieces: string[] = [];
+    let copied = 0;
+    const rewrite = (spec: Spec, text: string) => {
+      pieces.push(fmt.slice(copied, spec.start), text);
+      copied = spec.end;
+    };
     for (let i = 0; i < specs.length && i + 2 <= n; i++) {
       const arg = i + 2;
       if (lua.lua_type(L, arg) !== lua.LUA_TNUMBER) continue;
-      const { conversion, start, end } = specs[i]!;
+      const spec = specs[i]!;
       const v = lua.lua_tonumber(L, arg);
-      if (conversion === 's') {
+      if (spec.conversion === 's') {
         lua.lua_pushstring(L, to_luastring(formatG(v, 14)));
         lua.lua_replace(L, arg);
-      } else if (INTEGER_CONVERSIONS.has(conversion)) {
+      } else if ('gGfF'.includes(spec.conversion) && !spec.flags.includes('#')) {
+        lua.lua_pushstring(L, to_luastring(cFloat(v, spec)));
+        lua.lua_replace(L, arg);
+        rewrite(spec, '%s');
+      } else if (INTEGER_CONVERSIONS.has(spec.conversion)) {
         const t = Number.isFinite(v) ? Math.trunc(v) : 0;
         lua.lua_pushnumber(L, t);
         lua.lua_replace(L, arg);
-        if ((conversion === 'd' || conversion === 'i') && (t > 2147483647 || t < -2147483648)) {
-          rewritten ??= fmt;
-          const at = rewritten.length - (fmt.length - start);
-          const spec = rewritten.slice(at, at + end - start);
-          rewritten = `${rewritten.slice(0, at)}${spec.slice(0, -1).replace(/\.\d*$/, '')}.0f${rewritten.slice(at + end - start)}`;
+        if ((spec.conversion === 'd' || spec.conversion === 'i') && (t > 2147483647 || t < -2147483648)) {
+          rewrite(spec, `%${spec.flags}${spec.width || ''}.0f`);
         }
       }
     }
-    if (rewritten !== null) {
-      lua.lua_pushstring(L, to_luastring(rewritten));
+    if (pieces.length) {
+      pieces.push(fmt.slice(copied));
+      lua.lua_pushstring(L, to_luastring(pieces.join('')));
       lua.lua_replace(L, 1);
     }
     lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, original);

@@ -70,3 +70,35 @@ function roundedDigits(d: { digits: string; exp: number }, p: number): { digits:
   const bumped = (BigInt(keep) + 1n).toString();
   return bumped.length > p ? { digits: bumped.slice(0, p), exp: d.exp + 1 } : { digits: bumped, exp: d.exp };
 }
+
+/** C's `%.<p>f` for doubles: the exact value rounded half to even at p decimals. */
+export function formatFixed(x: number, p: number): string {
+  if (!Number.isFinite(x)) return formatG(x, 1);
+  const neg = x < 0 || Object.is(x, -0);
+  const body = fixedDigits(Math.abs(x), p);
+  return neg ? `-${body}` : body;
+}
+
+function fixedDigits(x: number, p: number): string {
+  if (x === 0) return p > 0 ? `0.${'0'.repeat(p)}` : '0';
+  const d = exactDecimal(x);
+  const significant = d.exp + 1 + p;
+  let digits: string;
+  let exp = d.exp;
+  if (significant <= 0) {
+    // Everything is below the last kept decimal: 0, or 1 there when above half of it.
+    const half = significant === 0 && (d.digits[0]! > '5' || (d.digits[0] === '5' && /[1-9]/.test(d.digits.slice(1))));
+    digits = half ? '1' : '0';
+    exp = -p;
+  } else {
+    const r = roundedDigits(d, significant);
+    digits = r.digits.padEnd(r.exp + 1 + p, '0');
+    exp = r.exp;
+  }
+  // digits now hold every digit from 10^exp down to 10^-p.
+  const intLen = exp + 1;
+  const all = intLen > 0 ? digits : '0'.repeat(1 - intLen) + digits;
+  const point = Math.max(intLen, 1);
+  const int = all.slice(0, point).replace(/^0+(?=\d)/, '');
+  return p > 0 ? `${int}.${all.slice(point, point + p).padEnd(p, '0')}` : int;
+}

@@ -26,7 +26,10 @@ export function parseFloat64(s: string, error = NOT_FLOAT): number {
   const inf = INF.exec(s);
   if (inf) return inf[1] === '-' ? -Infinity : Infinity;
   if (!FLOAT.test(s)) throw new CommandError(error);
-  return Number(s);
+  const n = Number(s);
+  // strtod's ERANGE (overflow to inf, underflow to 0), which Redis refuses.
+  if (!Number.isFinite(n) || (n === 0 && /[1-9]/.test(s.split(/[eE]/)[0]!))) throw new CommandError(error);
+  return n;
 }
 
 /** A ZRANGEBYSCORE-style bound: a float, "(" for an exclusive one, +/-inf. */
@@ -49,12 +52,17 @@ export function upper(s: string | undefined): string {
   return s === undefined ? '' : s.toUpperCase();
 }
 
-/** n + by, or Redis' overflow error past the int64 range. */
-export function addInt64(n: number, by: number): number {
-  const next = n + by;
-  if (!Number.isSafeInteger(next)) {
-    const exact = BigInt(n) + BigInt(by);
-    if (exact > MAX || exact < MIN) throw new CommandError('ERR increment or decrement would overflow');
+/**
+ * Adds two int64 decimals (already checked with parseInt64), or Redis' overflow error: doubles
+ * while exact, BigInt beyond 2^53. Returns the stored text and the integer reply.
+ */
+export function addInt64(a: string, b: string): { text: string; reply: number | bigint } {
+  if (a.length < 16 && b.length < 16) {
+    const n = Number(a) + Number(b);
+    return { text: String(n), reply: n };
   }
-  return next;
+  const exact = BigInt(a) + BigInt(b);
+  if (exact > MAX || exact < MIN) throw new CommandError('ERR increment or decrement would overflow');
+  const n = Number(exact);
+  return { text: exact.toString(), reply: Number.isSafeInteger(n) ? n : exact };
 }

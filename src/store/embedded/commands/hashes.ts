@@ -61,27 +61,17 @@ export const hashCommands: CommandTable = {
   HINCRBY: {
     arity: 4,
     run: (ctx, [key, field, by]) => {
-      const incr = parseInt64(by!);
+      parseInt64(by!);
       const h = ctx.ks.write(key!, 'hash');
-      const cur = h.get(field!);
-      let n = 0;
-      if (cur !== undefined) {
-        try {
-          n = parseInt64(cur);
-        } catch {
-          ctx.ks.settle(key!);
-          throw new CommandError('ERR hash value is not an integer');
-        }
-      }
-      let next: number;
+      const cur = h.get(field!) ?? '0';
       try {
-        next = addInt64(n, incr);
-      } catch (err) {
+        parseInt64(cur, 'ERR hash value is not an integer');
+        const next = addInt64(cur, by!);
+        h.set(field!, next.text);
+        return next.reply;
+      } finally {
         ctx.ks.settle(key!);
-        throw err;
       }
-      h.set(field!, String(next));
-      return next;
     },
   },
 };

@@ -42,9 +42,9 @@ export const setCommands: CommandTable = {
   SMOVE: {
     arity: 4,
     run: (ctx, [src, dst, m]) => {
-      const from = set(ctx, src!);
+      if (!ctx.ks.lookup(src!)) return 0;
+      const from = set(ctx, src!)!;
       set(ctx, dst!); // WRONGTYPE before anything moves
-      if (!from) return 0;
       if (src === dst) return from.has(m!) ? 1 : 0;
       if (!from.delete(m!)) return 0;
       ctx.ks.settle(src!);

@@ -4,14 +4,21 @@ import type { CommandTable, Context } from './types.ts';
 
 const BAD_ID = 'ERR Invalid stream ID specified as stream command argument';
 const ID = /^(\d+)(?:-(\d+|\*))?$/;
-const MAX_SEQ = Number.MAX_SAFE_INTEGER;
+const MAX = 18446744073709551615n;
 
+/** Stream IDs are two uint64s, exact (BigInt), as Redis keeps them. */
 interface Id {
-  ms: number;
-  seq: number;
+  ms: bigint;
+  seq: bigint;
 }
 
-const cmp = (a: Id, b: Id): number => a.ms - b.ms || a.seq - b.seq;
+const cmp = (a: Id, b: Id): number => (a.ms < b.ms ? -1 : a.ms > b.ms ? 1 : a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0);
+
+function u64(s: string): bigint {
+  const n = BigInt(s);
+  if (n > MAX) throw new CommandError(BAD_ID);
+  return n;
+}
 const idString = (e: Id): string => `${e.ms}-${e.seq}`;
 
 function stream(ctx: Context, key: string): Stream | undefined {
@@ -20,16 +27,26 @@ function stream(ctx: Context, key: string): Stream | undefined {
 
 /** A range end: '-', '+', "ms" (the whole millisecond), "ms-seq", "(" for exclusive. */
 function parseRangeId(s: string, isStart: boolean): Id {
-  if (s === '-') return { ms: 0, seq: 0 };
-  if (s === '+') return { ms: Number.MAX_SAFE_INTEGER, seq: MAX_SEQ };
+  if (s === '-') return { ms: 0n, seq: 0n };
+  if (s === '+') return { ms: MAX, seq: MAX };
   const exclusive = s.startsWith('(');
   const m = ID.exec(exclusive ? s.slice(1) : s);
   if (!m || m[2] === '*') throw new CommandError(BAD_ID);
-  const id = { ms: Number(m[1]), seq: m[2] === undefined ? (isStart ? 0 : MAX_SEQ) : Number(m[2]) };
+  const id = { ms: u64(m[1]!), seq: m[2] === undefined ? (isStart ? 0n : MAX) : u64(m[2]) };
   if (!exclusive) return id;
-  if (isStart) return id.seq === MAX_SEQ ? { ms: id.ms + 1, seq: 0 } : { ms: id.ms, seq: id.seq + 1 };
-  if (id.ms === 0 && id.seq === 0) throw new CommandError('ERR invalid end ID for the interval');
-  return id.seq === 0 ? { ms: id.ms - 1, seq: MAX_SEQ } : { ms: id.ms, seq: id.seq - 1 };
+  if (isStart) {
+    if (id.ms === MAX && id.seq === MAX) throw new CommandError('ERR invalid start ID for the interval');
+    return id.seq === MAX ? { ms: id.ms + 1n, seq: 0n } : { ms: id.ms, seq: id.seq + 1n };
+  }
+  if (id.ms === 0n && id.seq === 0n) throw new CommandError('ERR invalid end ID for the interval');
+  return id.seq === 0n ? { ms: id.ms - 1n, seq: MAX } : { ms: id.ms, seq: id.seq - 1n };
+}
+
+/** An exact ID ("ms" meaning ms-0), no '-', '+' or '*'. */
+function parseStrictId(s: string): Id {
+  const m = ID.exec(s);
+  if (!m || m[2] === '*') throw new CommandError(BAD_ID);
+  return { ms: u64(m[1]!), seq: u64(m[2] ?? '0') };
 }
 
 function entryReply(e: StreamEntry): Reply {
@@ -56,7 +73,7 @@ function range(ctx: Context, [key, a, b, ...opts]: string[], rev: boolean): Repl
       if (out.length === count) break;
     }
   } else {
-    for (let i = lowerBound(entries, { ms: end.ms, seq: end.seq + 1 }) - 1; i >= 0 && cmp(entries[i]!, start) >= 0; i--) {
+    for (let i = upperBound(entries, end) - 1; i >= 0 && cmp(entries[i]!, start) >= 0; i--) {
       out.push(entryReply(entries[i]!));
       if (out.length === count) break;
     }
@@ -76,6 +93,18 @@ function lowerBound(entries: StreamEntry[], id: Id): number {
   return lo;
 }
 
+/** The first entry after `id`. */
+function upperBound(entries: StreamEntry[], id: Id): number {
+  let lo = 0;
+  let hi = entries.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (cmp(entries[mid]!, id) <= 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 interface Trim {
   strategy: 'MAXLEN' | 'MINID';
   threshold: string;
@@ -90,6 +119,8 @@ function parseTrim(args: string[], i: number, out: { trim?: Trim }): number {
   if (args[i] === '=' || args[i] === '~') approx = args[i++] === '~';
   if (i >= args.length) throw new CommandError(SYNTAX);
   out.trim = { strategy, threshold: args[i++]! };
+  if (strategy === 'MAXLEN' && parseInt64(out.trim.threshold) < 0) throw new CommandError('ERR The MAXLEN argument must be >= 0.');
+  if (strategy === 'MINID') parseStrictId(out.trim.threshold);
   if (upper(args[i]) === 'LIMIT' && i + 1 < args.length) {
     parseInt64(args[i + 1]!);
     if (!approx) throw new CommandError('ERR syntax error, LIMIT cannot be used without the special ~ option');
@@ -109,8 +140,7 @@ function trim(s: Stream, t: Trim): number {
     if (max < 0) throw new CommandError('ERR The MAXLEN argument must be >= 0.');
     drop = Math.max(0, s.entries.length - max);
   } else {
-    const min = parseRangeId(t.threshold, true);
-    drop = lowerBound(s.entries, min);
+    drop = lowerBound(s.entries, parseStrictId(t.threshold));
   }
   s.entries.splice(0, drop);
   return drop;
@@ -130,35 +160,33 @@ function xadd(ctx: Context, [key, ...args]: string[]): Reply {
   }
   const idArg = args[i++];
   const fields = args.slice(i);
-  if (opt.trim?.strategy === 'MAXLEN' && parseInt64(opt.trim.threshold) < 0) throw new CommandError('ERR The MAXLEN argument must be >= 0.');
-  if (opt.trim?.strategy === 'MINID') parseRangeId(opt.trim.threshold, true);
   if (fields.length < 2 || fields.length % 2 === 1) throw new CommandError("ERR wrong number of arguments for 'xadd' command");
-  let explicit: { ms: number; seq: number | null } | null = null;
+  let explicit: { ms: bigint; seq: bigint | null } | null = null;
   if (idArg !== '*') {
     const m = ID.exec(idArg ?? '');
     if (!m) throw new CommandError(BAD_ID);
-    explicit = { ms: Number(m[1]), seq: m[2] === '*' ? null : Number(m[2] ?? 0) };
-    if (explicit.ms === 0 && explicit.seq === 0) throw new CommandError('ERR The ID specified in XADD must be greater than 0-0');
+    explicit = { ms: u64(m[1]!), seq: m[2] === '*' ? null : u64(m[2] ?? '0') };
+    if (explicit.ms === 0n && explicit.seq === 0n) throw new CommandError('ERR The ID specified in XADD must be greater than 0-0');
   }
   let s = stream(ctx, key!);
   if (!s && noMk) return null;
   s ??= ctx.ks.write(key!, 'stream');
+  const TOO_SMALL = 'ERR The ID specified in XADD is equal or smaller than the target stream top item';
+  const last = s.last;
   let id: Id;
   if (!explicit) {
-    const now = ctx.ks.now();
-    id = now > s.lastMs ? { ms: now, seq: 0 } : { ms: s.lastMs, seq: s.lastSeq + 1 };
+    const now = BigInt(Math.floor(ctx.ks.now()));
+    if (last.ms === MAX && last.seq === MAX) throw new CommandError('ERR The stream has exhausted the last possible ID, unable to add more items');
+    id = now > last.ms ? { ms: now, seq: 0n } : last.seq === MAX ? { ms: last.ms + 1n, seq: 0n } : { ms: last.ms, seq: last.seq + 1n };
   } else if (explicit.seq === null) {
-    if (explicit.ms < s.lastMs) throw new CommandError('ERR The ID specified in XADD is equal or smaller than the target stream top item');
-    id = { ms: explicit.ms, seq: explicit.ms === s.lastMs ? s.lastSeq + 1 : explicit.ms === 0 ? 1 : 0 };
+    if (explicit.ms < last.ms || (explicit.ms === last.ms && last.seq === MAX)) throw new CommandError(TOO_SMALL);
+    id = { ms: explicit.ms, seq: explicit.ms === last.ms ? last.seq + 1n : explicit.ms === 0n ? 1n : 0n };
   } else {
     id = { ms: explicit.ms, seq: explicit.seq };
-    if (cmp(id, { ms: s.lastMs, seq: s.lastSeq }) <= 0) {
-      throw new CommandError('ERR The ID specified in XADD is equal or smaller than the target stream top item');
-    }
+    if (cmp(id, last) <= 0) throw new CommandError(TOO_SMALL);
   }
   s.entries.push({ ms: id.ms, seq: id.seq, fields });
-  s.lastMs = id.ms;
-  s.lastSeq = id.seq;
+  s.last = id;
   if (opt.trim) trim(s, opt.trim);
   return idString(id);
 }
@@ -175,7 +203,6 @@ export const streamCommands: CommandTable = {
       if (o !== 'MAXLEN' && o !== 'MINID') throw new CommandError(SYNTAX);
       const opt: { trim?: Trim } = {};
       if (parseTrim(args, 0, opt) !== args.length) throw new CommandError(SYNTAX);
-      if (opt.trim!.strategy === 'MAXLEN' && parseInt64(opt.trim!.threshold) < 0) throw new CommandError('ERR The MAXLEN argument must be >= 0.');
       const s = stream(ctx, key!);
       return s ? trim(s, opt.trim!) : 0;
     },
@@ -183,13 +210,9 @@ export const streamCommands: CommandTable = {
   XDEL: {
     arity: -3,
     run: (ctx, [key, ...ids]) => {
-      const parsed = ids.map((x) => {
-        const m = ID.exec(x);
-        if (!m || m[2] === '*') throw new CommandError(BAD_ID);
-        return { ms: Number(m[1]), seq: Number(m[2] ?? 0) };
-      });
       const s = stream(ctx, key!);
       if (!s) return 0;
+      const parsed = ids.map(parseStrictId);
       let n = 0;
       for (const id of parsed) {
         const i = lowerBound(s.entries, id);

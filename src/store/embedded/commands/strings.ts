@@ -8,12 +8,12 @@ function getString(ctx: Context, key: string): string | null {
   return ctx.ks.read(key, 'string') ?? null;
 }
 
-function incrBy(ctx: Context, key: string, by: number): number {
-  const cur = getString(ctx, key);
-  const n = cur === null ? 0 : parseInt64(cur);
-  const next = addInt64(n, by);
-  ctx.ks.setString(key, String(next), true);
-  return next;
+function incrBy(ctx: Context, key: string, by: string): Reply {
+  const cur = getString(ctx, key) ?? '0';
+  parseInt64(cur);
+  const next = addInt64(cur, by);
+  ctx.ks.setString(key, next.text, true);
+  return next.reply;
 }
 
 function set(ctx: Context, [key, value, ...opts]: string[]): Reply {
@@ -53,7 +53,6 @@ function set(ctx: Context, [key, value, ...opts]: string[]): Reply {
 type Cond = 'NX' | 'XX' | 'GT' | 'LT';
 
 function expire(ctx: Context, [key, amount, ...opts]: string[], unitMs: number, absolute: boolean, name: string): Reply {
-  const n = parseInt64(amount!);
   const flags = new Set<Cond>();
   for (const o of opts) {
     const u = upper(o);
@@ -64,6 +63,7 @@ function expire(ctx: Context, [key, amount, ...opts]: string[], unitMs: number, 
     throw new CommandError('ERR NX and XX, GT or LT options at the same time are not compatible');
   }
   if (flags.has('GT') && flags.has('LT')) throw new CommandError('ERR GT and LT options at the same time are not compatible');
+  const n = parseInt64(amount!);
   const ms = n * unitMs;
   if (!Number.isSafeInteger(ms) || (!absolute && !Number.isSafeInteger(ms + ctx.ks.now()))) {
     throw new CommandError(`ERR invalid expire time in '${name}' command`);
@@ -101,15 +101,15 @@ export const stringCommands: CommandTable = {
   DEL: { arity: -2, run: (ctx, keys) => keys.filter((k) => ctx.ks.lookup(k) && ctx.ks.delete(k)).length },
   EXISTS: { arity: -2, run: (ctx, keys) => keys.filter((k) => ctx.ks.lookup(k)).length },
   TYPE: { arity: 2, run: (ctx, [key]) => new StatusReply(ctx.ks.lookup(key!)?.type ?? 'none') },
-  INCR: { arity: 2, run: (ctx, [key]) => incrBy(ctx, key!, 1) },
-  DECR: { arity: 2, run: (ctx, [key]) => incrBy(ctx, key!, -1) },
-  INCRBY: { arity: 3, run: (ctx, [key, by]) => incrBy(ctx, key!, parseInt64(by!)) },
+  INCR: { arity: 2, run: (ctx, [key]) => incrBy(ctx, key!, '1') },
+  DECR: { arity: 2, run: (ctx, [key]) => incrBy(ctx, key!, '-1') },
+  INCRBY: { arity: 3, run: (ctx, [key, by]) => (parseInt64(by!), incrBy(ctx, key!, by!)) },
   DECRBY: {
     arity: 3,
     run: (ctx, [key, by]) => {
-      const n = parseInt64(by!);
-      if (n === -9223372036854775808) throw new CommandError('ERR decrement would overflow');
-      return incrBy(ctx, key!, -n);
+      parseInt64(by!);
+      if (by === '-9223372036854775808') throw new CommandError('ERR decrement would overflow');
+      return incrBy(ctx, key!, by!.startsWith('-') ? by!.slice(1) : by === '0' ? '0' : `-${by}`);
     },
   },
   EXPIRE: { arity: -3, run: (ctx, a) => expire(ctx, a, 1000, false, 'expire') },

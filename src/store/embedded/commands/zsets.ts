@@ -230,7 +230,7 @@ export const zsetCommands: CommandTable = {
     arity: -2,
     run: (ctx, [key, countArg, ...extra]) => {
       if (extra.length) throw new CommandError(SYNTAX);
-      const count = countArg === undefined ? 1 : parseInt64(countArg);
+      const count = countArg === undefined ? 1 : parseInt64(countArg, 'ERR value is out of range, must be positive');
       if (count < 0) throw new CommandError('ERR value is out of range, must be positive');
       const z = zset(ctx, key!);
       if (!z) return [];
