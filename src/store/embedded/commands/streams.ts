@@ -160,14 +160,14 @@ function xadd(ctx: Context, [key, ...args]: string[]): Reply {
   }
   const idArg = args[i++];
   const fields = args.slice(i);
-  if (fields.length < 2 || fields.length % 2 === 1) throw new CommandError("ERR wrong number of arguments for 'xadd' command");
   let explicit: { ms: bigint; seq: bigint | null } | null = null;
   if (idArg !== '*') {
     const m = ID.exec(idArg ?? '');
     if (!m) throw new CommandError(BAD_ID);
     explicit = { ms: u64(m[1]!), seq: m[2] === '*' ? null : u64(m[2] ?? '0') };
-    if (explicit.ms === 0n && explicit.seq === 0n) throw new CommandError('ERR The ID specified in XADD must be greater than 0-0');
   }
+  if (fields.length < 2 || fields.length % 2 === 1) throw new CommandError("ERR wrong number of arguments for 'xadd' command");
+  if (explicit && explicit.ms === 0n && explicit.seq === 0n) throw new CommandError('ERR The ID specified in XADD must be greater than 0-0');
   let s = stream(ctx, key!);
   if (!s && noMk) return null;
   s ??= ctx.ks.write(key!, 'stream');
