@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import fengari from 'fengari';
 import { ErrorReply, StatusReply, type Reply } from './keyspace.ts';
 import { openCjson } from './cjson.ts';
+import { speedUpFengariCalls } from './fengari-speed.ts';
 import { patchFengariTo51, wrapStringFormat } from './lua51.ts';
 import { formatG } from './number-format.ts';
 import { jsString, luaString } from './lua-strings.ts';
@@ -83,6 +84,7 @@ export class LuaScripting {
 
   constructor(private readonly call: ScriptCall) {
     patchFengariTo51();
+    speedUpFengariCalls();
     const L = lauxlib.luaL_newstate();
     this.L = L;
     lualib.luaL_openlibs(L);

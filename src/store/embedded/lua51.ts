@@ -133,3 +133,4 @@ export function wrapStringFormat(L: unknown): void {
   lua.lua_setfield(L, -2, to_luastring('format'));
   lua.lua_pop(L, 1);
 }
+
