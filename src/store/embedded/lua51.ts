@@ -76,6 +76,56 @@ function cFloat(v: number, spec: Spec): string {
   return s.padStart(spec.width);
 }
 
+function pad(s: string, spec: Spec, numeric: boolean): string {
+  if (s.length >= spec.width) return s;
+  if (spec.flags.includes('-')) return s.padEnd(spec.width);
+  if (numeric && spec.flags.includes('0') && spec.precision === undefined) {
+    const sign = /^[-+ ]/.test(s) ? s[0]! : '';
+    return sign + s.slice(sign.length).padStart(spec.width - sign.length, '0');
+  }
+  return s.padStart(spec.width);
+}
+
+/**
+ * The common formats (%s of strings and numbers, %d and %i, %f and %g) written here, without
+ * a round trip through fengari's string.format (scripts format every score with '%.0f');
+ * null sends anything else to the general path.
+ */
+function formatHere(L: unknown, fmt: string, specs: Spec[], n: number): string | null {
+  if (specs.length !== n - 1 || fmt.includes('%%')) return null;
+  let out = '';
+  let copied = 0;
+  for (let i = 0; i < specs.length; i++) {
+    const spec = specs[i]!;
+    const t = lua.lua_type(L, i + 2);
+    let text: string;
+    if (spec.conversion === 's' && (t === lua.LUA_TSTRING || t === lua.LUA_TNUMBER) && !spec.flags.replace('-', '')) {
+      text = t === lua.LUA_TNUMBER ? formatG(lua.lua_tonumber(L, i + 2), 14) : jsText(lua.lua_tolstring(L, i + 2));
+      if (spec.precision !== undefined) text = text.slice(0, spec.precision);
+      text = pad(text, spec, false);
+    } else if (t !== lua.LUA_TNUMBER || spec.flags.includes('#')) return null;
+    else {
+      const v = lua.lua_tonumber(L, i + 2);
+      if (spec.conversion === 'd' || spec.conversion === 'i') {
+        if (spec.precision !== undefined || !Number.isFinite(v)) return null;
+        const t64 = Math.trunc(v);
+        text = Object.is(t64, -0) ? '0' : formatFixed(t64, 0);
+        if (!text.startsWith('-') && spec.flags.includes('+')) text = `+${text}`;
+        else if (!text.startsWith('-') && spec.flags.includes(' ')) text = ` ${text}`;
+        text = pad(text, spec, true);
+      } else if ('fFgG'.includes(spec.conversion)) text = cFloat(v, spec);
+      else return null;
+    }
+    out += fmt.slice(copied, spec.start) + text;
+    copied = spec.end;
+  }
+  return out + fmt.slice(copied);
+}
+
+function jsText(bytes: Uint8Array): string {
+  return fengari.to_jsstring(bytes, undefined, undefined, true) as string;
+}
+
 /**
  * string.format with Lua 5.1's number handling in front of fengari's: a number formatted with
  * %s reads as tostring says (%.14g); %g and %f are C's (exact value, ties to even); the integer
@@ -93,6 +143,11 @@ export function wrapStringFormat(L: unknown): void {
     const n = lua.lua_gettop(L);
     const fmt = to_jsstring(lauxlib.luaL_checklstring(L, 1), undefined, undefined, true) as string;
     const specs = specsOf(fmt, cache);
+    const direct = formatHere(L, fmt, specs, n);
+    if (direct !== null) {
+      lua.lua_pushstring(L, to_luastring(direct));
+      return 1;
+    }
     const pieces: string[] = [];
     let copied = 0;
     const rewrite = (spec: Spec, text: string) => {
