@@ -42,7 +42,8 @@ export function speedUpFengariCalls(): void {
   const ldo = require('fengari/src/ldo.js');
   const lstate = require('fengari/src/lstate.js');
   const { TValue, setobjs2s } = require('fengari/src/lobject.js');
-  const { LUA_TNIL, LUA_TLCL, LUA_TLCF, LUA_TCCL, LUA_MINSTACK, LUA_MULTRET } = fengari.lua;
+  const { LUA_TNIL, LUA_TLCL, LUA_TLCF, LUA_TCCL } = require('fengari/src/defs.js').constant_types;
+  const { LUA_MINSTACK, LUA_MULTRET } = fengari.lua;
   const CIST_LUA = lstate.CIST_LUA;
 
   const fill = (L: State, newtop: number) => {

@@ -1,6 +1,6 @@
 import fengari from 'fengari';
 
-const { to_luastring, to_jsstring } = fengari;
+const { to_jsstring } = fengari;
 const encoder = new TextEncoder();
 
 /** A Lua string (bytes) as a JS string; invalid UTF-8 becomes U+FFFD rather than throwing. */
@@ -19,7 +19,15 @@ export function jsString(bytes: Uint8Array): string {
   return to_jsstring(bytes, 0, n, true);
 }
 
-/** A JS string as a Lua string (UTF-8). */
+/** A JS string as a Lua string (UTF-8); ASCII, the common case, without an encoder call. */
 export function luaString(s: string): Uint8Array {
-  return s.length < 32 ? to_luastring(s) : encoder.encode(s);
+  const n = s.length;
+  if (n > 64) return encoder.encode(s);
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) return encoder.encode(s);
+    out[i] = c;
+  }
+  return out;
 }
