@@ -8,18 +8,8 @@ import type { Redis } from 'ioredis';
 
 /** Options of the ioredis client of the Redis side. */
 export const REDIS_OPTIONS = { stringNumbers: true } as const;
+import { rng } from '../../loadtest/profile.ts';
 import type { EmbeddedClient } from '../../src/store/embedded/client.ts';
-
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Gen = (r: Gen.Ctx) => string[];
 namespace Gen {

@@ -69,6 +69,16 @@ function zadd(ctx: Context, [key, ...rest]: string[]): Reply {
   return flags.has('CH') ? added + changed : added;
 }
 
+/** The ranks [first, end) of the scores between two bounds (parsed before the key is read, as Redis does). */
+function byScore(ctx: Context, key: string, minArg: string, maxArg: string): { z: SortedSet; first: number; end: number } | null {
+  const min = parseBound(minArg);
+  const max = parseBound(maxArg);
+  const z = zset(ctx, key);
+  if (!z) return null;
+  const [first, end] = z.scoreRange(min.value, min.exclusive, max.value, max.exclusive);
+  return { z, first, end };
+}
+
 function withScores(z: SortedSet, members: string[], scores: boolean): string[] {
   if (!scores) return members;
   const out: string[] = [];
@@ -98,12 +108,8 @@ function rangeByScore(ctx: Context, key: string, minArg: string, maxArg: string,
       count = parseInt64(opts[++i]!);
     } else throw new CommandError(SYNTAX);
   }
-  const min = parseBound(minArg);
-  const max = parseBound(maxArg);
-  const z = zset(ctx, key);
-  if (!z) return [];
-  const [first, end] = z.scoreRange(min.value, min.exclusive, max.value, max.exclusive);
-  return withScores(z, limited(z, first, end, rev, offset, count), scores);
+  const r = byScore(ctx, key, minArg, maxArg);
+  return r ? withScores(r.z, limited(r.z, r.first, r.end, rev, offset, count), scores) : [];
 }
 
 function range(ctx: Context, [key, start, stop, ...opts]: string[]): Reply {
@@ -182,13 +188,9 @@ export const zsetCommands: CommandTable = {
   ZCARD: { arity: 2, run: (ctx, [key]) => zset(ctx, key!)?.size ?? 0 },
   ZCOUNT: {
     arity: 4,
-    run: (ctx, [key, minArg, maxArg]) => {
-      const min = parseBound(minArg!);
-      const max = parseBound(maxArg!);
-      const z = zset(ctx, key!);
-      if (!z) return 0;
-      const [first, end] = z.scoreRange(min.value, min.exclusive, max.value, max.exclusive);
-      return end - first;
+    run: (ctx, [key, min, max]) => {
+      const r = byScore(ctx, key!, min!, max!);
+      return r ? r.end - r.first : 0;
     },
   },
   ZRANGE: { arity: -4, run: range },
@@ -203,12 +205,10 @@ export const zsetCommands: CommandTable = {
   ZREVRANGEBYSCORE: { arity: -4, run: (ctx, [key, max, min, ...opts]) => rangeByScore(ctx, key!, min!, max!, opts, true) },
   ZREMRANGEBYSCORE: {
     arity: 4,
-    run: (ctx, [key, minArg, maxArg]) => {
-      const min = parseBound(minArg!);
-      const max = parseBound(maxArg!);
-      const z = zset(ctx, key!);
-      if (!z) return 0;
-      const [first, end] = z.scoreRange(min.value, min.exclusive, max.value, max.exclusive);
+    run: (ctx, [key, min, max]) => {
+      const r = byScore(ctx, key!, min!, max!);
+      if (!r) return 0;
+      const { z, first, end } = r;
       for (const m of z.slice(first, end - 1)) z.remove(m);
       ctx.ks.settle(key!);
       return end - first;
