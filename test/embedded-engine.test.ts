@@ -46,6 +46,14 @@ describe('embedded engine clock', () => {
   });
 });
 
+describe('embedded engine commands', () => {
+  it('knows only its own commands, not names an object inherits', async () => {
+    const { client } = withClock();
+    await expect(client.eval(`return redis.call('toString')`, 0)).rejects.toThrow(/^ERR Unknown Redis command called from script script: /);
+    await expect(client.call('constructor')).rejects.toThrow(/^ERR unknown command 'constructor'/);
+  });
+});
+
 describe('Lua 5.1 numbers on fengari', () => {
   it('prints C formats exactly (%.14g, %.17g, %.Nf with ties to even)', () => {
     expect([10 / 3, 1e15, 0.1, 1e-5, 2 ** 53, 123456789012345, 1234567890123.25, -2.5e-7].map((x) => formatG(x, 14))).toEqual([

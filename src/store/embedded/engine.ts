@@ -41,8 +41,13 @@ export class RedisEngine {
   }
 
   private run(args: string[], fromScript: boolean): Reply {
-    const name = args[0]!.toUpperCase();
-    const cmd = this.commands[name];
+    // Scripts name commands in upper case; others get looked up again.
+    let name = args[0]!;
+    let cmd = this.commands[name];
+    if (!cmd) {
+      name = name.toUpperCase();
+      cmd = this.commands[name];
+    }
     if (!cmd) {
       return new ErrorReply(
         fromScript ? 'ERR Unknown Redis command called from script' : `ERR unknown command '${args[0]}', with args beginning with: ${args.slice(1).map((a) => `'${a}' `).join('')}`,

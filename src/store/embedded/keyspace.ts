@@ -23,7 +23,8 @@ interface Types {
 
 export type TypeName = keyof Types;
 type Of<T extends TypeName> = Types[T];
-export type Value = { [T in TypeName]: { type: T; v: Types[T] } }[TypeName];
+/** A key's value, and its deadline (ms by the keyspace clock) when it has one. */
+export type Value = { [T in TypeName]: { type: T; v: Types[T]; at?: number } }[TypeName];
 
 /** A Redis reply: integers are numbers (bigint beyond 2^53), bulk strings strings, nil null. */
 export type Reply = number | bigint | string | null | Reply[] | StatusReply | ErrorReply;
@@ -60,7 +61,6 @@ const EMPTY: { [T in TypeName]: () => Types[T] } = {
  */
 export class Keyspace {
   private readonly data = new Map<string, Value>();
-  private readonly expires = new Map<string, number>();
   private lastSweep: number;
 
   constructor(readonly now: () => number = Date.now) {
@@ -69,9 +69,12 @@ export class Keyspace {
 
   /** The live value at `key`, expiring it first when its time is up. */
   lookup(key: string): Value | undefined {
-    const at = this.expires.get(key);
-    if (at !== undefined && this.now() > at) this.delete(key);
-    return this.data.get(key);
+    const v = this.data.get(key);
+    if (v?.at !== undefined && this.now() > v.at) {
+      this.data.delete(key);
+      return undefined;
+    }
+    return v;
   }
 
   /** The value of `type` at `key`, undefined when absent; WRONGTYPE when it is another type. */
@@ -100,26 +103,26 @@ export class Keyspace {
   }
 
   setString(key: string, value: string, keepTtl = false): void {
-    this.lookup(key);
-    this.data.set(key, { type: 'string', v: value });
-    if (!keepTtl) this.expires.delete(key);
+    const at = keepTtl ? this.lookup(key)?.at : undefined;
+    this.data.set(key, at === undefined ? { type: 'string', v: value } : { type: 'string', v: value, at });
   }
 
   delete(key: string): boolean {
-    this.expires.delete(key);
     return this.data.delete(key);
   }
 
   /** The deadline of a live key, undefined without one. */
   expiry(key: string): number | undefined {
-    return this.lookup(key) ? this.expires.get(key) : undefined;
+    return this.lookup(key)?.at;
   }
 
   /** Sets (or with undefined removes) a live key's deadline; a deadline already past deletes it. */
   expireAt(key: string, at: number | undefined): void {
-    if (at === undefined) this.expires.delete(key);
-    else if (at <= this.now()) this.delete(key);
-    else this.expires.set(key, at);
+    const v = this.lookup(key);
+    if (!v) return;
+    if (at === undefined) delete v.at;
+    else if (at <= this.now()) this.data.delete(key);
+    else v.at = at;
   }
 
   /** Expired keys are dropped on access; now and then the rest are swept too. */
@@ -127,7 +130,7 @@ export class Keyspace {
     const now = this.now();
     if (now - this.lastSweep < SWEEP_EVERY_MS) return;
     this.lastSweep = now;
-    for (const [key, at] of this.expires) if (now > at) this.delete(key);
+    for (const [key, v] of this.data) if (v.at !== undefined && now > v.at) this.data.delete(key);
   }
 
   get size(): number {

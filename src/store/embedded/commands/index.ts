@@ -9,8 +9,11 @@ import { zsetCommands } from './zsets.ts';
 
 export type { Command, CommandTable, Context } from './types.ts';
 
-/** Every Redis command the embedded engine knows, by upper-case name. Nothing here knows what keys mean. */
-export const COMMANDS: CommandTable = {
+/**
+ * Every Redis command the embedded engine knows, by upper-case name (no prototype, so no
+ * 'toString' command). Nothing here knows what keys mean.
+ */
+export const COMMANDS: CommandTable = Object.assign(Object.create(null) as CommandTable, {
   ...stringCommands,
   ...hashCommands,
   ...setCommands,
@@ -18,4 +21,4 @@ export const COMMANDS: CommandTable = {
   ...listCommands,
   ...streamCommands,
   ...serverCommands,
-};
+});
