@@ -24,7 +24,7 @@ interface Types {
 export type TypeName = keyof Types;
 type Of<T extends TypeName> = Types[T];
 /** A key's value, and its deadline (ms by the keyspace clock) when it has one. */
-export type Value = { [T in TypeName]: { type: T; v: Types[T]; at?: number } }[TypeName];
+export type Value = { [T in TypeName]: { type: T; v: Types[T]; at: number | undefined } }[TypeName];
 
 /** A Redis reply: integers are numbers (bigint beyond 2^53), bulk strings strings, nil null. */
 export type Reply = number | bigint | string | null | Reply[] | StatusReply | ErrorReply;
@@ -90,7 +90,7 @@ export class Keyspace {
     const v = this.read(key, type);
     if (v !== undefined) return v;
     const fresh = EMPTY[type]() as Of<T>;
-    this.data.set(key, { type, v: fresh } as unknown as Value);
+    this.data.set(key, { type, v: fresh, at: undefined } as unknown as Value);
     return fresh;
   }
 
@@ -104,7 +104,7 @@ export class Keyspace {
 
   setString(key: string, value: string, keepTtl = false): void {
     const at = keepTtl ? this.lookup(key)?.at : undefined;
-    this.data.set(key, at === undefined ? { type: 'string', v: value } : { type: 'string', v: value, at });
+    this.data.set(key, { type: 'string', v: value, at });
   }
 
   delete(key: string): boolean {
@@ -120,9 +120,8 @@ export class Keyspace {
   expireAt(key: string, at: number | undefined): void {
     const v = this.lookup(key);
     if (!v) return;
-    if (at === undefined) delete v.at;
-    else if (at <= this.now()) this.data.delete(key);
-    else v.at = at;
+    if (at !== undefined && at <= this.now()) this.data.delete(key);
+    else v.at = at; // one object shape for every value: no `delete`
   }
 
   /** Expired keys are dropped on access; now and then the rest are swept too. */
