@@ -5,7 +5,7 @@ import { openCjson } from './cjson.ts';
 import { speedUpFengariCalls } from './fengari-speed.ts';
 import { patchFengariTo51, wrapStringFormat } from './lua51.ts';
 import { formatG } from './number-format.ts';
-import { jsString, luaString } from './lua-strings.ts';
+import { jsString, luaString, pushJsString } from './lua-strings.ts';
 
 const { lua, lauxlib, lualib } = fengari;
 
@@ -149,7 +149,7 @@ export class LuaScripting {
     lua.lua_pushstring(L, luaString(name));
     lua.lua_createtable(L, values.length, 0);
     for (let i = 0; i < values.length; i++) {
-      lua.lua_pushstring(L, luaString(values[i]!));
+      pushJsString(L, values[i]!);
       lua.lua_rawseti(L, -2, i + 1);
     }
     lua.lua_rawset(L, -3);
@@ -220,7 +220,7 @@ export class LuaScripting {
 
   /** redisProtocolToLuaType: a command's reply as the script sees it. */
   private push(L: unknown, r: Reply): void {
-    if (typeof r === 'string') lua.lua_pushstring(L, luaString(r));
+    if (typeof r === 'string') pushJsString(L, r);
     else if (typeof r === 'number' || typeof r === 'bigint') lua.lua_pushnumber(L, Number(r));
     else if (r === null) lua.lua_pushboolean(L, false);
     else if (Array.isArray(r)) {
