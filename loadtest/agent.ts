@@ -4,10 +4,11 @@
  * delay, and after a log-normal handle time says goodbye and closes the session — or, for
  * some chats, transfers them to another role.
  */
-import type WebSocket from 'ws';
+import { AgentClient } from '../src/client/agent-client.ts';
 import { lognormal, pick } from './profile.ts';
-import { parse, type Frame, type SimContext } from './context.ts';
+import type { Frame, SimContext } from './context.ts';
 import type { AgentSpec } from './types.ts';
+import { newTally } from './plan-run.ts';
 
 interface Chat {
   role: string;
@@ -19,10 +20,9 @@ interface Chat {
 }
 
 export class SimAgent {
-  private ws: WebSocket | undefined;
+  private client: AgentClient | undefined;
   private readonly chats = new Map<string, Chat>();
   private readonly pending = new Map<string, { sid: string; sentAt: number }>();
-  private n = 0;
   private opened = false;
 
   constructor(
@@ -34,42 +34,57 @@ export class SimAgent {
     return [...this.chats.keys()];
   }
 
-  /** Resolves once connected and `ready` was sent; rejects if the upgrade fails. */
+  /**
+   * Resolves once connected and `ready` was sent; rejects if the first connection fails. The
+   * SDK client then keeps it connected: after a drop it comes back ready, resumes its sessions
+   * and resends unacked lines (seen-before events are still passed on, for the ledger).
+   */
   async connect(): Promise<void> {
     const ctx = this.ctx;
-    const ws = ctx.socket('/v1/agent', await ctx.token(this.spec.id, 'agent', this.spec.roles));
-    this.ws = ws;
-    ws.on('message', (data) => {
-      const f = parse(data);
-      if (f) this.onFrame(f);
-    });
-    ws.on('close', () => {
-      if (this.opened) ctx.connectedAgents--;
-      this.opened = false;
-    });
+    const token = await ctx.token(this.spec.id, 'agent', this.spec.roles);
     await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => {
-        this.opened = true;
-        ctx.connectedAgents++;
-        this.send({ type: 'ready', roles: this.spec.roles, capacity: this.spec.capacity });
-        resolve();
+      let everOpened = false;
+      const client = new AgentClient({
+        url: ctx.url,
+        token: () => token,
+        WebSocket: ctx.WebSocket,
+        duplicates: true,
+        // The gateway pings; thousands of client pings would only add load the run does not measure.
+        heartbeat: false,
+        onFrame: (f) => this.onFrame(f as unknown as Frame),
+        onStatus: (st) => {
+          if (st.state === 'open') {
+            if (!everOpened) {
+              everOpened = true;
+              client.ready(this.spec.roles, this.spec.capacity);
+              resolve();
+            }
+            this.opened = true;
+            ctx.connectedAgents++;
+            return;
+          }
+          if (this.opened) ctx.connectedAgents--;
+          this.opened = false;
+          if (!everOpened && (st.state === 'waiting' || st.state === 'refused')) {
+            client.stop();
+            reject(new Error(st.state === 'refused' ? `agent token refused (HTTP ${st.httpStatus})` : `agent could not connect (${st.reason})`));
+          }
+        },
       });
-      ws.once('error', reject);
+      this.client = client;
+      client.start();
     });
-    ws.on('error', () => {});
   }
 
-  private send(frame: Record<string, unknown>): void {
-    const ws = this.ws;
-    if (ws && ws.readyState === ws.OPEN) ws.send(JSON.stringify(frame));
+  private send(frame: { type: string } & Record<string, unknown>): void {
+    this.client?.send(frame);
   }
 
   private say(sid: string, text: string): void {
-    const clientMsgId = `${this.spec.id}-${++this.n}`;
+    const { clientMsgId } = this.client!.say(sid, text);
     this.pending.set(clientMsgId, { sid, sentAt: performance.now() });
     this.ctx.counters.agentMessagesSent++;
     this.ctx.tick.agentMessages++;
-    this.send({ type: 'message', sessionId: sid, clientMsgId, text });
   }
 
   private onFrame(f: Frame): void {
@@ -85,6 +100,7 @@ export class SimAgent {
         ctx.later(lognormal(ctx.rand, 150, 0.5), () => {
           if (decline) c.declines++;
           else c.accepts++;
+          if (!decline && ctx.b.plan) ctx.acceptedAt.set(sid, performance.now());
           this.send({ type: decline ? 'decline' : 'accept', sessionId: sid });
         });
         return;
@@ -145,7 +161,14 @@ export class SimAgent {
       chat.replyTimer = undefined;
       this.say(sid, pick(ctx.rand, ctx.fx.agentGreetings));
     });
-    chat.endTimer = ctx.later(lognormal(ctx.rand, ctx.b.handleS * 1000, 0.5), () => this.wrapUp(sid, chat));
+    const handleMs = ctx.b.plan ? -Math.log(1 - ctx.rand()) * (this.spec.handleS ?? ctx.b.handleS) * 1000 : lognormal(ctx.rand, ctx.b.handleS * 1000, 0.5);
+    if (ctx.b.plan) {
+      // The handle times the run drew (counted at the start: chats still open at the end count too).
+      const t = (ctx.planTally[role] ??= newTally());
+      t.handled++;
+      t.handleSumMs += handleMs;
+    }
+    chat.endTimer = ctx.later(handleMs, () => this.wrapUp(sid, chat));
   }
 
   private scheduleReply(sid: string, chat: Chat): void {
@@ -165,7 +188,8 @@ export class SimAgent {
     chat.ending = true;
     clearTimeout(chat.replyTimer);
     this.say(sid, pick(ctx.rand, ctx.fx.agentClosings));
-    ctx.later(800, () => {
+    // A plan's handle time ends with the close: no pause after the goodbye.
+    ctx.later(ctx.b.plan ? 0 : 800, () => {
       ctx.counters.closes++;
       this.send({ type: 'close', sessionId: sid });
     });
@@ -188,6 +212,6 @@ export class SimAgent {
       clearTimeout(chat.replyTimer);
       clearTimeout(chat.endTimer);
     }
-    this.ws?.terminate();
+    this.client?.stop();
   }
 }

@@ -4,23 +4,25 @@
  * with an agent (think time between lines), sometimes loses the connection and resumes,
  * and leaves once the session is closed (rating it, sometimes).
  */
-import type WebSocket from 'ws';
+import { BuyerClient } from '../src/client/buyer-client.ts';
+import type { ConnStatus } from '../src/client/socket.ts';
 import { lognormal, pick } from './profile.ts';
-import { parse, type Frame, type SimContext } from './context.ts';
+import type { Frame, SimContext } from './context.ts';
+import { newTally, type PlanBuyer } from './plan-run.ts';
 
 type State = 'pending' | 'connecting' | 'greeting' | 'waiting' | 'chatting' | 'offline' | 'done';
 
 export class SimBuyer {
-  private ws: WebSocket | undefined;
+  private client: BuyerClient | undefined;
+  /** Whether the current connection is open (for the connected gauge). */
+  private opened = false;
   private state: State = 'pending';
   private sid = '';
   /** Highest seq of a server line seen: what a resume asks to continue from. */
   private lastSeq = 0;
   /** Lines up to this seq are a resume's replay (not timed). */
   private replayUpTo = 0;
-  private n = 0;
   private readonly pending = new Map<string, number>();
-  private readonly texts = new Map<string, string>();
   /** The last few things that happened to this buyer's connection, for samples of findings. */
   private readonly trace: string[] = [];
   private arrivedAt = 0;
@@ -40,11 +42,13 @@ export class SimBuyer {
   private readonly abandon: boolean;
   private readonly reconnectAt: number;
   private readonly role: string | undefined;
+  private gaveUp = false;
 
   constructor(
     private readonly ctx: SimContext,
     readonly id: string,
     private readonly onDone: (b: SimBuyer) => void,
+    private readonly plan?: PlanBuyer,
   ) {
     const r = ctx.rand;
     const weights: Record<string, number> = { faq: ctx.fx.faqOnly.weight };
@@ -59,9 +63,9 @@ export class SimBuyer {
         break;
       }
     }
-    this.role = chosen === 'faq' ? undefined : chosen;
+    this.role = plan ? plan.role : chosen === 'faq' ? undefined : chosen;
     this.repliesLeft = Math.max(0, Math.round(ctx.b.messages * (0.5 + r())));
-    this.abandon = r() < ctx.b.abandonRate;
+    this.abandon = plan ? plan.patienceS !== null : r() < ctx.b.abandonRate;
     this.reconnectAt = r() < ctx.b.reconnectRate ? 1 + Math.floor(r() * 3) : 0;
   }
 
@@ -116,62 +120,80 @@ export class SimBuyer {
     this.state = s;
   }
 
+  /**
+   * Connects through the SDK client, which also brings the connection back after a planned
+   * drop: it resumes from the last seq it saw and resends unacked lines with their clientMsgId.
+   * Seen-before events are still passed on, so the ledger can count duplicates.
+   */
   private async connect(): Promise<void> {
     const ctx = this.ctx;
-    const reconnect = this.state === 'offline';
-    if (!reconnect) this.setState('connecting');
-    let ws: WebSocket;
+    this.setState('connecting');
+    let token: string;
     try {
-      ws = ctx.socket('/v1/buyer', await ctx.token(this.id, 'buyer'));
+      token = await ctx.token(this.id, 'buyer');
     } catch (err) {
       ctx.sample('buyerConnectError', String(err));
       this.gone();
       return;
     }
-    this.ws = ws;
-    let opened = false;
-    let error = '';
-    ws.on('message', (data) => {
-      // Frames still buffered on a dropped socket never reach the app; the resume replays them.
-      if (this.ws !== ws) return;
-      const f = parse(data);
-      if (f) this.onFrame(f);
+    this.note('connecting');
+    const client = new BuyerClient({
+      url: ctx.url,
+      token: () => token,
+      WebSocket: ctx.WebSocket,
+      duplicates: true,
+      history: false,
+      // The gateway pings; client pings from thousands of buyers would only add unmeasured load.
+      heartbeat: false,
+      baseDelayMs: 500,
+      maxDelayMs: 4_000,
+      onFrame: (f) => this.onFrame(f as unknown as Frame),
+      onStatus: (st) => this.onStatus(st),
     });
-    this.note(reconnect ? 'reconnecting' : 'connecting');
-    ws.once('open', () => {
-      opened = true;
+    this.client = client;
+    client.start();
+  }
+
+  private onStatus(st: ConnStatus): void {
+    const ctx = this.ctx;
+    if (st.state === 'connecting') return;
+    if (st.state === 'open') {
+      this.opened = true;
       this.note('open');
       this.attempts = 0;
       ctx.connectedBuyers++;
-      if (!reconnect && !this.connectedOnce) {
+      if (!this.connectedOnce) {
         this.connectedOnce = true;
         ctx.counters.buyersConnected++;
         ctx.record('connect', performance.now() - this.arrivedAt);
       }
-    });
-    ws.on('error', (err) => {
-      if (!opened) error = err.message;
-    });
-    ws.once('close', (code) => {
-      this.note(`close ${code}${this.ws === ws ? '' : ' (dropped socket)'}${opened ? '' : ` not opened: ${error}`}`);
-      if (opened) ctx.connectedBuyers--;
-      if (this.ws !== ws) return; // the socket of a planned drop
-      this.ws = undefined;
-      if (this.state === 'done') return;
-      if (!opened) {
-        ctx.counters.buyerConnectErrors++;
-        ctx.sample('buyerConnectError', error);
-        // An app retries a failed connect a few times before giving up.
-        if (this.attempts < 3) {
-          this.attempts++;
-          ctx.counters.buyerConnectRetries++;
-          ctx.later(500 * 2 ** this.attempts * (0.5 + ctx.rand()), () => void this.connect(), true);
-          return;
-        }
+      return;
+    }
+    const wasOpen = this.opened;
+    if (wasOpen) ctx.connectedBuyers--;
+    this.opened = false;
+    if (st.state === 'stopped' || this.state === 'done') return;
+    if (st.state === 'refused') {
+      ctx.counters.buyerConnectErrors++;
+      ctx.sample('buyerConnectError', `token refused (HTTP ${st.httpStatus})`);
+      return this.gone();
+    }
+    this.note(wasOpen ? `close ${st.code ?? ''}` : `not opened: ${st.reason}`);
+    // A planned drop: the client comes back by itself.
+    if (wasOpen && this.state === 'offline') return;
+    if (!wasOpen) {
+      ctx.counters.buyerConnectErrors++;
+      ctx.sample('buyerConnectError', st.reason);
+      // An app retries a failed connect a few times before giving up (the client's backoff).
+      if (this.attempts < 3) {
+        this.attempts++;
+        ctx.counters.buyerConnectRetries++;
+        return;
       }
-      // Closed by the server, or no connection after retries: gone for good.
-      this.gone();
-    });
+    }
+    // Closed by the server, or no connection after retries: gone for good.
+    this.client?.stop();
+    this.gone();
   }
 
   private gone(): void {
@@ -180,18 +202,15 @@ export class SimBuyer {
     this.finish();
   }
 
-  private send(frame: Record<string, unknown>): void {
-    const ws = this.ws;
-    if (ws && ws.readyState === ws.OPEN) ws.send(JSON.stringify(frame));
+  private send(frame: { type: string } & Record<string, unknown>): void {
+    this.client?.send(frame);
   }
 
   private say(text: string): void {
-    const clientMsgId = `m${++this.n}`;
+    const { clientMsgId } = this.client!.say(text);
     this.pending.set(clientMsgId, performance.now());
-    this.texts.set(clientMsgId, text);
     this.ctx.counters.buyerMessagesSent++;
     this.ctx.tick.buyerMessages++;
-    this.send({ type: 'message', clientMsgId, text });
   }
 
   private onFrame(f: Frame): void {
@@ -205,7 +224,6 @@ export class SimBuyer {
         const sentAt = this.pending.get(f.clientMsgId as string);
         if (sentAt === undefined) return;
         this.pending.delete(f.clientMsgId as string);
-        this.texts.delete(f.clientMsgId as string);
         ctx.counters.buyerMessagesAcked++;
         if (this.role) ctx.ledger.buyerAck(this.sid, f.seq as number, sentAt);
         else ctx.counters.buyerMessagesBotOnly++;
@@ -240,15 +258,10 @@ export class SimBuyer {
       return;
     }
     if (sessionId === this.sid) {
-      // Back after a dropped connection: continue where we were.
+      // Back after a dropped connection: the client resumes from its last seq and resends the
+      // lines whose ack the dropped socket never delivered (same clientMsgId: stored once).
       this.replayUpTo = lastSeq;
-      this.send({ type: 'resume', lastSeq: this.lastSeq });
-      // Lines whose ack the dropped socket never delivered go again with the same clientMsgId
-      // (idempotent: the gateway answers with the original seq if it had stored them).
-      for (const clientMsgId of this.pending.keys()) {
-        this.ctx.counters.buyerMessagesResent++;
-        this.send({ type: 'message', clientMsgId, text: this.texts.get(clientMsgId) ?? '在吗？' });
-      }
+      ctx.counters.buyerMessagesResent += this.client?.unacked().length ?? 0;
       this.setState(this.agentSeen ? 'chatting' : 'waiting');
       return;
     }
@@ -257,12 +270,7 @@ export class SimBuyer {
     // leaves, so nobody will read the new session.
     if (!this.closedSeen) ctx.ledger.buyerGone(this.sid);
     ctx.counters.sessionRestarts++;
-    if (this.pending.size) {
-      // A line resent after a reconnect (same clientMsgId) landed in a new session: if the
-      // old session had stored it, the buyer's line now exists twice.
-      ctx.counters.resendsIntoNewSession++;
-      ctx.sample('resendIntoNewSession', { oldSessionId: this.sid, newSessionId: sessionId, pending: [...this.pending.keys()], ...this.describe() });
-    }
+    // The client gives up unacked lines of the old session rather than resend them into this one.
     this.sid = sessionId;
     ctx.ledger.buyerGone(sessionId);
     this.leave();
@@ -341,8 +349,11 @@ export class SimBuyer {
         });
       }
       if (this.abandon) {
-        ctx.later(lognormal(ctx.rand, ctx.b.patienceS * 1000, 0.5), () => {
-          if (this.state !== 'waiting' || this.agentSeen) return;
+        // A plan's buyers have the model's exponential patience, counted from their first line.
+        const patienceMs = this.plan?.patienceS ? Math.max(0, -Math.log(1 - ctx.rand()) * this.plan.patienceS * 1000 - (performance.now() - this.firstSentAt)) : lognormal(ctx.rand, ctx.b.patienceS * 1000, 0.5);
+        ctx.later(patienceMs, () => {
+          if (this.state !== 'waiting' || this.agentSeen || ctx.acceptedAt.has(this.sid)) return;
+          this.gaveUp = true;
           ctx.counters.buyersAbandoned++;
           ctx.ledger.buyerGone(this.sid);
           this.leave();
@@ -351,24 +362,15 @@ export class SimBuyer {
     }
   }
 
-  /** The phone lost its connection mid-chat: drop the socket without a close handshake, come back. */
+  /** The phone lost its connection mid-chat: drop the socket, let the client come back and resume. */
   private drop(): void {
     const ctx = this.ctx;
-    if (this.state !== 'chatting' || !this.ws) return;
+    if (this.state !== 'chatting' || !this.client) return;
     ctx.counters.reconnects++;
     this.reconnects++;
     this.note('drop');
     this.setState('offline');
-    const ws = this.ws;
-    this.ws = undefined;
-    ws.terminate();
-    ctx.later(
-      300 + ctx.rand() * 1200,
-      () => {
-        if (this.state === 'offline') void this.connect();
-      },
-      true,
-    );
+    this.client.drop();
   }
 
   /** The agent closed the chat and the bot asks for a rating: some rate (then get `closed`), the others just go. */
@@ -402,23 +404,36 @@ export class SimBuyer {
   leave(): void {
     if (this.state === 'done') return;
     this.note('leave');
-    const ws = this.ws;
     this.finish();
-    ws?.close(1000);
+    this.client?.stop();
   }
 
   private finish(): void {
     if (this.state === 'done') return;
     if (this.replyTimer) clearTimeout(this.replyTimer);
+    this.tallyPlan();
     this.setState('done');
     this.onDone(this);
   }
 
+  /** --plan: how this buyer fared against its role's target (counted buyers only, once). */
+  private tallyPlan(): void {
+    if (!this.plan?.measured) return;
+    const t = (this.ctx.planTally[this.plan.role] ??= newTally());
+    t.arrived++;
+    const accepted = this.sid ? this.ctx.acceptedAt.get(this.sid) : undefined;
+    if (this.gaveUp) t.abandoned++;
+    else if (accepted !== undefined && this.firstSentAt > 0) {
+      const wait = Math.max(0, accepted - this.firstSentAt);
+      t.answered++;
+      t.waitSumMs += wait;
+      if (wait <= this.plan.answerWithinS * 1000) t.answeredWithin++;
+    }
+  }
+
   /** End of run: close without judging. */
   shutdown(): void {
-    const ws = this.ws;
-    this.ws = undefined;
     if (this.state !== 'done') this.finish();
-    ws?.terminate();
+    this.client?.stop();
   }
 }

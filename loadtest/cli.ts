@@ -19,7 +19,9 @@ import { summarizeCpuProfile, type ProfileSummary } from './cpuprofile.ts';
 import { InspectorSession } from './inspector.ts';
 import { WorkerPool } from './pool.ts';
 import { CpuMeter, MachineMeter, RedisProbe, commandCalls, freePort, listenOverflows, spawned, startNodeChild, startRedisServer, type Child } from './processes.ts';
-import { AGENTS, BUYERS, CEILINGS, DURATION, MAX_BUYER_CONNS, MAX_S, OUT, SEED, TAIL, W, a, addressesOf, agentSpecs, behaviour, burst, clampInt, fdCap, limits, log, numIn, sleep } from './options.ts';
+import { AGENTS, BUYERS, CEILINGS, DURATION, MAX_BUYER_CONNS, MAX_S, OUT, PLAN, SEED, TAIL, W, a, addressesOf, agentSpecs, behaviour, burst, clampInt, fdCap, limits, log, numIn, sleep } from './options.ts';
+import { addTallies, comparePlan, loadPlanRun, planAgents, planArrivals, planTable, type PlanTally } from './plan-run.ts';
+import { loadFixtures } from './types.ts';
 import { arrivalTimes, makeProfile, plannedPerSecond, rng } from './profile.ts';
 import { consoleSummary, evaluateTargets, type ResourceSummary, type RunReport } from './report.ts';
 import { renderHtml } from './report-html.ts';
@@ -98,21 +100,29 @@ async function main(): Promise<void> {
 
   // ---------- workers ----------
   const rand = rng(SEED);
+  const planRun = PLAN ? loadPlanRun(PLAN, clampInt(a['plan-interval'], 0, 10_000, 'plan-interval'), Object.keys(loadFixtures().roles)) : undefined;
+  const planWarmup = planRun
+    ? a['plan-warmup'] !== undefined
+      ? numIn(a['plan-warmup'], 0, DURATION, 'plan-warmup')
+      : Math.min(DURATION / 3, 2 * Math.max(...planRun.roles.map((r) => r.handleSeconds)))
+    : 0;
+  const planArrive = planRun ? planArrivals(planRun, DURATION, planWarmup, rand) : undefined;
+  if (planArrive && !planArrive.times.length) throw new Error('--plan: no arrivals in that interval');
   const profile = makeProfile({
-    buyers: BUYERS,
+    buyers: planArrive ? planArrive.times.length : BUYERS,
     durationS: DURATION,
-    spikeMultiple: burst !== undefined ? 1 : numIn(a['spike-multiple'], 1, 1000, 'spike-multiple'),
+    spikeMultiple: burst !== undefined || planArrive ? 1 : numIn(a['spike-multiple'], 1, 1000, 'spike-multiple'),
     spikeAt: numIn(a['spike-at'], 0, 1, 'spike-at'),
     ...(a.decay ? { decayS: numIn(a.decay, 0.1, 3600, 'decay') } : {}),
     ...(a['spike-rate'] && burst === undefined ? { spikeRate: numIn(a['spike-rate'], 0.1, 100_000, 'spike-rate') } : {}),
   });
   if (profile.note) notes.push(profile.note);
-  const arrivals = arrivalTimes(profile, rand);
-  const specs = agentSpecs(rand);
+  const arrivals = planArrive ? planArrive.times : arrivalTimes(profile, rand);
+  const specs = planRun ? planAgents(planRun) : agentSpecs(rand);
   const shops = Array.from({ length: W }, (_, i) => (W === 1 ? a.shop : `${a.shop}-w${i}`));
   pool = new WorkerPool(W);
   const p = pool;
-  log(`${W} worker(s); connecting ${AGENTS} agents…`);
+  log(`${W} worker(s); connecting ${specs.length} agents…`);
   const ready = await p.all(
     (i) => ({
       type: 'init',
@@ -123,6 +133,7 @@ async function main(): Promise<void> {
         shop: shops[i]!,
         arrivals: arrivals.filter((_, k) => k % W === i),
         agents: specs.filter((_, k) => k % W === i),
+        ...(planArrive ? { planBuyers: planArrive.buyers.filter((_, k) => k % W === i) } : {}),
         behaviour,
         maxConns: Math.floor(MAX_BUYER_CONNS / W),
         seed: SEED,
@@ -408,8 +419,8 @@ async function main(): Promise<void> {
       loadAvgAtStart: loadavg(),
     },
     options: {
-      buyers: BUYERS,
-      agents: AGENTS,
+      buyers: arrivals.length,
+      agents: specs.length,
       durationS: DURATION,
       tailS: TAIL,
       burst: burst ?? null,
@@ -506,10 +517,16 @@ async function main(): Promise<void> {
   if (others !== null && others > 15)
     notes.push(`other processes used ${others.toFixed(0)}% of a core on average during the run (max ${report.resources.otherProcesses.cpuPctMax?.toFixed(0)}%): the figures are noisy; rerun on a quiet machine`);
   if (stray) notes.push(`${stray} agent events arrived for sessions the agent did not hold`);
+  if (planRun) {
+    const tallies: Record<string, PlanTally> = {};
+    for (const r of results) addTallies(tallies, r.planTally);
+    report.plan = comparePlan(planRun, planWarmup, DURATION - planWarmup, tallies);
+  }
   report.targets = evaluateTargets(report);
   writeFileSync(join(OUT, 'result.json'), JSON.stringify(report, null, 2));
   writeFileSync(join(OUT, 'report.html'), renderHtml(report));
   process.stdout.write(`${consoleSummary(report)}\n`);
+  if (report.plan) process.stdout.write(`\n${planTable(report.plan)}\n`);
   process.stdout.write(`\nresult: ${relative(process.cwd(), join(OUT, 'result.json'))}\nreport: ${relative(process.cwd(), join(OUT, 'report.html'))}\n`);
   clearTimeout(hardStop);
 }

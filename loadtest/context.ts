@@ -1,9 +1,11 @@
 /** What simulated buyers and agents of one worker share: sockets, clocks, counters, ledger. */
 import { SignJWT } from 'jose';
 import WebSocket from 'ws';
+import type { WebSocketCtor } from '../src/client/socket.ts';
 import { Ledger } from './ledger.ts';
 import { LATENCIES, TICK_LATENCIES, newCounters, newHist, recordMs, type Histogram, type LatencyName, type TickLatencyName } from './stats.ts';
 import type { Behaviour, Fixtures } from './types.ts';
+import type { PlanTally } from './plan-run.ts';
 
 export type Frame = { type: string; [k: string]: unknown };
 
@@ -26,6 +28,9 @@ export class SimContext {
   describeBuyer: ((sessionId: string) => Record<string, unknown> | undefined) | undefined;
   /** No new actions once set (the run is draining). */
   stopping = false;
+  /** --plan: when an agent sent `accept` for a session (performance.now()), and the counted buyers' outcomes. */
+  readonly acceptedAt = new Map<string, number>();
+  readonly planTally: Record<string, PlanTally> = {};
   private readonly key: Uint8Array;
   private addr = 0;
 
@@ -78,15 +83,19 @@ export class SimContext {
     return new SignJWT({ shop: this.shop, kind, ...(roles ? { roles } : {}) }).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).sign(this.key);
   }
 
-  /** A WebSocket to the gateway, from the next loopback source address (spreads ephemeral ports). */
-  socket(path: string, token: string): WebSocket {
-    const localAddress = this.localAddresses[this.addr++ % this.localAddresses.length];
-    return new WebSocket(`${this.url}${path}`, {
-      headers: { authorization: `Bearer ${token}` },
-      perMessageDeflate: false,
-      ...(localAddress ? { localAddress } : {}),
-    });
-  }
+  /**
+   * The WebSocket implementation the SDK clients get: `ws`, each socket from the next loopback
+   * source address (spreads ephemeral ports), without compression as the gateway runs it.
+   */
+  readonly WebSocket: WebSocketCtor = (() => {
+    const next = () => this.localAddresses[this.addr++ % this.localAddresses.length];
+    return class extends WebSocket {
+      constructor(url: string) {
+        const localAddress = next();
+        super(url, { perMessageDeflate: false, ...(localAddress ? { localAddress } : {}) });
+      }
+    } as unknown as WebSocketCtor;
+  })();
 
   /** setTimeout that does nothing once the run drains (unless `always`). */
   later(ms: number, fn: () => void, always = false): NodeJS.Timeout {
@@ -94,13 +103,5 @@ export class SimContext {
       if (this.stopping && !always) return;
       fn();
     }, Math.max(0, ms));
-  }
-}
-
-export function parse(data: WebSocket.RawData): Frame | undefined {
-  try {
-    return JSON.parse(data.toString()) as Frame;
-  } catch {
-    return undefined;
   }
 }

@@ -53,6 +53,9 @@ export const { values: a } = parseArgs({
     'gateway-pid': { type: 'string' },
     'gateway-node-args': { type: 'string' },
     'gateway-config': { type: 'string' },
+    plan: { type: 'string' },
+    'plan-interval': { type: 'string', default: '0' },
+    'plan-warmup': { type: 'string' },
     quiet: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -83,6 +86,12 @@ if (a.help) {
   --gateway-log-level L the gateway's LOG_LEVEL (default info, as in production)
   --gateway-cpu-prof    profile the gateway (inspector) during the run and its saturation; summarised in the report
   --max-seconds S       hard cap on the whole run, ceilings included (default 300)
+  --plan FILE           staff each role as a staffing plan says (npm run plan -- --out FILE) and
+                        run its arrivals; reports measured vs predicted service level per role
+                        (replaces --buyers, --agents, the spike profile; see README "Staffing plan")
+  --plan-interval N     which interval of the plan to run (default 0)
+  --plan-warmup S       buyers of the first S seconds are not counted (default: 2 × the longest
+                        handle time, at most a third of --duration)
 `);
   process.exit(0);
 }
@@ -99,6 +108,8 @@ export const numIn = (v: string | undefined, lo: number, hi: number, name: strin
   return Math.max(lo, Math.min(hi, n));
 };
 
+export const PLAN = a.plan;
+if (PLAN && a.burst !== undefined) throw new Error('--plan and --burst exclude each other');
 export const burst = a.burst !== undefined ? clampInt(a.burst, 1, 100_000, 'burst') : undefined;
 export const BUYERS = burst ?? clampInt(a.buyers, 1, 100_000, 'buyers');
 export const AGENTS = burst !== undefined ? 0 : clampInt(a.agents, 0, 5_000, 'agents');
@@ -108,8 +119,10 @@ export const MAX_S = numIn(a['max-seconds'], 10, 3600, 'max-seconds');
 export const SEED = clampInt(a.seed, 0, 2 ** 31, 'seed');
 export const CEILINGS = a.ceilings && !a['no-ceilings'] && burst === undefined;
 export const limits = fdLimits();
-export const W =
-  a.workers === 'auto'
+// A plan's roles are pooled queues: one shop, so one worker (workers have a shop each).
+export const W = PLAN
+  ? 1
+  : a.workers === 'auto'
     ? Math.min(4, Math.max(1, Math.ceil((BUYERS + AGENTS) / 12_000)))
     : clampInt(a.workers, 1, Math.max(1, Math.min(8, cpus().length * 2)), 'workers');
 // The gateway (a child, same limits) holds every connection: buyers + agents + its own files.
@@ -127,6 +140,8 @@ export const behaviour: Behaviour = {
   declineRate: numIn(a['decline-rate'], 0, 1, 'decline-rate'),
   rateRate: 0.5,
   greetOnly: burst !== undefined,
+  // A plan run keeps to the model: no transfers, declines or dropped connections.
+  ...(PLAN ? { plan: true, transferRate: 0, declineRate: 0, reconnectRate: 0 } : {}),
 };
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 export const OUT = a.out ?? join(REPO_ROOT, 'loadtest', 'results', stamp);

@@ -2,19 +2,9 @@
  * The HTML report: one self-contained file (Chart.js inlined, data inlined), so it opens in
  * a browser without network access.
  */
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { chartJs, esc } from '../src/cli/html.ts';
 import type { RunReport } from './report.ts';
-
-function chartJs(): string {
-  const require = createRequire(import.meta.url);
-  const main = require.resolve('chart.js');
-  const dist = main.includes('/dist/') ? dirname(main) : join(dirname(main), 'dist');
-  return readFileSync(join(dist, 'chart.umd.min.js'), 'utf8');
-}
-
-const esc = (s: unknown) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+import type { PlanComparison } from './plan-run.ts';
 const num = (n: number | null | undefined, d = 1) => (n === null || n === undefined || !Number.isFinite(n) ? 'n/a' : n.toFixed(d));
 
 function table(head: string[], rows: (string | number)[][]): string {
@@ -69,6 +59,7 @@ canvas{width:100%!important;height:260px!important} .kpis{display:flex;flex-wrap
 <h2>Targets</h2>
 <table class="text"><thead><tr><th></th><th>what</th><th>target</th><th>measured</th></tr></thead><tbody>${targets}</tbody></table>
 ${r.setup.notes.length ? `<ul>${r.setup.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>` : ''}
+${r.plan ? planSection(r.plan) : ''}
 <h2>Over time</h2>
 <div class="grid">
 <div class="card"><h3>Arrivals per second (actual vs Double 11 profile) and connections held</h3><canvas id="arrivals"></canvas></div>
@@ -209,4 +200,29 @@ new Chart(document.getElementById('mem'), { type: 'line', data: { labels, datase
 </script>
 </body></html>
 `;
+}
+
+function planSection(p: PlanComparison): string {
+  const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(1)} %`);
+  return `<h2>Staffing plan: predicted vs measured</h2>
+<p class="sub">${esc(p.file)}, interval ${p.interval}; buyers of the first ${p.warmupS.toFixed(0)} s not counted</p>
+${table(
+  ['role', 'agents × chats', 'arrivals/h (plan)', 'in the run', 'handle s in the run', 'buyers counted', 'service level (plan)', 'model at the run', 'measured', 'abandonment (plan)', 'model at the run', 'measured', 'ASA s (plan)', 'measured'],
+  p.rows.map((x) => [
+    x.role,
+    `${x.agents} × ${x.concurrency}`,
+    num(x.arrivalsPerHour, 0),
+    num(x.measured.arrivalsPerHour, 0),
+    num(x.measured.handleSeconds, 2),
+    x.counted,
+    pct(x.predicted.serviceLevel),
+    pct(x.modelAtMeasured?.serviceLevel ?? null),
+    pct(x.measured.serviceLevel),
+    pct(x.predicted.abandonment),
+    pct(x.modelAtMeasured?.abandonment ?? null),
+    pct(x.measured.abandonment),
+    num(x.predicted.averageSpeedOfAnswerSeconds, 2),
+    num(x.measured.averageSpeedOfAnswerSeconds, 2),
+  ]),
+)}`;
 }

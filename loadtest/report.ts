@@ -1,4 +1,5 @@
 /** The result of a run (written as result.json), its targets, and the console summary. */
+import type { PlanComparison } from './plan-run.ts';
 import type { RedisCeiling, SatSummary } from './ceilings.ts';
 import type { ProfileSummary } from './cpuprofile.ts';
 import type { Profile } from './profile.ts';
@@ -99,6 +100,8 @@ export interface RunReport {
   targets: Target[];
   /** Gateway CPU profiles, one per phase (the run; the gateway's saturation). */
   cpuProfiles: { phase: string; summary: ProfileSummary }[];
+  /** --plan: predicted vs measured per role. */
+  plan?: PlanComparison;
 }
 
 const f1 = (n: number | null | undefined) => (n === null || n === undefined || !Number.isFinite(n) ? 'n/a' : n.toFixed(1));

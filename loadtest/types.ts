@@ -1,6 +1,7 @@
 /** What the coordinator (cli.ts) and its worker processes (worker.ts) tell each other. */
 import { readFileSync } from 'node:fs';
 import type { Counters } from './stats.ts';
+import type { PlanBuyer, PlanTally } from './plan-run.ts';
 
 export interface RoleLines {
   weight: number;
@@ -39,12 +40,19 @@ export interface Behaviour {
   rateRate: number;
   /** Burst mode: buyers only say hello, wait for the greeting, and hold the connection. */
   greetOnly: boolean;
+  /**
+   * --plan: the queueing model's assumptions (exponential handle times and patience, see
+   * plan-run.ts); an agent closes right after its goodbye.
+   */
+  plan?: boolean;
 }
 
 export interface AgentSpec {
   id: string;
   roles: string[];
   capacity: number;
+  /** Mean handle time of this agent's chats (--plan), instead of the behaviour's. */
+  handleS?: number;
 }
 
 export interface WorkerInit {
@@ -61,6 +69,8 @@ export interface WorkerInit {
   seed: number;
   /** Source addresses on loopback to spread connections over (ephemeral ports per address). */
   localAddresses: string[];
+  /** --plan: who each arriving buyer is (same order as `arrivals`). */
+  planBuyers?: PlanBuyer[];
 }
 
 /** What happened in one second of the run (counts), and the gauges at its end. */
@@ -97,6 +107,8 @@ export interface WorkerResult {
   samples: { kind: string; detail: unknown }[];
   cpu: { userMs: number; systemMs: number; wallMs: number };
   stray: number;
+  /** --plan: outcomes of the counted buyers per role. */
+  planTally?: Record<string, PlanTally>;
 }
 
 export interface SatRequest {

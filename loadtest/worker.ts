@@ -83,7 +83,7 @@ function scheduleArrivals(): void {
       held = init.arrivals.length - nextArrival;
       break;
     }
-    const b = new SimBuyer(ctx, `${init.shop}-b${init.index}-${nextArrival}`, onBuyerDone);
+    const b = new SimBuyer(ctx, `${init.shop}-b${init.index}-${nextArrival}`, onBuyerDone, init.planBuyers?.[nextArrival]);
     nextArrival++;
     active++;
     buyers.push(b);
@@ -204,6 +204,7 @@ async function onStop(drainMs: number): Promise<void> {
       samples: ctx.samples,
       cpu: { userMs: cpu.user / 1000, systemMs: cpu.system / 1000, wallMs: performance.now() - wallStart },
       stray: ctx.ledger.stray,
+      ...(init.planBuyers ? { planTally: ctx.planTally } : {}),
     },
   });
   for (const b of buyers) b.shutdown();

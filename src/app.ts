@@ -114,7 +114,8 @@ export class Gateway {
     return gateway;
   }
 
-  async listen(): Promise<number> {
+  /** `announce`: the log line saying it accepts connections (workers of a primary say `worker listening`). */
+  async listen(announce = 'listening'): Promise<number> {
     const { host, port } = this.deps.config().server;
     await this.instances.start();
     // Midnight brings thousands of connects a second; the default backlog (511) overflows.
@@ -123,7 +124,7 @@ export class Gateway {
     this.svc.waitingRoom.start();
     const addr = this.app.server.address();
     const bound = typeof addr === 'object' && addr ? addr.port : port;
-    this.deps.logger.info({ port: bound, host, store: this.deps.store.kind }, 'listening');
+    this.deps.logger.info({ port: bound, host, store: this.deps.store.kind }, announce);
     return bound;
   }
 

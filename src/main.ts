@@ -1,52 +1,68 @@
-import { pino } from 'pino';
-import { Gateway } from './app.ts';
+import cluster from 'node:cluster';
+import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig } from './config/load.ts';
+import { EnvError, envProblems, logLevel, runningProblems, workerCount } from './config/env.ts';
+import { EXIT } from './process/exit-codes.ts';
+import { processLogger } from './process/log.ts';
 
-// Asynchronous writes: at midnight a log line per state change must not block the event
-// loop on stdout. Every exit below flushes first.
-const destination = pino.destination({ sync: false });
-const logger = pino({ level: process.env.LOG_LEVEL || 'info' }, destination);
-const exit = (code: number): never => {
-  destination.flushSync();
-  process.exit(code);
-};
+const env = process.env;
+const problems = envProblems(env);
+// A bad LOG_LEVEL must still be reported, so the logger falls back to `info` for that.
+const { logger, exit } = processLogger(problems.some((p) => p.startsWith('LOG_LEVEL=')) ? 'info' : logLevel(env));
+
+function refuse(source: string, err: Error & { problems: string[] }): never {
+  logger.fatal({ config: source, problems: err.problems }, 'invalid config, not starting');
+  process.stderr.write(`${err.message}\n`);
+  return exit(EXIT.config);
+}
 
 async function main(): Promise<void> {
+  if (problems.length) refuse('environment', new EnvError(problems));
   let loaded;
   try {
-    loaded = loadConfig(process.env);
+    loaded = loadConfig(env);
   } catch (err) {
-    if (err instanceof ConfigError) {
-      logger.fatal({ config: err.source, problems: err.problems }, 'invalid config, not starting');
-      process.stderr.write(`${err.message}\n`);
-      exit(78); // EX_CONFIG
-    }
+    if (err instanceof ConfigError) refuse(err.source, err);
     throw err;
   }
-  logger.info({ config: loaded.path }, 'config loaded');
-  const gateway = await Gateway.create({ config: loaded.config, configPath: loaded.path, configDoc: loaded.raw, logger });
-  await gateway.listen();
-  // The config file is watched too; SIGHUP is for deployments that replace it by other means.
-  process.on('SIGHUP', () => void gateway.configSync.reloadFile());
+  const running = runningProblems(env, loaded.config);
+  if (running.length) refuse('environment', new EnvError(running));
+  if (!cluster.isWorker) logger.info({ config: loaded.path }, 'config loaded');
+  // Loaded only now: a start-up refused above answers at once, without loading the server.
+  const { runInstance } = await import('./process/instance.ts');
 
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    gateway.stop().then(
-      () => exit(0),
-      (err) => {
-        logger.error({ err }, 'shutdown failed');
-        exit(1);
-      },
-    );
+  if (cluster.isWorker) {
+    await runInstance({ loaded, logger, exit, env });
+    return;
+  }
+  const { server } = loaded.config;
+  const { announceDevLinks, devSecret } = await import('./process/first-hour.ts');
+  const dev = !loaded.config.auth.secret;
+  const secret = (loaded.config.auth.secret ??= devSecret(logger));
+  const workers = workerCount(env);
+  const announced = async (port: number) => {
+    if (workers > 1) logger.info({ port, host: server.host, workers, store: 'redis' }, 'listening');
+    if (dev) await announceDevLinks(logger, secret, server.host, port);
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  if (workers === 1) {
+    await runInstance({ loaded, logger, exit, env, onListening: announced });
+    return;
+  }
+  const { runPrimary } = await import('./process/primary.ts');
+  await runPrimary({
+    workers,
+    host: server.host,
+    port: server.port,
+    entry: fileURLToPath(import.meta.url),
+    secret,
+    graceMs: server.shutdownGraceMs,
+    logger,
+    exit,
+    onListening: announced,
+  });
 }
 
 main().catch((err) => {
   logger.fatal({ err }, 'start-up failed');
-  exit(1);
+  exit(EXIT.failed);
 });

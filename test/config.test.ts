@@ -60,6 +60,7 @@ describe('config', () => {
   it('reports a bad PORT and an unreadable file as config problems', () => {
     expect(() => loadConfig({ PEAKDESK_CONFIG: 'config/default.json', PORT: 'abc' })).toThrow(/server\.port/);
     expect(() => loadConfig({ PEAKDESK_CONFIG: '/nonexistent/peakdesk.json' })).toThrow(ConfigError);
-    expect(() => loadConfig({ PEAKDESK_CONFIG: tempConfig('{ nope') })).toThrow(/\(file\)/);
+    expect(() => loadConfig({ PEAKDESK_CONFIG: '/nonexistent/peakdesk.json' })).toThrow(/PEAKDESK_CONFIG="\/nonexistent\/peakdesk.json": cannot read/);
+    expect(() => loadConfig({ PEAKDESK_CONFIG: tempConfig('{ nope') })).toThrow(/cannot read .*: .*JSON/);
   });
 });

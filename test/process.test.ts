@@ -1,49 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { TestClient } from './support/client.ts';
+import { launch, waitFor } from './support/process.ts';
 
 const SECRET = 'process-test-secret-0123456789';
 
-function launch(env: Record<string, string>): { proc: ChildProcess; lines: () => Record<string, any>[]; stderr: () => string } {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  proc.stdout!.on('data', (d) => (out += d));
-  proc.stderr!.on('data', (d) => (err += d));
-  return {
-    proc,
-    lines: () =>
-      out
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l)),
-    stderr: () => err,
-  };
-}
-
-async function waitFor<T>(fn: () => T | undefined, ms: number): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-const exited = (proc: ChildProcess) => new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+/** The sources through tsx, as `npm run dev` runs them (the compiled path: running.test.ts). */
+const launchDev = (env: Record<string, string>) => launch(process.execPath, ['--import', 'tsx', 'src/main.ts'], env);
 
 describe('the gateway process', () => {
   it('starts on the embedded store, logs `listening` with its port, and stops cleanly on SIGTERM', async () => {
-    const run = launch({ PEAKDESK_AUTH_SECRET: SECRET, REDIS_URL: '', REDIS_CLUSTER_NODES: '' });
-    const exit = exited(run.proc);
+    const run = launchDev({ PEAKDESK_AUTH_SECRET: SECRET, REDIS_URL: '', REDIS_CLUSTER_NODES: '' });
     try {
       const listening = await waitFor(() => run.lines().find((l) => l.msg === 'listening'), 15_000);
       expect(listening.port).toBeGreaterThan(0);
@@ -68,7 +38,7 @@ describe('the gateway process', () => {
 
       run.proc.kill('SIGTERM');
       expect((await b.closed).code).toBe(1001);
-      expect(await exit).toBe(0);
+      expect((await run.exited).code).toBe(0);
       expect(run.lines().some((l) => l.msg === 'stopped')).toBe(true);
     } finally {
       run.proc.kill('SIGKILL');
@@ -79,8 +49,8 @@ describe('the gateway process', () => {
     const dir = mkdtempSync(join(tmpdir(), 'peakdesk-bad-'));
     const file = join(dir, 'bad.json');
     writeFileSync(file, JSON.stringify({ server: { maxFrameBytes: 'big' }, routing: { offerTimeoutMs: 1 } }));
-    const run = launch({ PEAKDESK_CONFIG: file });
-    const code = await exited(run.proc);
+    const run = launchDev({ PEAKDESK_CONFIG: file });
+    const { code } = await run.exited;
     expect(code).toBe(78);
     expect(run.stderr()).toContain('server.maxFrameBytes:');
     expect(run.stderr()).toContain('routing.offerTimeoutMs:');

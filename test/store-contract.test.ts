@@ -1162,6 +1162,55 @@ describe.each(impls)('Store contract: $name', (impl) => {
     await store.openSession('shop-a', 'b2', T0);
     expect(sorted(await store.shops())).toEqual(['shop-a', 'shop-b']);
   });
+
+  // ---------------------------------------------------------------- staffing-plan stats
+
+  describe('staffing-plan stats', () => {
+    const BUCKET = 900_000;
+    // Buckets expire at an absolute time, so these cases live in the present.
+    const now0 = Math.floor(Date.now() / BUCKET) * BUCKET;
+    const opts = { bucketMs: BUCKET, retentionMs: 7 * 24 * 3_600_000 };
+
+    it('adds counts per role and bucket and reads a range back, oldest first', async () => {
+      await store.recordPlanStats(SHOP, 'presale', now0 + 1_000, { counts: { arrivals: 1 } }, opts);
+      await store.recordPlanStats(SHOP, 'presale', now0 + 2_000, { counts: { arrivals: 1, transfersIn: 1 } }, opts);
+      await store.recordPlanStats(SHOP, 'aftersale', now0 + 3_000, { counts: { abandoned: 1, abandonWaitMs: 4_200.4 } }, opts);
+      await store.recordPlanStats(SHOP, 'presale', now0 - BUCKET + 5, { counts: { arrivals: 5 } }, opts);
+      await store.recordPlanStats('other-shop', 'presale', now0 + 1_000, { counts: { arrivals: 9 } }, opts);
+      const rows = await store.planStats(SHOP, now0 - BUCKET, now0 + BUCKET, BUCKET);
+      expect(rows.map((r) => [r.bucketStart - now0, r.role, r.counts.arrivals, r.counts.transfersIn, r.counts.abandoned, r.counts.abandonWaitMs])).toEqual([
+        [-BUCKET, 'presale', 5, 0, 0, 0],
+        [0, 'aftersale', 0, 0, 1, 4_200],
+        [0, 'presale', 2, 1, 0, 0],
+      ]);
+      // The range is half-open: the bucket at `to` is not in it.
+      expect(await store.planStats(SHOP, now0 - BUCKET, now0, BUCKET)).toHaveLength(1);
+      // Another bucket size is another series.
+      expect(await store.planStats(SHOP, now0 - BUCKET, now0 + BUCKET, 60_000)).toEqual([]);
+    });
+
+    it('counts a handle time from the assignment to the end, once, and samples the agent at assignment', async () => {
+      await ready('A', ['presale'], 3, now0);
+      const s1 = await assigned('b1', 'presale', now0, 'A');
+      const s2 = await assigned('b2', 'presale', now0, 'A');
+      await store.recordPlanStats(SHOP, 'presale', now0 + 10, { counts: { assigned: 1, waitMs: 10 }, assigned: { sessionId: s1, agentId: 'A' } }, opts);
+      await store.recordPlanStats(SHOP, 'presale', now0 + 20, { counts: { assigned: 1, waitMs: 20 }, assigned: { sessionId: s2, agentId: 'A' } }, opts);
+      await store.recordPlanStats(SHOP, 'presale', now0 + 60_010, { handled: { sessionId: s1 } }, opts);
+      // A second end of the same chat (a retry, another instance) adds nothing.
+      await store.recordPlanStats(SHOP, 'presale', now0 + 90_000, { handled: { sessionId: s1 } }, opts);
+      // An end without an assignment before it adds nothing either.
+      await store.recordPlanStats(SHOP, 'presale', now0 + 90_000, { handled: { sessionId: 'never-assigned' } }, opts);
+      const [row] = await store.planStats(SHOP, now0, now0 + BUCKET, BUCKET);
+      expect(row?.counts).toMatchObject({ assigned: 2, waitMs: 30, handled: 1, handleMs: 60_000, concurrencySum: 4, capacitySum: 6 });
+    });
+
+    it('forgets a bucket once its retention after the bucket is over', async () => {
+      const old = now0 - 3 * BUCKET;
+      await store.recordPlanStats(SHOP, 'presale', old, { counts: { arrivals: 1 } }, { bucketMs: BUCKET, retentionMs: BUCKET });
+      await store.recordPlanStats(SHOP, 'presale', now0, { counts: { arrivals: 1 } }, { bucketMs: BUCKET, retentionMs: BUCKET });
+      expect((await store.planStats(SHOP, old, now0 + BUCKET, BUCKET)).map((r) => r.bucketStart)).toEqual([now0]);
+    });
+  });
 });
 
 describe('embedded engine clock', () => {

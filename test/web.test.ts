@@ -5,6 +5,7 @@
  * Screenshots go to test-results/screenshots/.
  */
 import { describe, expect, it } from 'vitest';
+import { SignJWT } from 'jose';
 import type { Page } from 'playwright-core';
 import { screenshot } from './support/browser.ts';
 import { see, useWebHarness } from './support/web-harness.ts';
@@ -58,6 +59,22 @@ describe('web pages', () => {
     await page.reload();
     await online(page);
     await page.context().close();
+  });
+
+  it('says when the gateway refuses a token (HTTP 401) instead of retrying', async () => {
+    // Well-formed, of the right kind, but signed with another secret: only the gateway can tell.
+    const forged = await new SignJWT({ shop: 'shop-1', kind: 'buyer' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('forger')
+      .sign(new TextEncoder().encode('some-other-secret-0123456789'));
+    const page = await web.open(`/buyer/?token=${forged}`, 'buyer-refused');
+    await see(page, '#signin-error', 'The gateway refused this token (HTTP 401');
+    await see(page, '#signin-form');
+    await page.context().close();
+    // The browser logs the refused upgrade and the probe's 401 itself; those are this test's point.
+    const mine = web.pageErrors.filter((e) => e.startsWith('buyer-refused'));
+    expect(mine.every((e) => /401|Authentication failed/.test(e)), mine.join('\n')).toBe(true);
+    web.pageErrors.splice(0, web.pageErrors.length, ...web.pageErrors.filter((e) => !mine.includes(e)));
   });
 
   it('agent and buyer chat both ways, resume after dropped connections, and a transfer reaches a second agent', async () => {

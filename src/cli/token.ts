@@ -1,19 +1,85 @@
 /**
- * Mints a token for trying the gateway by hand:
- *   PEAKDESK_AUTH_SECRET=... npm run token -- buyer <buyerId> <shop>
- *   PEAKDESK_AUTH_SECRET=... npm run token -- agent <agentId> <shop> [role,role]
+ * Mints a token for trying the gateway by hand (see `--help`). It runs compiled
+ * (`npm run token` → dist/cli/token.js), so it answers in well under a second.
  */
-import { Auth, claimsSchema } from '../transport/auth.ts';
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { DEFAULT_CONFIG_PATH } from '../config/load.ts';
+import { Auth } from '../transport/auth.ts';
 
-const [kind, sub, shop, roles] = process.argv.slice(2);
+const KINDS = ['buyer', 'agent', 'admin'] as const;
+const DEFAULT_ROLES = ['pre-sale', 'order-edit', 'after-sale', 'bargaining'];
+
+/** The roles of the config the gateway would load (PEAKDESK_CONFIG), so --roles is checked against the same list. */
+function configuredRoles(): string[] {
+  try {
+    const doc = JSON.parse(readFileSync(process.env.PEAKDESK_CONFIG || DEFAULT_CONFIG_PATH, 'utf8'));
+    const roles = doc?.routing?.roles;
+    return Array.isArray(roles) && roles.every((r) => typeof r === 'string') ? roles : DEFAULT_ROLES;
+  } catch {
+    return DEFAULT_ROLES;
+  }
+}
+
+const USAGE = `usage: npm run -s token -- <kind> <id> <shop> [options]
+
+  kind            buyer | agent | admin
+  id              the buyer's or agent's id (1..64 characters)
+  shop            the shop id (1..64 characters)
+
+options:
+  --roles a,b     agents only: the roles this agent may serve (default: all roles);
+                  checked against routing.roles of PEAKDESK_CONFIG (default config/default.json)
+  --ttl 24h       lifetime: a number with s, m, h or d (default 24h)
+  -h, --help      this text
+
+The secret comes from PEAKDESK_AUTH_SECRET (16+ characters, the gateway's).
+Example: PEAKDESK_AUTH_SECRET=… npm run -s token -- agent agent-1 shop-1 --roles pre-sale,after-sale
+`;
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+let parsed;
+try {
+  parsed = parseArgs({
+    allowPositionals: true,
+    options: {
+      roles: { type: 'string' },
+      ttl: { type: 'string', default: '24h' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+} catch (err) {
+  fail((err as Error).message);
+}
+const { values, positionals } = parsed;
+if (values.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+// The old form took roles as a fourth positional argument; it still does.
+const [kind, sub, shop, legacyRoles, ...extra] = positionals;
+if (extra.length) fail(`unexpected arguments: ${extra.join(' ')}`);
+if (!kind || !sub || !shop) fail('kind, id and shop are required');
+if (!(KINDS as readonly string[]).includes(kind)) fail(`unknown kind "${kind}": expected one of ${KINDS.join(', ')}`);
+const tooLong = [sub, shop].find((v) => v.length > 64);
+if (tooLong) fail(`"${tooLong}" is longer than 64 characters`);
+if (!/^\d+[smhd]$/.test(values.ttl)) fail(`--ttl ${values.ttl}: expected a number with s, m, h or d, e.g. 30m or 24h`);
+const rolesArg = values.roles ?? legacyRoles;
+let roles: string[] | undefined;
+if (rolesArg !== undefined) {
+  if (kind !== 'agent') fail('--roles is for agent tokens only');
+  roles = rolesArg.split(',').map((r) => r.trim()).filter(Boolean);
+  const known = configuredRoles();
+  const unknown = roles.filter((r) => !known.includes(r));
+  if (unknown.length) fail(`unknown role${unknown.length > 1 ? 's' : ''} ${unknown.map((r) => `"${r}"`).join(', ')}: expected some of ${known.join(', ')} (routing.roles of the config)`);
+  if (!roles.length) fail('--roles needs at least one role');
+}
 const secret = process.env.PEAKDESK_AUTH_SECRET;
-if (!secret || secret.length < 16) {
-  process.stderr.write('set PEAKDESK_AUTH_SECRET (16+ characters) to the gateway\'s secret\n');
-  process.exit(2);
-}
-const claims = claimsSchema.safeParse({ kind, sub, shop, ...(roles ? { roles: roles.split(',') } : {}) });
-if (!claims.success) {
-  process.stderr.write('usage: npm run token -- buyer|agent|admin <id> <shop> [roles]\n');
-  process.exit(2);
-}
-process.stdout.write(`${await new Auth(secret).sign(claims.data, '24h')}\n`);
+if (!secret || secret.length < 16) fail('PEAKDESK_AUTH_SECRET: set it to the gateway\'s secret (16+ characters)');
+
+const token = await new Auth(secret).sign({ kind: kind as (typeof KINDS)[number], sub, shop, ...(roles ? { roles } : {}) }, values.ttl);
+process.stdout.write(`${token}\n`);

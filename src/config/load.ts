@@ -55,7 +55,8 @@ export function loadConfig(env: Env = process.env): { config: Config; path: stri
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));
   } catch (err) {
-    throw new ConfigError(path, [`(file): ${(err as Error).message}`]);
+    const named = env.PEAKDESK_CONFIG ? `PEAKDESK_CONFIG=${JSON.stringify(env.PEAKDESK_CONFIG)}: ` : '';
+    throw new ConfigError(path, [`${named}cannot read ${path}: ${(err as Error).message}`]);
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ConfigError(path, ['(root): expected a JSON object']);

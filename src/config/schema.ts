@@ -127,6 +127,21 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    plan: z
+      .object({
+        /** Stats for the staffing plan are counted per role in buckets this long (also a plan interval from recorded data). */
+        bucketMs: z.number().int().min(60_000).max(86_400_000).default(900_000),
+        /** A stats bucket is kept this long after it ends, then Redis expires it. */
+        retentionMs: z.number().int().min(3_600_000).max(400 * 24 * 3_600_000).default(35 * 24 * 3_600_000),
+        /** Default target of a plan: answered within this many seconds … */
+        answerWithinSeconds: z.number().min(0).max(3_600).default(20),
+        /** … for this share of arrivals … */
+        serviceLevel: z.number().gt(0).lt(1).default(0.8),
+        /** … with at most this share giving up. */
+        maxAbandonment: z.number().min(0).max(1).default(0.05),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict()
   // Runs even when other fields failed, so one PUT lists every problem; hence the defensive reads.

@@ -8,6 +8,7 @@ import { Delivery } from './delivery.ts';
 import type { Deps } from './deps.ts';
 import type { Sink } from './hub.ts';
 import type { Services } from './deps.ts';
+import { PlanRecorder } from './plan-recorder.ts';
 
 /** One agent connection (a workbench tab). Several may exist for one agent. */
 export class AgentConnection {
@@ -15,6 +16,7 @@ export class AgentConnection {
   private readonly delivery: Delivery;
   private readonly address: Address;
   private readonly log: Logger;
+  private readonly plan: PlanRecorder;
   private detach: (() => Promise<void>) | undefined;
 
   private constructor(
@@ -29,6 +31,7 @@ export class AgentConnection {
     this.delivery = new Delivery(send);
     this.address = { kind: 'agent', shop, id: agentId };
     this.log = d.logger.child({ shop, agentId });
+    this.plan = new PlanRecorder(d);
   }
 
   static async open(
@@ -122,9 +125,10 @@ export class AgentConnection {
     }
     const [transcript, s] = await Promise.all([this.d.store.readEvents(this.shop, sessionId, 0), this.d.store.getSession(this.shop, sessionId)]);
     // Time to agent counts the first human only; later ones follow a transfer or a requeue.
-    if (!r.alreadyAssigned && s && s.roleHistory.length === 1 && s.lastAgentId === this.agentId && s.arrivedAt > 0) {
-      this.d.metrics.timeToAgent.observe({ shop: this.shop, role: r.role }, Math.max(0, this.d.now() - s.arrivedAt) / 1000);
-    }
+    const firstHuman = !r.alreadyAssigned && s && s.roleHistory.length === 1 && s.lastAgentId === this.agentId && s.arrivedAt > 0;
+    const waitedMs = firstHuman ? Math.max(0, this.d.now() - s.arrivedAt) : undefined;
+    if (waitedMs !== undefined) this.d.metrics.timeToAgent.observe({ shop: this.shop, role: r.role }, waitedMs / 1000);
+    if (!r.alreadyAssigned) this.plan.assigned(this.shop, r.role, sessionId, this.agentId, waitedMs);
     await this.d.store.bus.publish(
       this.address,
       encode({
@@ -176,6 +180,8 @@ export class AgentConnection {
       line,
     });
     this.d.metrics.transfers.inc({ shop: this.shop, from_role: r.fromRole, to_role: toRole });
+    this.plan.handled(this.shop, r.fromRole, sessionId);
+    this.plan.transferredIn(this.shop, toRole);
     this.log.info({ sessionId, fromRole: r.fromRole, toRole, position: r.position, note: Boolean(note) }, 'session transferred');
     await this.svc.router.requeued(this.shop, [{ sessionId, buyerId: r.buyerId, role: toRole }]);
     // The agent's freed capacity may serve any of its roles.

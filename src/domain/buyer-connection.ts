@@ -7,6 +7,7 @@ import { Delivery } from './delivery.ts';
 import type { Deps } from './deps.ts';
 import type { Sink } from './hub.ts';
 import { matchFaq } from './bots/faq.ts';
+import { PlanRecorder } from './plan-recorder.ts';
 import type { Services } from './deps.ts';
 
 /**
@@ -19,6 +20,7 @@ export class BuyerConnection {
   private readonly delivery: Delivery;
   private readonly address: Address;
   private readonly log: Logger;
+  private readonly plan: PlanRecorder;
   private detach: (() => Promise<void>) | undefined;
   /** Counted among the buyer's live connections (buyerConnect). */
   private connected = false;
@@ -35,6 +37,7 @@ export class BuyerConnection {
     this.delivery = new Delivery(send);
     this.address = { kind: 'buyer', shop, id: buyerId };
     this.log = d.logger.child({ shop, buyerId });
+    this.plan = new PlanRecorder(d);
   }
 
   /** Subscribes first, then opens (or resumes) the session, so no event falls in between. */
@@ -142,11 +145,13 @@ export class BuyerConnection {
     if (result.enqueued) {
       role = result.enqueued.role;
       this.d.metrics.sessions.inc({ shop: this.shop, role });
+      this.plan.queued(this.shop, role);
       this.log.info({ sessionId, role, position: result.enqueued.position, keywords: intent?.keywords }, 'session queued');
       await this.queued(role, result.enqueued.position);
     } else if (result.moved) {
       const { fromRole, toRole, position } = result.moved;
       role = toRole;
+      this.plan.transferredIn(this.shop, toRole);
       this.log.info({ sessionId, fromRole, toRole, position, keywords: intent?.keywords }, 'session re-classified');
       await store.bus.publish(this.address, encode({ type: 'handover', sessionId, fromRole, toRole }));
       await this.queued(toRole, position);
@@ -198,7 +203,7 @@ export class BuyerConnection {
 
   /** The socket is gone; the session stays open for the buyer to come back to. */
   async disconnect(): Promise<void> {
-    if (this.sessionId) this.svc.waitingRoom.untrack(this.sessionId);
+    const left = this.sessionId ? this.svc.waitingRoom.left(this.sessionId).catch(() => null) : Promise.resolve(null);
     const detach = this.detach;
     this.detach = undefined;
     await detach?.();
@@ -206,6 +211,8 @@ export class BuyerConnection {
     this.connected = false;
     await this.d.store.buyerDisconnect(this.shop, this.buyerId, this.connId);
     await this.d.store.untrackConn(this.d.instanceId, this.connRef);
+    const gaveUp = await left;
+    if (gaveUp) this.plan.abandoned(this.shop, gaveUp.role, gaveUp.waitedMs);
   }
 
   private get connRef(): ConnRef {

@@ -5,6 +5,7 @@ import type { BotTexts } from '../config/bots-schema.ts';
 import type { BotLine, Closed, SessionView } from '../store/types.ts';
 import type { Deps } from './deps.ts';
 import type { Router } from './router.ts';
+import { PlanRecorder } from './plan-recorder.ts';
 
 /**
  * Every way a session ends. An agent's `close` opens the rating window (the bot invites a
@@ -13,10 +14,14 @@ import type { Router } from './router.ts';
  * instances finishing the same window produce one goodbye.
  */
 export class Closer {
+  private readonly plan: PlanRecorder;
+
   constructor(
     private readonly d: Deps,
     private readonly router: Router,
-  ) {}
+  ) {
+    this.plan = new PlanRecorder(d);
+  }
 
   /** The session as it is now, and the bot texts of its shop and role. */
   private async read(shop: string, sessionId: string): Promise<{ s: SessionView | null; t: BotTexts }> {
@@ -36,6 +41,7 @@ export class Closer {
       goodbye: fillText(t.goodbye, { shop }),
     });
     this.d.logger.info({ shop, sessionId, agentId, role: r.role, state: r.state }, r.state === 'closing' ? 'session closing, rating invited' : 'session closed');
+    this.plan.handled(shop, r.role, sessionId);
     await this.announce(shop, sessionId, r, 'agent_closed');
   }
 
@@ -78,6 +84,7 @@ export class Closer {
     const line: BotLine = { text: fillText(t.goodbye, { shop }), kind: 'goodbye' };
     const r = await this.d.store.endSession(shop, sessionId, reason, this.d.now(), { retentionMs: this.d.config().sessions.retentionMs, line });
     this.d.logger.info({ shop, sessionId, buyerId: r.buyerId, agentId: r.agentId, role: r.role, reason, by }, 'session closed by ops');
+    if (s.state === 'assigned') this.plan.handled(shop, r.role, sessionId);
     await this.announce(shop, sessionId, r, reason);
   }
 

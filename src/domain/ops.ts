@@ -4,6 +4,8 @@ import { PeakError } from '../protocol/errors.ts';
 import type { MessageOut } from '../protocol/frames.ts';
 import type { AgentView, SessionView } from '../store/types.ts';
 import type { Deps, Services } from './deps.ts';
+import { PlanRecorder } from './plan-recorder.ts';
+import { PlanService } from './plan-service.ts';
 
 export interface QueueRow {
   shop: string;
@@ -18,10 +20,17 @@ export interface QueueRow {
  * the same atomic store steps as the agents' own, so it tells the same people the same way.
  */
 export class Ops {
+  private readonly plan: PlanRecorder;
+  /** The staffing plan from the shop's recorded stats. */
+  readonly planning: PlanService;
+
   constructor(
     private readonly d: Deps,
     private readonly svc: Services,
-  ) {}
+  ) {
+    this.plan = new PlanRecorder(d);
+    this.planning = new PlanService(d);
+  }
 
   async queues(shops: string[]): Promise<QueueRow[]> {
     const now = this.d.now();
@@ -63,6 +72,8 @@ export class Ops {
       force: true,
     });
     this.d.metrics.transfers.inc({ shop, from_role: r.fromRole, to_role: toRole });
+    this.plan.handled(shop, r.fromRole, sessionId);
+    this.plan.transferredIn(shop, toRole);
     this.d.logger.info({ shop, sessionId, fromRole: r.fromRole, toRole, agentId: r.previousAgentId, by: actor }, 'session transferred by ops');
     await this.svc.router.requeued(shop, [{ sessionId, buyerId: r.buyerId, role: toRole }]);
     this.svc.router.kickAll(shop);

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import { createEmbeddedStore } from './embedded/embedded-store.ts';
 import { RedisStore } from './redis/redis-store.ts';
+import { redisAddresses } from './redis/reachable.ts';
 import type { Store } from './types.ts';
 
 /** Redis when an address is configured, else the same store over the embedded in-process engine (one instance). */
@@ -12,7 +13,8 @@ export async function createStore(config: Config, logger: Logger): Promise<Store
       url,
       clusterNodes,
       keyPrefix,
-      onConnectionError: (err, connection) => logger.warn({ err: err.message, connection }, 'redis connection error'),
+      onConnectionError: (err, connection) =>
+        logger.warn({ err: err.message, connection }, `cannot reach Redis at ${redisAddresses(config.redis).join(', ')} (${err.message})`),
     });
     logger.info({ store: 'redis', cluster: Boolean(clusterNodes?.length) }, 'store connected');
     return store;

@@ -337,6 +337,56 @@ export interface Store {
   dueIdle(shop: string, silentSince: number): Promise<string[]>;
   /** Sessions whose buyer has waited for the agent since at or before `cutoff` (candidates for replyMiss). */
   dueReplies(shop: string, cutoff: number): Promise<string[]>;
+
+  // ---- staffing-plan stats (src/plan) ----
+  /**
+   * Adds `rec` to the stats of `role` in the bucket holding `at` (kept until `retentionMs`
+   * after the bucket ends). `assigned` starts the session's handle time and samples its
+   * agent's sessions and capacity; `handled` ends the handle time the last `assigned` began.
+   */
+  recordPlanStats(shop: string, role: string, at: number, rec: PlanRecord, opts: PlanStatsOptions): Promise<void>;
+  /** Every non-empty (role, bucket) with a bucket start in [from, to), oldest first. */
+  planStats(shop: string, from: number, to: number, bucketMs: number): Promise<PlanBucket[]>;
+}
+
+/** What the staffing plan counts per shop, role and time bucket. Times are milliseconds. */
+export const PLAN_COUNTERS = [
+  /** Sessions that entered the role's queue for the first time. */
+  'arrivals',
+  /** Sessions transferred into the role's queue. */
+  'transfersIn',
+  /** Buyers gone while waiting, and how long they had waited. */
+  'abandoned',
+  'abandonWaitMs',
+  /** Sessions an agent accepted (first or again, after a transfer or re-queue). */
+  'assigned',
+  /** First assignments to a human, and how long those buyers had waited since arriving. */
+  'answered',
+  'waitMs',
+  /** Chats an agent finished (closed, blocked or transferred) and how long each held the agent. */
+  'handled',
+  'handleMs',
+  /** At each assignment: the agent's sessions (this one included) and its capacity. */
+  'concurrencySum',
+  'capacitySum',
+] as const;
+export type PlanCounter = (typeof PLAN_COUNTERS)[number];
+
+export interface PlanRecord {
+  counts?: Partial<Record<PlanCounter, number>>;
+  assigned?: { sessionId: string; agentId: string };
+  handled?: { sessionId: string };
+}
+
+export interface PlanStatsOptions {
+  bucketMs: number;
+  retentionMs: number;
+}
+
+export interface PlanBucket {
+  role: string;
+  bucketStart: number;
+  counts: Record<PlanCounter, number>;
 }
 
 export type Escalation = 'none' | 'alert' | 'reoffer';

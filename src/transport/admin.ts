@@ -8,6 +8,7 @@ import type { Ops } from '../domain/ops.ts';
 import { isPeakError, type ErrorCode } from '../protocol/errors.ts';
 import { AuthError, tokenOf, type Auth, type Claims } from './auth.ts';
 import { agentView, configState, errors, queueRow, sessionWithTranscript } from './admin-schemas.ts';
+import { registerPlanRoutes } from './admin-plan.ts';
 
 export interface AdminDeps {
   auth: Auth;
@@ -154,6 +155,8 @@ export async function registerAdmin(app: FastifyInstance, deps: AdminDeps): Prom
         return found;
       },
     });
+
+    registerPlanRoutes(admin, { planning: deps.ops.planning, shopOf, fail });
 
     r.post('/v1/admin/sessions/:sessionId/transfer', {
       schema: {

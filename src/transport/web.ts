@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
 
-/** Where `npm run build:web` (Vite, src/web/vite.config.ts) puts the pages. */
+/** Where `npm run build` (Vite, src/web/vite.config.ts) puts the pages; the same path from src/ and from dist/. */
 export const WEB_DIR = fileURLToPath(new URL('../../dist/web', import.meta.url));
 
 /**
@@ -14,7 +14,7 @@ export const WEB_DIR = fileURLToPath(new URL('../../dist/web', import.meta.url))
  */
 export function registerWeb(app: FastifyInstance, dir: string = WEB_DIR): void {
   if (!existsSync(join(dir, 'index.html'))) {
-    app.log.warn({ dir }, 'web pages not built (npm run build:web): /agent/ and /buyer/ are not served');
+    app.log.warn({ dir }, 'web pages not built (npm run build): /agent/, /buyer/ and /ops/ are not served');
     return;
   }
   void app.register(fastifyStatic, {

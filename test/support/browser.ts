@@ -8,6 +8,7 @@ import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { build } from 'vite';
 import { WEB_DIR } from '../../src/transport/web.ts';
+import { distIsStale } from '../../scripts/stale.mjs';
 
 export const CHROMIUM_PATH = process.env.PEAKDESK_CHROMIUM ?? '/usr/bin/chromium';
 export const CHROMIUM_ARGS = [
@@ -42,12 +43,15 @@ const LOCK = path.join(WEB_DIR, '..', '.web-build-lock');
 const LOCK_STALE_MS = 120_000;
 
 /**
- * Builds the pages into dist/web (what the gateway serves), as `npm run build:web` does.
+ * Builds the pages into dist/web (what the gateway serves), as `npm run build` does.
  * Test files run in parallel workers and a build empties dist/web first, so builds take a lock
  * (a directory, created atomically) and one whose sources are already built is skipped: a
  * second file never wipes the pages out from under a first one's browser.
  */
 export async function buildWebPages(): Promise<string> {
+  // The global setup builds all of dist/ when stale (scripts/build.mjs); rebuilding here would
+  // empty dist/web under the process tests that serve it.
+  if (!distIsStale() && PAGES.every((p) => existsSync(path.join(WEB_DIR, p)))) return WEB_DIR;
   const hash = sourcesHash();
   await withBuildLock(async () => {
     const built = existsSync(STAMP) && readFileSync(STAMP, 'utf8') === hash && PAGES.every((p) => existsSync(path.join(WEB_DIR, p)));

@@ -23,6 +23,9 @@ import type { Address } from '../types.ts';
  *   idle          zset    `bot`/`assigned` sessions by the buyer's last message (or assignment)
  *   reply         zset    assigned sessions whose buyer awaits the agent, by when it began
  *   ch:b:<buyer>, ch:a:<agent>   pub/sub channels
+ *   ps:<bucketMs>:<start>  hash  staffing-plan stats of one time bucket, `<role>|<counter>` →
+ *                         count (src/store/plan-stats.ts), expiring after the retention
+ *   pa:<sid>      string  when the session's agent took it (start of its handle time)
  *
  * Outside any shop: `<prefix>:shops` (set of shop ids), `<prefix>:config` (hash: the shared
  * config document and its version; also the channel announcing a new version),
@@ -57,6 +60,7 @@ export const buyerConnsKey = (p: string, buyer: string) => `${p}bc:${buyer}`;
 export const closingKey = (p: string) => `${p}closing`;
 export const idleKey = (p: string) => `${p}idle`;
 export const replyKey = (p: string) => `${p}reply`;
+export const planBucketKey = (p: string, bucketMs: number, start: number) => `${p}ps:${bucketMs}:${start}`;
 
 export function channelOf(prefix: string, address: Address): string {
   return `${shopPrefix(prefix, address.shop)}ch:${address.kind === 'buyer' ? 'b' : 'a'}:${address.id}`;

@@ -22,14 +22,18 @@ import type {
   BuyerPostResult,
   Offer,
   PostResult,
+  PlanBucket,
+  PlanRecord,
+  PlanStatsOptions,
   Requeued,
   SessionState,
   SessionView,
   Store,
   StoredEvent,
 } from '../types.ts';
-import { agentsKey, buyerConnsKey, instanceKey, instancesKey, channelOf, closingKey, configKey, graceKey, idleKey, replyKey, offersKey, queueKey, rateKey, sessionKey, shopPrefix, shopsKey, transcriptKey, agentKey } from './keys.ts';
+import { agentsKey, buyerConnsKey, instanceKey, instancesKey, channelOf, closingKey, configKey, graceKey, idleKey, replyKey, offersKey, planBucketKey, queueKey, rateKey, sessionKey, shopPrefix, shopsKey, transcriptKey, agentKey } from './keys.ts';
 import { rateOf } from '../rate.ts';
+import { ASSIGNED_MARK_TTL_MS, bucketExpiresAt, bucketRows, bucketStartOf, bucketStarts, increments } from '../plan-stats.ts';
 import { defineScripts, type ScriptClient } from './scripts.ts';
 
 export interface RedisStoreOptions {
@@ -585,5 +589,31 @@ export class RedisStore implements Store {
 
   async dueReplies(shop: string, cutoff: number): Promise<string[]> {
     return this.guard(this.client.zrangebyscore(replyKey(this.p(shop)), '-inf', cutoff, 'LIMIT', 0, DUE_BATCH));
+  }
+
+  async recordPlanStats(shop: string, role: string, at: number, rec: PlanRecord, opts: PlanStatsOptions): Promise<void> {
+    const start = bucketStartOf(at, opts.bucketMs);
+    await this.call(
+      'planRecord',
+      shop,
+      start,
+      opts.bucketMs,
+      bucketExpiresAt(start, opts.bucketMs, opts.retentionMs),
+      role,
+      Math.round(at),
+      rec.assigned?.sessionId ?? '',
+      rec.assigned?.agentId ?? '',
+      rec.handled?.sessionId ?? '',
+      Math.min(ASSIGNED_MARK_TTL_MS, opts.retentionMs),
+      ...increments(rec).flat(),
+    );
+  }
+
+  async planStats(shop: string, from: number, to: number, bucketMs: number): Promise<PlanBucket[]> {
+    const starts = bucketStarts(from, to, bucketMs);
+    if (!starts.length) return [];
+    const p = this.p(shop);
+    const hashes = await this.guard(Promise.all(starts.map((t) => this.client.hgetall(planBucketKey(p, bucketMs, t)))));
+    return starts.flatMap((t, i) => bucketRows(t, hashes[i]!));
   }
 }

@@ -22,6 +22,7 @@ export const SCRIPT_NAMES = [
   'expireGrace',
   'dispatch',
   'buyerConnect',
+  'planRecord',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

@@ -1,22 +1,22 @@
 /**
  * Agent workbench: sign in with a token, go ready for roles, take offers, run several chats
- * in tabs. Survives reconnects and reloads: after every `welcome` it resumes each chat it
- * still owns from the last seq it holds without a gap, resends messages not yet acked (the
- * same clientMsgId, so the gateway stores them once), and re-announces `ready` if it was.
+ * in tabs. Survives reconnects and reloads: the SDK's AgentClient (src/client) resumes each
+ * chat it still owns from the last seq shown, resends messages not yet acked (the same
+ * clientMsgId, so the gateway stores them once) and goes `ready` again if it was; chats and
+ * unsent messages are kept in sessionStorage and handed back to it after a reload.
  */
-import { Connection } from '../shared/connection.ts';
+import { AgentClient } from '../../client/agent-client.ts';
+import { LineRefused } from '../../client/session-state.ts';
 import { byId, clock, h, keepAtBottom, onSend, persister, showStatus, toast } from '../shared/dom.ts';
 import {
   DEFAULT_ROLES,
-  contiguousSeq,
-  newClientMsgId,
   toEvent,
   type AgentServerFrame,
   type ErrorFrame,
   type Handover,
   type TranscriptEvent,
-} from '../shared/protocol.ts';
-import { commonElements, signIn } from '../shared/signin.ts';
+} from '../../client/frames.ts';
+import { commonElements, gatewayUrl, refusedText, signIn } from '../shared/signin.ts';
 import type { Claims } from '../shared/token.ts';
 import { quickRepliesFor, setQuickReplies } from './quick-replies.ts';
 
@@ -64,10 +64,8 @@ interface Saved {
   presence: Presence;
 }
 
-const RETRYABLE = new Set(['unavailable', 'internal', 'rate_limited']);
-
 let claims: Claims | null = null;
-let conn: Connection<AgentServerFrame> | null = null;
+let conn: AgentClient | null = null;
 let store: ReturnType<typeof persister<Saved>> | null = null;
 
 const chats = new Map<string, Chat>();
@@ -119,15 +117,20 @@ function start(token: string, signedIn: Claims): void {
   restore();
   renderRoles();
   renderAll();
-  conn = new Connection<AgentServerFrame>({
-    path: '/v1/agent',
+  conn = new AgentClient({
+    url: gatewayUrl(''),
     token: () => token,
     onFrame,
     onStatus: (s) => {
       showStatus(el.conn, s);
+      if (s.state === 'refused') signin.show(refusedText(s, 'agent'));
       if (s.state === 'waiting') for (const o of offers.values()) o.busy = false;
     },
   });
+  const open = [...chats.values()].filter((c) => !c.closed);
+  conn.restore(open.map((c) => [c.id, c.events.keys()] as [string, Iterable<number>]));
+  for (const chat of open) for (const p of chat.pending) if (!p.failed) track(chat, p, conn.say(chat.id, p.text, p.clientMsgId).acked);
+  if (presence.status === 'ready') conn.ready(presence.roles, presence.capacity);
   conn.start();
   setInterval(tickOffers, 250);
   (window as unknown as { __peakdesk: unknown }).__peakdesk = { drop: () => conn?.drop(), chats, offers };
@@ -236,8 +239,8 @@ function newChat(id: string, role: string): Chat {
   return { id, role, events: new Map(), pending: [], unread: 0, draft: '' };
 }
 
+/** Resumes, resends and going ready again are the client's; this is what the page shows. */
 function onWelcome(sessions: string[], quickReplies: unknown): void {
-  conn!.healthy();
   if (setQuickReplies(quickReplies)) renderChat();
   const owned = new Set(sessions);
   for (const chat of chats.values()) {
@@ -254,11 +257,8 @@ function onWelcome(sessions: string[], quickReplies: unknown): void {
     const chat = chats.get(id) ?? newChat(id, offered.get(id) ?? '?');
     delete chat.closed;
     chats.set(id, chat);
-    conn!.send({ type: 'resume', sessionId: id, lastSeq: contiguousSeq(chat.events) });
-    for (const p of chat.pending) if (!p.failed) conn!.send({ type: 'message', sessionId: id, clientMsgId: p.clientMsgId, text: p.text });
   }
   if (!active && sessions[0]) active = sessions[0];
-  if (presence.status === 'ready') sendReady();
   renderAll();
 }
 
@@ -268,11 +268,8 @@ function onError(f: ErrorFrame): void {
     for (const chat of chats.values()) {
       const p = chat.pending.find((x) => x.clientMsgId === ref);
       if (!p) continue;
-      if (RETRYABLE.has(f.code)) {
-        setTimeout(() => {
-          if (chat.pending.includes(p) && !p.failed) conn?.send({ type: 'message', sessionId: chat.id, clientMsgId: p.clientMsgId, text: p.text });
-        }, 2000);
-      } else {
+      // Refused for now (store down, rate limit): the client sends it again by itself.
+      if (f.code !== 'unavailable' && f.code !== 'rate_limited') {
         p.failed = f.message;
         toast(`Message not sent: ${f.message}`, 'error');
         if (active === chat.id) renderTranscript();
@@ -315,7 +312,18 @@ function renderRoles(): void {
 }
 
 function sendReady(): void {
-  if (!conn?.send({ type: 'ready', roles: presence.roles, capacity: presence.capacity })) toast('Offline: will go ready once reconnected');
+  if (!conn?.ready(presence.roles, presence.capacity)) toast('Offline: will go ready once reconnected');
+}
+
+/** A line's fate when the client gives it up: refused for good (marked, with retry), or its chat ended. */
+function track(chat: Chat, p: Pending, acked: Promise<number>): void {
+  acked.catch((err: unknown) => {
+    if (!chat.pending.includes(p) || p.failed) return;
+    if (err instanceof LineRefused && err.code === 'session_gone') chat.pending.splice(chat.pending.indexOf(p), 1);
+    else p.failed = err instanceof Error ? err.message : String(err);
+    if (active === chat.id) renderTranscript();
+    save();
+  });
 }
 
 el.ready.addEventListener('click', () => {
@@ -331,7 +339,7 @@ el.ready.addEventListener('click', () => {
 
 el.away.addEventListener('click', () => {
   presence.status = 'away';
-  conn?.send({ type: 'away' });
+  conn?.away();
   renderPresence();
   save();
 });
@@ -540,7 +548,7 @@ function renderTranscript(): void {
           const retry = h('button.link', { type: 'button' }, 'retry');
           retry.addEventListener('click', () => {
             delete p.failed;
-            conn?.send({ type: 'message', sessionId: chat.id, clientMsgId: p.clientMsgId, text: p.text });
+            if (conn) track(chat, p, conn.say(chat.id, p.text, p.clientMsgId).acked);
             renderTranscript();
           });
           const drop = h('button.link', { type: 'button' }, 'discard');
@@ -561,10 +569,12 @@ function sendText(): void {
   const chat = active ? chats.get(active) : undefined;
   const text = el.text.value.trim();
   if (!chat || chat.closed || !text) return;
-  const p: Pending = { clientMsgId: newClientMsgId(), text, ts: Date.now() };
-  chat.pending.push(p);
+  if (!conn) return;
   // Offline: it stays pending and goes out after the next welcome.
-  conn?.send({ type: 'message', sessionId: chat.id, clientMsgId: p.clientMsgId, text });
+  const line = conn.say(chat.id, text);
+  const p: Pending = { clientMsgId: line.clientMsgId, text, ts: Date.now() };
+  chat.pending.push(p);
+  track(chat, p, line.acked);
   el.text.value = '';
   chat.draft = '';
   renderTranscript();
@@ -608,7 +618,7 @@ document.addEventListener('visibilitychange', () => {
   }
 });
 
-signIn({
+const signin = signIn({
   kind: 'agent',
   storageKey: 'peakdesk.agent.token',
   el,

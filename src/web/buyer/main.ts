@@ -1,13 +1,15 @@
 /**
  * Buyer chat widget (demo page). One chat with one shop: messages both ways, the place in
  * line while waiting, handover notices, a rating once the chat ends (or when the bot invites
- * one). After a reconnect it resumes from the last seq it holds without a gap and resends
- * messages not yet acked; the transcript is kept in sessionStorage, so a reload keeps it too.
+ * one). The SDK's BuyerClient (src/client) resumes after a reconnect from the last seq shown
+ * and resends messages not yet acked; the transcript and those messages are kept in
+ * sessionStorage, so a reload keeps them too.
  */
-import { Connection } from '../shared/connection.ts';
+import { BuyerClient } from '../../client/buyer-client.ts';
+import { LineRefused } from '../../client/session-state.ts';
 import { byId, clock, h, keepAtBottom, onSend, persister, showStatus, toast } from '../shared/dom.ts';
-import { contiguousSeq, newClientMsgId, toEvent, type BuyerServerFrame, type ErrorFrame, type TranscriptEvent } from '../shared/protocol.ts';
-import { commonElements, signIn } from '../shared/signin.ts';
+import { toEvent, type BuyerServerFrame, type ErrorFrame, type TranscriptEvent } from '../../client/frames.ts';
+import { commonElements, gatewayUrl, refusedText, signIn } from '../shared/signin.ts';
 import type { Claims } from '../shared/token.ts';
 
 interface Pending {
@@ -40,12 +42,8 @@ interface State {
 
 type Saved = Omit<State, 'events'> & { events: TranscriptEvent[] };
 
-const RETRYABLE = new Set(['unavailable', 'internal', 'rate_limited']);
-
-let conn: Connection<BuyerServerFrame> | null = null;
+let conn: BuyerClient | null = null;
 let store: ReturnType<typeof persister<Saved>> | null = null;
-/** Whether the current socket has had its welcome (a later one = a new session mid-connection). */
-let welcomed = false;
 let chosenScore = 0;
 
 let st: State = { sessionId: null, events: new Map(), notices: [], pending: [] };
@@ -73,15 +71,17 @@ function start(token: string, claims: Claims): void {
   const saved = store.load();
   if (saved) st = { ...saved, events: new Map(saved.events.map((e) => [e.seq, e])) };
   render();
-  conn = new Connection<BuyerServerFrame>({
-    path: '/v1/buyer',
+  conn = new BuyerClient({
+    url: gatewayUrl(''),
     token: () => token,
     onFrame,
     onStatus: (s) => {
       showStatus(el.conn, s);
-      if (s.state === 'connecting') welcomed = false;
+      if (s.state === 'refused') signin.show(refusedText(s, 'buyer'));
     },
   });
+  if (st.sessionId) conn.restore(st.sessionId, st.events.keys());
+  for (const p of st.pending) if (!p.failed) track(p, conn.say(p.text, p.clientMsgId).acked);
   conn.start();
   (window as unknown as { __peakdesk: unknown }).__peakdesk = { drop: () => conn?.drop(), state: () => st };
 }
@@ -100,19 +100,14 @@ function notice(text: string): void {
 
 function onFrame(f: BuyerServerFrame): void {
   switch (f.type) {
-    case 'welcome': {
-      conn!.healthy();
-      const first = !welcomed;
-      welcomed = true;
+    case 'welcome':
+      // The client resumes and resends by itself; a new conversation (the last one ended) starts a
+      // clean transcript, and unsent lines go into it (see track()).
       if (st.sessionId !== f.sessionId) {
-        // A new conversation (the last one ended): start a clean transcript; unsent lines stay.
         st = { sessionId: f.sessionId, events: new Map(), notices: [], pending: st.pending };
         chosenScore = 0;
       }
-      if (f.lastSeq > contiguousSeq(st.events)) conn!.send({ type: 'resume', lastSeq: contiguousSeq(st.events) });
-      if (first) for (const p of st.pending) if (!p.failed) conn!.send({ type: 'message', clientMsgId: p.clientMsgId, text: p.text });
       break;
-    }
     case 'ack': {
       const i = st.pending.findIndex((p) => p.clientMsgId === f.clientMsgId);
       if (i < 0) return;
@@ -157,6 +152,23 @@ function onFrame(f: BuyerServerFrame): void {
   render();
 }
 
+/**
+ * A line's fate: acked (the `ack` frame moves it into the transcript), refused for good
+ * (marked, with a retry button's worth of text), or given up because its session ended while
+ * the buyer was away: then it is said again, into the new conversation.
+ */
+function track(p: Pending, acked: Promise<number>): void {
+  acked.catch((err: unknown) => {
+    if (!st.pending.includes(p)) return;
+    if (err instanceof LineRefused && err.code === 'session_gone' && conn) {
+      const again = conn.say(p.text);
+      p.clientMsgId = again.clientMsgId;
+      track(p, again.acked);
+    } else p.failed = err instanceof Error ? err.message : String(err);
+    render();
+  });
+}
+
 function onError(f: ErrorFrame): void {
   if (f.code === 'blocked') {
     conn?.stop();
@@ -169,16 +181,9 @@ function onError(f: ErrorFrame): void {
     toast(`Rating not saved: ${f.message}`, 'error');
     return;
   }
-  const p = f.ref ? st.pending.find((x) => x.clientMsgId === f.ref) : undefined;
-  if (p) {
-    if (RETRYABLE.has(f.code)) {
-      setTimeout(() => {
-        if (st.pending.includes(p) && !p.failed) conn?.send({ type: 'message', clientMsgId: p.clientMsgId, text: p.text });
-      }, 2000);
-      return;
-    }
-    p.failed = f.message;
-  }
+  // A line refused for now (store down, rate limit) goes again by itself; one refused for good
+  // is marked by track().
+  if (f.ref && st.pending.some((x) => x.clientMsgId === f.ref) && (f.code === 'unavailable' || f.code === 'rate_limited')) return;
   toast(`${f.code}: ${f.message}`, 'error');
 }
 
@@ -254,9 +259,11 @@ el.rating.addEventListener('submit', (e) => {
 function sendText(): void {
   const text = el.text.value.trim();
   if (!text) return;
-  const p: Pending = { clientMsgId: newClientMsgId(), text, ts: Date.now() };
+  if (!conn) return;
+  const line = conn.say(text);
+  const p: Pending = { clientMsgId: line.clientMsgId, text, ts: Date.now() };
   st.pending.push(p);
-  conn?.send({ type: 'message', clientMsgId: p.clientMsgId, text });
+  track(p, line.acked);
   el.text.value = '';
   render();
   el.transcript.scrollTop = el.transcript.scrollHeight;
@@ -264,7 +271,7 @@ function sendText(): void {
 
 onSend(el.composer, el.text, sendText);
 
-signIn({
+const signin = signIn({
   kind: 'buyer',
   storageKey: 'peakdesk.buyer.token',
   el,

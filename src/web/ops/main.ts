@@ -8,6 +8,7 @@ import { byId, clock, h, toast } from '../shared/dom.ts';
 import { commonElements, signIn } from '../shared/signin.ts';
 import type { Claims } from '../shared/token.ts';
 import { ratio, serviceLevels, type ServiceLevel, type Share } from './prom.ts';
+import { mountPlanPanel } from './plan-panel.ts';
 
 interface QueueRow {
   shop: string;
@@ -106,6 +107,7 @@ function start(signedIn: string, claims: Claims): void {
   setConn('connecting', 'connecting…');
   void loadConfig(true);
   void poll();
+  void planPanel.refresh();
   (window as unknown as { __peakdesk: unknown }).__peakdesk = { poll, state: () => ({ queues, levels, agents, cfg, dirty }) };
 }
 
@@ -263,6 +265,7 @@ el.agentShop.addEventListener('change', () => {
   agents = [];
   agentsKey = '';
   renderAgents();
+  void planPanel.refresh();
   void poll();
 });
 
@@ -437,4 +440,5 @@ async function applyConfig(): Promise<void> {
   }
 }
 
+const planPanel = mountPlanPanel(api, () => agentsShop, () => token);
 const auth = signIn({ kind: 'admin', storageKey: 'peakdesk.ops.token', el, app: el.app, start, stop });

@@ -1,4 +1,4 @@
-import type { ConnStatus } from './connection.ts';
+import type { ConnStatus } from '../../client/socket.ts';
 
 type Child = Node | string | null | undefined | false;
 type Attrs = Record<string, string | number | boolean | EventListener | undefined>;
@@ -52,10 +52,14 @@ export function showStatus(pill: HTMLElement, s: ConnStatus): void {
     case 'stopped':
       pill.textContent = 'offline';
       break;
+    case 'refused':
+      pill.textContent = `token refused (${s.httpStatus})`;
+      break;
     case 'waiting': {
       const tick = () => {
         const secs = Math.max(0, Math.ceil((s.retryAt - Date.now()) / 1000));
-        pill.textContent = s.everOpened ? `connection lost · retry in ${secs}s` : `cannot connect (server down or token refused) · retry in ${secs}s`;
+        const what = s.reason === 'unreachable' ? 'gateway unreachable' : s.everOpened ? 'connection lost' : 'cannot connect';
+        pill.textContent = `${what} · retry in ${secs}s`;
       };
       tick();
       pill.dataset.timer = String(setInterval(tick, 500));

@@ -4,6 +4,7 @@
  * is of the page's kind and not expired starts the page at once; otherwise the form shows,
  * with the reason when there was a token. The gateway still verifies every token.
  */
+import type { ConnStatus } from '../../client/socket.ts';
 import { byId } from './dom.ts';
 import { TokenStore, decodeClaims, tokenProblem, type Claims } from './token.ts';
 
@@ -102,4 +103,14 @@ export function signIn(opts: SigninOptions): Signin {
   if (stored && !problem) start(stored);
   else show(problem ? `Stored token not usable: ${problem}.` : undefined);
   return { show };
+}
+
+/** The gateway's WebSocket address for `path`, on the host that served the page. */
+export function gatewayUrl(path: string): string {
+  return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${path}`;
+}
+
+/** What the sign-in form says when the gateway refused the token (HTTP 401/403 on the upgrade). */
+export function refusedText(s: Extract<ConnStatus, { state: 'refused' }>, kind: Claims['kind']): string {
+  return `The gateway refused this token (HTTP ${s.httpStatus}${s.message ? `: ${s.message}` : ''}). Sign in with a valid ${kind} token.`;
 }

@@ -1,7 +1,8 @@
 /**
- * The wire frames of shared/PROTOCOL.md as the pages see them. Written out here rather than
- * imported from src/protocol so the browser bundle never pulls in server code; every field the
- * pages do not strictly need is optional, so additions on the server side never break them.
+ * The wire frames (docs/protocol.md) as clients see them: the SDK, the web pages, the load
+ * tool. Written out here rather than imported from src/protocol so a browser bundle never
+ * pulls in server code (zod); every field a client does not strictly need is optional, so
+ * additions on the server side never break them.
  */
 
 export type From = 'buyer' | 'bot' | 'agent';
@@ -72,13 +73,6 @@ export function toEvent(f: TranscriptEvent): TranscriptEvent {
   if (f.role) e.role = f.role;
   if (f.kind) e.kind = f.kind;
   return e;
-}
-
-/** The highest seq n such that 1..n are all known: what `resume` asks from (a gap is replayed). */
-export function contiguousSeq(events: Map<number, unknown>): number {
-  let n = 0;
-  while (events.has(n + 1)) n++;
-  return n;
 }
 
 export function newClientMsgId(): string {
