@@ -1,10 +1,12 @@
 /**
- * The Store contract (src/store/types.ts), run unchanged against RedisStore (a private
- * redis-server) and MemoryStore. Both must behave the same in every case below.
+ * The Store contract (src/store/types.ts), run unchanged against RedisStore over a private
+ * redis-server and over the embedded engine (the same scripts, in process). Both must behave
+ * the same in every case below.
  */
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { PeakError } from '../src/protocol/errors.ts';
-import { MemoryStore } from '../src/store/memory/memory-store.ts';
+import type { EmbeddedClient } from '../src/store/embedded/client.ts';
+import { createEmbeddedStore } from '../src/store/embedded/embedded-store.ts';
 import { RedisStore } from '../src/store/redis/redis-store.ts';
 import type { Address, Store } from '../src/store/types.ts';
 import { startRedis, type RedisHandle } from './support/redis-server.ts';
@@ -36,9 +38,9 @@ const impls: Impl[] = [
     },
   },
   {
-    name: 'MemoryStore',
+    name: 'embedded',
     async make(opts = {}) {
-      return new MemoryStore(opts);
+      return createEmbeddedStore(opts);
     },
   },
 ];
@@ -1401,12 +1403,13 @@ describe.each(impls)('Store contract: $name', (impl) => {
   });
 });
 
-describe('MemoryStore clock', () => {
+describe('embedded engine clock', () => {
   it('decides expiry by the injected clock only', async () => {
     let clock = 1_000;
-    const store = new MemoryStore({ idleSessionTtlMs: 100, now: () => clock });
+    const store = createEmbeddedStore({ idleSessionTtlMs: 100, now: () => clock });
     const { sessionId: idle } = await store.openSession(SHOP, 'b1', T0);
-    clock += 99;
+    // As in Redis, a key is gone once the clock is past its deadline (not at it).
+    clock += 100;
     expect((await store.getSession(SHOP, idle))?.createdAt).toBe(T0);
     clock += 1;
     expect(await store.getSession(SHOP, idle)).toBeNull();
@@ -1419,7 +1422,7 @@ describe('MemoryStore clock', () => {
     await store.dispatch(SHOP, 'presale', T0, OFFER_MS, 1);
     await store.accept(SHOP, sid, 'A', T0);
     await store.block(SHOP, sid, 'A', 'abuse', T0, 500, 200);
-    clock += 199;
+    clock += 200;
     expect((await store.getSession(SHOP, sid))?.state).toBe('closed');
     await expect(store.openSession(SHOP, 'b2', T0)).rejects.toMatchObject({ code: 'blocked' });
     clock += 1;
@@ -1428,14 +1431,16 @@ describe('MemoryStore clock', () => {
     expect((await store.openSession(SHOP, 'b2', T0)).created).toBe(true);
   });
 
-  it('sweeps expired sessions out of memory', async () => {
+  it('sweeps expired keys out of memory', async () => {
     let clock = 0;
-    const store = new MemoryStore({ idleSessionTtlMs: 10, now: () => clock });
+    const store = createEmbeddedStore({ idleSessionTtlMs: 10, now: () => clock });
     for (let i = 0; i < 50; i++) await store.openSession(SHOP, `b${i}`, T0);
+    const keyspace = (store.redis as unknown as EmbeddedClient).engine.keyspace;
+    // the shops set and the active-shops index, and per session its hash and the buyer's pointer to it
+    expect(keyspace.size).toBe(2 + 50 * 2);
     clock = 120_000;
     await store.openSession(SHOP, 'late', T0);
     // Only the fresh session is left; the others were swept without being looked up.
-    const state = (store as unknown as { shopStates: Map<string, { sessions: Map<string, unknown> }> }).shopStates.get(SHOP);
-    expect(state?.sessions.size).toBe(1);
+    expect(keyspace.size).toBe(2 + 2);
   });
 });

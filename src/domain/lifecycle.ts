@@ -1,14 +1,11 @@
-import { PeakError } from '../protocol/errors.ts';
-
 /**
  * The session lifecycle, in one table:
  *
  *   bot → queued → offered → assigned → closing → closed
  *           ↑________|__________|  (decline, expiry, transfer, requeue)
  *
- * Both stores enforce it with the same table: MemoryStore through `transition` below, the
- * Lua scripts through the same table rendered into their prelude (src/store/redis/scripts.ts),
- * so a rule changed here changes in both.
+ * The store's Lua scripts enforce it: the table is rendered into their prelude
+ * (src/store/redis/scripts.ts), on Redis and on the embedded engine alike.
  */
 export const SESSION_STATES = ['bot', 'queued', 'offered', 'assigned', 'closing', 'closed'] as const;
 export type SessionState = (typeof SESSION_STATES)[number];
@@ -49,20 +46,6 @@ export const AGENT_ACTIONS: readonly Action[] = ['agentMessage', 'transfer', 'cl
 
 /** States in which a chat with the agent is over for good or winding down. */
 const ENDED: readonly SessionState[] = ['closing', 'closed'];
-
-/**
- * The state `action` leads to from `state`, or the error a client gets. For an agent action
- * on an open session held by someone else the error is `not_assigned`; everything else that
- * does not fit the state is `bad_state`.
- */
-export function transition(action: Action, sid: string, state: SessionState, holder?: { agent: string | undefined; actor: string }): SessionState {
-  const next = (LIFECYCLE[action] as Moves)[state];
-  if (AGENT_ACTIONS.includes(action) && !ENDED.includes(state) && (!next || !holder || holder.agent !== holder.actor)) {
-    throw new PeakError('not_assigned', `session ${sid} is not assigned to you`);
-  }
-  if (!next) throw new PeakError('bad_state', `cannot ${action} session ${sid}: it is ${state}`);
-  return next;
-}
 
 /** The table as Lua source, for the scripts' prelude. */
 export function lifecycleLua(): string {

@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
-import { MemoryStore } from './memory/memory-store.ts';
+import { createEmbeddedStore } from './embedded/embedded-store.ts';
 import { RedisStore } from './redis/redis-store.ts';
 import { redisAddresses } from './redis/reachable.ts';
 import type { Store } from './types.ts';
 
-/** Redis when an address is configured, else the in-process store for a single instance. */
+/** Redis when an address is configured, else the same store over the embedded in-process engine (one instance). */
 export async function createStore(config: Config, logger: Logger): Promise<Store> {
   const { url, clusterNodes, keyPrefix } = config.redis;
   if (url || clusterNodes?.length) {
@@ -23,5 +23,5 @@ export async function createStore(config: Config, logger: Logger): Promise<Store
     { store: 'memory' },
     'no REDIS_URL or REDIS_CLUSTER_NODES: using the embedded in-process store; single instance only, state is lost on exit',
   );
-  return new MemoryStore();
+  return createEmbeddedStore({ keyPrefix });
 }

@@ -11,7 +11,7 @@ export interface Bucket {
 }
 
 /**
- * MemoryStore's takeTokens (lua/_prelude.lua): takes one token from every bucket or, when
+ * The prelude's takeTokens (lua/_prelude.lua) for the instance-local pre-check (domain/buyer-limits.ts), which may only refuse early, never admit more: takes one token from every bucket or, when
  * one is empty, from none. A rate of 0 turns that bucket off.
  */
 export function takeTokens(buckets: { get(): Bucket | undefined; set(b: Bucket): void; rate: number; burst: number }[], now: number): boolean {

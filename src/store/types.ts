@@ -5,9 +5,10 @@ import type { BuyerLimits } from './limits.ts';
 export type { BuyerLimits };
 
 /**
- * The store contract. Two implementations keep it: RedisStore (Lua scripts, shared by
- * several gateway instances) and MemoryStore (one process, for `npm start` without Redis).
- * test/store-contract.test.ts runs the same cases against both.
+ * The store contract, kept by RedisStore: its Lua scripts on a Redis server (shared by several
+ * gateway instances), or the same scripts on the embedded in-process engine (kind 'memory',
+ * one process, for `npm start` without Redis). test/store-contract.test.ts runs the same
+ * cases against both.
  *
  * Every method that changes more than one thing does it atomically. Methods throw
  * PeakError with a protocol error code for anything a client caused.

@@ -4,7 +4,7 @@ import { Gateway } from '../../src/app.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import type { Config } from '../../src/config/schema.ts';
 import { RedisStore } from '../../src/store/redis/redis-store.ts';
-import { MemoryStore } from '../../src/store/memory/memory-store.ts';
+import { createEmbeddedStore } from '../../src/store/embedded/embedded-store.ts';
 import type { Store } from '../../src/store/types.ts';
 import type { Claims } from '../../src/transport/auth.ts';
 
@@ -79,7 +79,7 @@ export async function startGateway(opts: {
       ? await RedisStore.connect({ clusterNodes: opts.clusterNodes, keyPrefix: config.redis.keyPrefix, onConnectionError: () => {} })
       : opts.redisUrl
         ? await RedisStore.connect({ url: opts.redisUrl, keyPrefix: config.redis.keyPrefix, onConnectionError: () => {} })
-        : new MemoryStore());
+        : createEmbeddedStore({ keyPrefix: config.redis.keyPrefix }));
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const gateway = await Gateway.create({
     config,

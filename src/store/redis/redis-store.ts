@@ -224,7 +224,7 @@ function toEvent(id: string, fields: string[]): StoredEvent {
 }
 
 export class RedisStore implements Store {
-  readonly kind = 'redis' as const;
+  readonly kind: Store['kind'];
   readonly bus: Bus;
   private readonly cmd: ScriptClient;
   private readonly knownShops = new Set<string>();
@@ -240,7 +240,9 @@ export class RedisStore implements Store {
     private readonly prefix: string,
     idleTtlMs: number,
     activeHoldMs: number,
+    kind: Store['kind'] = 'redis',
   ) {
+    this.kind = kind;
     this.activeHold = activeHoldMs;
     this.markEvery = Math.min(MARK_EVERY_MS, activeHoldMs / 5);
     this.cmd = defineScripts(client, { sharded: client instanceof Cluster });
@@ -255,6 +257,11 @@ export class RedisStore implements Store {
     await Promise.all([client.ping(), sub.ping()]);
     await store.checkEpoch();
     return store;
+  }
+
+  /** A store over clients made elsewhere (the embedded engine's in-process clients). */
+  static over(client: Client, sub: Client, opts: { keyPrefix: string; idleSessionTtlMs?: number; activeHoldMs?: number; kind: Store['kind'] }): RedisStore {
+    return new RedisStore(client, sub, opts.keyPrefix, opts.idleSessionTtlMs ?? 24 * 3_600_000, opts.activeHoldMs ?? ACTIVE_HOLD_MS, opts.kind);
   }
 
   /** The raw client, for tests and benchmarks that need to look at keys. */

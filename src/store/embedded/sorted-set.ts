@@ -1,7 +1,7 @@
 /**
- * A small Redis-ZSET look-alike: members ordered by score, ties by member (lexicographic),
- * which is what ZRANGE / ZRANK / ZRANGEBYSCORE see. A sorted array with binary search is
- * plenty for one process: reads are O(log n), writes a splice.
+ * A Redis sorted set: members ordered by score, ties by member, which is what ZRANGE, ZRANK
+ * and ZRANGEBYSCORE see. A sorted array with binary search: reads are O(log n), writes a
+ * splice, plenty for the queue and timer sizes of one process.
  */
 export class SortedSet {
   private readonly scores = new Map<string, number>();
@@ -11,15 +11,11 @@ export class SortedSet {
     return this.order.length;
   }
 
-  has(member: string): boolean {
-    return this.scores.has(member);
-  }
-
   score(member: string): number | undefined {
     return this.scores.get(member);
   }
 
-  /** ZADD: inserts or moves `member` to `score`. */
+  /** Inserts or moves `member` to `score`. */
   add(member: string, score: number): void {
     if (this.scores.get(member) === score) return;
     this.remove(member);
@@ -27,7 +23,6 @@ export class SortedSet {
     this.order.splice(this.lowerBound(score, member), 0, member);
   }
 
-  /** ZREM. */
   remove(member: string): boolean {
     const score = this.scores.get(member);
     if (score === undefined) return false;
@@ -36,25 +31,34 @@ export class SortedSet {
     return true;
   }
 
-  /** ZRANK: 0-based, or null when absent. */
+  /** 0-based, or null when absent. */
   rank(member: string): number | null {
     const score = this.scores.get(member);
     return score === undefined ? null : this.lowerBound(score, member);
   }
 
-  /** ZRANGE 0 count-1. A copy, safe to hold while the set changes. */
-  first(count: number): string[] {
-    return this.order.slice(0, Math.max(0, count));
+  /** Members at ranks from..to inclusive (already clamped by the caller). */
+  slice(from: number, to: number): string[] {
+    return this.order.slice(from, to + 1);
   }
 
-  /** ZRANGEBYSCORE -inf max. */
-  upTo(max: number): string[] {
-    const out: string[] = [];
-    for (const m of this.order) {
-      if (this.scores.get(m)! > max) break;
-      out.push(m);
+  /** The rank range of scores within [min, max] (exclusive ends when flagged): [first, end). */
+  scoreRange(min: number, minEx: boolean, max: number, maxEx: boolean): [number, number] {
+    const first = this.firstWhere((s) => (minEx ? s > min : s >= min));
+    const end = this.firstWhere((s) => (maxEx ? s >= max : s > max));
+    return [first, Math.max(first, end)];
+  }
+
+  /** The first rank whose score satisfies a predicate that is monotone along the order. */
+  private firstWhere(pred: (score: number) => boolean): number {
+    let lo = 0;
+    let hi = this.order.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (pred(this.scores.get(this.order[mid]!)!)) hi = mid;
+      else lo = mid + 1;
     }
-    return out;
+    return lo;
   }
 
   /** Index of the first entry not ordered before (score, member). */

@@ -1,0 +1,45 @@
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const { luaS_bless } = require('fengari/src/lstring.js');
+const { pushsvalue2s } = require('fengari/src/lobject.js');
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8');
+
+/** A Lua string (bytes) as a JS string; invalid UTF-8 becomes U+FFFD rather than throwing. */
+export function jsString(bytes: Uint8Array): string {
+  const n = bytes.length;
+  if (n <= 512) {
+    let ascii = true;
+    for (let i = 0; i < n; i++) {
+      if (bytes[i]! >= 0x80) {
+        ascii = false;
+        break;
+      }
+    }
+    if (ascii) return String.fromCharCode.apply(null, bytes as unknown as number[]);
+  }
+  return decoder.decode(bytes);
+}
+
+/** A JS string as a Lua string (UTF-8); ASCII, the common case, without an encoder call. */
+export function luaString(s: string): Uint8Array {
+  const n = s.length;
+  if (n > 64) return encoder.encode(s);
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) return encoder.encode(s);
+    out[i] = c;
+  }
+  return out;
+}
+
+/**
+ * lua_pushstring without its copy: the bytes are fresh (luaString made them) and nobody else
+ * holds them, so the Lua string can own them. Same stack effect as lua_pushstring.
+ */
+export function pushJsString(L: unknown, s: string): void {
+  pushsvalue2s(L, luaS_bless(L, luaString(s)));
+}
