@@ -44,6 +44,8 @@ export function configKey(prefix: string): string {
 
 export const instancesKey = (prefix: string) => `${prefix}:instances`;
 export const instanceKey = (prefix: string, id: string) => `${prefix}:instance:${id}`;
+/** One store connection's readiness probe (a write that expires). */
+export const readyKey = (prefix: string, id: string) => `${prefix}:ready:${id}`;
 
 export const sessionKey = (p: string, sid: string) => `${p}s:${sid}`;
 export const transcriptKey = (p: string, sid: string) => `${p}t:${sid}`;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Redis, Cluster } from 'ioredis';
-import { PeakError, type ErrorCode } from '../../protocol/errors.ts';
+import { PeakError } from '../../protocol/errors.ts';
 import type { EventFrom, EventKind } from '../../protocol/frames.ts';
 import type {
   Address,
@@ -28,9 +28,10 @@ import type {
   Store,
   StoredEvent,
 } from '../types.ts';
-import { agentsKey, buyerConnsKey, instanceKey, instancesKey, channelOf, closingKey, configKey, graceKey, idleKey, replyKey, offersKey, queueKey, rateKey, sessionKey, shopPrefix, shopsKey, transcriptKey, agentKey } from './keys.ts';
+import { agentsKey, buyerConnsKey, instanceKey, instancesKey, channelOf, closingKey, configKey, graceKey, idleKey, replyKey, offersKey, queueKey, rateKey, sessionKey, shopPrefix, shopsKey, transcriptKey, agentKey, readyKey } from './keys.ts';
 import { rateOf } from '../rate.ts';
 import { defineScripts, type ScriptClient } from './scripts.ts';
+import { translate } from './errors.ts';
 
 export interface RedisStoreOptions {
   url?: string;
@@ -44,26 +45,11 @@ export interface RedisStoreOptions {
 
 type Client = Redis | Cluster;
 
-const PEAK_ERROR = /^PEAK (\w+) (.*)$/s;
+/** The readiness probe's key lives this long: no trace of an instance stays behind for long. */
+const PROBE_TTL_MS = 10_000;
 
 /** Due timers handled per sweep and shop; the rest wait for the next sweep. */
 const DUE_BATCH = 500;
-
-/**
- * Lua scripts report client mistakes as `PEAK <code> <message>`. Any other Redis reply
- * error is a bug of ours and propagates; failing to reach Redis at all is `unavailable`.
- */
-function translate(err: unknown): never {
-  if (err instanceof Error && err.name === 'ReplyError') {
-    const m = PEAK_ERROR.exec(err.message);
-    if (m) throw new PeakError(m[1] as ErrorCode, m[2]!.replace(/ script: .*$/s, ''));
-    throw err;
-  }
-  if (err instanceof Error && (err.name === 'MaxRetriesPerRequestError' || /connection|ECONNREFUSED|ECONNRESET|writeable|timed? ?out/i.test(err.message))) {
-    throw new PeakError('unavailable', 'the store is unreachable; retry');
-  }
-  throw err;
-}
 
 function connect(opts: RedisStoreOptions, role: string): Client {
   const client = open(opts, role);
@@ -135,13 +121,13 @@ class RedisBus implements Bus {
   /** Any channel: an address's, or the shared config announcements. */
   async listen(channel: string, onPayload: (payload: string) => void): Promise<void> {
     this.handlers.set(channel, onPayload);
-    await (this.sharded ? this.sub.ssubscribe(channel) : this.sub.subscribe(channel));
+    await (this.sharded ? this.sub.ssubscribe(channel) : this.sub.subscribe(channel)).catch(translate);
   }
 
   async unsubscribe(address: Address): Promise<void> {
     const channel = channelOf(this.prefix, address);
     this.handlers.delete(channel);
-    await (this.sharded ? this.sub.sunsubscribe(channel) : this.sub.unsubscribe(channel));
+    await (this.sharded ? this.sub.sunsubscribe(channel) : this.sub.unsubscribe(channel)).catch(translate);
   }
 
   async publish(address: Address, payload: string): Promise<void> {
@@ -189,6 +175,7 @@ export class RedisStore implements Store {
   private readonly cmd: ScriptClient;
   private readonly knownShops = new Set<string>();
   private readonly idleTtl: number;
+  private readonly probeKey: string;
 
   private constructor(
     private readonly client: Client,
@@ -199,6 +186,7 @@ export class RedisStore implements Store {
     this.cmd = defineScripts(client, { sharded: client instanceof Cluster });
     this.bus = new RedisBus(client, sub, prefix);
     this.idleTtl = idleTtlMs;
+    this.probeKey = readyKey(prefix, randomUUID());
   }
 
   static async connect(opts: RedisStoreOptions): Promise<RedisStore> {
@@ -214,11 +202,16 @@ export class RedisStore implements Store {
     return this.client;
   }
 
+  /**
+   * Ready means "takes writes", not just "answers": a Redis out of memory (noeviction), a
+   * read-only replica or one loading its data answers PING but refuses every write a client
+   * would make. So the probe is a cheap write: a key of this store's own that expires.
+   */
   async ping(): Promise<boolean> {
     // Not connected: say so now rather than wait in ioredis' offline queue for the next retry.
     if (this.client.status !== 'ready') return false;
     try {
-      return (await this.client.ping()) === 'PONG';
+      return (await this.client.set(this.probeKey, '1', 'PX', PROBE_TTL_MS)) === 'OK';
     } catch {
       return false;
     }
