@@ -25,6 +25,8 @@ import { registerSockets } from './transport/sockets.ts';
 import { registerWeb } from './transport/web.ts';
 import { registerAdmin } from './transport/admin.ts';
 import { registerDocs } from './transport/docs.ts';
+import { boundConnections, httpServerOptions } from './transport/server-bounds.ts';
+import { Heartbeat } from './transport/heartbeat.ts';
 import { ConfigSync } from './config/config-sync.ts';
 import { LiveConfig, sharedPart } from './config/live-config.ts';
 import { Ops } from './domain/ops.ts';
@@ -57,6 +59,7 @@ export class Gateway {
     readonly configSync: ConfigSync,
     readonly instances: InstanceWatch,
     private readonly ownsStore: boolean,
+    private readonly heartbeat: Heartbeat,
   ) {}
 
   static async create(opts: GatewayOptions): Promise<Gateway> {
@@ -97,16 +100,21 @@ export class Gateway {
       // One log line per WebSocket upgrade would drown the state-change lines ops read.
       logController: new LogController({ disableRequestLogging: true }),
       return503OnClosing: true,
+      ...httpServerOptions(config().server),
     }) as unknown as FastifyInstance;
     // ws closes with 1009 only far above the protocol limit; frames in between get `too_large`.
     await app.register(websocket, { options: { maxPayload: Math.max(1_048_576, config().server.maxFrameBytes * 4) } });
+    boundConnections(app.server, app.websocketServer, () => config().server, metrics);
     await registerDocs(app);
-    const gateway = new Gateway(app, deps, svc, sweeper, auth, sync, instances, !opts.store);
+    let sockets: Map<WebSocket, Promise<void>> | undefined;
+    const heartbeat = new Heartbeat(() => sockets?.keys() ?? [], () => config().server.pingIntervalMs, metrics);
+    const gateway = new Gateway(app, deps, svc, sweeper, auth, sync, instances, !opts.store, heartbeat);
+    sockets = gateway.live;
     app.addHook('onRequest', async (req, reply) => {
       if (gateway.closing && req.url.startsWith('/v1/')) await reply.code(503).send({ error: 'unavailable', message: 'shutting down' });
     });
     registerHttp(app, store, deps.metrics);
-    registerSockets(app, { deps, svc, auth, live: gateway.live });
+    registerSockets(app, { deps, svc, auth, live: gateway.live, heartbeat });
     const ops = new Ops(deps, svc);
     metrics.setQueueSource(async () => ops.queues(await ops.knownShops()));
     await registerAdmin(app, { auth, ops, live, sync });
@@ -121,6 +129,7 @@ export class Gateway {
     await this.app.listen({ host, port, backlog: 4096 });
     this.sweeper.start();
     this.svc.waitingRoom.start();
+    this.heartbeat.start();
     const addr = this.app.server.address();
     const bound = typeof addr === 'object' && addr ? addr.port : port;
     this.deps.logger.info({ port: bound, host, store: this.deps.store.kind }, 'listening');
@@ -134,6 +143,7 @@ export class Gateway {
   async stop(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    this.heartbeat.stop();
     this.sweeper.stop();
     this.svc.waitingRoom.stop();
     await this.configSync.stop();

@@ -47,6 +47,24 @@ export const configSchema = z
         heartbeatMs: z.number().int().min(100).max(60_000).default(1_000),
         /** An instance silent this long is taken for dead: the others clean up its agents' and buyers' connections. */
         instanceTimeoutMs: z.number().int().min(500).max(600_000).default(5_000),
+        /**
+         * An HTTP request (headers and body) or a WebSocket upgrade not complete this long after
+         * it started is closed; a connection that sends nothing at all is closed after it too.
+         */
+        requestTimeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+        /** An idle keep-alive HTTP connection is closed after this long. */
+        keepAliveTimeoutMs: z.number().int().min(100).max(120_000).default(5_000),
+        /**
+         * Connections one source address may hold open before they are upgraded to an
+         * authenticated WebSocket (slow or idle handshakes, plain HTTP); more are closed at once.
+         * Behind a proxy every client shares the proxy's address: raise it there. 0 = no cap.
+         */
+        maxUnauthenticatedPerAddress: z.number().int().min(0).default(256),
+        /**
+         * The server pings every WebSocket this often; one that has not answered by the next
+         * ping is terminated and counts as a disconnect (an agent's grace period starts).
+         */
+        pingIntervalMs: z.number().int().min(50).max(300_000).default(15_000),
       })
       .strict()
       .prefault({}),
