@@ -117,7 +117,7 @@ export class Gateway {
     registerSockets(app, { deps, svc, auth, live: gateway.live, heartbeat });
     const ops = new Ops(deps, svc);
     metrics.setQueueSource(async () => ops.queues(await ops.knownShops()));
-    await registerAdmin(app, { auth, ops, live, sync });
+    await registerAdmin(app, { auth, ops, live, sync, bodyLimit: config().server.maxBodyBytes });
     registerWeb(app);
     return gateway;
   }

@@ -29,10 +29,13 @@ async function gateway(keyPrefix: string, extra: { configPath?: string; config?:
   return g;
 }
 
+/** GET, or a PUT with the If-Match of a fresh GET (a platform admin: the config is every shop's). */
 async function api(g: RunningGateway, method: 'GET' | 'PUT', body?: unknown) {
+  const authorization = `Bearer ${await g.token({ sub: 'ops', kind: 'admin', scope: 'platform' })}`;
+  const ifMatch = method === 'PUT' ? (await fetch(`${g.http}/v1/admin/config`, { headers: { authorization } })).headers.get('etag')! : undefined;
   const res = await fetch(`${g.http}/v1/admin/config`, {
     method,
-    headers: { authorization: `Bearer ${await g.token({ sub: 'ops', kind: 'admin' })}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    headers: { authorization, ...(body ? { 'content-type': 'application/json' } : {}), ...(ifMatch ? { 'if-match': ifMatch } : {}) },
     ...(body ? { body: JSON.stringify(body) } : {}),
   });
   return { status: res.status, body: (await res.json()) as any };
@@ -86,10 +89,10 @@ describe('live config', () => {
     bad.routing.roles = ['pre-sale', 'order-edit', 'after-sale'];
     const r = await api(g, 'PUT', bad);
     expect(r.status).toBe(400);
-    expect(r.body.error).toBe('bad_request');
-    const problems: string[] = r.body.issues;
+    expect(r.body.code).toBe('bad_request');
+    const problems: { path: string; message: string }[] = r.body.errors;
     for (const path of ['routing.offerTimeoutMs', 'bots.limits.perMinute', 'intent.rules.0.role', 'redis', '(root)', 'routing.roles']) {
-      expect(problems.some((p) => p.startsWith(`${path}:`)), `${path} in ${JSON.stringify(problems)}`).toBe(true);
+      expect(problems.some((p) => p.path === path), `${path} in ${JSON.stringify(problems)}`).toBe(true);
     }
     const after = await api(g, 'GET');
     expect(after.body.version).toBe(current.version);

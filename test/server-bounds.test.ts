@@ -183,7 +183,7 @@ describe('upgrade deadline', () => {
     const server = createServer();
     const wss = new WebSocketServer({ noServer: true });
     const metrics = new Metrics();
-    boundConnections(server, wss, () => ({ requestTimeoutMs: BOUND_MS, keepAliveTimeoutMs: 1_000, maxUnauthenticatedPerAddress: 0 }), metrics);
+    boundConnections(server, wss, () => ({ requestTimeoutMs: BOUND_MS, keepAliveTimeoutMs: 1_000, maxUnauthenticatedPerAddress: 0, maxBodyBytes: 1_024, maxHeaderBytes: 16_384 }), metrics);
     server.on('upgrade', (req, socket, head) => {
       if (req.url === '/stuck') return;
       wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));

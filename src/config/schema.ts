@@ -52,6 +52,10 @@ export const configSchema = z
          * it started is closed; a connection that sends nothing at all is closed after it too.
          */
         requestTimeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+        /** Largest HTTP request body (the admin API's JSON); larger ones get 413 `too_large`. */
+        maxBodyBytes: z.number().int().min(1_024).max(64 * 1_048_576).default(1_048_576),
+        /** Largest request line + headers (a query string included); larger ones get 431. */
+        maxHeaderBytes: z.number().int().min(4_096).max(1_048_576).default(16_384),
         /** An idle keep-alive HTTP connection is closed after this long. */
         keepAliveTimeoutMs: z.number().int().min(100).max(120_000).default(5_000),
         /**

@@ -7,6 +7,8 @@ import type { Metrics } from '../metrics/metrics.ts';
 
 export interface ServerBoundsConfig {
   requestTimeoutMs: number;
+  maxBodyBytes: number;
+  maxHeaderBytes: number;
   keepAliveTimeoutMs: number;
   maxUnauthenticatedPerAddress: number;
 }
@@ -20,7 +22,9 @@ export function httpServerOptions(cfg: ServerBoundsConfig) {
   return {
     requestTimeout: cfg.requestTimeoutMs,
     keepAliveTimeout: cfg.keepAliveTimeoutMs,
+    bodyLimit: cfg.maxBodyBytes,
     http: {
+      maxHeaderSize: cfg.maxHeaderBytes,
       headersTimeout: cfg.requestTimeoutMs,
       connectionsCheckingInterval: Math.max(25, Math.min(1_000, Math.floor(cfg.requestTimeoutMs / 4))),
     },
