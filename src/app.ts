@@ -27,6 +27,8 @@ import { registerAdmin } from './transport/admin.ts';
 import { registerDocs } from './transport/docs.ts';
 import { boundConnections, httpServerOptions } from './transport/server-bounds.ts';
 import { Heartbeat } from './transport/heartbeat.ts';
+import { MetricsAccess, metricsServer } from './transport/metrics-access.ts';
+import type { Server } from 'node:http';
 import { ConfigSync } from './config/config-sync.ts';
 import { LiveConfig, sharedPart } from './config/live-config.ts';
 import { Ops } from './domain/ops.ts';
@@ -60,7 +62,12 @@ export class Gateway {
     readonly instances: InstanceWatch,
     private readonly ownsStore: boolean,
     private readonly heartbeat: Heartbeat,
+    /** The listener of `server.metricsPort`, when /metrics has one of its own. */
+    private readonly metricsListener: Server | undefined,
   ) {}
+
+  /** The port /metrics is served on when it has a listener of its own (after listen()). */
+  metricsPort: number | undefined;
 
   static async create(opts: GatewayOptions): Promise<Gateway> {
     const logger = opts.logger ?? pino({ level: 'info' });
@@ -108,12 +115,15 @@ export class Gateway {
     await registerDocs(app);
     let sockets: Map<WebSocket, Promise<void>> | undefined;
     const heartbeat = new Heartbeat(() => sockets?.keys() ?? [], () => config().server.pingIntervalMs, metrics);
-    const gateway = new Gateway(app, deps, svc, sweeper, auth, sync, instances, !opts.store, heartbeat);
+    const access = new MetricsAccess(opts.config.auth.metricsToken, auth);
+    const ownMetricsPort = opts.config.server.metricsPort !== undefined;
+    const metricsListener = ownMetricsPort ? metricsServer(metrics, access, opts.config.server) : undefined;
+    const gateway = new Gateway(app, deps, svc, sweeper, auth, sync, instances, !opts.store, heartbeat, metricsListener);
     sockets = gateway.live;
     app.addHook('onRequest', async (req, reply) => {
       if (gateway.closing && req.url.startsWith('/v1/')) await reply.code(503).send({ error: 'unavailable', message: 'shutting down' });
     });
-    registerHttp(app, store, deps.metrics);
+    registerHttp(app, store, deps.metrics, access, !ownMetricsPort);
     registerSockets(app, { deps, svc, auth, live: gateway.live, heartbeat });
     const ops = new Ops(deps, svc);
     metrics.setQueueSource(async () => ops.queues(await ops.knownShops()));
@@ -127,6 +137,17 @@ export class Gateway {
     await this.instances.start();
     // Midnight brings thousands of connects a second; the default backlog (511) overflows.
     await this.app.listen({ host, port, backlog: 4096 });
+    if (this.metricsListener) {
+      const { metricsHost, metricsPort } = this.deps.config().server;
+      const listener = this.metricsListener;
+      await new Promise<void>((resolve, reject) => {
+        listener.once('error', reject);
+        listener.listen(metricsPort, metricsHost ?? host, () => resolve());
+      });
+      const a = listener.address();
+      this.metricsPort = typeof a === 'object' && a ? a.port : metricsPort;
+      this.deps.logger.info({ port: this.metricsPort, host: metricsHost ?? host }, 'metrics listening');
+    }
     this.sweeper.start();
     this.svc.waitingRoom.start();
     this.heartbeat.start();
@@ -151,6 +172,10 @@ export class Gateway {
     const grace = this.deps.config().server.shutdownGraceMs;
     await Promise.race([Promise.allSettled([...this.live.values()]), new Promise((r) => setTimeout(r, grace).unref())]);
     await this.app.close();
+    if (this.metricsListener?.listening) {
+      this.metricsListener.closeAllConnections();
+      await new Promise((r) => this.metricsListener!.close(r));
+    }
     await this.svc.router.stop();
     await this.instances.leave().catch((err) => this.deps.logger.warn({ err }, 'leaving the instance list failed'));
     if (this.ownsStore) await this.deps.store.shutdown();

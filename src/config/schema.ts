@@ -52,6 +52,13 @@ export const configSchema = z
          * it started is closed; a connection that sends nothing at all is closed after it too.
          */
         requestTimeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+        /**
+         * Serve /metrics on a listener of its own at `metricsHost:metricsPort` (0 = any free port)
+         * instead of the main port, e.g. an address only the monitoring network reaches.
+         */
+        metricsPort: z.number().int().min(0).max(65535).optional(),
+        /** Listen address of the metrics listener; default: `server.host`. */
+        metricsHost: z.string().min(1).optional(),
         /** Largest HTTP request body (the admin API's JSON); larger ones get 413 `too_large`. */
         maxBodyBytes: z.number().int().min(1_024).max(64 * 1_048_576).default(1_048_576),
         /** Largest request line + headers (a query string included); larger ones get 431. */
@@ -83,6 +90,11 @@ export const configSchema = z
     auth: z
       .object({
         secret: z.string().min(16, 'must be at least 16 characters').optional(),
+        /**
+         * When set, GET /metrics needs `Authorization: Bearer <metricsToken>` (or a platform
+         * admin token); unset, it is open like /healthz.
+         */
+        metricsToken: z.string().min(16, 'must be at least 16 characters').optional(),
       })
       .strict()
       .prefault({}),

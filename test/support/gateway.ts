@@ -53,7 +53,7 @@ export async function startGateway(opts: {
   // The shipped config/default.json is the base, so tests run the rules and texts users get.
   const raw = merge(JSON.parse(readFileSync('config/default.json', 'utf8')), opts.config ?? {});
   raw.server = { ...(raw.server ?? {}), host: '127.0.0.1', port: 0 };
-  raw.auth = { secret: TEST_SECRET };
+  raw.auth = { ...(opts.config?.auth ?? {}), secret: TEST_SECRET };
   if (opts.redisUrl) raw.redis = { url: opts.redisUrl, keyPrefix: opts.keyPrefix ?? freshPrefix() };
   if (opts.clusterNodes?.length) raw.redis = { clusterNodes: opts.clusterNodes, keyPrefix: opts.keyPrefix ?? freshPrefix() };
   const config: Config = parseConfig(raw);
