@@ -105,6 +105,31 @@ describe('HTTP server bounds', () => {
     }
   });
 
+  it('answers a request line or headers past server.maxHeaderBytes with 431 (a long ?token= too)', async () => {
+    const longQuery = await raw(g.port, `GET /v1/buyer?token=${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`);
+    expect(await closedWithin(longQuery, 2_000)).not.toBeNull();
+    expect(longQuery.received()).toMatch(/^HTTP\/1\.1 431/);
+    const manyHeaders = await raw(g.port, `GET /healthz HTTP/1.1\r\nHost: x\r\n${'X-Pad: yyyyyyyyyyyyyyyy\r\n'.repeat(1_000)}\r\n`);
+    expect(await closedWithin(manyHeaders, 2_000)).not.toBeNull();
+    expect(manyHeaders.received()).toMatch(/^HTTP\/1\.1 431/);
+  });
+
+  it('closes a request whose body trickles in (an admin PUT) at the request bound', async () => {
+    const admin = await g.token({ sub: 'ops', kind: 'admin', scope: 'platform' });
+    const r = await raw(
+      g.port,
+      `PUT /v1/admin/config HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${admin}\r\nIf-Match: "x"\r\nContent-Type: application/json\r\nContent-Length: 10000\r\n\r\n{`,
+    );
+    const trickle = setInterval(() => !r.socket.destroyed && r.socket.write(' '), 50);
+    try {
+      const t = await closedWithin(r, 5_000);
+      expect(t).not.toBeNull();
+      expect(t!).toBeGreaterThanOrEqual(BOUND_MS - 50);
+    } finally {
+      clearInterval(trickle);
+    }
+  });
+
   it('closes an idle keep-alive connection after keepAliveTimeoutMs', async () => {
     const r = await raw(g.port, 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n');
     await until(() => r.received().includes('{"status":"ok"}'), 2_000, '/healthz answer');

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { Gateway } from '../../src/app.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import type { Config } from '../../src/config/schema.ts';
@@ -49,6 +49,8 @@ export async function startGateway(opts: {
   store?: Store;
   /** A config file the gateway watches (hot reload); `config` still gives its start-up config. */
   configPath?: string;
+  /** To read what the gateway logs; default: silent (or TEST_LOG_LEVEL). */
+  logger?: Logger;
 }): Promise<RunningGateway> {
   // The shipped config/default.json is the base, so tests run the rules and texts users get.
   const raw = merge(JSON.parse(readFileSync('config/default.json', 'utf8')), opts.config ?? {});
@@ -64,7 +66,7 @@ export async function startGateway(opts: {
       : opts.redisUrl
         ? await RedisStore.connect({ url: opts.redisUrl, keyPrefix: config.redis.keyPrefix, onConnectionError: () => {} })
         : new MemoryStore());
-  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const logger = opts.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const gateway = await Gateway.create({
     config,
     logger,
