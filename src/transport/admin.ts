@@ -3,14 +3,15 @@ import { hasZodFastifySchemaValidationErrors, serializerCompiler, validatorCompi
 import { z } from 'zod';
 import { PreconditionFailed, type ConfigSync } from '../config/config-sync.ts';
 import { ConfigError } from '../config/load.ts';
-import type { ConfigState, LiveConfig } from '../config/live-config.ts';
+import type { LiveConfig } from '../config/live-config.ts';
 import type { Ops } from '../domain/ops.ts';
 import { isPeakError, type ErrorCode } from '../protocol/errors.ts';
 import { AuthError, tokenOf, type Auth, type Claims } from './auth.ts';
-import { agentView, configDocument, configPatch, configState, errors, ifMatchHeaders, queueRow, sessionWithTranscript } from './admin-schemas.ts';
+import { agentView, errors, queueRow, sessionWithTranscript } from './admin-schemas.ts';
 import { shopFor, shopsFor } from './admin-scope.ts';
-import { configFor, etagOf, ifMatches, patchedBy, replacedBy } from './admin-config.ts';
-import { fieldProblems, problemResponses, sendProblem, type ProblemCode } from './problem.ts';
+import { etagOf } from './admin-config.ts';
+import { registerConfigRoutes, JSON_TYPE, MERGE_PATCH_TYPE } from './admin-config-routes.ts';
+import { fieldProblems, sendProblem, type ProblemCode } from './problem.ts';
 
 export interface AdminDeps {
   auth: Auth;
@@ -29,9 +30,6 @@ const queuesQuery = z.object({
 });
 const sessionParams = z.object({ sessionId: z.string().min(1).max(128) });
 const agentParams = z.object({ agentId: z.string().min(1).max(64) });
-
-const JSON_TYPE = 'application/json';
-const MERGE_PATCH_TYPE = 'application/merge-patch+json';
 
 /** Protocol errors the domain throws, as HTTP statuses and problem codes. */
 const FROM_PEAK: Partial<Record<ErrorCode, [number, ProblemCode]>> = {
@@ -98,11 +96,14 @@ export async function registerAdmin(app: FastifyInstance, deps: AdminDeps): Prom
       // Each route takes one media type (PATCH: merge patch; the rest: JSON).
       admin.addHook('preValidation', async (req, reply) => {
         if (req.body === undefined) return;
-        const wanted = (req.routeOptions.config as { bodyType?: string }).bodyType ?? JSON_TYPE;
+        const wanted = req.routeOptions.config.bodyType ?? JSON_TYPE;
         if (mediaType(req) !== wanted) return sendProblem(reply, 415, 'bad_request', `this endpoint takes Content-Type: ${wanted}`);
       });
 
-      admin.setNotFoundHandler((req, reply) => sendProblem(reply, 404, 'not_found', `no admin endpoint ${req.method} ${req.url.split('?')[0]}`));
+      const notFound = (req: FastifyRequest, reply: FastifyReply) => sendProblem(reply, 404, 'not_found', `no admin endpoint ${req.method} ${req.url.split('?')[0]}`);
+      admin.setNotFoundHandler(notFound);
+      // The web pages' static files answer every other GET path; this keeps /v1/admin/* ours.
+      admin.all('/*', { schema: { hide: true } }, notFound);
 
       admin.setErrorHandler((err: FastifyError, req, reply) => {
         if (hasZodFastifySchemaValidationErrors(err)) {
@@ -129,71 +130,7 @@ export async function registerAdmin(app: FastifyInstance, deps: AdminDeps): Prom
 
       const r = admin.withTypeProvider<ZodTypeProvider>();
       const claims = (req: FastifyRequest) => req.admin!;
-      const configView = (req: FastifyRequest, reply: FastifyReply, s: ConfigState = deps.live.current) => {
-        void reply.header('etag', etagOf(s.version));
-        return { version: s.version, source: s.source, appliedAt: s.appliedAt, config: configFor(claims(req), s.doc) };
-      };
-      /** If-Match is required for a change (RFC 6585: 428); the compare-and-set checks it against the store's version. */
-      const ifMatch = (req: FastifyRequest, reply: FastifyReply): ((version: string) => boolean) | null => {
-        const header = req.headers['if-match'];
-        if (header) return (version) => ifMatches(header, version);
-        void sendProblem(reply, 428, 'precondition_failed', 'a change of the config needs If-Match: <the ETag of GET /v1/admin/config>; nothing was changed');
-        return null;
-      };
-      const configErrors = { ...errors, ...problemResponses(412, 428) };
-
-      r.get('/config', {
-        schema: {
-          summary: 'The active config, its version and (as ETag) what a change must name in If-Match',
-          tags: ['config'],
-          response: { 200: configState.describe('the active config'), ...errors },
-        },
-        handler: async (req, reply) => configView(req, reply),
-      });
-
-      r.put('/config', {
-        schema: {
-          summary: 'Replace the whole config document and roll it out to every instance',
-          description:
-            'Needs `If-Match` with the ETag of GET (missing: 428, stale: 412, nothing changed) and `Content-Type: application/json` (else 415). ' +
-            'The document is validated in full; on any problem nothing changes and every problem is listed in `errors`. New decisions use it; no session moves. ' +
-            "A shop's admin token may change only `shops.<its shop>` in it (403 otherwise).",
-          tags: ['config'],
-          headers: ifMatchHeaders,
-          body: configDocument,
-          consumes: [JSON_TYPE],
-          response: { 200: configState, ...configErrors },
-        },
-        config: { bodyType: JSON_TYPE },
-        handler: async (req, reply) => {
-          const matches = ifMatch(req, reply);
-          if (!matches) return reply;
-          const s = await deps.sync.update(`admin:${claims(req).sub}`, matches, (current) => replacedBy(claims(req), current, req.body));
-          return configView(req, reply, s);
-        },
-      });
-
-      r.patch('/config', {
-        schema: {
-          summary: 'Change part of the config (RFC 7396 JSON merge patch) and roll it out to every instance',
-          description:
-            'Needs `Content-Type: application/merge-patch+json` (else 415) and `If-Match` with the ETag of GET (missing: 428, stale: 412). ' +
-            'Only what the patch names changes; the result is validated as a whole document, all or nothing. ' +
-            "A shop's admin token may patch only `shops.<its shop>` (403 otherwise).",
-          tags: ['config'],
-          headers: ifMatchHeaders,
-          body: configPatch,
-          consumes: [MERGE_PATCH_TYPE],
-          response: { 200: configState, ...configErrors },
-        },
-        config: { bodyType: MERGE_PATCH_TYPE },
-        handler: async (req, reply) => {
-          const matches = ifMatch(req, reply);
-          if (!matches) return reply;
-          const s = await deps.sync.update(`admin:${claims(req).sub}`, matches, (current) => patchedBy(claims(req), current, req.body));
-          return configView(req, reply, s);
-        },
-      });
+      registerConfigRoutes(r, deps);
 
       r.get('/queues', {
         schema: {
@@ -284,5 +221,9 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The verified admin token of an /v1/admin request. */
     admin?: Claims;
+  }
+  interface FastifyContextConfig {
+    /** The one media type an admin route's body may have; default application/json. */
+    bodyType?: string;
   }
 }
