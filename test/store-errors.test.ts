@@ -145,3 +145,33 @@ describe('a Redis that refuses writes', () => {
     }
   });
 });
+
+describe('a Redis that answers nothing', () => {
+  it('frames get `unavailable` after redis.commandTimeoutMs instead of hanging; a resend after it is stored once', async () => {
+    const own = await startRedis({ extraArgs: ['--enable-debug-command', 'yes'] });
+    const gw = await startGateway({ redisUrl: own.url, config: { redis: { commandTimeoutMs: 300 } } });
+    const freezer = new Redis(own.url);
+    try {
+      const b = await TestClient.connect(gw.url, 'buyer', await gw.token({ sub: 'frozen-redis', kind: 'buyer' }));
+      const { sessionId } = await b.next('welcome');
+      b.send({ type: 'message', clientMsgId: 'f0', text: '在吗' });
+      await b.next('ack', (f) => f.clientMsgId === 'f0');
+      const frozen = freezer.call('DEBUG', 'SLEEP', '3').catch(() => {});
+      await new Promise((r) => setTimeout(r, 50));
+      b.send({ type: 'message', clientMsgId: 'f1', text: '有人吗' });
+      // Well before the 3 s the Redis is frozen for.
+      expect(await b.next('error', (f) => f.ref === 'f1', 1_500)).toMatchObject({ code: 'unavailable' });
+      await frozen;
+      b.send({ type: 'message', clientMsgId: 'f1', text: '有人吗' });
+      await b.next('ack', (f) => f.clientMsgId === 'f1');
+      const lines = (await gw.gateway.deps.store.readEvents('shop-1', sessionId, 0)).filter((e) => e.text === '有人吗');
+      expect(lines).toHaveLength(1);
+      expect(b.all('error').filter((f) => f.code === 'internal')).toEqual([]);
+      await b.close();
+    } finally {
+      freezer.disconnect();
+      await gw.stop();
+      await own.stop();
+    }
+  });
+});

@@ -84,6 +84,8 @@ export const configSchema = z
         url: z.string().url().optional(),
         clusterNodes: z.array(z.string().regex(/^[^:]+:\d+$/, 'expected host:port')).optional(),
         keyPrefix: z.string().min(1).max(32).regex(/^[A-Za-z0-9_.-]+$/).default('pd'),
+        /** A Redis command not answered this long fails with `unavailable` (a frozen Redis answers nothing). */
+        commandTimeoutMs: z.number().int().min(50).max(60_000).default(5_000),
       })
       .strict()
       .prefault({}),

@@ -6,12 +6,13 @@ import type { Store } from './types.ts';
 
 /** Redis when an address is configured, else the in-process store for a single instance. */
 export async function createStore(config: Config, logger: Logger): Promise<Store> {
-  const { url, clusterNodes, keyPrefix } = config.redis;
+  const { url, clusterNodes, keyPrefix, commandTimeoutMs } = config.redis;
   if (url || clusterNodes?.length) {
     const store = await RedisStore.connect({
       url,
       clusterNodes,
       keyPrefix,
+      commandTimeoutMs,
       onConnectionError: (err, connection) => logger.warn({ err: err.message, connection }, 'redis connection error'),
     });
     logger.info({ store: 'redis', cluster: Boolean(clusterNodes?.length) }, 'store connected');

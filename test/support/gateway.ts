@@ -56,15 +56,16 @@ export async function startGateway(opts: {
   const raw = merge(JSON.parse(readFileSync('config/default.json', 'utf8')), opts.config ?? {});
   raw.server = { ...(raw.server ?? {}), host: '127.0.0.1', port: 0 };
   raw.auth = { ...(opts.config?.auth ?? {}), secret: TEST_SECRET };
-  if (opts.redisUrl) raw.redis = { url: opts.redisUrl, keyPrefix: opts.keyPrefix ?? freshPrefix() };
-  if (opts.clusterNodes?.length) raw.redis = { clusterNodes: opts.clusterNodes, keyPrefix: opts.keyPrefix ?? freshPrefix() };
+  const redisExtra = opts.config?.redis ?? {};
+  if (opts.redisUrl) raw.redis = { ...redisExtra, url: opts.redisUrl, keyPrefix: opts.keyPrefix ?? freshPrefix() };
+  if (opts.clusterNodes?.length) raw.redis = { ...redisExtra, clusterNodes: opts.clusterNodes, keyPrefix: opts.keyPrefix ?? freshPrefix() };
   const config: Config = parseConfig(raw);
   const store =
     opts.store ??
     (opts.clusterNodes?.length
-      ? await RedisStore.connect({ clusterNodes: opts.clusterNodes, keyPrefix: config.redis.keyPrefix, onConnectionError: () => {} })
+      ? await RedisStore.connect({ clusterNodes: opts.clusterNodes, keyPrefix: config.redis.keyPrefix, commandTimeoutMs: config.redis.commandTimeoutMs, onConnectionError: () => {} })
       : opts.redisUrl
-        ? await RedisStore.connect({ url: opts.redisUrl, keyPrefix: config.redis.keyPrefix, onConnectionError: () => {} })
+        ? await RedisStore.connect({ url: opts.redisUrl, keyPrefix: config.redis.keyPrefix, commandTimeoutMs: config.redis.commandTimeoutMs, onConnectionError: () => {} })
         : new MemoryStore());
   const logger = opts.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const gateway = await Gateway.create({

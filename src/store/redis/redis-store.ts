@@ -39,11 +39,18 @@ export interface RedisStoreOptions {
   keyPrefix: string;
   /** A session nobody wrote in yet is forgotten after this long. */
   idleSessionTtlMs?: number;
+  /**
+   * A command not answered this long fails (`unavailable`) instead of waiting: a frozen Redis
+   * (stopped process, a stuck script) keeps the connection open and answers nothing.
+   */
+  commandTimeoutMs?: number;
   /** Connection trouble is reported here (at most once a second per connection) instead of stderr. */
   onConnectionError?: (err: Error, connection: string) => void;
 }
 
 type Client = Redis | Cluster;
+
+export const DEFAULT_COMMAND_TIMEOUT_MS = 5_000;
 
 /** The readiness probe's key lives this long: no trace of an instance stays behind for long. */
 const PROBE_TTL_MS = 10_000;
@@ -64,7 +71,9 @@ function connect(opts: RedisStoreOptions, role: string): Client {
 }
 
 function open(opts: RedisStoreOptions, role: string): Client {
-  const common = { connectionName: `peakdesk-${role}`, maxRetriesPerRequest: 2, enableAutoPipelining: true };
+  // The subscriber's connection carries no commands to time out (and SUBSCRIBE has no reply to wait for).
+  const timeout = role === 'sub' ? {} : { commandTimeout: opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS };
+  const common = { connectionName: `peakdesk-${role}`, maxRetriesPerRequest: 2, enableAutoPipelining: true, ...timeout };
   if (opts.clusterNodes?.length) {
     const nodes = opts.clusterNodes.map((n) => {
       const [host, port] = n.split(':');
