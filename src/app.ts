@@ -28,6 +28,7 @@ import { registerDocs } from './transport/docs.ts';
 import { boundConnections, httpServerOptions } from './transport/server-bounds.ts';
 import { Heartbeat } from './transport/heartbeat.ts';
 import { MetricsAccess, metricsServer } from './transport/metrics-access.ts';
+import { sendProblem } from './transport/problem.ts';
 import type { Server } from 'node:http';
 import { ConfigSync } from './config/config-sync.ts';
 import { LiveConfig, sharedPart } from './config/live-config.ts';
@@ -121,7 +122,9 @@ export class Gateway {
     const gateway = new Gateway(app, deps, svc, sweeper, auth, sync, instances, !opts.store, heartbeat, metricsListener);
     sockets = gateway.live;
     app.addHook('onRequest', async (req, reply) => {
-      if (gateway.closing && req.url.startsWith('/v1/')) await reply.code(503).send({ error: 'unavailable', message: 'shutting down' });
+      if (!gateway.closing || !req.url.startsWith('/v1/')) return;
+      if (req.url.startsWith('/v1/admin/')) await sendProblem(reply, 503, 'unavailable', 'shutting down');
+      else await reply.code(503).send({ error: 'unavailable', message: 'shutting down' });
     });
     registerHttp(app, store, deps.metrics, access, !ownMetricsPort);
     registerSockets(app, { deps, svc, auth, live: gateway.live, heartbeat });
