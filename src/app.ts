@@ -25,7 +25,7 @@ import { registerSockets } from './transport/sockets.ts';
 import { registerWeb } from './transport/web.ts';
 import { registerAdmin } from './transport/admin.ts';
 import { registerDocs } from './transport/docs.ts';
-import { boundConnections, httpServerOptions } from './transport/server-bounds.ts';
+import { applyHttpTimeouts, boundConnections, httpServerOptions } from './transport/server-bounds.ts';
 import { Heartbeat } from './transport/heartbeat.ts';
 import { MetricsAccess, metricsServer } from './transport/metrics-access.ts';
 import { sendProblem } from './transport/problem.ts';
@@ -113,6 +113,7 @@ export class Gateway {
     // ws closes with 1009 only far above the protocol limit; frames in between get `too_large`.
     await app.register(websocket, { options: { maxPayload: Math.max(1_048_576, config().server.maxFrameBytes * 4) } });
     boundConnections(app.server, app.websocketServer, () => config().server, metrics);
+    live.onChange((s) => applyHttpTimeouts(app.server, s.config.server));
     await registerDocs(app);
     let sockets: Map<WebSocket, Promise<void>> | undefined;
     const heartbeat = new Heartbeat(() => sockets?.keys() ?? [], () => config().server.pingIntervalMs, metrics);

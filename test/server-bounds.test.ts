@@ -161,6 +161,27 @@ describe('HTTP server bounds', () => {
   });
 });
 
+describe('live config', () => {
+  it('a new server.requestTimeoutMs applies to connections from then on', async () => {
+    const g = await startGateway({ redisUrl: redis.url });
+    try {
+      const authorization = `Bearer ${await g.token({ sub: 'ops', kind: 'admin', scope: 'platform' })}`;
+      const got = await fetch(`${g.http}/v1/admin/config`, { headers: { authorization } });
+      const patch = await fetch(`${g.http}/v1/admin/config`, {
+        method: 'PATCH',
+        headers: { authorization, 'content-type': 'application/merge-patch+json', 'if-match': got.headers.get('etag')! },
+        body: JSON.stringify({ server: { requestTimeoutMs: BOUND_MS } }),
+      });
+      expect(patch.status).toBe(200);
+      const silent = await raw(g.port);
+      // The default would be 10 s; the new bound plus one check interval (at most 1 s).
+      expect(await closedWithin(silent, 3_000)).not.toBeNull();
+    } finally {
+      await g.stop();
+    }
+  });
+});
+
 describe('WebSocket ping from the server', () => {
   it('terminates a frozen agent; after its grace its session goes to another agent; healthy peers stay', async () => {
     const g = await startGateway({

@@ -32,6 +32,18 @@ export function httpServerOptions(cfg: ServerBoundsConfig) {
 }
 
 /**
+ * The timeouts Node reads again at every check, so a config change applies to connections
+ * from then on. (Header and body size limits and the check interval are fixed at start.)
+ */
+export function applyHttpTimeouts(server: Server, cfg: ServerBoundsConfig): void {
+  // Node wants headersTimeout <= requestTimeout: set the larger first when growing.
+  server.requestTimeout = Math.max(server.requestTimeout, cfg.requestTimeoutMs);
+  server.headersTimeout = cfg.requestTimeoutMs;
+  server.requestTimeout = cfg.requestTimeoutMs;
+  server.keepAliveTimeout = cfg.keepAliveTimeoutMs;
+}
+
+/**
  * What Node's timeouts do not cover. Once a request's headers say `Upgrade`, Node hands the
  * socket over and stops timing it: the upgrade (auth, routing, a body an upgrade request
  * claims to have) gets its own deadline here. And each source address may hold only so many
