@@ -96,3 +96,38 @@ describe('/metrics access', () => {
     }
   });
 });
+
+describe('scrapes and probes at once', () => {
+  it('concurrent /metrics scrapes share one collection, concurrent /readyz one probe write', async () => {
+    const g = await startGateway({ redisUrl: redis.url });
+    try {
+      // A few shops with queues, so a collection costs store reads (queueStats per shop and role).
+      const store = g.gateway.deps.store;
+      for (const shop of ['m1', 'm2', 'm3']) await store.openSession(shop, 'b', Date.now());
+      const count = async (op: string) => {
+        const m = /* fresh read straight from the registry, not over HTTP */ await g.gateway.deps.metrics.registry.getSingleMetricAsString('peakdesk_store_seconds');
+        return Number(new RegExp(`peakdesk_store_seconds_count\\{op="${op}"\\} (\\d+)`).exec(m)?.[1] ?? 0);
+      };
+      const perCollection = (await store.shops()).length * g.gateway.deps.config().routing.roles.length;
+      expect(perCollection).toBeGreaterThanOrEqual(12);
+      const before = await count('queueStats');
+      const scrapes = await Promise.all(Array.from({ length: 20 }, () => scrape(g.http)));
+      expect(scrapes.every((r) => r.status === 200 && r.text.includes('peakdesk_queue_depth'))).toBe(true);
+      const collections = ((await count('queueStats')) - before) / perCollection;
+      expect(collections).toBeGreaterThanOrEqual(1);
+      expect(collections).toBeLessThan(10);
+
+      const pingsBefore = await count('ping');
+      const probes = await Promise.all(Array.from({ length: 20 }, () => fetch(`${g.http}/readyz`)));
+      expect(probes.every((r) => r.status === 200)).toBe(true);
+      expect((await count('ping')) - pingsBefore).toBeLessThan(10);
+      // One after another, each is fresh.
+      const one = await count('queueStats');
+      await scrape(g.http);
+      await scrape(g.http);
+      expect((await count('queueStats')) - one).toBe(2 * perCollection);
+    } finally {
+      await g.stop();
+    }
+  });
+});

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { Store } from '../store/types.ts';
 import { serveMetrics, type MetricsAccess } from './metrics-access.ts';
+import { singleFlight } from './single-flight.ts';
 
 /**
  * A readiness probe waits this long for the store: a Redis that froze (stopped process, a
@@ -18,9 +19,10 @@ function within<T>(p: Promise<T>, ms: number, otherwise: T): Promise<T> {
 
 /** /healthz, /readyz and, unless it has a listener of its own (`onMainPort: false`), /metrics. */
 export function registerHttp(app: FastifyInstance, store: Store, metrics: Metrics, access: MetricsAccess, onMainPort: boolean): void {
+  const probe = singleFlight(() => within(store.ping(), READY_TIMEOUT_MS, false));
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
-    const ok = await within(store.ping(), READY_TIMEOUT_MS, false);
+    const ok = await probe();
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'unavailable', store: store.kind });
   });
   if (!onMainPort) return;

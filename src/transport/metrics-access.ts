@@ -4,6 +4,7 @@ import type { Metrics } from '../metrics/metrics.ts';
 import type { Auth } from './auth.ts';
 import { isPlatform } from './admin-scope.ts';
 import type { ServerBoundsConfig } from './server-bounds.ts';
+import { singleFlight } from './single-flight.ts';
 
 /**
  * Who may read /metrics. Open by default: Prometheus scrapes without credentials, the text
@@ -44,10 +45,18 @@ function sha256(s: string): Buffer {
   return createHash('sha256').update(s).digest();
 }
 
+/** One collection at a time per registry, shared by the scrapes that arrive meanwhile. */
+const collections = new WeakMap<Metrics, () => Promise<string>>();
+
 /** GET /metrics as a request handler: 401 without access, the Prometheus text otherwise. */
 export async function serveMetrics(metrics: Metrics, access: MetricsAccess, authorization: string | undefined): Promise<{ status: number; type: string; body: string }> {
   if (!(await access.allows(authorization))) return { status: 401, type: 'text/plain; charset=utf-8', body: 'metrics need Authorization: Bearer <auth.metricsToken>\n' };
-  return { status: 200, type: metrics.registry.contentType, body: await metrics.registry.metrics() };
+  let collect = collections.get(metrics);
+  if (!collect) {
+    collect = singleFlight(() => metrics.registry.metrics());
+    collections.set(metrics, collect);
+  }
+  return { status: 200, type: metrics.registry.contentType, body: await collect() };
 }
 
 /**
