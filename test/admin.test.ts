@@ -3,7 +3,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type RedisHandle } from './support/redis-server.ts';
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { startGateway, TEST_SECRET, type RunningGateway } from './support/gateway.ts';
 import { TestClient } from './support/client.ts';
 
@@ -232,16 +232,20 @@ describe('admin tokens act on their own shop only', () => {
 
 describe('npm run token', () => {
   it('mints platform admin tokens the admin API takes for every shop, and refuses other scopes', async () => {
+    // Asynchronously: a blocked event loop would keep the HTTP client from noticing idle connections the server closed.
     const run = (...args: string[]) =>
-      spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/token.ts', ...args], { env: { ...process.env, PEAKDESK_AUTH_SECRET: TEST_SECRET }, encoding: 'utf8' });
-    const minted = run('admin', 'cli-ops', 'hq', 'platform');
+      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+        execFile(process.execPath, ['--import', 'tsx', 'src/cli/token.ts', ...args], { env: { ...process.env, PEAKDESK_AUTH_SECRET: TEST_SECRET } }, (err, stdout, stderr) =>
+          resolve({ status: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+        );
+      });
+    const [minted, shopOnly, refused] = await Promise.all([run('admin', 'cli-ops', 'hq', 'platform'), run('admin', 'cli-ops', 'hq'), run('admin', 'cli-ops', 'hq', 'galaxy')]);
     expect(minted.status, minted.stderr).toBe(0);
     const token = minted.stdout.trim();
     expect(await g.gateway.auth.verify(token)).toMatchObject({ kind: 'admin', sub: 'cli-ops', shop: 'hq', scope: 'platform' });
     expect((await call('GET', '/v1/admin/queues?shop=*', { token })).status).toBe(200);
-    const shopOnly = run('admin', 'cli-ops', 'hq').stdout.trim();
-    expect((await call('GET', '/v1/admin/queues?shop=*', { token: shopOnly })).status).toBe(403);
-    expect(run('admin', 'cli-ops', 'hq', 'galaxy').status).toBe(2);
+    expect((await call('GET', '/v1/admin/queues?shop=*', { token: shopOnly.stdout.trim() })).status).toBe(403);
+    expect(refused.status).toBe(2);
   });
 });
 

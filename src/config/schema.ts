@@ -63,8 +63,12 @@ export const configSchema = z
         maxBodyBytes: z.number().int().min(1_024).max(64 * 1_048_576).default(1_048_576),
         /** Largest request line + headers (a query string included); larger ones get 431. */
         maxHeaderBytes: z.number().int().min(4_096).max(1_048_576).default(16_384),
-        /** An idle keep-alive HTTP connection is closed after this long. */
-        keepAliveTimeoutMs: z.number().int().min(100).max(120_000).default(5_000),
+        /**
+         * An idle keep-alive HTTP connection is closed after this long. Longer than the 60 s idle
+         * timeout of common load balancers, so the balancer closes first and never sends a
+         * request into a connection the gateway is closing (a 502 for the client).
+         */
+        keepAliveTimeoutMs: z.number().int().min(100).max(600_000).default(72_000),
         /**
          * Connections one source address may hold open before they are upgraded to an
          * authenticated WebSocket (slow or idle handshakes, plain HTTP); more are closed at once.
