@@ -14,7 +14,8 @@ import { READY_TIMEOUT_MS } from '../src/transport/http.ts';
 import { boundConnections } from '../src/transport/server-bounds.ts';
 import { Metrics } from '../src/metrics/metrics.ts';
 import { createServer } from 'node:http';
-import { WebSocketServer } from 'ws';
+import WebSocket, { WebSocketServer } from 'ws';
+import { sender } from '../src/transport/frame-loop.ts';
 
 let redis: RedisHandle;
 beforeAll(async () => {
@@ -249,6 +250,65 @@ describe('upgrade deadline', () => {
     } finally {
       for (const c of wss.clients) c.terminate();
       await new Promise((r) => server.close(r));
+    }
+  });
+});
+
+describe('outbound bytes waiting for a peer', () => {
+  it('terminates a peer that stops reading once more than maxBufferedBytes wait for it; a reading peer gets everything', async () => {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await new Promise<void>((r) => wss.once('listening', () => r()));
+    const url = `ws://127.0.0.1:${(wss.address() as net.AddressInfo).port}`;
+    const open = async () => {
+      const client = new WebSocket(url);
+      const [server] = await Promise.all([
+        new Promise<WebSocket>((r) => wss.once('connection', (ws) => r(ws))),
+        new Promise<void>((r) => client.once('open', () => r())),
+      ]);
+      return { client, server };
+    };
+    const chunk = 'x'.repeat(6_000);
+    const pump = async (send: (p: string) => void, server: WebSocket, bytes: number, paced = false) => {
+      let sent = 0;
+      for (let i = 0; sent < bytes && server.readyState === WebSocket.OPEN; i++) {
+        send(chunk);
+        sent += chunk.length;
+        if (i % 20 === 0) await new Promise((r) => setImmediate(r));
+        // A peer that reads keeps the buffer short when what is sent comes at a pace it can take.
+        if (paced) while (server.bufferedAmount > 64 * 1_024) await new Promise((r) => setTimeout(r, 1));
+      }
+      return sent;
+    };
+    try {
+      const max = 256 * 1_024;
+      // Frozen: nothing is read, so after the kernel's buffers fill, bytes pile up here.
+      const frozen = await open();
+      (frozen.client as unknown as { _socket: net.Socket })._socket.pause();
+      let overflows = 0;
+      let peak = 0;
+      const send = sender(frozen.server, { maxBufferedBytes: max, onOverflow: () => overflows++ });
+      const closed = new Promise<number>((r) => frozen.server.once('close', (code) => r(code)));
+      await pump((p) => {
+        peak = Math.max(peak, frozen.server.bufferedAmount);
+        send(p);
+      }, frozen.server, 64 * 1_048_576);
+      expect(await closed).toBe(1006);
+      expect(overflows).toBe(1);
+      expect(peak).toBeLessThanOrEqual(max + chunk.length + 64);
+
+      // Reading: the same volume goes through without a close.
+      const reading = await open();
+      let received = 0;
+      reading.client.on('message', (d) => (received += (d as Buffer).length));
+      const sendReading = sender(reading.server, { maxBufferedBytes: max, onOverflow: () => overflows++ });
+      const total = await pump(sendReading, reading.server, 8 * 1_048_576, true);
+      await until(() => received === total, 10_000, 'everything received');
+      expect(reading.server.readyState).toBe(WebSocket.OPEN);
+      expect(overflows).toBe(1);
+      reading.client.terminate();
+      frozen.client.terminate();
+    } finally {
+      await new Promise((r) => wss.close(r));
     }
   });
 });

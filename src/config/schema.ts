@@ -59,6 +59,11 @@ export const configSchema = z
         metricsPort: z.number().int().min(0).max(65535).optional(),
         /** Listen address of the metrics listener; default: `server.host`. */
         metricsHost: z.string().min(1).optional(),
+        /**
+         * Outbound bytes a WebSocket may have waiting for its peer to read them; past it the
+         * socket is terminated (a disconnect), so a peer that stops reading cannot grow memory.
+         */
+        maxBufferedBytes: z.number().int().min(65_536).max(256 * 1_048_576).default(4 * 1_048_576),
         /** Largest HTTP request body (the admin API's JSON); larger ones get 413 `too_large`. */
         maxBodyBytes: z.number().int().min(1_024).max(64 * 1_048_576).default(1_048_576),
         /** Largest request line + headers (a query string included); larger ones get 431. */

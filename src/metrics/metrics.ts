@@ -12,7 +12,7 @@ export class Metrics {
   });
   readonly connectionsDropped = new Counter({
     name: 'peakdesk_connections_dropped_total',
-    help: 'Connections the server closed for a bound: too_many_unauthenticated (per address), upgrade_timeout, ping_timeout',
+    help: 'Connections the server closed for a bound: too_many_unauthenticated (per address), upgrade_timeout, ping_timeout, send_buffer_full',
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });

@@ -75,9 +75,15 @@ function serve<C extends { disconnect(): Promise<void> }, F extends { type: stri
   orderKey?: (frame: F) => string,
 ): void {
   const { deps } = ctx;
-  const send = sender(socket);
   const cfg = deps.config().server;
   const log = deps.logger;
+  const send = sender(socket, {
+    maxBufferedBytes: cfg.maxBufferedBytes,
+    onOverflow: () => {
+      deps.metrics.connectionsDropped.inc({ reason: 'send_buffer_full' });
+      log.warn({ kind, buffered: socket.bufferedAmount }, 'closing a connection that does not read what it is sent');
+    },
+  });
   deps.metrics.connections.inc({ kind });
   const opening = open(send);
   let done!: () => void;
@@ -103,6 +109,7 @@ function serve<C extends { disconnect(): Promise<void> }, F extends { type: stri
     logger: log,
     metrics: deps.metrics,
     ready: opening,
+    send,
     ...(orderKey ? { orderKey } : {}),
     handle: async (frame) => handle(await opening, frame),
   });
