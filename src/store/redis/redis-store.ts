@@ -52,6 +52,9 @@ type Client = Redis | Cluster;
 
 export const DEFAULT_COMMAND_TIMEOUT_MS = 5_000;
 
+/** Messages held while the bus re-subscribes; past it they are dropped (the catch-up replays them from the store). */
+const MAX_HELD_MESSAGES = 100_000;
+
 /** The readiness probe's key lives this long: no trace of an instance stays behind for long. */
 const PROBE_TTL_MS = 10_000;
 
@@ -99,22 +102,42 @@ class RedisBus implements Bus {
     private readonly prefix: string,
   ) {
     this.sharded = sub instanceof Cluster;
-    sub.on(this.sharded ? 'smessage' : 'message', (channel: string, payload: string) => this.handlers.get(channel)?.(payload));
+    sub.on(this.sharded ? 'smessage' : 'message', (channel: string, payload: string) => {
+      if (this.held) {
+        if (this.held.length < MAX_HELD_MESSAGES) this.held.push([channel, payload]);
+        return;
+      }
+      this.handlers.get(channel)?.(payload);
+    });
     // After a reconnect ioredis sends the SUBSCRIBEs again right after 'ready'; a PING queued
-    // behind them answers once they are all in place.
+    // behind them answers once they are all in place. Messages arriving in between are held
+    // until the subscribers have started their catch-up: delivered first, a new event would
+    // move a connection's position past the ones it missed, and its catch-up would skip them.
     let connectedBefore = sub.status === 'ready';
     sub.on('ready', () => {
       if (!connectedBefore) {
         connectedBefore = true;
         return;
       }
+      this.held ??= [];
       setImmediate(() => {
         sub.ping().then(
-          () => this.resubscribed.forEach((fn) => fn()),
-          () => {},
+          () => this.release(true),
+          () => this.release(false),
         );
       });
     });
+  }
+
+  /** Messages that arrived after a reconnect, before the catch-up began; null when none are held. */
+  private held: [channel: string, payload: string][] | null = null;
+
+  private release(resubscribed: boolean): void {
+    const held = this.held ?? [];
+    this.held = null;
+    // The catch-ups take their positions synchronously, so they start before the held messages.
+    if (resubscribed) this.resubscribed.forEach((fn) => fn());
+    for (const [channel, payload] of held) this.handlers.get(channel)?.(payload);
   }
 
   private readonly resubscribed: (() => void)[] = [];
