@@ -25,6 +25,11 @@ import { registerSockets } from './transport/sockets.ts';
 import { registerWeb } from './transport/web.ts';
 import { registerAdmin } from './transport/admin.ts';
 import { registerDocs } from './transport/docs.ts';
+import { applyHttpTimeouts, boundConnections, httpServerOptions } from './transport/server-bounds.ts';
+import { Heartbeat } from './transport/heartbeat.ts';
+import { MetricsAccess, metricsServer } from './transport/metrics-access.ts';
+import { sendProblem } from './transport/problem.ts';
+import type { Server } from 'node:http';
 import { ConfigSync } from './config/config-sync.ts';
 import { LiveConfig, sharedPart } from './config/live-config.ts';
 import { Ops } from './domain/ops.ts';
@@ -59,7 +64,13 @@ export class Gateway {
     readonly configSync: ConfigSync,
     readonly instances: InstanceWatch,
     private readonly ownsStore: boolean,
+    private readonly heartbeat: Heartbeat,
+    /** The listener of `server.metricsPort`, when /metrics has one of its own. */
+    private readonly metricsListener: Server | undefined,
   ) {}
+
+  /** The port /metrics is served on when it has a listener of its own (after listen()). */
+  metricsPort: number | undefined;
 
   static async create(opts: GatewayOptions): Promise<Gateway> {
     const logger = opts.logger ?? pino({ level: 'info' });
@@ -100,20 +111,31 @@ export class Gateway {
       // One log line per WebSocket upgrade would drown the state-change lines ops read.
       logController: new LogController({ disableRequestLogging: true }),
       return503OnClosing: true,
+      ...httpServerOptions(config().server),
     }) as unknown as FastifyInstance;
     // ws closes with 1009 only far above the protocol limit; frames in between get `too_large`.
     await app.register(websocket, { options: { maxPayload: Math.max(1_048_576, config().server.maxFrameBytes * 4) } });
+    boundConnections(app.server, app.websocketServer, () => config().server, metrics);
+    live.onChange((s) => applyHttpTimeouts(app.server, s.config.server));
     await registerDocs(app);
-    const gateway = new Gateway(app, deps, svc, sweeper, auth, sync, instances, !opts.store);
+    let sockets: Map<WebSocket, Promise<void>> | undefined;
+    const heartbeat = new Heartbeat(() => sockets?.keys() ?? [], () => config().server.pingIntervalMs, metrics);
+    const access = new MetricsAccess(opts.config.auth.metricsToken, auth);
+    const ownMetricsPort = opts.config.server.metricsPort !== undefined;
+    const metricsListener = ownMetricsPort ? metricsServer(metrics, access, opts.config.server) : undefined;
+    const gateway = new Gateway(app, deps, svc, sweeper, auth, sync, instances, !opts.store, heartbeat, metricsListener);
+    sockets = gateway.live;
     app.addHook('onRequest', async (req, reply) => {
-      if (gateway.closing && req.url.startsWith('/v1/')) await reply.code(503).send({ error: 'unavailable', message: 'shutting down' });
+      if (!gateway.closing || !req.url.startsWith('/v1/')) return;
+      if (req.url.startsWith('/v1/admin/')) await sendProblem(reply, 503, 'unavailable', 'shutting down');
+      else await reply.code(503).send({ error: 'unavailable', message: 'shutting down' });
     });
-    registerHttp(app, store, deps.metrics);
-    registerSockets(app, { deps, svc, auth, live: gateway.live });
+    registerHttp(app, store, deps.metrics, access, !ownMetricsPort);
+    registerSockets(app, { deps, svc, auth, live: gateway.live, heartbeat });
     const ops = new Ops(deps, svc);
     // Only shops with something going on: a scrape must not cost O(every shop ever seen).
     metrics.setQueueSource(async () => ops.queues(await store.activeShops()));
-    await registerAdmin(app, { auth, ops, live, sync });
+    await registerAdmin(app, { auth, ops, live, sync, bodyLimit: config().server.maxBodyBytes });
     registerWeb(app);
     return gateway;
   }
@@ -126,8 +148,20 @@ export class Gateway {
     await this.deps.store.reindexShops(this.deps.now(), { onlyIfEmpty: true });
     // Midnight brings thousands of connects a second; the default backlog (511) overflows.
     await this.app.listen({ host, port, backlog: 4096 });
+    if (this.metricsListener) {
+      const { metricsHost, metricsPort } = this.deps.config().server;
+      const listener = this.metricsListener;
+      await new Promise<void>((resolve, reject) => {
+        listener.once('error', reject);
+        listener.listen(metricsPort, metricsHost ?? host, () => resolve());
+      });
+      const a = listener.address();
+      this.metricsPort = typeof a === 'object' && a ? a.port : metricsPort;
+      this.deps.logger.info({ port: this.metricsPort, host: metricsHost ?? host }, 'metrics listening');
+    }
     this.sweeper.start();
     this.svc.waitingRoom.start();
+    this.heartbeat.start();
     const addr = this.app.server.address();
     const bound = typeof addr === 'object' && addr ? addr.port : port;
     this.deps.logger.info({ port: bound, host, store: this.deps.store.kind }, announce);
@@ -141,6 +175,7 @@ export class Gateway {
   async stop(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    this.heartbeat.stop();
     this.sweeper.stop();
     this.svc.waitingRoom.stop();
     await this.configSync.stop();
@@ -148,6 +183,10 @@ export class Gateway {
     const grace = this.deps.config().server.shutdownGraceMs;
     await Promise.race([Promise.allSettled([...this.live.values()]), new Promise((r) => setTimeout(r, grace).unref())]);
     await this.app.close();
+    if (this.metricsListener?.listening) {
+      this.metricsListener.closeAllConnections();
+      await new Promise((r) => this.metricsListener!.close(r));
+    }
     await this.svc.router.stop();
     await this.instances.leave().catch((err) => this.deps.logger.warn({ err }, 'leaving the instance list failed'));
     if (this.ownsStore) await this.deps.store.shutdown();

@@ -3,6 +3,7 @@
  * converging, a late instance joining, and the config file being watched.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { pino, type Logger } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type RedisHandle } from './support/redis-server.ts';
 import { freshPrefix, startGateway, type RunningGateway } from './support/gateway.ts';
@@ -23,16 +24,19 @@ afterEach(async () => {
   await Promise.all(running.splice(0).map((g) => g.stop()));
 });
 
-async function gateway(keyPrefix: string, extra: { configPath?: string; config?: Record<string, any> } = {}) {
+async function gateway(keyPrefix: string, extra: { configPath?: string; config?: Record<string, any>; logger?: Logger } = {}) {
   const g = await startGateway({ redisUrl: redis.url, keyPrefix, ...extra });
   running.push(g);
   return g;
 }
 
+/** GET, or a PUT with the If-Match of a fresh GET (a platform admin: the config is every shop's). */
 async function api(g: RunningGateway, method: 'GET' | 'PUT', body?: unknown) {
+  const authorization = `Bearer ${await g.token({ sub: 'ops', kind: 'admin', scope: 'platform' })}`;
+  const ifMatch = method === 'PUT' ? (await fetch(`${g.http}/v1/admin/config`, { headers: { authorization } })).headers.get('etag')! : undefined;
   const res = await fetch(`${g.http}/v1/admin/config`, {
     method,
-    headers: { authorization: `Bearer ${await g.token({ sub: 'ops', kind: 'admin' })}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    headers: { authorization, ...(body ? { 'content-type': 'application/json' } : {}), ...(ifMatch ? { 'if-match': ifMatch } : {}) },
     ...(body ? { body: JSON.stringify(body) } : {}),
   });
   return { status: res.status, body: (await res.json()) as any };
@@ -86,10 +90,10 @@ describe('live config', () => {
     bad.routing.roles = ['pre-sale', 'order-edit', 'after-sale'];
     const r = await api(g, 'PUT', bad);
     expect(r.status).toBe(400);
-    expect(r.body.error).toBe('bad_request');
-    const problems: string[] = r.body.issues;
+    expect(r.body.code).toBe('bad_request');
+    const problems: { path: string; message: string }[] = r.body.errors;
     for (const path of ['routing.offerTimeoutMs', 'bots.limits.perMinute', 'intent.rules.0.role', 'redis', '(root)', 'routing.roles']) {
-      expect(problems.some((p) => p.startsWith(`${path}:`)), `${path} in ${JSON.stringify(problems)}`).toBe(true);
+      expect(problems.some((p) => p.path === path), `${path} in ${JSON.stringify(problems)}`).toBe(true);
     }
     const after = await api(g, 'GET');
     expect(after.body.version).toBe(current.version);
@@ -114,6 +118,34 @@ describe('live config', () => {
     const g3 = await gateway(prefix);
     expect((await api(g3, 'GET')).body.version).toBe(put.body.version);
     expect((await roleOf(g3, 'on-g3', '我想问一下赠品')).role).toBe('after-sale');
+  });
+
+  it('warns at start-up when its file differs from the shared config the cluster runs, naming what differs', async () => {
+    const prefix = freshPrefix();
+    const g1 = await gateway(prefix);
+    const { body: current } = await api(g1, 'GET');
+    const next = withGiftRule(current.config);
+    next.routing.offerTimeoutMs = 17_000;
+    expect((await api(g1, 'PUT', next)).status).toBe(200);
+
+    const capture = () => {
+      const lines: any[] = [];
+      const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+      return { lines, logger };
+    };
+    // Started with the shipped file, which is no longer what runs.
+    const stale = capture();
+    const g2 = await gateway(prefix, { logger: stale.logger });
+    const warning = stale.lines.find((l) => /differs from the shared config/.test(l.msg));
+    expect(warning, JSON.stringify(stale.lines)).toMatchObject({ level: 40, sharedVersion: (await api(g1, 'GET')).body.version });
+    expect(warning.differs).toEqual(expect.arrayContaining(['intent.rules', 'routing.offerTimeoutMs']));
+    expect(warning.fileVersion).not.toBe(warning.sharedVersion);
+    expect((await api(g2, 'GET')).body.version).toBe(warning.sharedVersion); // the shared copy runs
+
+    // Started with a file equal to what runs: no warning.
+    const same = capture();
+    await gateway(prefix, { logger: same.logger, config: { intent: next.intent, routing: { offerTimeoutMs: 17_000 } } });
+    expect(same.lines.filter((l) => /differs from the shared config/.test(l.msg))).toEqual([]);
   });
 
   it('watches its config file: a valid edit rolls out, an invalid one is refused', async () => {

@@ -47,10 +47,12 @@ describe('config', () => {
       HOST: '::1',
       REDIS_URL: 'redis://127.0.0.1:7000/2',
       PEAKDESK_AUTH_SECRET: 'a-long-enough-secret-value',
+      PEAKDESK_METRICS_TOKEN: 'a-long-enough-scrape-token',
     });
     expect(config.server).toMatchObject({ port: 0, host: '::1' });
     expect(config.redis.url).toBe('redis://127.0.0.1:7000/2');
     expect(config.auth.secret).toBe('a-long-enough-secret-value');
+    expect(config.auth.metricsToken).toBe('a-long-enough-scrape-token');
     expect(applyEnv({}, { REDIS_CLUSTER_NODES: '127.0.0.1:7001, 127.0.0.1:7002' }).redis.clusterNodes).toEqual([
       '127.0.0.1:7001',
       '127.0.0.1:7002',

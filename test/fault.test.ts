@@ -571,14 +571,15 @@ describe('Redis Cluster (3 masters)', () => {
       }
     }
 
-    const admin = await g1.token({ sub: 'ops', kind: 'admin' });
-    const api = async (g: RunningGateway, method: 'GET' | 'PUT', path: string, body?: unknown) => {
+    // Every shop's queues and the shared config: a platform admin's business.
+    const admin = await g1.token({ sub: 'ops', kind: 'admin', scope: 'platform' });
+    const api = async (g: RunningGateway, method: 'GET' | 'PUT', path: string, body?: unknown, ifMatch?: string) => {
       const res = await fetch(`${g.http}${path}`, {
         method,
-        headers: { authorization: `Bearer ${admin}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        headers: { authorization: `Bearer ${admin}`, ...(body ? { 'content-type': 'application/json' } : {}), ...(ifMatch ? { 'if-match': ifMatch } : {}) },
         ...(body ? { body: JSON.stringify(body) } : {}),
       });
-      return { status: res.status, body: (await res.json()) as any };
+      return { status: res.status, etag: res.headers.get('etag') ?? undefined, body: (await res.json()) as any };
     };
     const queues = await api(g2, 'GET', '/v1/admin/queues?shop=*');
     expect(queues.status).toBe(200);
@@ -655,7 +656,7 @@ describe('Redis Cluster (3 masters)', () => {
     expect(before.status).toBe(200);
     const next = structuredClone(before.body.config);
     next.intent.rules.unshift({ role: 'after-sale', keywords: ['赠品'], patterns: [] });
-    const put = await api(g1, 'PUT', '/v1/admin/config', next);
+    const put = await api(g1, 'PUT', '/v1/admin/config', next, before.etag);
     expect(put.status, JSON.stringify(put.body)).toBe(200);
     expect(put.body.version).not.toBe(before.body.version);
     // Within 2 s, so over cluster pub/sub, not the instances' 5-s re-check of the version.
@@ -665,7 +666,7 @@ describe('Redis Cluster (3 masters)', () => {
     const { c: gift } = await buyer(g2, 'cl-gift');
     gift.send({ type: 'message', clientMsgId: 'g1', text: '赠品什么时候发' });
     expect(await gift.next('queue')).toMatchObject({ role: 'after-sale' });
-    const bad = await api(g1, 'PUT', '/v1/admin/config', { routing: { defaultRole: 'nope' } });
+    const bad = await api(g1, 'PUT', '/v1/admin/config', { routing: { defaultRole: 'nope' } }, put.etag);
     expect(bad.status).toBe(400);
     expect((await api(g2, 'GET', '/v1/admin/config')).body.version).toBe(put.body.version);
 

@@ -108,3 +108,59 @@ describe('Moderator', () => {
     expect(make({}).check('s', '加微信')).toEqual({ ok: true, text: '加微信', masked: [] });
   });
 });
+
+describe('Moderator against hidden characters and gaps inside a word', () => {
+  const m = new Moderator(() => shipped);
+
+  it.each([
+    ['加我微\u200b信', '微信'], // zero-width space
+    ['加我微\u200c\u200d信', '微信'], // zero-width non-joiner + joiner
+    ['加我微\u2060信', '微信'], // word joiner
+    ['加我微\ufeff信', '微信'], // BOM / zero-width no-break space
+    ['加我微\u00ad信', '微信'], // soft hyphen (Cf)
+    ['加我微\u202e信', '微信'], // bidi override (Cf)
+    ['加我微 信', '微信'],
+    ['加我微　信', '微信'], // ideographic space
+    ['加我微.信', '微信'],
+    ['加我微 . 信', '微信'],
+    ['加我微-信', '微信'],
+    ['加我微*信', '微信'],
+    ['私聊加我v\u200bx', 'vx'],
+    ['私聊，加我 V X 123456', 'vx'],
+    ['私聊，加我v.x', 'vx'],
+    ['留个Q Q 号吧', 'qq号'],
+    ['支付宝 转账也行', '支付宝转账'],
+  ])('blocks %j', (text, word) => {
+    expect(m.check('shop-1', text)).toEqual({ ok: false, list: 'off-platform', word });
+  });
+
+  it('stars the hidden word and what was slipped into it, keeping the rest of the original text', () => {
+    expect(m.check('shop-1', '去京\u200b东看看')).toEqual({ ok: true, text: '去***看看', masked: ['京东'] });
+    expect(m.check('shop-1', '比拼 多 多便宜？')).toEqual({ ok: true, text: '比*****便宜？', masked: ['拼多多'] });
+    expect(m.check('shop-1', '京. 东和抖音小店')).toEqual({ ok: true, text: '****和****', masked: ['京东', '抖音小店'] });
+  });
+
+  it.each([
+    'faq question', // "qq" across two words
+    'new xbox', // "wx" would be across two words; "vx" neither
+    'move x to the left', // "vx" glued from the end of one word and a one-letter word
+    'dev xyz',
+    '稍微。。。。信任我', // a long run of punctuation is a real gap
+    '我们这里是正品，放心购买',
+    'Please review the next order',
+  ])('lets %j through', (text) => {
+    expect(m.check('shop-1', text)).toEqual({ ok: true, text, masked: [] });
+  });
+
+  it('still catches a word next to a latin word when nothing was bridged', () => {
+    const mm = new Moderator(() => parseConfig({ moderation: { lists: [{ name: 'x', words: ['wx'], policy: 'block' }] } }));
+    expect(mm.check('s', 'new xbox').ok).toBe(true);
+    expect(mm.check('s', 'add w x').ok).toBe(false);
+    expect(mm.check('s', 'add w\u200bx').ok).toBe(false);
+  });
+
+  it('matches words made only of separators on the plain text', () => {
+    const mm = new Moderator(() => parseConfig({ moderation: { lists: [{ name: 'x', words: ['$$$'], policy: 'mask' }] } }));
+    expect(mm.check('s', 'only $$$ today')).toEqual({ ok: true, text: 'only *** today', masked: ['$$$'] });
+  });
+});

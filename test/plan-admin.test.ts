@@ -167,11 +167,11 @@ describe('staffing-plan stats', () => {
     // Asked for by name, it is an error.
     const noHandle = await call('POST', '/v1/admin/plan', { body: { from: startedAt - BUCKET_MS, roles: ['bargaining'] } });
     expect(noHandle.status).toBe(400);
-    expect(noHandle.body.error).toBe('bad_request');
-    expect(noHandle.body.message).toMatch(/bargaining.*handle time/);
+    expect(noHandle.body.code).toBe('bad_request');
+    expect(noHandle.body.detail).toMatch(/bargaining.*handle time/);
     const empty = await call('POST', '/v1/admin/plan', { body: { from: 0, to: BUCKET_MS * 10 } });
     expect(empty.status).toBe(400);
-    expect(empty.body.message).toMatch(/no arrivals/);
+    expect(empty.body.detail).toMatch(/no arrivals/);
     for (const [method, path, body] of [
       ['GET', '/v1/admin/plan/stats?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z'],
       ['GET', '/v1/admin/plan/stats?from=yesterday'],
@@ -185,7 +185,8 @@ describe('staffing-plan stats', () => {
     ] as [string, string, unknown?][]) {
       const res = await call(method, path, { body });
       expect(res.status, `${method} ${path} ${JSON.stringify(body)}`).toBe(400);
-      expect(res.body.error).toBe('bad_request');
+      expect(res.type).toMatch(/problem\+json/);
+      expect(res.body.code).toBe('bad_request');
     }
     const buyer = await g.token({ sub: 'b', kind: 'buyer' });
     for (const [method, path] of [

@@ -13,8 +13,8 @@ import { parseSamples, ratio, serviceLevels } from '../src/web/ops/prom.ts';
 
 const SHOP = 'ops-shop';
 
-// The refused PUT is a 400 the page expects and shows (Chromium logs it anyway).
-const web = useWebHarness({ viewport: { width: 1360, height: 900 }, expectedConsoleError: /status of 400/ });
+// The refused PUTs (400 invalid, 412 stale) are ones the page expects and shows (Chromium logs them anyway).
+const web = useWebHarness({ viewport: { width: 1360, height: 900 }, expectedConsoleError: /status of (400|412)/ });
 
 async function adminGet(path: string): Promise<any> {
   const res = await fetch(`${web.g.http}${path}`, { headers: { authorization: `Bearer ${await web.g.token({ sub: 'ops-check', kind: 'admin' })}` } });
@@ -68,7 +68,7 @@ describe('ops dashboard', () => {
       await see(signin, '#signin-error', 'agent token');
       await signin.context().close();
 
-      const adminToken = await web.g.token({ sub: 'ops-1', kind: 'admin', shop: SHOP });
+      const adminToken = await web.g.token({ sub: 'ops-1', kind: 'admin', shop: SHOP, scope: 'platform' });
       const ops = (pages.ops = await web.open(`/ops/?token=${adminToken}`, 'ops'));
       await see(ops, '#conn[data-state="open"]');
       expect(ops.url()).not.toContain('token=');
@@ -152,15 +152,21 @@ describe('ops dashboard', () => {
       // them loads the live document.
       await ops.locator('#config-text').fill(JSON.stringify({ ...doc, edited: 'locally' }, null, 2));
       doc.routing.offerTimeoutMs = 25_000;
+      const otherOps = `Bearer ${await web.g.token({ sub: 'ops-2', kind: 'admin', scope: 'platform' })}`;
+      const etag = (await fetch(`${web.g.http}/v1/admin/config`, { headers: { authorization: otherOps } })).headers.get('etag')!;
       const put = await fetch(`${web.g.http}/v1/admin/config`, {
         method: 'PUT',
-        headers: { authorization: `Bearer ${await web.g.token({ sub: 'ops-2', kind: 'admin' })}`, 'content-type': 'application/json' },
+        headers: { authorization: otherOps, 'content-type': 'application/json', 'if-match': etag },
         body: JSON.stringify(doc),
       });
       expect(put.status).toBe(200);
       await see(ops, '#config-stale', 'admin:ops-2', 14_000);
       expect(await ops.locator('#config-text').inputValue()).toContain('locally');
       await see(ops, '#config-source', 'admin:ops-2');
+      // Applying the edits made on the older version is refused (If-Match is that version's ETag).
+      await ops.locator('#config-apply').click();
+      await see(ops, '#config-problems', 'someone changed the config');
+      expect((await adminGet('/v1/admin/config')).config.routing.offerTimeoutMs).toBe(25_000);
       await ops.locator('#config-reload').click();
       await ops.locator('#config-stale').waitFor({ state: 'hidden' });
       expect(JSON.parse(await ops.locator('#config-text').inputValue()).routing.offerTimeoutMs).toBe(25_000);

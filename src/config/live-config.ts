@@ -7,7 +7,7 @@ import type { Config } from './schema.ts';
  * secret): they come from its file and environment, are fixed at start, and never travel
  * with a shared config.
  */
-export const LOCAL_PATHS = [['server', 'host'], ['server', 'port'], ['redis'], ['auth']] as const;
+export const LOCAL_PATHS = [['server', 'host'], ['server', 'port'], ['server', 'metricsHost'], ['server', 'metricsPort'], ['redis'], ['auth']] as const;
 
 export interface ConfigState {
   config: Config;
@@ -52,7 +52,12 @@ export function sharedPart(raw: Doc): Doc {
 /** The local settings of `config`, as a document to lay over a shared one. */
 function localPart(config: Config): Doc {
   return {
-    server: { host: config.server.host, port: config.server.port },
+    server: {
+      host: config.server.host,
+      port: config.server.port,
+      ...(config.server.metricsHost !== undefined ? { metricsHost: config.server.metricsHost } : {}),
+      ...(config.server.metricsPort !== undefined ? { metricsPort: config.server.metricsPort } : {}),
+    },
     redis: config.redis,
     auth: config.auth,
   };

@@ -45,6 +45,7 @@ export function applyEnv(raw: Record<string, any>, env: Env): Record<string, any
     section('redis').clusterNodes = env.REDIS_CLUSTER_NODES.split(',').map((s) => s.trim()).filter(Boolean);
   }
   if (env.PEAKDESK_AUTH_SECRET) section('auth').secret = env.PEAKDESK_AUTH_SECRET;
+  if (env.PEAKDESK_METRICS_TOKEN) section('auth').metricsToken = env.PEAKDESK_METRICS_TOKEN;
   return out;
 }
 

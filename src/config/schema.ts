@@ -51,6 +51,44 @@ export const configSchema = z
         heartbeatMs: z.number().int().min(100).max(60_000).default(1_000),
         /** An instance silent this long is taken for dead: the others clean up its agents' and buyers' connections. */
         instanceTimeoutMs: z.number().int().min(500).max(600_000).default(5_000),
+        /**
+         * An HTTP request (headers and body) or a WebSocket upgrade not complete this long after
+         * it started is closed; a connection that sends nothing at all is closed after it too.
+         */
+        requestTimeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+        /**
+         * Serve /metrics on a listener of its own at `metricsHost:metricsPort` (0 = any free port)
+         * instead of the main port, e.g. an address only the monitoring network reaches.
+         */
+        metricsPort: z.number().int().min(0).max(65535).optional(),
+        /** Listen address of the metrics listener; default: `server.host`. */
+        metricsHost: z.string().min(1).optional(),
+        /**
+         * Outbound bytes a WebSocket may have waiting for its peer to read them; past it the
+         * socket is terminated (a disconnect), so a peer that stops reading cannot grow memory.
+         */
+        maxBufferedBytes: z.number().int().min(65_536).max(256 * 1_048_576).default(4 * 1_048_576),
+        /** Largest HTTP request body (the admin API's JSON); larger ones get 413 `too_large`. */
+        maxBodyBytes: z.number().int().min(1_024).max(64 * 1_048_576).default(1_048_576),
+        /** Largest request line + headers (a query string included); larger ones get 431. */
+        maxHeaderBytes: z.number().int().min(4_096).max(1_048_576).default(16_384),
+        /**
+         * An idle keep-alive HTTP connection is closed after this long. Longer than the 60 s idle
+         * timeout of common load balancers, so the balancer closes first and never sends a
+         * request into a connection the gateway is closing (a 502 for the client).
+         */
+        keepAliveTimeoutMs: z.number().int().min(100).max(600_000).default(72_000),
+        /**
+         * Connections one source address may hold open before they are upgraded to an
+         * authenticated WebSocket (slow or idle handshakes, plain HTTP); more are closed at once.
+         * Behind a proxy every client shares the proxy's address: raise it there. 0 = no cap.
+         */
+        maxUnauthenticatedPerAddress: z.number().int().min(0).default(256),
+        /**
+         * The server pings every WebSocket this often; one that has not answered by the next
+         * ping is terminated and counts as a disconnect (an agent's grace period starts).
+         */
+        pingIntervalMs: z.number().int().min(50).max(300_000).default(15_000),
       })
       .strict()
       .prefault({}),
@@ -59,12 +97,19 @@ export const configSchema = z
         url: z.string().url().optional(),
         clusterNodes: z.array(z.string().regex(/^[^:]+:\d+$/, 'expected host:port')).optional(),
         keyPrefix: z.string().min(1).max(32).regex(/^[A-Za-z0-9_.-]+$/).default('pd'),
+        /** A Redis command not answered this long fails with `unavailable` (a frozen Redis answers nothing). */
+        commandTimeoutMs: z.number().int().min(50).max(60_000).default(5_000),
       })
       .strict()
       .prefault({}),
     auth: z
       .object({
         secret: z.string().min(16, 'must be at least 16 characters').optional(),
+        /**
+         * When set, GET /metrics needs `Authorization: Bearer <metricsToken>` (or a platform
+         * admin token); unset, it is open like /healthz.
+         */
+        metricsToken: z.string().min(16, 'must be at least 16 characters').optional(),
       })
       .strict()
       .prefault({}),

@@ -44,8 +44,9 @@ export class Ops {
     );
   }
 
-  knownShops(): Promise<string[]> {
-    return this.d.store.shops();
+  /** Shops with something going on (the active index), not every shop ever seen. */
+  activeShops(): Promise<string[]> {
+    return this.d.store.activeShops();
   }
 
   agents(shop: string): Promise<AgentView[]> {

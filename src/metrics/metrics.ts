@@ -10,6 +10,12 @@ export class Metrics {
     labelNames: ['kind'] as const,
     registers: [this.registry],
   });
+  readonly connectionsDropped = new Counter({
+    name: 'peakdesk_connections_dropped_total',
+    help: 'Connections the server closed for a bound: too_many_unauthenticated (per address), upgrade_timeout, ping_timeout, send_buffer_full',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
   readonly framesIn = new Counter({
     name: 'peakdesk_frames_in_total',
     help: 'Frames received from clients',

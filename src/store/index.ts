@@ -7,12 +7,13 @@ import type { Store } from './types.ts';
 
 /** Redis when an address is configured, else the same store over the embedded in-process engine (one instance). */
 export async function createStore(config: Config, logger: Logger): Promise<Store> {
-  const { url, clusterNodes, keyPrefix } = config.redis;
+  const { url, clusterNodes, keyPrefix, commandTimeoutMs } = config.redis;
   if (url || clusterNodes?.length) {
     const store = await RedisStore.connect({
       url,
       clusterNodes,
       keyPrefix,
+      commandTimeoutMs,
       onConnectionError: (err, connection) =>
         logger.warn({ err: err.message, connection }, `cannot reach Redis at ${redisAddresses(config.redis).join(', ')} (${err.message})`),
     });

@@ -7,6 +7,7 @@ import { LIMITS, roleParamsSchema, targetSchema } from '../plan/forecast.ts';
 import { StatsError } from '../plan/from-stats.ts';
 import { PLAN_COUNTERS } from '../store/types.ts';
 import { errors } from './admin-schemas.ts';
+import type { ProblemCode } from './problem.ts';
 
 /** Buckets one request may read (a month of 15-minute buckets is ~3000). */
 const MAX_BUCKETS = 10_000;
@@ -38,7 +39,7 @@ const planBody = z
 
 const statsRow = z.object({ role: z.string(), bucketStart: z.string(), ...Object.fromEntries(PLAN_COUNTERS.map((c) => [c, z.number()])) });
 
-type Fail = (reply: FastifyReply, status: number, error: string, message: string) => unknown;
+type Fail = (reply: FastifyReply, status: number, code: ProblemCode, detail: string) => unknown;
 
 function toMs(v: string | number | undefined): number | undefined {
   if (v === undefined) return undefined;
@@ -66,7 +67,7 @@ export function registerPlanRoutes(
     return { from, to };
   };
 
-  r.get('/v1/admin/plan/stats', {
+  r.get('/plan/stats', {
     schema: {
       summary: 'Recorded staffing-plan stats per role and bucket (arrivals, abandonments, answers, handle times, concurrency)',
       tags: ['plan'],
@@ -95,7 +96,7 @@ export function registerPlanRoutes(
     },
   });
 
-  r.post('/v1/admin/plan', {
+  r.post('/plan', {
     schema: {
       summary: 'A staffing plan (agents per role and interval) from the recorded stats of an event, × growth, with overrides',
       description:

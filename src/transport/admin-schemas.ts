@@ -1,15 +1,12 @@
 import { z } from 'zod';
 import { SESSION_STATES } from '../domain/lifecycle.ts';
 import { messageOut } from '../protocol/frames.ts';
+import { problemResponses } from './problem.ts';
 
 /** Response shapes of the admin API (src/transport/admin.ts); they are its OpenAPI document too. */
 
-export const errorBody = z.object({
-  error: z.string().describe('stable code: unauthorized, forbidden, bad_request, not_found, bad_state, unavailable, internal'),
-  message: z.string(),
-  issues: z.array(z.unknown()).optional().describe('zod issues (bad input) or `path: message` problems (config)'),
-});
-export const errors = { 400: errorBody, 401: errorBody, 403: errorBody, 404: errorBody, 409: errorBody, 503: errorBody };
+/** Every admin route can answer these (auth, validation, the store); routes add their own. */
+export const errors = problemResponses(400, 401, 403, 404, 409, 413, 415, 503);
 
 export const agentView = z.object({
   id: z.string(),
@@ -58,8 +55,27 @@ export const queueRow = z.object({
 });
 
 export const configState = z.object({
-  version: z.string().describe('content hash of the shared document; equal on every instance running it'),
+  version: z.string().describe('content hash of the shared document; equal on every instance running it; the ETag is this, quoted'),
   source: z.string().describe('file:<path>, admin:<sub>, shared (another instance) or startup'),
   appliedAt: z.number(),
-  config: z.record(z.string(), z.unknown()).describe('the shared config document (instance-local settings left out)'),
+  config: z
+    .record(z.string(), z.unknown())
+    .describe("the shared config document (instance-local settings left out); a shop's admin token sees only its own shop under `shops`"),
+});
+
+/** A whole shared config document, as PUT takes it: the shape of config/default.json without the per-instance settings. */
+export const configDocument = z
+  .record(z.string(), z.unknown())
+  .describe(
+    'The whole shared config document (as config/default.json, without server.host, server.port, redis and auth, which are per instance). ' +
+      'It is validated in full against the config schema (see the README configuration table); on any problem nothing changes and every problem is listed in `errors`.',
+  );
+
+/** An RFC 7396 JSON merge patch of the shared config document. */
+export const configPatch = z
+  .record(z.string(), z.unknown())
+  .describe('RFC 7396 JSON merge patch: objects merge key by key, `null` removes a key, anything else (arrays too) replaces. The result is validated as a whole document.');
+
+export const ifMatchHeaders = z.looseObject({
+  'if-match': z.string().max(1_000).optional().describe('the ETag of GET /v1/admin/config; required (missing: 428, stale: 412)'),
 });

@@ -1,192 +1,235 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { ConfigSync } from '../config/config-sync.ts';
+import { PreconditionFailed, type ConfigSync } from '../config/config-sync.ts';
 import { ConfigError } from '../config/load.ts';
 import type { LiveConfig } from '../config/live-config.ts';
 import type { Ops } from '../domain/ops.ts';
 import { isPeakError, type ErrorCode } from '../protocol/errors.ts';
 import { AuthError, tokenOf, type Auth, type Claims } from './auth.ts';
-import { agentView, configState, errors, queueRow, sessionWithTranscript } from './admin-schemas.ts';
+import { agentView, errors, queueRow, sessionWithTranscript } from './admin-schemas.ts';
+import { shopFor, shopsFor } from './admin-scope.ts';
+import { etagOf } from './admin-config.ts';
+import { registerConfigRoutes, JSON_TYPE, MERGE_PATCH_TYPE } from './admin-config-routes.ts';
 import { registerPlanRoutes } from './admin-plan.ts';
+import { fieldProblems, sendProblem, type ProblemCode } from './problem.ts';
 
 export interface AdminDeps {
   auth: Auth;
   ops: Ops;
   live: LiveConfig;
   sync: ConfigSync;
+  /** Largest request body the admin API reads; larger ones get 413. */
+  bodyLimit: number;
 }
 
 const shopQuery = z.object({
-  shop: z.string().min(1).max(64).optional().describe("shop id; defaults to the token's shop"),
+  shop: z.string().min(1).max(64).optional().describe("shop id; defaults to the token's shop; another shop takes a token with scope \"platform\""),
 });
 const queuesQuery = z.object({
-  shop: z.string().min(1).max(64).optional().describe("shop id, or `*` for every shop; defaults to the token's shop"),
+  shop: z.string().min(1).max(64).optional().describe("shop id, or `*` for every shop (scope \"platform\"); defaults to the token's shop"),
 });
 const sessionParams = z.object({ sessionId: z.string().min(1).max(128) });
 const agentParams = z.object({ agentId: z.string().min(1).max(64) });
 
-const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
-  bad_frame: 400,
-  unknown_session: 404,
-  not_assigned: 409,
-  bad_state: 409,
-  forbidden: 403,
-  unavailable: 503,
+/** Protocol errors the domain throws, as HTTP statuses and problem codes. */
+const FROM_PEAK: Partial<Record<ErrorCode, [number, ProblemCode]>> = {
+  bad_frame: [400, 'bad_request'],
+  unknown_session: [404, 'not_found'],
+  not_assigned: [409, 'not_assigned'],
+  bad_state: [409, 'bad_state'],
+  forbidden: [403, 'forbidden'],
+  unavailable: [503, 'unavailable'],
+  rate_limited: [429, 'rate_limited'],
 };
 
-function fail(reply: FastifyReply, status: number, error: string, message: string, issues?: unknown[]) {
-  return reply.code(status).send({ error, message, ...(issues ? { issues } : {}) });
+/** Fastify's own 4xx errors (body parsing, limits) as problem codes. */
+function fromFastify(err: FastifyError): [number, ProblemCode, string] | null {
+  const status = err.statusCode ?? 0;
+  if (status < 400 || status >= 500) return null;
+  if (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError) return [400, 'bad_json', `the body is not valid JSON: ${err.message}`];
+  if (status === 413) return [413, 'too_large', err.message];
+  if (status === 415) return [415, 'bad_request', err.message];
+  return [status, 'bad_request', err.message];
+}
+
+/** The media type of a request, without parameters, lower-cased. */
+function mediaType(req: FastifyRequest): string | undefined {
+  return req.headers['content-type']?.split(';')[0]?.trim().toLowerCase();
 }
 
 /**
  * The ops HTTP API under /v1/admin: admin tokens only (401 without a valid one, 403 for a
- * buyer's or agent's), zod-validated input (400 with the issues), 404 for unknown ids.
- * Its OpenAPI document is served at /docs/json.
+ * buyer's or agent's, 403 for a shop the token may not act on), zod-validated input, JSON
+ * bodies only (415 otherwise), every error as RFC 9457 problem+json. Its OpenAPI document
+ * is served at /docs/json.
  */
 export async function registerAdmin(app: FastifyInstance, deps: AdminDeps): Promise<void> {
-  await app.register(async (admin) => {
-    admin.setValidatorCompiler(validatorCompiler);
-    admin.setSerializerCompiler(serializerCompiler);
+  await app.register(
+    async (admin) => {
+      admin.setValidatorCompiler(validatorCompiler);
+      admin.setSerializerCompiler(serializerCompiler);
+      // JSON only: a text/plain body would reach the handlers as a string.
+      admin.removeAllContentTypeParsers();
+      const parseJson = (_req: FastifyRequest, body: string, done: (err: Error | null, body?: unknown) => void) => {
+        try {
+          // An empty body is no body (a POST without one sent with a JSON content type).
+          done(null, body.trim() === '' ? undefined : JSON.parse(body));
+        } catch (err) {
+          done(Object.assign(err as Error, { statusCode: 400, code: 'FST_ERR_CTP_INVALID_JSON_BODY' }));
+        }
+      };
+      admin.addContentTypeParser([JSON_TYPE, MERGE_PATCH_TYPE], { parseAs: 'string', bodyLimit: deps.bodyLimit }, parseJson);
 
-    admin.addHook('onRequest', async (req, reply) => {
-      let claims: Claims;
-      try {
-        const token = tokenOf(req);
-        if (!token) throw new AuthError('missing token');
-        claims = await deps.auth.verify(token);
-      } catch (err) {
-        return fail(reply, 401, 'unauthorized', (err as Error).message);
-      }
-      if (claims.kind !== 'admin') return fail(reply, 403, 'forbidden', `a ${claims.kind} token cannot use the admin API`);
-      req.admin = claims;
-    });
+      admin.addHook('onRequest', async (req, reply) => {
+        let claims: Claims;
+        try {
+          const token = tokenOf(req);
+          if (!token) throw new AuthError('missing token');
+          claims = await deps.auth.verify(token);
+        } catch (err) {
+          return sendProblem(reply, 401, 'unauthorized', (err as Error).message);
+        }
+        if (claims.kind !== 'admin') return sendProblem(reply, 403, 'forbidden', `a ${claims.kind} token cannot use the admin API`);
+        req.admin = claims;
+      });
 
-    admin.setErrorHandler((err, req, reply) => {
-      if (hasZodFastifySchemaValidationErrors(err)) return fail(reply, 400, 'bad_request', err.message, err.validation);
-      if (isPeakError(err)) return fail(reply, HTTP_STATUS[err.code] ?? 500, err.code === 'unknown_session' ? 'not_found' : err.code, err.message);
-      if (err instanceof ConfigError) return fail(reply, 400, 'bad_request', 'invalid config; nothing was changed', err.problems);
-      if ((err as { statusCode?: number }).statusCode === 400) return fail(reply, 400, 'bad_request', (err as Error).message);
-      req.log.error({ err }, 'admin request failed');
-      return fail(reply, 500, 'internal', 'internal error');
-    });
+      // Each route takes one media type (PATCH: merge patch; the rest: JSON).
+      admin.addHook('preValidation', async (req, reply) => {
+        if (req.body === undefined) return;
+        const wanted = req.routeOptions.config.bodyType ?? JSON_TYPE;
+        if (mediaType(req) !== wanted) return sendProblem(reply, 415, 'bad_request', `this endpoint takes Content-Type: ${wanted}`);
+      });
 
-    const r = admin.withTypeProvider<ZodTypeProvider>();
-    const shopOf = (req: FastifyRequest, q: { shop?: string | undefined }) => q.shop ?? req.admin!.shop;
-    const configView = () => {
-      const s = deps.live.current;
-      return { version: s.version, source: s.source, appliedAt: s.appliedAt, config: s.doc };
-    };
+      const notFound = (req: FastifyRequest, reply: FastifyReply) => sendProblem(reply, 404, 'not_found', `no admin endpoint ${req.method} ${req.url.split('?')[0]}`);
+      admin.setNotFoundHandler(notFound);
+      // The web pages' static files answer every other GET path; this keeps /v1/admin/* ours.
+      admin.all('/*', { schema: { hide: true } }, notFound);
 
-    r.get('/v1/admin/config', {
-      schema: { summary: 'The active config and its version', tags: ['config'], response: { 200: configState, ...errors } },
-      handler: async () => configView(),
-    });
+      admin.setErrorHandler((err: FastifyError, req, reply) => {
+        if (hasZodFastifySchemaValidationErrors(err)) {
+          const where = (err as { validationContext?: string }).validationContext ?? 'body';
+          const list = err.validation.map((v) => ({ path: `${where}${v.instancePath.replaceAll('/', '.')}`.replace(/\.$/, ''), message: v.message ?? 'invalid' }));
+          return sendProblem(reply, 400, 'bad_request', `the request does not validate: ${list.map((p) => p.path).join(', ')}`, list);
+        }
+        if (isPeakError(err)) {
+          const [status, code] = FROM_PEAK[err.code] ?? [500, 'internal'];
+          return sendProblem(reply, status, code, err.message);
+        }
+        if (err instanceof ConfigError) {
+          return sendProblem(reply, 400, 'bad_request', 'invalid config; nothing was changed', fieldProblems(err.problems));
+        }
+        if (err instanceof PreconditionFailed) {
+          void reply.header('etag', etagOf(err.currentVersion));
+          return sendProblem(reply, 412, 'precondition_failed', `If-Match does not name the current config (${etagOf(err.currentVersion)}); nothing was changed. GET it again and retry`);
+        }
+        const mapped = fromFastify(err);
+        if (mapped) return sendProblem(reply, mapped[0], mapped[1], mapped[2]);
+        req.log.error({ err }, 'admin request failed');
+        return sendProblem(reply, 500, 'internal', 'internal error');
+      });
 
-    r.put('/v1/admin/config', {
-      schema: {
-        summary: 'Validate and roll out a new config to every instance',
-        description:
-          'The body is a whole config document (as config/default.json, without server.host, server.port, redis and auth, which are per instance). ' +
-          'It is validated in full; on any problem nothing changes and every problem is listed. New decisions use it; no session moves.',
-        tags: ['config'],
-        body: z.record(z.string(), z.unknown()),
-        response: { 200: configState, ...errors },
-      },
-      handler: async (req) => {
-        await deps.sync.put(req.body, `admin:${req.admin!.sub}`);
-        return configView();
-      },
-    });
+      const r = admin.withTypeProvider<ZodTypeProvider>();
+      const claims = (req: FastifyRequest) => req.admin!;
+      registerConfigRoutes(r, deps);
+      registerPlanRoutes(admin, {
+        planning: deps.ops.planning,
+        shopOf: (req, q) => shopFor(claims(req), q.shop),
+        fail: (reply, status, code, detail) => sendProblem(reply, status, code, detail),
+      });
 
-    r.get('/v1/admin/queues', {
-      schema: {
-        summary: 'Queue depth and oldest wait per shop and role',
-        tags: ['queues'],
-        querystring: queuesQuery,
-        response: {
-          200: z.object({ queues: z.array(queueRow) }),
-          ...errors,
+      r.get('/queues', {
+        schema: {
+          summary: 'Queue depth and oldest wait per shop and role',
+          tags: ['queues'],
+          querystring: queuesQuery,
+          response: { 200: z.object({ queues: z.array(queueRow) }), ...errors },
         },
-      },
-      handler: async (req) => {
-        const shop = shopOf(req, req.query);
-        const shops = shop === '*' ? await deps.ops.knownShops() : [shop];
-        return { queues: await deps.ops.queues(shops) };
-      },
-    });
+        handler: async (req) => {
+          const which = shopsFor(claims(req), req.query.shop);
+          const shops = which.all ? await deps.ops.activeShops() : [which.shop];
+          return { queues: await deps.ops.queues(shops) };
+        },
+      });
 
-    r.get('/v1/admin/agents', {
-      schema: {
-        summary: 'Agents of a shop with roles, capacity, load and status',
-        tags: ['agents'],
-        querystring: shopQuery,
-        response: { 200: z.object({ agents: z.array(agentView) }), ...errors },
-      },
-      handler: async (req) => ({ agents: await deps.ops.agents(shopOf(req, req.query)) }),
-    });
+      r.get('/agents', {
+        schema: {
+          summary: 'Agents of a shop with roles, capacity, load and status',
+          tags: ['agents'],
+          querystring: shopQuery,
+          response: { 200: z.object({ agents: z.array(agentView) }), ...errors },
+        },
+        handler: async (req) => ({ agents: await deps.ops.agents(shopFor(claims(req), req.query.shop)) }),
+      });
 
-    r.post('/v1/admin/agents/:agentId/away', {
-      schema: {
-        summary: 'Stop offering sessions to an agent (its chats stay with it)',
-        tags: ['agents'],
-        params: agentParams,
-        querystring: shopQuery,
-        response: { 200: z.object({ agent: agentView }), ...errors },
-      },
-      handler: async (req, reply) => {
-        const agent = await deps.ops.away(shopOf(req, req.query), req.params.agentId, req.admin!.sub);
-        if (!agent) return fail(reply, 404, 'not_found', `no agent ${req.params.agentId}`);
-        return { agent };
-      },
-    });
+      r.post('/agents/:agentId/away', {
+        schema: {
+          summary: 'Stop offering sessions to an agent (its chats stay with it)',
+          tags: ['agents'],
+          params: agentParams,
+          querystring: shopQuery,
+          response: { 200: z.object({ agent: agentView }), ...errors },
+        },
+        handler: async (req, reply) => {
+          const agent = await deps.ops.away(shopFor(claims(req), req.query.shop), req.params.agentId, claims(req).sub);
+          if (!agent) return sendProblem(reply, 404, 'not_found', `no agent ${req.params.agentId}`);
+          return { agent };
+        },
+      });
 
-    r.get('/v1/admin/sessions/:sessionId', {
-      schema: {
-        summary: 'A session with its transcript (closed ones stay readable for sessions.retentionMs)',
-        tags: ['sessions'],
-        params: sessionParams,
-        querystring: shopQuery,
-        response: { 200: sessionWithTranscript, ...errors },
-      },
-      handler: async (req, reply) => {
-        const found = await deps.ops.session(shopOf(req, req.query), req.params.sessionId);
-        if (!found) return fail(reply, 404, 'not_found', `no session ${req.params.sessionId}`);
-        return found;
-      },
-    });
+      r.get('/sessions/:sessionId', {
+        schema: {
+          summary: 'A session with its transcript (closed ones stay readable for sessions.retentionMs)',
+          tags: ['sessions'],
+          params: sessionParams,
+          querystring: shopQuery,
+          response: { 200: sessionWithTranscript, ...errors },
+        },
+        handler: async (req, reply) => {
+          const found = await deps.ops.session(shopFor(claims(req), req.query.shop), req.params.sessionId);
+          if (!found) return sendProblem(reply, 404, 'not_found', `no session ${req.params.sessionId}`);
+          return found;
+        },
+      });
 
-    registerPlanRoutes(admin, { planning: deps.ops.planning, shopOf, fail });
+      r.post('/sessions/:sessionId/transfer', {
+        schema: {
+          summary: 'Move a waiting or served session to another role',
+          tags: ['sessions'],
+          params: sessionParams,
+          querystring: shopQuery,
+          body: z.object({ toRole: z.string().min(1).max(64), note: z.string().max(2000).optional() }).strict(),
+          consumes: [JSON_TYPE],
+          response: { 200: z.object({ sessionId: z.string(), fromRole: z.string(), toRole: z.string(), position: z.number() }), ...errors },
+        },
+        handler: async (req) =>
+          deps.ops.transfer(shopFor(claims(req), req.query.shop), req.params.sessionId, req.body.toRole, req.body.note, claims(req).sub),
+      });
 
-    r.post('/v1/admin/sessions/:sessionId/transfer', {
-      schema: {
-        summary: 'Move a waiting or served session to another role',
-        tags: ['sessions'],
-        params: sessionParams,
-        querystring: shopQuery,
-        body: z.object({ toRole: z.string().min(1).max(64), note: z.string().max(2000).optional() }).strict(),
-        response: { 200: z.object({ sessionId: z.string(), fromRole: z.string(), toRole: z.string(), position: z.number() }), ...errors },
-      },
-      handler: async (req) => deps.ops.transfer(shopOf(req, req.query), req.params.sessionId, req.body.toRole, req.body.note, req.admin!.sub),
-    });
-
-    r.post('/v1/admin/sessions/:sessionId/close', {
-      schema: {
-        summary: 'End a session now (the buyer gets the goodbye)',
-        tags: ['sessions'],
-        params: sessionParams,
-        querystring: shopQuery,
-        body: z.object({ reason: z.string().min(1).max(200).default('ops_closed') }).strict().prefault({}),
-        response: { 200: z.object({ sessionId: z.string(), state: z.literal('closed'), reason: z.string() }), ...errors },
-      },
-      handler: async (req) => deps.ops.close(shopOf(req, req.query), req.params.sessionId, req.body.reason, req.admin!.sub),
-    });
-  });
+      r.post('/sessions/:sessionId/close', {
+        schema: {
+          summary: 'End a session now (the buyer gets the goodbye)',
+          tags: ['sessions'],
+          params: sessionParams,
+          querystring: shopQuery,
+          body: z.object({ reason: z.string().min(1).max(200).default('ops_closed') }).strict().prefault({}),
+          consumes: [JSON_TYPE],
+          response: { 200: z.object({ sessionId: z.string(), state: z.literal('closed'), reason: z.string() }), ...errors },
+        },
+        handler: async (req) => deps.ops.close(shopFor(claims(req), req.query.shop), req.params.sessionId, req.body.reason, claims(req).sub),
+      });
+    },
+    { prefix: '/v1/admin' },
+  );
 }
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** The verified admin token of an /v1/admin request. */
     admin?: Claims;
+  }
+  interface FastifyContextConfig {
+    /** The one media type an admin route's body may have; default application/json. */
+    bodyType?: string;
   }
 }

@@ -13,6 +13,8 @@ export const claimsSchema = z.object({
   shop: z.string().min(1).max(64),
   kind: z.enum(['buyer', 'agent', 'admin']),
   roles: z.array(z.string().min(1).max(64)).optional(),
+  /** Admin tokens: `platform` may act on every shop; without it, only on `shop`. */
+  scope: z.string().min(1).max(64).optional(),
 });
 export type Claims = z.infer<typeof claimsSchema>;
 export type TokenKind = Claims['kind'];
@@ -43,7 +45,12 @@ export class Auth {
 
   /** For tests, the load test and operators' tooling. */
   async sign(claims: Claims, expiresIn?: string): Promise<string> {
-    const jwt = new SignJWT({ shop: claims.shop, kind: claims.kind, ...(claims.roles ? { roles: claims.roles } : {}) })
+    const jwt = new SignJWT({
+      shop: claims.shop,
+      kind: claims.kind,
+      ...(claims.roles ? { roles: claims.roles } : {}),
+      ...(claims.scope ? { scope: claims.scope } : {}),
+    })
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject(claims.sub)
       .setIssuedAt();

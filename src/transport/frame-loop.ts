@@ -20,6 +20,8 @@ export interface FrameLoopOptions<F extends { type: string }> {
   frameBurst: number;
   logger: Logger;
   metrics: Metrics;
+  /** How frames go out (see `sender`); default: straight to the socket. */
+  send?: (payload: string) => void;
   /** Resolves when the connection is set up; frames that arrive earlier wait for it. */
   ready: Promise<unknown>;
   /**
@@ -31,9 +33,24 @@ export interface FrameLoopOptions<F extends { type: string }> {
   handle(frame: F): Promise<void>;
 }
 
-export function sender(socket: WebSocket): (payload: string) => void {
+export interface SendBound {
+  /**
+   * What may wait in memory for a peer that does not read (frozen, or on a link far slower than
+   * what is sent to it); past it the socket is terminated, which counts as a disconnect.
+   */
+  maxBufferedBytes: number;
+  onOverflow(): void;
+}
+
+export function sender(socket: WebSocket, bound?: SendBound): (payload: string) => void {
   return (payload) => {
-    if (socket.readyState === socket.OPEN) socket.send(payload);
+    if (socket.readyState !== socket.OPEN) return;
+    if (bound && socket.bufferedAmount > bound.maxBufferedBytes) {
+      bound.onOverflow();
+      socket.terminate();
+      return;
+    }
+    socket.send(payload);
   };
 }
 
@@ -50,7 +67,7 @@ function refOf(frame: unknown): string | undefined {
  * client's order wherever order matters (see `orderKey`).
  */
 export function runFrameLoop<F extends { type: string }>(o: FrameLoopOptions<F>): void {
-  const send = sender(o.socket);
+  const send = o.send ?? sender(o.socket);
   const errorTimes: number[] = [];
   const ready: Promise<unknown> = o.ready.catch(() => {});
   const chains = new Map<string, Promise<void>>();

@@ -9,6 +9,7 @@ import { BuyerConnection } from '../domain/buyer-connection.ts';
 import type { Deps, Services } from '../domain/deps.ts';
 import { AuthError, type Auth, type Claims, type TokenKind } from './auth.ts';
 import { runFrameLoop, sender } from './frame-loop.ts';
+import type { Heartbeat } from './heartbeat.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -22,6 +23,7 @@ export interface SocketContext {
   auth: Auth;
   /** Open sockets with the promise of their clean-up, for graceful shutdown. */
   live: Map<WebSocket, Promise<void>>;
+  heartbeat: Heartbeat;
 }
 
 /**
@@ -73,13 +75,20 @@ function serve<C extends { disconnect(): Promise<void> }, F extends { type: stri
   orderKey?: (frame: F) => string,
 ): void {
   const { deps } = ctx;
-  const send = sender(socket);
   const cfg = deps.config().server;
   const log = deps.logger;
+  const send = sender(socket, {
+    maxBufferedBytes: cfg.maxBufferedBytes,
+    onOverflow: () => {
+      deps.metrics.connectionsDropped.inc({ reason: 'send_buffer_full' });
+      log.warn({ kind, buffered: socket.bufferedAmount }, 'closing a connection that does not read what it is sent');
+    },
+  });
   deps.metrics.connections.inc({ kind });
   const opening = open(send);
   let done!: () => void;
   ctx.live.set(socket, new Promise<void>((r) => (done = r)));
+  ctx.heartbeat.watch(socket);
 
   opening.catch((err) => {
     const code = isPeakError(err) ? err.code : 'internal';
@@ -100,6 +109,7 @@ function serve<C extends { disconnect(): Promise<void> }, F extends { type: stri
     logger: log,
     metrics: deps.metrics,
     ready: opening,
+    send,
     ...(orderKey ? { orderKey } : {}),
     handle: async (frame) => handle(await opening, frame),
   });

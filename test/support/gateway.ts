@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { Gateway } from '../../src/app.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import type { Config } from '../../src/config/schema.ts';
@@ -65,22 +65,25 @@ export async function startGateway(opts: {
   store?: Store;
   /** A config file the gateway watches (hot reload); `config` still gives its start-up config. */
   configPath?: string;
+  /** To read what the gateway logs; default: silent (or TEST_LOG_LEVEL). */
+  logger?: Logger;
 }): Promise<RunningGateway> {
   // The shipped config/default.json is the base, so tests run the rules and texts users get.
   const raw = merge(JSON.parse(readFileSync('config/default.json', 'utf8')), opts.config ?? {});
   raw.server = { ...(raw.server ?? {}), host: '127.0.0.1', port: 0 };
-  raw.auth = { secret: TEST_SECRET };
-  if (opts.redisUrl) raw.redis = { url: opts.redisUrl, keyPrefix: opts.keyPrefix ?? freshPrefix() };
-  if (opts.clusterNodes?.length) raw.redis = { clusterNodes: opts.clusterNodes, keyPrefix: opts.keyPrefix ?? freshPrefix() };
+  raw.auth = { ...(opts.config?.auth ?? {}), secret: TEST_SECRET };
+  const redisExtra = opts.config?.redis ?? {};
+  if (opts.redisUrl) raw.redis = { ...redisExtra, url: opts.redisUrl, keyPrefix: opts.keyPrefix ?? freshPrefix() };
+  if (opts.clusterNodes?.length) raw.redis = { ...redisExtra, clusterNodes: opts.clusterNodes, keyPrefix: opts.keyPrefix ?? freshPrefix() };
   const config: Config = parseConfig(raw);
   const store =
     opts.store ??
     (opts.clusterNodes?.length
-      ? await RedisStore.connect({ clusterNodes: opts.clusterNodes, keyPrefix: config.redis.keyPrefix, onConnectionError: () => {} })
+      ? await RedisStore.connect({ clusterNodes: opts.clusterNodes, keyPrefix: config.redis.keyPrefix, commandTimeoutMs: config.redis.commandTimeoutMs, onConnectionError: () => {} })
       : opts.redisUrl
-        ? await RedisStore.connect({ url: opts.redisUrl, keyPrefix: config.redis.keyPrefix, onConnectionError: () => {} })
+        ? await RedisStore.connect({ url: opts.redisUrl, keyPrefix: config.redis.keyPrefix, commandTimeoutMs: config.redis.commandTimeoutMs, onConnectionError: () => {} })
         : createEmbeddedStore({ keyPrefix: config.redis.keyPrefix }));
-  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const logger = opts.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const gateway = await Gateway.create({
     config,
     logger,

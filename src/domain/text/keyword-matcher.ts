@@ -38,10 +38,11 @@ function unglue(s: string): string {
 export class KeywordMatcher<T> {
   private readonly ac: AhoCorasick<KeywordEntry<T>> | null;
 
-  constructor(entries: readonly KeywordEntry<T>[]) {
+  /** `fold`: a further transformation of normalized keywords, applied to searched texts too (see skeleton.ts). */
+  constructor(entries: readonly KeywordEntry<T>[], fold: (normalized: string) => string = (k) => k) {
     const patterns = entries
-      .filter((e) => e.keyword.length > 0)
-      .map((e) => ({ pattern: unglue(normalize(e.keyword)), data: e }));
+      .map((e) => ({ pattern: unglue(fold(normalize(e.keyword))), data: e }))
+      .filter((p) => p.pattern.length > 0);
     this.ac = patterns.length > 0 ? new AhoCorasick(patterns) : null;
   }
 

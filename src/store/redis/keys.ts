@@ -62,6 +62,8 @@ export function configKey(prefix: string): string {
 
 export const instancesKey = (prefix: string) => `${prefix}:instances`;
 export const instanceKey = (prefix: string, id: string) => `${prefix}:instance:${id}`;
+/** One store connection's readiness probe (a write that expires). */
+export const readyKey = (prefix: string, id: string) => `${prefix}:ready:${id}`;
 
 /**
  * An id as part of a key name: ':' and '%' percent-encoded (as the prelude's `enc`), so an id

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Redis, Cluster } from 'ioredis';
-import { PeakError, type ErrorCode } from '../../protocol/errors.ts';
+import { PeakError } from '../../protocol/errors.ts';
 import type { EventFrom, EventKind } from '../../protocol/frames.ts';
 import type {
   Address,
@@ -37,10 +37,11 @@ import type {
   StoredEvent,
 } from '../types.ts';
 import { ACTIVE_HOLD_MS, MARK_EVERY_MS, MAX_DEFER_MS } from '../active.ts';
-import { activeKey, epochKey, agentsKey, buyerConnsKey, instanceKey, instancesKey, channelOf, closingKey, configKey, graceKey, idleKey, replyKey, offersKey, planBucketKey, queueKey, rateKey, sessionKey, shopPrefix, shopsKey, transcriptKey, agentKey } from './keys.ts';
+import { activeKey, epochKey, agentsKey, buyerConnsKey, instanceKey, instancesKey, channelOf, closingKey, configKey, graceKey, idleKey, replyKey, offersKey, planBucketKey, queueKey, rateKey, sessionKey, shopPrefix, shopsKey, transcriptKey, agentKey, readyKey } from './keys.ts';
 import { rateOf } from '../rate.ts';
 import { ASSIGNED_MARK_TTL_MS, bucketExpiresAt, bucketRows, bucketStartOf, bucketStarts, increments } from '../plan-stats.ts';
 import { defineScripts, type ScriptClient } from './scripts.ts';
+import { translate } from './errors.ts';
 
 export interface RedisStoreOptions {
   url?: string;
@@ -50,35 +51,29 @@ export interface RedisStoreOptions {
   idleSessionTtlMs?: number;
   /** See src/store/active.ts; shorter in tests. */
   activeHoldMs?: number;
+  /**
+   * A command not answered this long fails (`unavailable`) instead of waiting: a frozen Redis
+   * (stopped process, a stuck script) keeps the connection open and answers nothing.
+   */
+  commandTimeoutMs?: number;
   /** Connection trouble is reported here (at most once a second per connection) instead of stderr. */
   onConnectionError?: (err: Error, connection: string) => void;
 }
 
 type Client = Redis | Cluster;
 
-const PEAK_ERROR = /^PEAK (\w+) (.*)$/s;
+export const DEFAULT_COMMAND_TIMEOUT_MS = 5_000;
+
+/** Messages held while the bus re-subscribes; past it they are dropped (the catch-up replays them from the store). */
+const MAX_HELD_MESSAGES = 100_000;
+/** How long the sharded bus holds live messages for a lost shard subscriber that does not come back. */
+const MAX_HOLD_MS = 15_000;
+
+/** The readiness probe's key lives this long: no trace of an instance stays behind for long. */
+const PROBE_TTL_MS = 10_000;
 
 /** Due timers handled per sweep and shop; the rest wait for the next sweep. */
 const DUE_BATCH = 500;
-
-/**
- * Lua scripts report client mistakes as `PEAK <code> <message>`. Any other Redis reply
- * error is a bug of ours and propagates; failing to reach Redis at all is `unavailable`.
- */
-function translate(err: unknown): never {
-  if (err instanceof Error && err.name === 'ReplyError') {
-    const m = PEAK_ERROR.exec(err.message);
-    if (m) throw new PeakError(m[1] as ErrorCode, m[2]!.replace(/ script: .*$/s, ''));
-    // A Cluster failing over: redirections to the dead master, no master for a slot yet.
-    // (Minimal; the full mapping of retryable Redis errors lives with the transport work.)
-    if (/^(MOVED|ASK|CLUSTERDOWN|TRYAGAIN|MASTERDOWN)\b/.test(err.message)) throw new PeakError('unavailable', 'the store is failing over; retry');
-    throw err;
-  }
-  if (err instanceof Error && (err.name === 'MaxRetriesPerRequestError' || /connection|ECONNREFUSED|ECONNRESET|writeable|timed? ?out/i.test(err.message))) {
-    throw new PeakError('unavailable', 'the store is unreachable; retry');
-  }
-  throw err;
-}
 
 function connect(opts: RedisStoreOptions, role: string): Client {
   const client = open(opts, role);
@@ -93,7 +88,9 @@ function connect(opts: RedisStoreOptions, role: string): Client {
 }
 
 function open(opts: RedisStoreOptions, role: string): Client {
-  const common = { connectionName: `peakdesk-${role}`, maxRetriesPerRequest: 2, enableAutoPipelining: true };
+  // The subscriber's connection carries no commands to time out (and SUBSCRIBE has no reply to wait for).
+  const timeout = role === 'sub' ? {} : { commandTimeout: opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS };
+  const common = { connectionName: `peakdesk-${role}`, maxRetriesPerRequest: 2, enableAutoPipelining: true, ...timeout };
   if (opts.clusterNodes?.length) {
     const nodes = opts.clusterNodes.map((n) => {
       const [host, port] = n.split(':');
@@ -119,19 +116,28 @@ class RedisBus implements Bus {
     private readonly prefix: string,
   ) {
     this.sharded = sub instanceof Cluster;
-    sub.on(this.sharded ? 'smessage' : 'message', (channel: string, payload: string) => this.handlers.get(channel)?.(payload));
+    sub.on(this.sharded ? 'smessage' : 'message', (channel: string, payload: string) => {
+      if (this.held) {
+        if (this.held.length < MAX_HELD_MESSAGES) this.held.push([channel, payload]);
+        return;
+      }
+      this.handlers.get(channel)?.(payload);
+    });
     // After a reconnect ioredis sends the SUBSCRIBEs again right after 'ready'; a PING queued
-    // behind them answers once they are all in place.
+    // behind them answers once they are all in place. Messages arriving in between are held
+    // until the subscribers have started their catch-up: delivered first, a new event would
+    // move a connection's position past the ones it missed, and its catch-up would skip them.
     let connectedBefore = sub.status === 'ready';
     sub.on('ready', () => {
       if (!connectedBefore) {
         connectedBefore = true;
         return;
       }
+      this.held ??= [];
       setImmediate(() => {
         sub.ping().then(
-          () => this.resubscribed.forEach((fn) => fn()),
-          () => {},
+          () => this.release(true),
+          () => this.release(false),
         );
       });
     });
@@ -139,9 +145,20 @@ class RedisBus implements Bus {
     // 'ready': when a master fails over, ioredis opens a subscriber on the new master and
     // SSUBSCRIBEs there, then says 'subscribersReady'. What was published in between (on the
     // dying master, or before the new subscription) never arrived: subscribers catch up.
+    // Live messages are held from the loss until the catch-up has started, as after 'ready'.
     if (this.sharded) {
       let lost = false;
-      sub.on('-subscriber', () => (lost = true));
+      let giveUp: NodeJS.Timeout | undefined;
+      sub.on('-subscriber', () => {
+        lost = true;
+        this.held ??= [];
+        // A shard that never comes back must not hold the others' messages for ever.
+        giveUp ??= setTimeout(() => {
+          giveUp = undefined;
+          lost = false;
+          this.release(true);
+        }, MAX_HOLD_MS);
+      });
       sub.on('subscribersReady', () => {
         if (!lost) return;
         lost = false;
@@ -149,9 +166,24 @@ class RedisBus implements Bus {
         // each shard's subscriber, answer once the channels are in place again. Only then is
         // a replay from the store sure to overlap with live delivery.
         const again = [...this.handlers.keys()].map((channel) => this.sub.ssubscribe(channel).catch(() => {}));
-        void Promise.all(again).then(() => this.resubscribed.forEach((fn) => fn()));
+        void Promise.all(again).then(() => {
+          clearTimeout(giveUp);
+          giveUp = undefined;
+          this.release(true);
+        });
       });
     }
+  }
+
+  /** Messages that arrived after a reconnect, before the catch-up began; null when none are held. */
+  private held: [channel: string, payload: string][] | null = null;
+
+  private release(resubscribed: boolean): void {
+    const held = this.held ?? [];
+    this.held = null;
+    // The catch-ups take their positions synchronously, so they start before the held messages.
+    if (resubscribed) this.resubscribed.forEach((fn) => fn());
+    for (const [channel, payload] of held) this.handlers.get(channel)?.(payload);
   }
 
   private readonly resubscribed: (() => void)[] = [];
@@ -167,13 +199,13 @@ class RedisBus implements Bus {
   /** Any channel: an address's, or the shared config announcements. */
   async listen(channel: string, onPayload: (payload: string) => void): Promise<void> {
     this.handlers.set(channel, onPayload);
-    await (this.sharded ? this.sub.ssubscribe(channel) : this.sub.subscribe(channel));
+    await (this.sharded ? this.sub.ssubscribe(channel) : this.sub.subscribe(channel)).catch(translate);
   }
 
   async unsubscribe(address: Address): Promise<void> {
     const channel = channelOf(this.prefix, address);
     this.handlers.delete(channel);
-    await (this.sharded ? this.sub.sunsubscribe(channel) : this.sub.unsubscribe(channel));
+    await (this.sharded ? this.sub.sunsubscribe(channel) : this.sub.unsubscribe(channel)).catch(translate);
   }
 
   async publish(address: Address, payload: string): Promise<void> {
@@ -233,6 +265,7 @@ export class RedisStore implements Store {
   private readonly idleTtl: number;
   private readonly activeHold: number;
   private readonly markEvery: number;
+  private readonly probeKey: string;
 
   private constructor(
     private readonly client: Client,
@@ -248,6 +281,7 @@ export class RedisStore implements Store {
     this.cmd = defineScripts(client, { sharded: client instanceof Cluster });
     this.bus = new RedisBus(client, sub, prefix);
     this.idleTtl = idleTtlMs;
+    this.probeKey = readyKey(prefix, randomUUID());
   }
 
   static async connect(opts: RedisStoreOptions): Promise<RedisStore> {
@@ -269,11 +303,16 @@ export class RedisStore implements Store {
     return this.client;
   }
 
+  /**
+   * Ready means "takes writes", not just "answers": a Redis out of memory (noeviction), a
+   * read-only replica or one loading its data answers PING but refuses every write a client
+   * would make. So the probe is a cheap write: a key of this store's own that expires.
+   */
   async ping(): Promise<boolean> {
     // Not connected: say so now rather than wait in ioredis' offline queue for the next retry.
     if (this.client.status !== 'ready') return false;
     try {
-      return (await this.client.ping()) === 'PONG';
+      return (await this.client.set(this.probeKey, '1', 'PX', PROBE_TTL_MS)) === 'OK';
     } catch {
       return false;
     }

@@ -37,10 +37,12 @@ interface ConfigState {
   config: Record<string, unknown>;
 }
 
+/** An admin API error: RFC 9457 problem details. */
 interface ErrorBody {
-  error?: string;
-  message?: string;
-  issues?: unknown[];
+  code?: string;
+  title?: string;
+  detail?: string;
+  errors?: { path: string; message: string }[];
 }
 
 class ApiError extends Error {
@@ -73,6 +75,10 @@ let agentsShop = '';
 let agentsKey = '';
 let shops: string[] = [];
 let cfg: ConfigState | null = null;
+/** The ETag of the config in the editor: a change names it in If-Match, so nobody's edit is silently overwritten. */
+let cfgEtag: string | null = null;
+/** A platform token (scope "platform") sees every shop; a shop's token only its own. */
+let platform = false;
 let dirty = false;
 let applying = false;
 
@@ -101,7 +107,8 @@ const el = {
 function start(signedIn: string, claims: Claims): void {
   token = signedIn;
   stopped = false;
-  agentsShop = loadShop() ?? claims.shop;
+  platform = claims.scope === 'platform';
+  agentsShop = (platform ? loadShop() : null) ?? claims.shop;
   shops = [claims.shop];
   renderShopPicker();
   setConn('connecting', 'connecting…');
@@ -121,13 +128,17 @@ function stop(): void {
 
 // ---------------------------------------------------------------- HTTP
 
-async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+async function api<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+  return (await apiResponse<T>(method, path, body, headers)).data;
+}
+
+async function apiResponse<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ data: T; res: Response }> {
   let res: Response;
   try {
     res = await fetch(path, {
       method,
       cache: 'no-store',
-      headers: { authorization: `Bearer ${token ?? ''}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      headers: { authorization: `Bearer ${token ?? ''}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
       body: body === undefined ? null : JSON.stringify(body),
     });
   } catch {
@@ -142,17 +153,21 @@ async function api<T>(method: string, path: string, body?: unknown): Promise<T> 
   }
   if (!res.ok) {
     const err = (data && typeof data === 'object' ? data : null) as ErrorBody | null;
-    if (res.status === 401 || res.status === 403) {
-      auth.show(`The gateway refused this token (${res.status}: ${err?.message ?? res.statusText}). Sign in with an admin token.`);
+    // 401: the token is no good. 403 with a good token is about what it asked (another shop, global config).
+    if (res.status === 401 || (res.status === 403 && err?.detail?.includes('admin API'))) {
+      auth.show(`The gateway refused this token (${res.status}: ${err?.detail ?? res.statusText}). Sign in with an admin token.`);
     }
-    throw new ApiError(res.status, err, err?.message ?? `HTTP ${res.status}`);
+    throw new ApiError(res.status, err, err?.detail ?? `HTTP ${res.status}`);
   }
-  return data as T;
+  return { data: data as T, res };
 }
 
-/** `/metrics` is open (no token), and per instance: the one this page is served by. */
+/**
+ * `/metrics` is per instance: the one this page is served by. Open by default; when the
+ * gateway protects it, a platform admin token is accepted there too.
+ */
 async function fetchMetrics(): Promise<string> {
-  const res = await fetch('/metrics', { cache: 'no-store' });
+  const res = await fetch('/metrics', { cache: 'no-store', headers: { authorization: `Bearer ${token ?? ''}` } });
   if (!res.ok) throw new Error(`/metrics: HTTP ${res.status}`);
   return res.text();
 }
@@ -170,7 +185,7 @@ async function poll(): Promise<void> {
   const seq = ++pollSeq;
   const shop = agentsShop;
   const [q, m, a] = await Promise.allSettled([
-    api<{ queues: QueueRow[] }>('GET', '/v1/admin/queues?shop=*'),
+    api<{ queues: QueueRow[] }>('GET', platform ? '/v1/admin/queues?shop=*' : '/v1/admin/queues'),
     fetchMetrics(),
     api<{ agents: AgentRow[] }>('GET', `/v1/admin/agents?shop=${encodeURIComponent(shop)}`),
   ]);
@@ -335,20 +350,26 @@ function fillEditor(): void {
 /** Reads the live config; replaces the editor's text when asked or when it holds no edits. */
 async function loadConfig(replace: boolean): Promise<void> {
   let next: ConfigState;
+  let etag: string | null;
   try {
-    next = await api<ConfigState>('GET', '/v1/admin/config');
+    const r = await apiResponse<ConfigState>('GET', '/v1/admin/config');
+    next = r.data;
+    etag = r.res.headers.get('etag');
   } catch (err) {
     if (replace && !stopped) toast(`Could not read the config: ${(err as Error).message}`, 'error');
     return;
   }
   if (applying) return;
   const changed = !cfg || cfg.version !== next.version;
+  const takeText = replace || (changed && !dirty);
   cfg = next;
+  // The ETag goes with the text in the editor: edits made on an older version must not pass as current.
+  if (takeText) cfgEtag = etag;
   showConfigHead();
-  if (replace || (changed && !dirty)) fillEditor();
+  if (takeText) fillEditor();
   else if (changed) {
     el.configStale.hidden = false;
-    el.configStale.textContent = `The live config changed to version ${shortVersion(next.version)} (${next.source}) while you were editing. Discard edits to load it, or apply yours to replace it.`;
+    el.configStale.textContent = `The live config changed to version ${shortVersion(next.version)} (${next.source}) while you were editing. Reload to start from it; applying your edits will be refused.`;
   }
 }
 
@@ -376,15 +397,15 @@ function clearOutcome(): void {
   el.result.hidden = true;
 }
 
-/** `path: message` strings (config problems) or zod issues (`{path: [...], message}`). */
+/** `path: message` strings (the page's own checks) or the problem's `errors` (`{path, message}`). */
 function splitIssue(issue: unknown): { path: string; message: string } {
   if (typeof issue === 'string') {
     const at = issue.indexOf(': ');
     return at > 0 ? { path: issue.slice(0, at), message: issue.slice(at + 2) } : { path: '(root)', message: issue };
   }
   if (issue && typeof issue === 'object') {
-    const i = issue as { path?: unknown; message?: unknown; instancePath?: unknown };
-    const path = Array.isArray(i.path) && i.path.length ? i.path.join('.') : typeof i.instancePath === 'string' && i.instancePath ? i.instancePath : '(root)';
+    const i = issue as { path?: unknown; message?: unknown };
+    const path = typeof i.path === 'string' && i.path ? i.path : '(root)';
     return { path, message: typeof i.message === 'string' ? i.message : JSON.stringify(issue) };
   }
   return { path: '(root)', message: String(issue) };
@@ -418,7 +439,9 @@ async function applyConfig(): Promise<void> {
   el.configApply.disabled = true;
   el.configApply.textContent = 'Applying…';
   try {
-    cfg = await api<ConfigState>('PUT', '/v1/admin/config', doc);
+    const r = await apiResponse<ConfigState>('PUT', '/v1/admin/config', doc, cfgEtag ? { 'if-match': cfgEtag } : {});
+    cfg = r.data;
+    cfgEtag = r.res.headers.get('etag');
     showConfigHead();
     fillEditor();
     el.result.textContent =
@@ -428,8 +451,12 @@ async function applyConfig(): Promise<void> {
     el.result.hidden = false;
   } catch (err) {
     if (err instanceof ApiError && err.status === 400) {
-      const issues = err.body?.issues?.length ? err.body.issues : [err.message];
+      const issues: unknown[] = err.body?.errors?.length ? err.body.errors : [err.message];
       showProblems(`${issues.length} problem${issues.length === 1 ? '' : 's'}; the live config is unchanged`, issues);
+    } else if (err instanceof ApiError && (err.status === 412 || err.status === 428)) {
+      showProblems('someone changed the config since you loaded it; the live config is unchanged', [
+        `(version): ${err.message}. Reload to see theirs, then make your edit again.`,
+      ]);
     } else if (!stopped) {
       showProblems('the gateway did not take it', [`(request): ${(err as Error).message}`]);
     }

@@ -9,6 +9,8 @@ export interface Claims {
   shop: string;
   kind: 'buyer' | 'agent' | 'admin';
   roles?: string[];
+  /** Admin tokens: `platform` acts on every shop. */
+  scope?: string;
   exp?: number;
 }
 
