@@ -6,9 +6,12 @@
  */
 import { byId, clock, h, toast } from '../shared/dom.ts';
 import { commonElements, signIn } from '../shared/signin.ts';
+import { mountLangSwitch, t } from '../shared/i18n/index.ts';
 import type { Claims } from '../shared/token.ts';
 import { ratio, serviceLevels, type ServiceLevel, type Share } from './prom.ts';
 import { mountPlanPanel } from './plan-panel.ts';
+
+mountLangSwitch('ops.title');
 
 interface QueueRow {
   shop: string;
@@ -179,7 +182,7 @@ async function poll(): Promise<void> {
   if (q.status === 'fulfilled') {
     queues = q.value.queues;
     setConn('open', 'live');
-    el.queuesUpdated.textContent = `last updated ${clock(Date.now())}`;
+    el.queuesUpdated.textContent = t('ops.updated', { time: clock(Date.now()) });
     el.queuesUpdated.classList.remove('stale');
   } else {
     setConn('waiting', `${q.reason instanceof ApiError ? q.reason.message : 'error'} · retrying`);
@@ -209,7 +212,7 @@ function fmtWait(s: number | null): string {
 
 function shareCell(s: Share | undefined, target: number): HTMLTableCellElement {
   const r = s ? ratio(s) : null;
-  if (r === null || !s) return h('td.num.muted', { title: 'nothing observed yet' }, '—');
+  if (r === null || !s) return h('td.num.muted', { title: t('ops.nothingYet') }, '—');
   const level = r >= target ? 'good' : r >= target - 0.15 ? 'fair' : 'poor';
   return h(`td.num.level-${level}`, { title: `${s.within} of ${s.count}` }, `${Math.floor(r * 1000) / 10}%`, h('span.muted.small', {}, ` ${s.within}/${s.count}`));
 }
@@ -232,7 +235,7 @@ function renderQueues(): void {
           shareCell(r.sl?.reply, 0.95),
         ),
       )
-    : [h('tr', {}, h('td.muted', { colspan: 6 }, 'No shop has had a session yet.'))];
+    : [h('tr', {}, h('td.muted', { colspan: 6 }, t('ops.noSessions')))];
   el.queuesBody.replaceChildren(...body);
   const found = [...new Set(queues.map((q) => q.shop))];
   for (const s of found) if (!shops.includes(s)) shops.push(s);
@@ -275,7 +278,7 @@ function renderAgents(): void {
   if (k === agentsKey) return;
   agentsKey = k;
   if (!agents.length) {
-    el.agentsBody.replaceChildren(h('tr', {}, h('td.muted', { colspan: 7 }, `No agents of ${agentsShop} have signed in.`)));
+    el.agentsBody.replaceChildren(h('tr', {}, h('td.muted', { colspan: 7 }, t('ops.noAgents', { shop: agentsShop }))));
     return;
   }
   el.agentsBody.replaceChildren(
@@ -284,7 +287,7 @@ function renderAgents(): void {
         'tr',
         { 'data-agent': a.id },
         h('td', {}, a.id),
-        h('td', {}, h(`span.status.status-${a.status}`, {}, a.status)),
+        h('td', {}, h(`span.status.status-${a.status}`, { 'data-status': a.status }, a.status === 'ready' || a.status === 'away' || a.status === 'offline' ? t(`ops.status.${a.status}`) : a.status)),
         h('td', {}, ...a.roles.flatMap((r) => [h('span.role-tag', {}, r), ' '])),
         h(`td.num${a.load >= a.capacity && a.capacity > 0 ? '.level-fair' : ''}`, { title: `${a.sessions.length} chats, ${a.offers.length} offers` }, `${a.load}/${a.capacity}`),
         h('td.num', { title: `${a.ratingCount} ratings` }, a.ratingCount ? `${(a.ratingSum / a.ratingCount).toFixed(1)} ★` : '—', a.ratingCount ? h('span.muted.small', {}, ` (${a.ratingCount})`) : null),
@@ -292,7 +295,7 @@ function renderAgents(): void {
         h(
           'td.actions-cell',
           {},
-          h('button.away', { type: 'button', disabled: a.status !== 'ready', title: 'No more offers to this agent; its chats stay', onclick: () => void setAway(a.id) }, 'Set away'),
+          h('button.away', { type: 'button', disabled: a.status !== 'ready', title: t('ops.setAwayHint'), onclick: () => void setAway(a.id) }, t('ops.setAway')),
         ),
       ),
     ),
@@ -303,9 +306,9 @@ async function setAway(id: string): Promise<void> {
   const shop = agentsShop;
   try {
     await api('POST', `/v1/admin/agents/${encodeURIComponent(id)}/away?shop=${encodeURIComponent(shop)}`);
-    toast(`${id} is away: no more offers.`);
+    toast(t('ops.isAway', { id }));
   } catch (err) {
-    if (!stopped) toast(`Could not set ${id} away: ${(err as Error).message}`, 'error');
+    if (!stopped) toast(t('ops.awayFailed', { id, why: (err as Error).message }), 'error');
   }
   void poll();
 }

@@ -1,4 +1,5 @@
 import type { ConnStatus } from '../../client/socket.ts';
+import { t } from './i18n/index.ts';
 
 type Child = Node | string | null | undefined | false;
 type Attrs = Record<string, string | number | boolean | EventListener | undefined>;
@@ -44,22 +45,22 @@ export function showStatus(pill: HTMLElement, s: ConnStatus): void {
   clearInterval(Number(pill.dataset.timer ?? 0));
   switch (s.state) {
     case 'connecting':
-      pill.textContent = s.attempt ? 'reconnecting…' : 'connecting…';
+      pill.textContent = s.attempt ? t('conn.reconnecting') : t('conn.connecting');
       break;
     case 'open':
-      pill.textContent = 'online';
+      pill.textContent = t('conn.open');
       break;
     case 'stopped':
-      pill.textContent = 'offline';
+      pill.textContent = t('conn.stopped');
       break;
     case 'refused':
-      pill.textContent = `token refused (${s.httpStatus})`;
+      pill.textContent = t('conn.refused', { status: s.httpStatus });
       break;
     case 'waiting': {
       const tick = () => {
         const secs = Math.max(0, Math.ceil((s.retryAt - Date.now()) / 1000));
-        const what = s.reason === 'unreachable' ? 'gateway unreachable' : s.everOpened ? 'connection lost' : 'cannot connect';
-        pill.textContent = `${what} · retry in ${secs}s`;
+        const what = s.reason === 'unreachable' ? t('conn.unreachable') : s.everOpened ? t('conn.lost') : t('conn.cannot');
+        pill.textContent = t('conn.retryIn', { what, secs });
       };
       tick();
       pill.dataset.timer = String(setInterval(tick, 500));
