@@ -234,8 +234,10 @@ export function apply(s: AgentState, f: AgentFrame, ctx: Ctx): Effect[] {
     }
     case 'offer': {
       const offer: Offer = { sessionId: f.sessionId, role: f.role, expiresAt: f.expiresAt, preview: f.preview.map(toEvent), receivedAt: ctx.now };
-      if (f.buyer) offer.buyer = f.buyer;
-      const fresh = !s.offers.has(f.sessionId);
+      const prev = s.offers.get(f.sessionId);
+      const buyer = f.buyer ?? prev?.buyer;
+      if (buyer) offer.buyer = buyer;
+      const fresh = !prev;
       s.offers.set(f.sessionId, offer);
       return fresh ? [{ kind: 'offer', offer }] : [];
     }
