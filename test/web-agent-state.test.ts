@@ -1,6 +1,6 @@
 /** The workbench's state module, without a browser: what each frame does to the chats and offers. */
 import { describe, expect, it } from 'vitest';
-import { apply, buyerLabel, chatOrder, initialState, nextUnread, urgency, type AgentFrame } from '../src/web/agent/state.ts';
+import { apply, buyerLabel, chatOrder, initialState, nextUnread, urgency, wantHistory, type AgentFrame } from '../src/web/agent/state.ts';
 
 const ctx = (now: number, visible = true) => ({ now, visible });
 const msg = (sessionId: string, seq: number, from: 'buyer' | 'agent' | 'bot', ts: number, text = 'x'): AgentFrame => ({ type: 'message', sessionId, seq, from, text, ts });
@@ -82,5 +82,16 @@ describe('agent state', () => {
 
   it('turns the reply timer amber at half the window and red at 80 %', () => {
     expect([0, 149_999, 150_000, 239_999, 240_000].map((ms) => urgency(ms))).toEqual(['ok', 'ok', 'amber', 'amber', 'red']);
+  });
+
+  it('asks for history once per chat, and never again after a server refused the frame', () => {
+    const s = initialState();
+    apply(s, assigned('a'), ctx(0));
+    apply(s, assigned('b'), ctx(0));
+    expect(wantHistory(s, 'a')).toBe(true);
+    expect(wantHistory(s, 'a')).toBe(false);
+    // A server before v1.1 answers bad_frame with the sessionId as ref: no notice, no second ask.
+    expect(apply(s, { type: 'error', code: 'bad_frame', message: 'type: Invalid input', ref: 'a' }, ctx(1))).toEqual([]);
+    expect(wantHistory(s, 'b')).toBe(false);
   });
 });

@@ -96,6 +96,8 @@ const view = createView(s, el, {
     changed('chat');
   },
   insertQuick,
+  // The buyer's past sessions (PROTOCOL v1.1), asked when a chat is first shown; see wantHistory.
+  askHistory: (id) => conn?.send({ type: 'history', sessionId: id } as never),
   pastSession: (_chat, id) => {
     // The transcript of a past session comes from the same `history` answer once the server sends it; nothing else to ask yet.
     if (id) toast(id);
@@ -179,11 +181,6 @@ function onFrame(f: AgentFrame): void {
       break;
     case 'pong':
       return;
-    case 'assigned':
-      // Ask for the buyer's past sessions; a server without `history` answers with an error we ignore.
-      conn?.send({ type: 'history', sessionId: f.sessionId } as never);
-      view.schedule('presence', 'offers', 'list', 'chat');
-      break;
     default:
       view.schedule('presence', 'offers', 'list', 'chat');
   }

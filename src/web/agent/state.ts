@@ -107,6 +107,10 @@ export interface AgentState {
   presence: Presence;
   roleNames: Record<string, string>;
   shopName?: string;
+  /** Sessions whose `history` was asked and not answered yet. */
+  historyAsked: Set<string>;
+  /** false once the server refused a `history` request as an unknown frame (a server before v1.1): not asked again. */
+  historySupported?: boolean;
 }
 
 /** What the page does besides re-rendering. */
@@ -125,7 +129,7 @@ export interface Ctx {
 export const REPLY_WINDOW_MS = 300_000;
 
 export function initialState(): AgentState {
-  return { chats: new Map(), offers: new Map(), active: null, presence: { status: 'offline', roles: [], capacity: 3 }, roleNames: {} };
+  return { chats: new Map(), offers: new Map(), active: null, presence: { status: 'offline', roles: [], capacity: 3 }, roleNames: {}, historyAsked: new Set() };
 }
 
 export function newChat(id: string, role: string, now = 0): Chat {
@@ -198,6 +202,14 @@ export function roleLabel(s: AgentState, role: string): string {
 export function nextUnread(s: AgentState): string | null {
   const list = chatOrder(s).filter((c) => c.unread > 0 && c.id !== s.active);
   return list[0]?.id ?? null;
+}
+
+/** Whether to send `history` for this chat now: once per chat, never to a server that refused it. */
+export function wantHistory(s: AgentState, id: string): boolean {
+  const chat = s.chats.get(id);
+  if (!chat || chat.history || s.historySupported === false || s.historyAsked.has(id)) return false;
+  s.historyAsked.add(id);
+  return true;
 }
 
 export function activate(s: AgentState, id: string): void {
@@ -302,6 +314,8 @@ export function apply(s: AgentState, f: AgentFrame, ctx: Ctx): Effect[] {
       return [];
     }
     case 'history': {
+      s.historySupported = true;
+      s.historyAsked.delete(f.sessionId);
       const chat = s.chats.get(f.sessionId);
       if (chat && Array.isArray(f.sessions)) chat.history = f.sessions.slice(0, 50);
       return [];
@@ -315,6 +329,11 @@ export function apply(s: AgentState, f: AgentFrame, ctx: Ctx): Effect[] {
 
 function applyError(s: AgentState, f: Extract<AgentFrame, { type: 'error' }>): Effect[] {
   const ref = f.ref;
+  if (ref && f.code === 'bad_frame' && s.historyAsked.has(ref)) {
+    s.historySupported = false;
+    s.historyAsked.clear();
+    return [];
+  }
   if (ref) {
     for (const chat of s.chats.values()) {
       const p = chat.pending.find((x) => x.clientMsgId === ref);

@@ -6,7 +6,7 @@
 import { h, keepAtBottom } from '../shared/dom.ts';
 import { duration, reasonText, stamp, t } from '../shared/i18n/index.ts';
 import { quickRepliesFor } from './quick-replies.ts';
-import { buyerLabel, chatOrder, openChats, roleLabel, urgency, type AgentState, type Chat, type Offer, type Pending, type TranscriptEvent } from './state.ts';
+import { buyerLabel, chatOrder, wantHistory, openChats, roleLabel, urgency, type AgentState, type Chat, type Offer, type Pending, type TranscriptEvent } from './state.ts';
 
 export interface Handlers {
   accept(o: Offer): void;
@@ -18,6 +18,7 @@ export interface Handlers {
   discard(chat: Chat, p: Pending): void;
   insertQuick(text: string, send: boolean): void;
   pastSession(chat: Chat, sessionId: string): void;
+  askHistory(sessionId: string): void;
 }
 
 export type Els = Record<
@@ -190,6 +191,7 @@ export function createView(s: AgentState, el: Els, on: Handlers, roles: () => st
   }
 
   function renderBuyer(chat: Chat): void {
+    if (wantHistory(s, chat.id)) on.askHistory(chat.id);
     const b = chat.buyer;
     const online = b?.online;
     const history = chat.history;
@@ -210,9 +212,9 @@ export function createView(s: AgentState, el: Els, on: Handlers, roles: () => st
         ? h('ul.orders', {}, ...b.orders.slice(0, 20).map((o) => h('li', {}, h('code', {}, o.id), o.title ? ` ${o.title}` : '', o.status ? h('span.muted.small', {}, ` · ${o.status}`) : null, o.amount !== undefined ? h('span.small', {}, ` ¥${o.amount}`) : null)))
         : h('p.muted.small', {}, t('agent.noOrders')),
       h('h3', {}, t('agent.history')),
-      history === undefined
+      history === undefined && s.historySupported !== false
         ? h('p.muted.small', {}, t('agent.historyLoading'))
-        : history.length
+        : history?.length
           ? h(
               'ul.history',
               {},
