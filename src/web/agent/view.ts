@@ -180,7 +180,7 @@ export function createView(s: AgentState, el: Els, on: Handlers, roles: () => st
     }
     el.quick.replaceChildren(
       ...quickRepliesFor(chat.role).map((text, i) => {
-        const b = h('button.chip', { type: 'button', title: t('agent.quickHint') }, i < 9 ? h('kbd', {}, String(i + 1)) : null, text);
+        const b = h('button.chip', { type: 'button', title: t('agent.quickHint'), 'data-text': text }, i < 9 ? h('kbd', {}, String(i + 1)) : null, text);
         b.addEventListener('click', () => on.insertQuick(text, false));
         b.addEventListener('dblclick', () => on.insertQuick(text, true));
         return b;
