@@ -174,6 +174,7 @@ function updateBadge(): void {
 function onFrame(f: AgentFrame): void {
   const effects = apply(s, f, { now: Date.now(), visible: !document.hidden });
   for (const e of effects) effect(e);
+  if (f.type === 'welcome' && f.roleNames) renderRoles();
   switch (f.type) {
     case 'message':
     case 'ack':
