@@ -66,13 +66,15 @@ export function notify(title: string, body: string, tag: string): void {
   }
 }
 
-let lastBadge = -1;
+let lastBadge = '';
 
 /** Title prefix `(n)` and a red dot with n on the favicon (drawn, so no image file is needed). */
 export function badge(count: number, title: string, countTitle: string): void {
-  document.title = count ? countTitle : title;
-  if (count === lastBadge) return;
-  lastBadge = count;
+  const want = count ? countTitle : title;
+  if (document.title !== want) document.title = want;
+  const label = count ? (count > 9 ? '9+' : String(count)) : 'P';
+  if (label === lastBadge) return;
+  lastBadge = label;
   const canvas = document.createElement('canvas');
   canvas.width = canvas.height = 32;
   const g = canvas.getContext('2d');
@@ -85,7 +87,7 @@ export function badge(count: number, title: string, countTitle: string): void {
   g.font = 'bold 18px sans-serif';
   g.textAlign = 'center';
   g.textBaseline = 'middle';
-  g.fillText(count ? (count > 9 ? '9+' : String(count)) : 'P', 16, 17);
+  g.fillText(label, 16, 17);
   let link = document.querySelector<HTMLLinkElement>('link[rel="icon"]');
   if (!link) {
     link = document.createElement('link');

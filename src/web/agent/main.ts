@@ -164,9 +164,16 @@ function tick(): void {
   view.tick(now);
 }
 
+let badgeTimer: ReturnType<typeof setTimeout> | undefined;
+
+/** Coalesced (a burst of lines redraws it once); a timer, not an animation frame, as those stop while the page is hidden. */
 function updateBadge(): void {
-  const n = s.offers.size + unreadTotal(s);
-  badge(n, t('agent.title'), t('agent.docTitle', { n }));
+  if (badgeTimer) return;
+  badgeTimer = setTimeout(() => {
+    badgeTimer = undefined;
+    const n = s.offers.size + unreadTotal(s);
+    badge(n, t('agent.title'), t('agent.docTitle', { n }));
+  }, 50);
 }
 
 // ---------------------------------------------------------------- frames

@@ -26,13 +26,17 @@ export type Els = Record<
   HTMLElement
 > & { ready: HTMLButtonElement; away: HTMLButtonElement; transferRole: HTMLSelectElement };
 
+const WINDOW = 200;
+
 type Part = 'presence' | 'offers' | 'list' | 'chat' | 'transcript';
 
 export function createView(s: AgentState, el: Els, on: Handlers, roles: () => string[]) {
   const dirty = new Set<Part>();
   let scheduled = false;
   /** What the transcript list shows now: which chat, and the highest seq appended. */
-  let shown = { id: '', seq: -1, pending: 0 };
+  let shown = { id: '', seq: -1, pending: 0, lines: 0 };
+  /** Lines of the open chat drawn at most (a flex list relays out every line on each append); "earlier" adds more. */
+  let limit = WINDOW;
 
   function schedule(...parts: Part[]): void {
     for (const p of parts) dirty.add(p);
@@ -100,9 +104,15 @@ export function createView(s: AgentState, el: Els, on: Handlers, roles: () => st
     tick(Date.now());
   }
 
+  /** What the list last drew, per chat: an unchanged line is kept, not rebuilt. */
+  const drawn = new Map<string, { sig: string; node: HTMLElement }>();
+
   function renderList(): void {
     const now = Date.now();
     const items = chatOrder(s).map((chat) => {
+      const sig = [chat.id === s.active, chat.closed, chat.unread, chat.waitingSince, chat.buyer?.name, chat.buyer?.vip, chat.buyer?.online, chat.role, roleLabel(s, chat.role)].join('|');
+      const had = drawn.get(chat.id);
+      if (had?.sig === sig) return had.node;
       const waited = chat.waitingSince !== undefined ? now - chat.waitingSince : undefined;
       const online = chat.buyer?.online;
       const item = h(
@@ -133,9 +143,15 @@ export function createView(s: AgentState, el: Els, on: Handlers, roles: () => st
         });
         item.append(x);
       }
+      drawn.set(chat.id, { sig, node: item });
       return item;
     });
-    el.chatList.replaceChildren(...items);
+    for (const id of drawn.keys()) if (!s.chats.has(id)) drawn.delete(id);
+    // Moved only where the order changed: replacing all 50 lines on every message relaid out the whole side bar.
+    items.forEach((node, i) => {
+      if (el.chatList.children[i] !== node) el.chatList.insertBefore(node, el.chatList.children[i] ?? null);
+    });
+    while (el.chatList.children.length > items.length) el.chatList.lastElementChild!.remove();
     el.chatList.hidden = items.length === 0;
   }
 
@@ -167,7 +183,8 @@ export function createView(s: AgentState, el: Els, on: Handlers, roles: () => st
     const route = chat.roleHistory?.length ? chat.roleHistory : chat.handovers?.length ? [chat.handovers[0]!.fromRole, ...chat.handovers.map((x) => x.toRole)] : [];
     el.route.textContent = route.length > 1 ? t('agent.route', { route: route.map((r) => roleLabel(s, r)).join(' → ') }) : '';
     renderHandover(chat);
-    shown = { id: '', seq: -1, pending: 0 };
+    if (shown.id !== chat.id) limit = WINDOW;
+    shown = { id: '', seq: -1, pending: 0, lines: 0 };
     renderTranscript();
     el.closedBanner.hidden = !chat.closed;
     el.live.hidden = !!chat.closed;
@@ -286,8 +303,8 @@ export function createView(s: AgentState, el: Els, on: Handlers, roles: () => st
     if (!chat) return;
     keepAtBottom(el.transcript, () => {
       const maxSeq = chat.maxSeq ?? 0;
-      // Only grew at the end, nothing pending before or after: append the new lines.
-      if (shown.id === chat.id && shown.pending === 0 && chat.pending.length === 0 && maxSeq >= shown.seq) {
+      // Only grew at the end, nothing pending before or after, not far past the window: append the new lines.
+      if (shown.id === chat.id && shown.pending === 0 && chat.pending.length === 0 && maxSeq >= shown.seq && shown.lines < limit + WINDOW / 4) {
         const fresh = [...chat.events.values()].filter((e) => e.seq > shown.seq).sort((a, b) => a.seq - b.seq);
         let prev = chat.events.get(shown.seq);
         for (const e of fresh) {
@@ -295,11 +312,22 @@ export function createView(s: AgentState, el: Els, on: Handlers, roles: () => st
           prev = e;
         }
         shown.seq = maxSeq;
+        shown.lines += fresh.length;
         return;
       }
-      const events = [...chat.events.values()].sort((a, b) => a.seq - b.seq);
-      el.transcript.replaceChildren(...events.map((e, i) => line(e, events[i - 1])), ...chat.pending.map((p) => pendingLine(chat, p)));
-      shown = { id: chat.id, seq: maxSeq, pending: chat.pending.length };
+      const all = [...chat.events.values()].sort((a, b) => a.seq - b.seq);
+      const from = Math.max(0, all.length - limit);
+      const events = all.slice(from);
+      const earlier = from > 0 ? h('li.notice.earlier', {}, h('button.link', { type: 'button', 'data-testid': 'earlier' }, t('agent.earlier', { n: from }))) : null;
+      earlier?.addEventListener('click', () => {
+        limit += WINDOW;
+        shown = { id: '', seq: -1, pending: 0, lines: 0 };
+        const keep = el.transcript.scrollHeight - el.transcript.scrollTop;
+        renderTranscript();
+        el.transcript.scrollTop = el.transcript.scrollHeight - keep;
+      });
+      el.transcript.replaceChildren(...(earlier ? [earlier] : []), ...events.map((e, i) => line(e, i ? events[i - 1] : all[from - 1])), ...chat.pending.map((p) => pendingLine(chat, p)));
+      shown = { id: chat.id, seq: maxSeq, pending: chat.pending.length, lines: events.length };
     });
   }
 

@@ -71,6 +71,7 @@ export const en: Catalogue = {
   'agent.handover': 'Handover',
   'agent.handoverBy': 'by {agent} · ',
   'agent.noteFrom': 'Note from the previous agent: ',
+  'agent.earlier': 'Show {n} earlier lines',
   'agent.sending': 'sending…',
   'agent.notSent': 'not sent: {why}',
   'agent.retry': 'retry',

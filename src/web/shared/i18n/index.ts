@@ -45,10 +45,23 @@ export function reasonText(reason: string): string {
 /** The time of `ts`; with the day (month-day) when it is not `ref`'s calendar day, so a chat across midnight reads right. */
 export function stamp(ts: number, ref: number = Date.now()): string {
   const d = new Date(ts);
-  const time = d.toLocaleTimeString(current, { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
+  const time = formats().time.format(d);
   const r = new Date(ref);
   const sameDay = d.getFullYear() === r.getFullYear() && d.getMonth() === r.getMonth() && d.getDate() === r.getDate();
-  return sameDay ? time : `${d.toLocaleDateString(current, { month: '2-digit', day: '2-digit' })} ${time}`;
+  return sameDay ? time : `${formats().day.format(d)} ${time}`;
+}
+
+// toLocaleTimeString builds a formatter per call, which dominated rendering thousands of lines.
+let cached: { lang: Lang; time: Intl.DateTimeFormat; day: Intl.DateTimeFormat } | null = null;
+function formats(): NonNullable<typeof cached> {
+  if (cached?.lang !== current) {
+    cached = {
+      lang: current,
+      time: new Intl.DateTimeFormat(current, { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false }),
+      day: new Intl.DateTimeFormat(current, { month: '2-digit', day: '2-digit' }),
+    };
+  }
+  return cached;
 }
 
 /** "1分05秒" / "1m 5s": how long something has waited. */

@@ -73,6 +73,7 @@ export const zhCN = {
   'agent.handover': '转接记录',
   'agent.handoverBy': '由 {agent} · ',
   'agent.noteFrom': '上一位客服的备注：',
+  'agent.earlier': '显示更早的 {n} 条消息',
   'agent.sending': '发送中…',
   'agent.notSent': '未发送：{why}',
   'agent.retry': '重试',
