@@ -144,6 +144,24 @@ describe('workbench and widget', () => {
     await phone.context().close();
   });
 
+  it('finds a session on the ops dashboard and shows its transcript', async () => {
+    const c = await buyerAsks('lookup-buyer', '我的快递三天没动了');
+    const sessionId = (c.frames.find((f) => f.type === 'welcome') as { sessionId: string }).sessionId;
+    await c.next('message', (f) => f.from === 'bot');
+    const ops = await web.open(`/ops/?token=${await web.g.token({ sub: 'ops-lookup', kind: 'admin' })}`, 'ops-lookup');
+    await see(ops, '#session-form');
+    await ops.locator('#session-id').fill('no-such-session');
+    await ops.locator('#session-form button[type=submit]').click();
+    await see(ops, '#session-head', '没有找到会话');
+    await ops.locator('#session-id').fill(sessionId);
+    await ops.locator('#session-form button[type=submit]').click();
+    await see(ops, '#session-transcript li.from-buyer', '我的快递三天没动了');
+    await see(ops, '#session-transcript li.from-bot', '示例旗舰店');
+    await see(ops, '#session-head', 'lookup-buyer');
+    await screenshot(ops, 'ops-session-lookup');
+    await ops.context().close();
+  });
+
   it('stays responsive with 50 chats and 2,000 transcript lines streaming in', async () => {
     const page = await agentPage('perf-agent', 'perf');
     const cdp = process.env.PROFILE ? await page.context().newCDPSession(page) : null;

@@ -10,6 +10,7 @@ import { mountLangSwitch, t } from '../shared/i18n/index.ts';
 import type { Claims } from '../shared/token.ts';
 import { ratio, serviceLevels, type ServiceLevel, type Share } from './prom.ts';
 import { mountPlanPanel } from './plan-panel.ts';
+import { mountSessionPanel } from './session-panel.ts';
 
 mountLangSwitch('ops.title');
 
@@ -444,4 +445,5 @@ async function applyConfig(): Promise<void> {
 }
 
 const planPanel = mountPlanPanel(api, () => agentsShop, () => token);
+mountSessionPanel(api, () => agentsShop);
 const auth = signIn({ kind: 'admin', storageKey: 'peakdesk.ops.token', el, app: el.app, start, stop });

@@ -207,4 +207,12 @@ export const en: Catalogue = {
   'ops.notApplied': 'Not applied',
   'ops.nothingYet': 'nothing observed yet',
   'ops.ratings': '{n} ratings',
+  'ops.session.title': 'Session lookup',
+  'ops.session.placeholder': 'Session id',
+  'ops.session.find': 'Find',
+  'ops.session.loading': 'looking…',
+  'ops.session.notFound': 'No session {id} (past retention, or not this shop)',
+  'ops.session.failed': 'Lookup failed: {why}',
+  'ops.session.buyer': 'buyer {id}',
+  'ops.session.agent': 'agent {id}',
 };

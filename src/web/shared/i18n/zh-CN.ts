@@ -209,6 +209,14 @@ export const zhCN = {
   'ops.notApplied': '未应用',
   'ops.nothingYet': '尚无数据',
   'ops.ratings': '{n} 条评价',
+  'ops.session.title': '会话查询',
+  'ops.session.placeholder': '会话 ID',
+  'ops.session.find': '查询',
+  'ops.session.loading': '查询中…',
+  'ops.session.notFound': '没有找到会话 {id}（已过保留期或不属于此店铺）',
+  'ops.session.failed': '查询失败：{why}',
+  'ops.session.buyer': '买家 {id}',
+  'ops.session.agent': '客服 {id}',
 } as const satisfies Record<string, string>;
 
 export type MessageKey = keyof typeof zhCN;
