@@ -122,6 +122,25 @@ describe('workbench and widget', () => {
     expect(await order()).toEqual([sessions[1], sessions[2], sessions[0]]);
     await see(page, `#chat-list .chat-item[data-session="${sessions[1]}"] .wait[data-level="ok"]`);
     await screenshot(page, 'chat-list-by-wait');
+
+    // A line with a blocked word comes back refused: it can be edited, not retried unchanged.
+    await page.locator('#text').fill('加微信聊吧');
+    await page.locator('#text').press('Enter');
+    await see(page, '#transcript li.failed button.edit');
+    expect(await page.locator('#transcript li.failed button.retry').count()).toBe(0);
+    await page.locator('#transcript li.failed button.edit').click();
+    expect(await page.locator('#text').inputValue()).toBe('加微信聊吧');
+    expect(await page.locator('#transcript li.failed').count()).toBe(0);
+
+    // A draft stays with its chat across a reload.
+    await page.locator('#text').fill('稍等，我帮您查一下');
+    await page.locator(`#chat-list .chat-item[data-session="${sessions[1]}"]`).click();
+    expect(await page.locator('#text').inputValue()).toBe('');
+    await page.waitForTimeout(400); // the state is saved 150 ms after the last change
+    await page.reload();
+    await see(page, '#conn[data-state="open"]');
+    await page.locator(`#chat-list .chat-item[data-session="${sessions[0]}"]`).click();
+    expect(await page.locator('#text').inputValue()).toBe('稍等，我帮您查一下');
     await page.context().close();
   });
 
