@@ -65,7 +65,7 @@ describe('ops dashboard', () => {
       await see(signin, '#signin-form');
       await signin.locator('#token-input').fill(await web.g.token({ sub: 'someone', kind: 'agent' }));
       await signin.locator('#signin-form button[type=submit]').click();
-      await see(signin, '#signin-error', 'agent token');
+      await see(signin, '#signin-error', '这是客服令牌');
       await signin.context().close();
 
       const adminToken = await web.g.token({ sub: 'ops-1', kind: 'admin', shop: SHOP });

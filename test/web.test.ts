@@ -48,7 +48,7 @@ describe('web pages', () => {
     await see(page, '#signin-form');
     await page.locator('#token-input').fill(await web.g.token({ sub: 'someone', kind: 'buyer' }));
     await page.locator('#signin-form button[type=submit]').click();
-    await see(page, '#signin-error', 'buyer token');
+    await see(page, '#signin-error', '这是买家令牌');
     await page.locator('#token-input').fill(await web.g.token({ sub: 'web-agent-0', kind: 'agent' }));
     await page.locator('#signin-form button[type=submit]').click();
     await online(page);
