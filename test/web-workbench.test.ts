@@ -165,7 +165,7 @@ describe('workbench and widget', () => {
 
   it('finds a session on the ops dashboard and shows its transcript', async () => {
     const c = await buyerAsks('lookup-buyer', '我的快递三天没动了');
-    const sessionId = (c.frames.find((f) => f.type === 'welcome') as { sessionId: string }).sessionId;
+    const sessionId = (c.frames.find((f) => f.type === 'welcome') as unknown as { sessionId: string }).sessionId;
     await c.next('message', (f) => f.from === 'bot');
     const ops = await web.open(`/ops/?token=${await web.g.token({ sub: 'ops-lookup', kind: 'admin' })}`, 'ops-lookup');
     await see(ops, '#session-form');
@@ -252,6 +252,11 @@ describe('workbench and widget', () => {
     console.log(`workbench 50 chats / 2000 lines: ${JSON.stringify(result)} cpu ms over the stream: ${JSON.stringify(cpu)}`);
     expect(result.chats).toBe(50);
     expect(result.lines).toBeGreaterThan(150);
+    // A card (v1.1) in the open chat: drawn as a card, not as text.
+    await page.evaluate(() =>
+      (window as unknown as { __peakdesk: { feed(f: object): void } }).__peakdesk.feed({ type: 'message', sessionId: 'perf-0', seq: 100_000, from: 'buyer', text: '就是这个订单', ts: Date.now(), card: { kind: 'order', id: 'TB20261111-0001', title: '羽绒服 90% 白鸭绒 · XL', price: 399, status: '已发货' } }),
+    );
+    await see(page, '#transcript li.from-buyer .card-box[data-kind="order"]', '羽绒服 90% 白鸭绒');
     await screenshot(page, 'workbench-50-chats');
     await page.context().close();
   });

@@ -48,7 +48,27 @@ type WithWelcomeExtras<F> = F extends { type: 'welcome' } ? F & { roleNames?: Re
 /** What the workbench takes from its socket. */
 export type AgentFrame = WithWelcomeExtras<WithBuyer<AgentOutbound>> | BuyerStatusFrame | HistoryFrame;
 
-export type TranscriptEvent = Pick<MessageOut, 'seq' | 'from' | 'text' | 'ts' | 'role' | 'kind'>;
+/** A message's `card` (PROTOCOL v1.1). */
+export interface Card {
+  kind: 'product' | 'order';
+  id: string;
+  title: string;
+  price?: number | string;
+  imageUrl?: string;
+  url?: string;
+  status?: string;
+}
+
+/** An uploaded file a message carries (PROTOCOL v1.1); `url` when the server gives one. */
+export interface Attachment {
+  id: string;
+  contentType: string;
+  name?: string;
+  size: number;
+  url?: string;
+}
+
+export type TranscriptEvent = Pick<MessageOut, 'seq' | 'from' | 'ts' | 'role' | 'kind'> & { text: string; card?: Card; attachments?: Attachment[] };
 
 export interface Pending {
   clientMsgId: string;
@@ -136,10 +156,12 @@ export function newChat(id: string, role: string, now = 0): Chat {
   return { id, role, events: new Map(), pending: [], unread: 0, draft: '', lastTs: now };
 }
 
-const toEvent = (f: TranscriptEvent): TranscriptEvent => {
-  const e: TranscriptEvent = { seq: f.seq, from: f.from, text: f.text, ts: f.ts };
+const toEvent = (f: Omit<TranscriptEvent, 'text'> & { text?: string }): TranscriptEvent => {
+  const e: TranscriptEvent = { seq: f.seq, from: f.from, text: f.text ?? '', ts: f.ts };
   if (f.role) e.role = f.role;
   if (f.kind) e.kind = f.kind;
+  if (f.card && typeof f.card === 'object' && typeof f.card.title === 'string') e.card = f.card;
+  if (Array.isArray(f.attachments)) e.attachments = f.attachments.slice(0, 4);
   return e;
 };
 

@@ -3,7 +3,7 @@
  * the buyer panel. Renders are batched into one per animation frame, and a transcript that
  * only grew gets the new lines appended, so 50 chats streaming thousands of lines stay smooth.
  */
-import { h, keepAtBottom } from '../shared/dom.ts';
+import { attachmentBox, cardBox, h, keepAtBottom } from '../shared/dom.ts';
 import { duration, reasonText, stamp, t } from '../shared/i18n/index.ts';
 import { quickRepliesFor } from './quick-replies.ts';
 import { buyerLabel, chatOrder, wantHistory, openChats, roleLabel, urgency, type AgentState, type Chat, type Offer, type Pending, type TranscriptEvent } from './state.ts';
@@ -281,7 +281,9 @@ export function createView(s: AgentState, el: Els, on: Handlers, roles: () => st
       'li.msg',
       { class: `msg from-${e.from}${e.kind ? ` kind-${e.kind}` : ''}`, 'data-seq': e.seq },
       h('div.meta', {}, `${who} · ${stamp(e.ts, prev ? prev.ts : e.ts)} · #${e.seq}`),
-      h('div.text', {}, e.text),
+      e.text ? h('div.text', {}, e.text) : null,
+      e.card ? cardBox(e.card) : null,
+      ...(e.attachments ?? []).map(attachmentBox),
     );
   }
 

@@ -7,7 +7,7 @@
  */
 import { BuyerClient } from '../../client/buyer-client.ts';
 import { LineRefused } from '../../client/session-state.ts';
-import { byId, h, keepAtBottom, onSend, persister, showStatus, toast } from '../shared/dom.ts';
+import { attachmentBox, byId, cardBox, h, keepAtBottom, onSend, persister, showStatus, toast } from '../shared/dom.ts';
 import { mountLangSwitch, stamp, t } from '../shared/i18n/index.ts';
 import { toEvent, type BuyerServerFrame, type ErrorFrame, type TranscriptEvent } from '../../client/frames.ts';
 import { commonElements, gatewayUrl, refusedText, signIn } from '../shared/signin.ts';
@@ -229,7 +229,7 @@ function render(): void {
       prev = e.ts;
       items.push({
         key: e.seq,
-        node: h('li.msg', { class: `msg from-${e.from}${e.kind ? ` kind-${e.kind}` : ''}`, 'data-seq': e.seq }, h('div.meta', {}, `${who} · ${when}`), h('div.text', {}, e.text)),
+        node: h('li.msg', { class: `msg from-${e.from}${e.kind ? ` kind-${e.kind}` : ''}`, 'data-seq': e.seq }, h('div.meta', {}, `${who} · ${when}`), e.text ? h('div.text', {}, e.text) : null, e.card ? cardBox(e.card) : null, ...(e.attachments ?? []).map(attachmentBox)),
       });
     }
     for (const n of st.notices) items.push({ key: n.afterSeq + 0.5, node: h('li.notice', {}, n.text) });

@@ -19,6 +19,27 @@ export function h<K extends keyof HTMLElementTagNameMap>(spec: K | `${K}.${strin
   return el;
 }
 
+/** A product or order card of a message (PROTOCOL v1.1 `card`). */
+export function cardBox(c: { kind: string; id: string; title: string; price?: number | string; imageUrl?: string; url?: string; status?: string }): HTMLElement {
+  const img = c.imageUrl && /^https?:|^\//.test(c.imageUrl) ? h('img', { src: c.imageUrl, alt: '', loading: 'lazy', width: 56, height: 56 }) : null;
+  const title = c.url && /^https?:|^\//.test(c.url) ? h('a', { href: c.url, target: '_blank', rel: 'noopener noreferrer' }, c.title) : h('b', {}, c.title);
+  return h(
+    'div.card-box',
+    { 'data-kind': c.kind, 'data-id': c.id },
+    img,
+    h('div', {}, title, c.price !== undefined ? h('div.price', {}, `¥ ${c.price}`) : null, h('div.muted.small', {}, c.status ? `${c.id} · ${c.status}` : c.id)),
+  );
+}
+
+/** An uploaded file of a message: the image when the server gives its `url`, else its name and size. */
+export function attachmentBox(a: { id: string; contentType: string; name?: string; size: number; url?: string }): HTMLElement {
+  const label = `${a.name ?? a.id} · ${Math.max(1, Math.round(a.size / 1024))} KB`;
+  if (a.url && a.contentType.startsWith('image/') && /^https?:|^\//.test(a.url)) {
+    return h('a.attachment', { href: a.url, target: '_blank', rel: 'noopener noreferrer', title: label }, h('img', { src: a.url, alt: a.name ?? '', loading: 'lazy' }));
+  }
+  return h('span.attachment.muted.small', { 'data-id': a.id }, label);
+}
+
 export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
   const el = document.getElementById(id);
   if (!el) throw new Error(`#${id} missing from the page`);
