@@ -102,7 +102,7 @@ describe('ops dashboard', () => {
       expect(await ops.locator('#agent-shop').inputValue()).toBe(SHOP);
       const agentRow = ops.locator('#agents tbody tr[data-agent="ops-agent"]');
       await see(ops, '#agents tbody tr[data-agent="ops-agent"] .status[data-status="ready"]', '接待中');
-      expect(await agentRow.locator('td').nth(2).textContent()).toContain('bargaining');
+      expect(await agentRow.locator('td').nth(2).textContent()).toContain('优惠咨询'); // bots.roleNames of the config
       expect(await agentRow.locator('td').nth(3).textContent()).toBe('0/2');
       await agentRow.locator('button.away').click();
       await see(ops, '#agents tbody tr[data-agent="ops-agent"] .status[data-status="away"]');

@@ -77,6 +77,12 @@ let agentsShop = '';
 let agentsKey = '';
 let shops: string[] = [];
 let cfg: ConfigState | null = null;
+
+/** A role as the config names it (`bots.roleNames`); the id until the config is loaded. */
+function roleLabel(role: string): string {
+  const names = (cfg?.config.bots as { roleNames?: Record<string, string> } | undefined)?.roleNames;
+  return names && Object.hasOwn(names, role) ? names[role]! : role;
+}
 let dirty = false;
 let applying = false;
 
@@ -229,7 +235,7 @@ function renderQueues(): void {
           'tr',
           { 'data-shop': r.shop, 'data-role': r.role },
           h('td', {}, r.shop),
-          h('td', {}, h('span.role-tag', {}, r.role)),
+          h('td', {}, h('span.role-tag', { title: r.role }, roleLabel(r.role))),
           h(`td.num.depth${r.q && r.q.depth > 0 ? '.busy' : ''}`, {}, r.q ? String(r.q.depth) : '—'),
           h(`td.num.wait${(r.q?.oldestWaitSeconds ?? 0) >= 60 ? '.level-poor' : ''}`, {}, fmtWait(r.q?.oldestWaitSeconds ?? null)),
           shareCell(r.sl?.firstResponse, 0.9),
@@ -289,7 +295,7 @@ function renderAgents(): void {
         { 'data-agent': a.id },
         h('td', {}, a.id),
         h('td', {}, h(`span.status.status-${a.status}`, { 'data-status': a.status }, a.status === 'ready' || a.status === 'away' || a.status === 'offline' ? t(`ops.status.${a.status}`) : a.status)),
-        h('td', {}, ...a.roles.flatMap((r) => [h('span.role-tag', {}, r), ' '])),
+        h('td', {}, ...a.roles.flatMap((r) => [h('span.role-tag', { title: r }, roleLabel(r)), ' '])),
         h(`td.num${a.load >= a.capacity && a.capacity > 0 ? '.level-fair' : ''}`, { title: `${a.sessions.length} chats, ${a.offers.length} offers` }, `${a.load}/${a.capacity}`),
         h('td.num', { title: `${a.ratingCount} ratings` }, a.ratingCount ? `${(a.ratingSum / a.ratingCount).toFixed(1)} ★` : '—', a.ratingCount ? h('span.muted.small', {}, ` (${a.ratingCount})`) : null),
         h(`td.num${a.replyMisses > 0 ? '.level-poor' : ''}`, {}, String(a.replyMisses)),
