@@ -216,6 +216,13 @@ describe('resolveShop', () => {
     expect(botTexts(resolveShop(config, 's1'), 'pre-sale').busy).toBe('pre busy');
   });
 
+  it('names a shop by its displayName, else the global shop.displayName, never by its id', () => {
+    const c = parseConfig({ shop: { displayName: '小店' }, shops: { s1: { displayName: '示例旗舰店' } } });
+    expect(resolveShop(c, 's1').displayName).toBe('示例旗舰店');
+    expect(resolveShop(c, 's2').displayName).toBe('小店');
+    expect(resolveShop(parseConfig({}), 's2').displayName).toBe('本店');
+  });
+
   it('fillText fills known placeholders and leaves the rest', () => {
     expect(fillText('{shop}: 前面{position}位，约{eta}', { shop: '小店', position: 3, eta: '2分钟' })).toBe('小店: 前面3位，约2分钟');
     expect(fillText('{position}/{eta}/{who}/{shop}', { shop: 's', position: 0 })).toBe('0/{eta}/{who}/s');

@@ -53,7 +53,7 @@ describe('ops dashboard', () => {
   it('is served at /ops/ and linked from /', async () => {
     const res = await fetch(`${web.g.http}/ops/`);
     expect(res.status).toBe(200);
-    expect(await res.text()).toContain('ops dashboard');
+    expect(await res.text()).toContain('运营看板');
     expect(await (await fetch(`${web.g.http}/`)).text()).toContain('href="./ops/"');
   });
 
@@ -65,7 +65,7 @@ describe('ops dashboard', () => {
       await see(signin, '#signin-form');
       await signin.locator('#token-input').fill(await web.g.token({ sub: 'someone', kind: 'agent' }));
       await signin.locator('#signin-form button[type=submit]').click();
-      await see(signin, '#signin-error', 'agent token');
+      await see(signin, '#signin-error', '这是客服令牌');
       await signin.context().close();
 
       const adminToken = await web.g.token({ sub: 'ops-1', kind: 'admin', shop: SHOP, scope: 'platform' });
@@ -73,7 +73,7 @@ describe('ops dashboard', () => {
       await see(ops, '#conn[data-state="open"]');
       expect(ops.url()).not.toContain('token=');
       await see(ops, '#who', 'ops-1');
-      await see(ops, '#queues-updated', /last updated \d/);
+      await see(ops, '#queues-updated', /\d\d:\d\d/);
       expect(await ops.locator(`${row(SHOP, 'after-sale')} td.depth`).count()).toBe(0);
 
       // An agent of the shop, ready for another role, so the buyer below stays queued.
@@ -101,11 +101,11 @@ describe('ops dashboard', () => {
       // Agents of the shop (the token's shop is picked); set the agent away.
       expect(await ops.locator('#agent-shop').inputValue()).toBe(SHOP);
       const agentRow = ops.locator('#agents tbody tr[data-agent="ops-agent"]');
-      await see(ops, '#agents tbody tr[data-agent="ops-agent"] .status', 'ready');
-      expect(await agentRow.locator('td').nth(2).textContent()).toContain('bargaining');
+      await see(ops, '#agents tbody tr[data-agent="ops-agent"] .status[data-status="ready"]', '接待中');
+      expect(await agentRow.locator('td').nth(2).textContent()).toContain('优惠咨询'); // bots.roleNames of the config
       expect(await agentRow.locator('td').nth(3).textContent()).toBe('0/2');
       await agentRow.locator('button.away').click();
-      await see(ops, '#agents tbody tr[data-agent="ops-agent"] .status', 'away');
+      await see(ops, '#agents tbody tr[data-agent="ops-agent"] .status[data-status="away"]');
       expect(await agent.next('status')).toMatchObject({ status: 'away' });
       expect(await agentRow.locator('button.away').isDisabled()).toBe(true);
 

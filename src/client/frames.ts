@@ -16,6 +16,10 @@ export interface TranscriptEvent {
   role?: string;
   /** e.g. `"rating_invite"` on the bot line that asks for a rating (optional, newer servers). */
   kind?: string;
+  /** A product or order card (PROTOCOL v1.1). */
+  card?: { kind: 'product' | 'order'; id: string; title: string; price?: number | string; imageUrl?: string; url?: string; status?: string };
+  /** Uploaded images (PROTOCOL v1.1), at most 4. */
+  attachments?: { id: string; contentType: string; name?: string; size: number; url?: string }[];
 }
 
 export interface Handover {
@@ -72,6 +76,8 @@ export function toEvent(f: TranscriptEvent): TranscriptEvent {
   const e: TranscriptEvent = { seq: f.seq, from: f.from, text: f.text, ts: f.ts };
   if (f.role) e.role = f.role;
   if (f.kind) e.kind = f.kind;
+  if (f.card) e.card = f.card;
+  if (f.attachments) e.attachments = f.attachments;
   return e;
 }
 

@@ -171,6 +171,8 @@ export const botsOverrideSchema = z
 export const shopOverrideSchema = z
   .object({
     intent: intentSchema.optional(),
+    /** The shop's name as buyers and agents see it (`{shop}` in bot texts); the global `shop.displayName` when unset. */
+    displayName: z.string().min(1).max(64).optional(),
     defaultRole: z.string().optional(),
     bots: botsOverrideSchema.optional(),
     moderation: moderationSchema.optional(),

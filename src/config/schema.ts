@@ -161,6 +161,13 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    shop: z
+      .object({
+        /** How a shop is named to buyers and agents when `shops.<id>.displayName` does not name it; a shop id is never shown. */
+        displayName: z.string().min(1).max(64).default('本店'),
+      })
+      .strict()
+      .prefault({}),
     /** Per-shop overrides, by shop id. */
     shops: z.record(z.string(), shopOverrideSchema).default({}),
     sessions: z

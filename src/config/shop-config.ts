@@ -4,6 +4,8 @@ import type { BotTexts, BotsConfig, IntentConfig, ModerationConfig, ShopOverride
 /** The effective intent/bots/moderation settings of one shop: global config + `shops.<id>`. */
 export interface ShopConfig {
   shop: string;
+  /** What `{shop}` prints and the pages show: never the id. */
+  displayName: string;
   intent: IntentConfig;
   defaultRole: string;
   bots: BotsConfig;
@@ -38,6 +40,7 @@ function compute(config: Config, shop: string): ShopConfig {
   const o: ShopOverride | undefined = Object.hasOwn(config.shops, shop) ? config.shops[shop] : undefined;
   return {
     shop,
+    displayName: o?.displayName ?? config.shop.displayName,
     intent: o?.intent ?? config.intent,
     defaultRole: o?.defaultRole ?? config.routing.defaultRole,
     bots: o?.bots ? mergeBots(config.bots, o.bots) : config.bots,

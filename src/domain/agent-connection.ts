@@ -63,7 +63,17 @@ export class AgentConnection {
     const view = await this.d.store.agentConnect(this.shop, this.agentId, this.connId, this.d.now(), this.allowedRoles);
     this.svc.router.cancelGrace(this.shop, this.agentId);
     for (const sid of view.sessions) this.delivery.follow(sid);
-    this.send(encode({ type: 'welcome', agentId: this.agentId, sessions: view.sessions, quickReplies: this.d.config().workbench.quickReplies }));
+    const sc = resolveShop(this.d.config(), this.shop);
+    this.send(
+      encode({
+        type: 'welcome',
+        agentId: this.agentId,
+        sessions: view.sessions,
+        quickReplies: this.d.config().workbench.quickReplies,
+        shopName: sc.displayName,
+        roleNames: sc.bots.roleNames,
+      }),
+    );
     // Offers made while the agent was away from this tab are still live: show them again.
     for (const sid of view.offers) {
       const s = await this.d.store.getSession(this.shop, sid);
@@ -195,7 +205,7 @@ export class AgentConnection {
     if (!this.d.config().routing.roles.includes(toRole)) throw new PeakError('bad_frame', `toRole: unknown role "${toRole}"`);
     const { offerTimeoutMs, transferBoostMs } = this.d.config().routing;
     const sc = resolveShop(this.d.config(), this.shop);
-    const line = fillText(botTexts(sc, toRole).handover, { shop: this.shop, role: roleName(sc, toRole) });
+    const line = fillText(botTexts(sc, toRole).handover, { shop: sc.displayName, role: roleName(sc, toRole) });
     // One atomic step: the queue, the agent's capacity, `handover` and the bot's line.
     const r = await this.d.store.transfer(this.shop, sessionId, this.agentId, toRole, note, this.d.now(), {
       excludeMs: offerTimeoutMs,

@@ -1,3 +1,4 @@
+import { resolveShop } from '../config/shop-config.ts';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { PeakError, isPeakError } from '../protocol/errors.ts';
@@ -76,7 +77,8 @@ export class BuyerConnection {
     this.withAgent = false;
     this.delivery.follow(opened.sessionId);
     if (opened.created) this.log.info({ sessionId: opened.sessionId }, 'session opened');
-    this.send(encode({ type: 'welcome', sessionId: opened.sessionId, lastSeq: opened.lastSeq }));
+    const sc = resolveShop(this.d.config(), this.shop);
+    this.send(encode({ type: 'welcome', sessionId: opened.sessionId, lastSeq: opened.lastSeq, shopName: sc.displayName, roleNames: sc.bots.roleNames }));
     if (!opened.created) await this.rejoinQueue(opened.sessionId);
   }
 

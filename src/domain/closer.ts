@@ -24,21 +24,22 @@ export class Closer {
   }
 
   /** The session as it is now, and the bot texts of its shop and role. */
-  private async read(shop: string, sessionId: string): Promise<{ s: SessionView | null; t: BotTexts }> {
+  private async read(shop: string, sessionId: string): Promise<{ s: SessionView | null; t: BotTexts; name: string }> {
     const s = await this.d.store.getSession(shop, sessionId);
-    return { s, t: botTexts(resolveShop(this.d.config(), shop), s?.role ?? '') };
+    const sc = resolveShop(this.d.config(), shop);
+    return { s, t: botTexts(sc, s?.role ?? ''), name: sc.displayName };
   }
 
   /** The agent ends the chat: rating invite (or goodbye when rating is off). */
   async agentClose(shop: string, sessionId: string, agentId: string): Promise<void> {
-    const { s, t } = await this.read(shop, sessionId);
+    const { s, t, name } = await this.read(shop, sessionId);
     if (!s) throw new PeakError('unknown_session', `no session ${sessionId}`);
     const { retentionMs, rateWindowMs } = this.d.config().sessions;
     const r = await this.d.store.close(shop, sessionId, agentId, 'agent_closed', this.d.now(), {
       retentionMs,
       rateWindowMs,
-      invite: fillText(t.ratingInvite, { shop }),
-      goodbye: fillText(t.goodbye, { shop }),
+      invite: fillText(t.ratingInvite, { shop: name }),
+      goodbye: fillText(t.goodbye, { shop: name }),
     });
     this.d.logger.info({ shop, sessionId, agentId, role: r.role, state: r.state }, r.state === 'closing' ? 'session closing, rating invited' : 'session closed');
     this.plan.handled(shop, r.role, sessionId);
@@ -58,8 +59,8 @@ export class Closer {
    * started talking again. Returns the session as it was before, when this call ended it.
    */
   async finish(shop: string, sessionId: string, onlyDue: boolean): Promise<SessionView | null> {
-    const { s, t } = await this.read(shop, sessionId);
-    const goodbye = fillText(t.goodbye, { shop });
+    const { s, t, name } = await this.read(shop, sessionId);
+    const goodbye = fillText(t.goodbye, { shop: name });
     const r = await this.d.store.finishClosing(shop, sessionId, this.d.now(), { retentionMs: this.d.config().sessions.retentionMs, goodbye, onlyDue });
     if (!r) return null;
     this.d.logger.info({ shop, sessionId, buyerId: r.buyerId, reason: r.reason }, 'session closed');
@@ -69,8 +70,8 @@ export class Closer {
 
   /** Closes a chat whose buyer has been silent since before `silentSince`, if it still is. */
   async idle(shop: string, sessionId: string, silentSince: number): Promise<void> {
-    const { t } = await this.read(shop, sessionId);
-    const line: BotLine = { text: fillText(t.idleClose, { shop }), kind: 'idle_close' };
+    const { t, name } = await this.read(shop, sessionId);
+    const line: BotLine = { text: fillText(t.idleClose, { shop: name }), kind: 'idle_close' };
     const r = await this.d.store.idleClose(shop, sessionId, this.d.now(), silentSince, { retentionMs: this.d.config().sessions.retentionMs, line });
     if (!r) return;
     this.d.logger.info({ shop, sessionId, buyerId: r.buyerId, agentId: r.agentId, role: r.role }, 'idle session closed');
@@ -89,9 +90,9 @@ export class Closer {
 
   /** Ops end a chat in any unfinished state; the buyer gets the goodbye. */
   async end(shop: string, sessionId: string, reason: string, by: string): Promise<void> {
-    const { s, t } = await this.read(shop, sessionId);
+    const { s, t, name } = await this.read(shop, sessionId);
     if (!s) throw new PeakError('unknown_session', `no session ${sessionId}`);
-    const line: BotLine = { text: fillText(t.goodbye, { shop }), kind: 'goodbye' };
+    const line: BotLine = { text: fillText(t.goodbye, { shop: name }), kind: 'goodbye' };
     const r = await this.d.store.endSession(shop, sessionId, reason, this.d.now(), { retentionMs: this.d.config().sessions.retentionMs, line });
     this.d.logger.info({ shop, sessionId, buyerId: r.buyerId, agentId: r.agentId, role: r.role, reason, by }, 'session closed by ops');
     if (s.state === 'assigned') this.plan.handled(shop, r.role, sessionId);

@@ -65,7 +65,7 @@ export class Ops {
     if (!this.d.config().routing.roles.includes(toRole)) throw new PeakError('bad_frame', `toRole: unknown role "${toRole}"`);
     const { offerTimeoutMs, transferBoostMs } = this.d.config().routing;
     const sc = resolveShop(this.d.config(), shop);
-    const line = fillText(botTexts(sc, toRole).handover, { shop, role: roleName(sc, toRole) });
+    const line = fillText(botTexts(sc, toRole).handover, { shop: sc.displayName, role: roleName(sc, toRole) });
     const r = await this.d.store.transfer(shop, sessionId, actor, toRole, note, this.d.now(), {
       excludeMs: offerTimeoutMs,
       boostMs: transferBoostMs,

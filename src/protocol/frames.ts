@@ -82,7 +82,11 @@ export const messageOut = z.object({
 });
 export type MessageOut = z.infer<typeof messageOut>;
 
-export const buyerWelcomeOut = z.object({ type: z.literal('welcome'), sessionId, lastSeq: seq });
+/** How the shop and its roles are named on the pages (config `shops.<id>.displayName` / `shop.displayName`, `bots.roleNames`). */
+const shopName = z.string().min(1).max(64);
+const roleNames = z.record(z.string(), z.string());
+
+export const buyerWelcomeOut = z.object({ type: z.literal('welcome'), sessionId, lastSeq: seq, shopName: shopName.optional(), roleNames: roleNames.optional() });
 export const ackOut = z.object({ type: z.literal('ack'), clientMsgId, seq: z.number().int().min(1) });
 export const queueOut = z.object({
   type: z.literal('queue'),
@@ -107,6 +111,8 @@ export const agentWelcomeOut = z.object({
   sessions: z.array(sessionId),
   /** Canned phrases per role for the workbench (config `workbench.quickReplies`). */
   quickReplies: z.record(z.string(), z.array(z.string())).optional(),
+  shopName: shopName.optional(),
+  roleNames: roleNames.optional(),
 });
 export const offerOut = z.object({
   type: z.literal('offer'),

@@ -14,6 +14,8 @@ export interface WebHarnessOptions {
   viewport: { width: number; height: number };
   /** Console errors the pages are expected to log (Chromium logs failed requests the page handles). A missing favicon never counts. */
   expectedConsoleError?: RegExp;
+  /** Config over config/default.json for the gateway. */
+  config?: Record<string, unknown>;
 }
 
 export interface WebHarness {
@@ -22,7 +24,7 @@ export interface WebHarness {
   /** Uncaught errors and unexpected console errors of every page opened: a test expects none. */
   readonly pageErrors: string[];
   /** Opens `path` in a fresh browser context (its own sessionStorage); `name` labels its errors. */
-  open(path: string, name: string): Promise<Page>;
+  open(path: string, name: string, viewport?: { width: number; height: number }): Promise<Page>;
   /** Closes `c` in afterAll, before the gateway stops. */
   track<T extends { close(): Promise<unknown> }>(c: T): T;
 }
@@ -39,7 +41,7 @@ export function useWebHarness(opts: WebHarnessOptions): WebHarness {
     // Chromium first: a machine without it should fail fast with the install hint.
     browser = await launchChromium();
     [redis] = await Promise.all([startRedis(), buildWebPages()]);
-    g = await startGateway({ redisUrl: redis.url });
+    g = await startGateway({ redisUrl: redis.url, ...(opts.config ? { config: opts.config } : {}) });
   }, 45_000);
 
   afterAll(async () => {
@@ -56,8 +58,8 @@ export function useWebHarness(opts: WebHarnessOptions): WebHarness {
       return g;
     },
     pageErrors,
-    async open(path, name) {
-      const context = await browser!.newContext({ viewport: opts.viewport });
+    async open(path, name, viewport) {
+      const context = await browser!.newContext({ viewport: viewport ?? opts.viewport });
       contexts.push(context);
       const page = await context.newPage();
       page.setDefaultTimeout(8_000);

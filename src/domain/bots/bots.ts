@@ -42,14 +42,14 @@ export class Bots {
   async reply(shop: string, sessionId: string, role: string, opts: { greet: boolean; faq?: FaqEntry | undefined }): Promise<void> {
     const sc = resolveShop(this.d.config(), shop);
     if (opts.greet) {
-      await this.say(shop, sessionId, fillText(botTexts(sc, role).greeting, { shop }), 'reply', role);
+      await this.say(shop, sessionId, fillText(botTexts(sc, role).greeting, { shop: sc.displayName }), 'reply', role);
       const now = this.d.now();
       for (const c of sc.bots.campaigns) {
         if (Date.parse(c.from) <= now && now < Date.parse(c.to) && (!c.roles || c.roles.includes(role))) {
-          await this.say(shop, sessionId, fillText(c.text, { shop }), 'reply', role);
+          await this.say(shop, sessionId, fillText(c.text, { shop: sc.displayName }), 'reply', role);
         }
       }
     }
-    if (opts.faq) await this.say(shop, sessionId, fillText(opts.faq.answer, { shop }), 'reply', role);
+    if (opts.faq) await this.say(shop, sessionId, fillText(opts.faq.answer, { shop: sc.displayName }), 'reply', role);
   }
 }

@@ -131,7 +131,7 @@ export class WaitingRoom {
       const said = await this.bots.say(
         w.shop,
         sessionId,
-        fillText(texts.queueUpdate, { shop: w.shop, position, eta: formatEta(eta, texts.etaUnknown) }),
+        fillText(texts.queueUpdate, { shop: sc.displayName, position, eta: formatEta(eta, texts.etaUnknown) }),
         'proactive',
         w.role,
       );
@@ -142,7 +142,7 @@ export class WaitingRoom {
     }
     const { afterMs } = sc.bots.busy;
     if (!w.busyTold && afterMs > 0 && now - w.queuedAt >= afterMs) {
-      const said = await this.bots.say(w.shop, sessionId, fillText(texts.busy, { shop: w.shop }), 'proactive', w.role);
+      const said = await this.bots.say(w.shop, sessionId, fillText(texts.busy, { shop: sc.displayName }), 'proactive', w.role);
       if (said?.seq) w.busyTold = true;
     }
   }

@@ -1,77 +1,33 @@
 /**
- * Agent workbench: sign in with a token, go ready for roles, take offers, run several chats
- * in tabs. Survives reconnects and reloads: the SDK's AgentClient (src/client) resumes each
- * chat it still owns from the last seq shown, resends messages not yet acked (the same
- * clientMsgId, so the gateway stores them once) and goes `ready` again if it was; chats and
- * unsent messages are kept in sessionStorage and handed back to it after a reload.
+ * Agent workbench, the wiring: sign in, connect (the SDK's AgentClient resumes, resends and
+ * goes ready again after an outage), feed frames to state.ts, draw with view.ts, ring with
+ * alerts.ts. Chats, drafts and unsent messages are kept in sessionStorage, so a reload keeps
+ * them.
  */
 import { AgentClient } from '../../client/agent-client.ts';
 import { LineRefused } from '../../client/session-state.ts';
-import { byId, clock, h, keepAtBottom, onSend, persister, showStatus, toast } from '../shared/dom.ts';
-import {
-  DEFAULT_ROLES,
-  toEvent,
-  type AgentServerFrame,
-  type ErrorFrame,
-  type Handover,
-  type TranscriptEvent,
-} from '../../client/frames.ts';
+import { DEFAULT_ROLES } from '../../client/frames.ts';
+import { byId, onSend, persister, showStatus, toast } from '../shared/dom.ts';
+import { mountLangSwitch, t } from '../shared/i18n/index.ts';
 import { commonElements, gatewayUrl, refusedText, signIn } from '../shared/signin.ts';
 import type { Claims } from '../shared/token.ts';
+import { askNotifyOnce, badge, beep, muted, notify, setMuted } from './alerts.ts';
 import { quickRepliesFor, setQuickReplies } from './quick-replies.ts';
-
-interface Pending {
-  clientMsgId: string;
-  text: string;
-  ts: number;
-  failed?: string;
-}
-
-interface Chat {
-  id: string;
-  role: string;
-  events: Map<number, TranscriptEvent>;
-  pending: Pending[];
-  note?: string;
-  roleHistory?: string[];
-  handovers?: Handover[];
-  unread: number;
-  /** Why the chat ended, once it has. */
-  closed?: string;
-  transferredTo?: string;
-  draft: string;
-}
-
-interface Offer {
-  sessionId: string;
-  role: string;
-  expiresAt: number;
-  preview: TranscriptEvent[];
-  /** Local time the offer arrived, for the countdown bar's full width. */
-  receivedAt: number;
-  busy?: boolean;
-}
-
-interface Presence {
-  status: 'offline' | 'ready' | 'away';
-  roles: string[];
-  capacity: number;
-}
+import { activate, apply, buyerLabel, initialState, nextUnread, roleLabel, unreadTotal, type AgentFrame, type Chat, type Effect, type Pending, type Presence } from './state.ts';
+import { createView } from './view.ts';
 
 interface Saved {
-  chats: (Omit<Chat, 'events'> & { events: TranscriptEvent[] })[];
+  chats: (Omit<Chat, 'events'> & { events: Chat['events'] extends Map<number, infer E> ? E[] : never })[];
   active: string | null;
   presence: Presence;
 }
 
+mountLangSwitch('agent.title');
+
 let claims: Claims | null = null;
 let conn: AgentClient | null = null;
 let store: ReturnType<typeof persister<Saved>> | null = null;
-
-const chats = new Map<string, Chat>();
-const offers = new Map<string, Offer>();
-let active: string | null = null;
-let presence: Presence = { status: 'offline', roles: [], capacity: 3 };
+const s = initialState();
 let knownRoles: string[] = [...DEFAULT_ROLES];
 
 const el = {
@@ -84,7 +40,7 @@ const el = {
   presenceState: byId('presence-state'),
   offers: byId('offers'),
   offerCount: byId('offer-count'),
-  tabs: byId('tabs'),
+  chatList: byId('chat-list'),
   empty: byId('chat-empty'),
   chat: byId('chat'),
   title: byId('chat-title'),
@@ -94,6 +50,7 @@ const el = {
   closedBanner: byId('closed-banner'),
   live: byId('live-controls'),
   quick: byId('quick'),
+  buyerPanel: byId('buyer-panel'),
   composer: byId<HTMLFormElement>('composer'),
   text: byId<HTMLTextAreaElement>('text'),
   transferForm: byId<HTMLFormElement>('transfer-form'),
@@ -102,474 +59,215 @@ const el = {
   closeChat: byId<HTMLButtonElement>('close-chat'),
   blockForm: byId<HTMLFormElement>('block-form'),
   blockReason: byId<HTMLInputElement>('block-reason'),
+  mute: byId<HTMLButtonElement>('mute'),
+  helpButton: byId<HTMLButtonElement>('help-button'),
+  help: byId<HTMLDialogElement>('help'),
 };
 
-const short = (id: string) => (id.length > 10 ? `${id.slice(0, 8)}…` : id);
-const openChats = () => [...chats.values()].filter((c) => !c.closed);
+const activeChat = (): Chat | undefined => (s.active ? s.chats.get(s.active) : undefined);
+
+const view = createView(s, el, {
+  accept,
+  decline: (o) => {
+    if (!conn?.decline(o.sessionId)) return toast(t('agent.toast.offline'), 'error');
+    s.offers.delete(o.sessionId);
+    view.schedule('offers', 'presence');
+    updateBadge();
+  },
+  activate: open,
+  dismiss: (id) => {
+    s.chats.delete(id);
+    if (s.active === id) s.active = [...s.chats.values()].find((c) => !c.closed)?.id ?? [...s.chats.keys()][0] ?? null;
+    changed('list', 'chat');
+  },
+  retry: (chat, p) => {
+    delete p.failed;
+    if (conn) track(chat, p, conn.say(chat.id, p.text, p.clientMsgId).acked);
+    changed('chat');
+  },
+  edit: (chat, p) => {
+    chat.pending.splice(chat.pending.indexOf(p), 1);
+    el.text.value = p.text;
+    el.text.focus();
+    changed('chat');
+  },
+  discard: (chat, p) => {
+    chat.pending.splice(chat.pending.indexOf(p), 1);
+    changed('chat');
+  },
+  insertQuick,
+  // The buyer's past sessions (PROTOCOL v1.1), asked when a chat is first shown; see wantHistory.
+  askHistory: (id) => conn?.send({ type: 'history', sessionId: id } as never),
+  pastSession: (_chat, id) => {
+    // The transcript of a past session comes from the same `history` answer once the server sends it; nothing else to ask yet.
+    if (id) toast(id);
+  },
+}, () => knownRoles);
+
+function changed(...parts: Parameters<typeof view.schedule>): void {
+  view.schedule(...parts);
+  updateBadge();
+  save();
+}
 
 // ---------------------------------------------------------------- start
 
-/** Signed in (see the end of this file): restore what this tab held and connect. */
 function start(token: string, signedIn: Claims): void {
   claims = signedIn;
   if (claims.roles?.length) knownRoles = [...new Set([...claims.roles, ...DEFAULT_ROLES])];
   store = persister<Saved>(`peakdesk.agent.state.${claims.shop}.${claims.sub}`);
   restore();
   renderRoles();
-  renderAll();
+  view.schedule('presence', 'offers', 'list', 'chat');
   conn = new AgentClient({
     url: gatewayUrl(''),
     token: () => token,
-    onFrame,
-    onStatus: (s) => {
-      showStatus(el.conn, s);
-      if (s.state === 'refused') signin.show(refusedText(s, 'agent'));
-      if (s.state === 'waiting') for (const o of offers.values()) o.busy = false;
+    onFrame: (f) => onFrame(f as unknown as AgentFrame),
+    onStatus: (st) => {
+      showStatus(el.conn, st);
+      if (st.state === 'refused') signin.show(refusedText(st, 'agent'));
+      if (st.state === 'waiting') for (const o of s.offers.values()) o.busy = false;
     },
   });
-  const open = [...chats.values()].filter((c) => !c.closed);
+  const open = [...s.chats.values()].filter((c) => !c.closed);
   conn.restore(open.map((c) => [c.id, c.events.keys()] as [string, Iterable<number>]));
   for (const chat of open) for (const p of chat.pending) if (!p.failed) track(chat, p, conn.say(chat.id, p.text, p.clientMsgId).acked);
-  if (presence.status === 'ready') conn.ready(presence.roles, presence.capacity);
+  if (s.presence.status === 'ready') conn.ready(s.presence.roles, s.presence.capacity);
   conn.start();
-  setInterval(tickOffers, 250);
-  (window as unknown as { __peakdesk: unknown }).__peakdesk = { drop: () => conn?.drop(), chats, offers };
+  setInterval(tick, 1000);
+  (window as unknown as { __peakdesk: unknown }).__peakdesk = { drop: () => conn?.drop(), state: s, feed: onFrame };
 }
 
 function restore(): void {
   const saved = store!.load();
   if (!saved) return;
-  for (const c of saved.chats) chats.set(c.id, { ...c, events: new Map(c.events.map((e) => [e.seq, e])) });
-  active = saved.active && chats.has(saved.active) ? saved.active : null;
-  presence = saved.presence;
+  for (const c of saved.chats) s.chats.set(c.id, { ...c, events: new Map(c.events.map((e) => [e.seq, e])) });
+  s.active = saved.active && s.chats.has(saved.active) ? saved.active : null;
+  s.presence = saved.presence;
+  const chat = activeChat();
+  if (chat) el.text.value = chat.draft;
 }
 
 function save(): void {
   store?.save(() => ({
-    chats: [...chats.values()].map((c) => ({ ...c, events: [...c.events.values()] })),
-    active,
-    presence,
+    chats: [...s.chats.values()].map((c) => ({ ...c, events: [...c.events.values()] })),
+    active: s.active,
+    presence: s.presence,
   }));
+}
+
+function tick(): void {
+  const now = Date.now();
+  let dropped = false;
+  for (const o of s.offers.values()) if (now > o.expiresAt + 5000) dropped = s.offers.delete(o.sessionId);
+  if (dropped) changed('offers', 'presence');
+  view.tick(now);
+}
+
+let badgeTimer: ReturnType<typeof setTimeout> | undefined;
+
+/** Coalesced (a burst of lines redraws it once); a timer, not an animation frame, as those stop while the page is hidden. */
+function updateBadge(): void {
+  if (badgeTimer) return;
+  badgeTimer = setTimeout(() => {
+    badgeTimer = undefined;
+    const n = s.offers.size + unreadTotal(s);
+    badge(n, t('agent.title'), t('agent.docTitle', { n }));
+  }, 50);
 }
 
 // ---------------------------------------------------------------- frames
 
-function onFrame(f: AgentServerFrame): void {
+function onFrame(f: AgentFrame): void {
+  const effects = apply(s, f, { now: Date.now(), visible: !document.hidden });
+  for (const e of effects) effect(e);
+  if (f.type === 'welcome' && f.roleNames) renderRoles();
   switch (f.type) {
-    case 'welcome':
-      return onWelcome(f.sessions, f.quickReplies);
-    case 'offer':
-      offers.set(f.sessionId, { sessionId: f.sessionId, role: f.role, expiresAt: f.expiresAt, preview: f.preview.map(toEvent), receivedAt: Date.now() });
-      renderOffers();
-      renderPresence();
-      return;
-    case 'revoked':
-      if (offers.delete(f.sessionId)) toast(`Offer ${short(f.sessionId)} withdrawn (${f.reason})`);
-      renderOffers();
-      renderPresence();
-      return;
-    case 'assigned': {
-      offers.delete(f.sessionId);
-      const chat = chats.get(f.sessionId) ?? newChat(f.sessionId, f.role);
-      chat.role = f.role;
-      for (const e of f.transcript) chat.events.set(e.seq, toEvent(e));
-      chat.note = f.note;
-      chat.roleHistory = f.roleHistory;
-      chat.handovers = f.handovers;
-      delete chat.closed;
-      delete chat.transferredTo;
-      chats.set(f.sessionId, chat);
-      if (!active || chats.get(active)?.closed) active = f.sessionId;
-      else if (active !== f.sessionId) chat.unread = Math.max(chat.unread, 1);
-      renderAll();
-      return;
-    }
-    case 'message': {
-      const chat = chats.get(f.sessionId) ?? newChat(f.sessionId, f.role ?? '?');
-      chats.set(f.sessionId, chat);
-      if (chat.events.has(f.seq)) return; // replayed or raced: seen already
-      chat.events.set(f.seq, toEvent(f));
-      if (f.from !== 'agent' && (active !== f.sessionId || document.hidden)) chat.unread++;
-      if (active === f.sessionId) renderTranscript();
-      renderTabs();
-      save();
-      return;
-    }
+    case 'message':
     case 'ack':
-      for (const chat of chats.values()) {
-        const i = chat.pending.findIndex((p) => p.clientMsgId === f.clientMsgId);
-        if (i < 0) continue;
-        const [p] = chat.pending.splice(i, 1);
-        if (!chat.events.has(f.seq)) chat.events.set(f.seq, { seq: f.seq, from: 'agent', text: p!.text, ts: p!.ts, role: chat.role });
-        if (active === chat.id) renderTranscript();
-        save();
-        return;
-      }
-      return;
-    case 'session_closed': {
-      const chat = chats.get(f.sessionId);
-      if (!chat) return;
-      chat.closed = f.reason;
-      chat.pending = chat.pending.filter((p) => p.failed);
-      renderAll();
-      return;
-    }
-    case 'status':
-      // Ops changed it (admin API): offers stop until the agent goes ready again.
-      presence.status = f.status;
-      toast(f.status === 'away' ? 'Set away by ops: no new offers until you go ready' : 'Set ready by ops');
-      renderPresence();
-      save();
-      return;
-    case 'reply_overdue': {
-      const chat = chats.get(f.sessionId);
-      if (chat) chat.unread = Math.max(chat.unread, 1);
-      toast(`The buyer in ${short(f.sessionId)} has waited ${Math.round((Date.now() - f.waitingSince) / 60_000)} min for your reply`);
-      renderTabs();
-      return;
-    }
-    case 'error':
-      return onError(f);
+      view.schedule('list', s.active === ('sessionId' in f ? f.sessionId : s.active) ? 'transcript' : 'list');
+      break;
     case 'pong':
       return;
+    default:
+      view.schedule('presence', 'offers', 'list', 'chat');
   }
-}
-
-function newChat(id: string, role: string): Chat {
-  return { id, role, events: new Map(), pending: [], unread: 0, draft: '' };
-}
-
-/** Resumes, resends and going ready again are the client's; this is what the page shows. */
-function onWelcome(sessions: string[], quickReplies: unknown): void {
-  if (setQuickReplies(quickReplies)) renderChat();
-  const owned = new Set(sessions);
-  for (const chat of chats.values()) {
-    if (!chat.closed && !owned.has(chat.id)) {
-      chat.closed = 'no longer assigned to you';
-      chat.pending = [];
-    }
-  }
-  // Offers still live are sent again right after the welcome. One accepted just before the
-  // connection dropped may be ours now without its `assigned`: its role is known from the offer.
-  const offered = new Map([...offers.values()].map((o) => [o.sessionId, o.role]));
-  offers.clear();
-  for (const id of sessions) {
-    const chat = chats.get(id) ?? newChat(id, offered.get(id) ?? '?');
-    delete chat.closed;
-    chats.set(id, chat);
-  }
-  if (!active && sessions[0]) active = sessions[0];
-  renderAll();
-}
-
-function onError(f: ErrorFrame): void {
-  const ref = f.ref;
-  if (ref) {
-    for (const chat of chats.values()) {
-      const p = chat.pending.find((x) => x.clientMsgId === ref);
-      if (!p) continue;
-      // Refused for now (store down, rate limit): the client sends it again by itself.
-      if (f.code !== 'unavailable' && f.code !== 'rate_limited') {
-        p.failed = f.message;
-        toast(`Message not sent: ${f.message}`, 'error');
-        if (active === chat.id) renderTranscript();
-      }
-      return;
-    }
-    const offer = offers.get(ref);
-    if (offer) {
-      offers.delete(ref);
-      renderOffers();
-      toast(`Offer ${short(ref)} is no longer available (${f.code})`, 'error');
-      return;
-    }
-    const chat = chats.get(ref);
-    if (chat && (f.code === 'not_assigned' || f.code === 'unknown_session')) {
-      chat.closed = 'no longer assigned to you';
-      renderAll();
-      return;
-    }
-    if (chat) delete chat.transferredTo;
-    if (ref === 'ready') {
-      presence.status = 'offline';
-      renderPresence();
-      save();
-    }
-  }
-  toast(`${f.code}: ${f.message}`, 'error');
-}
-
-// ---------------------------------------------------------------- presence
-
-function renderRoles(): void {
-  const chosen = new Set(presence.roles.length ? presence.roles : (claims?.roles ?? knownRoles));
-  el.roles.querySelectorAll('label').forEach((l) => l.remove());
-  const allowed = claims?.roles ?? knownRoles;
-  for (const role of allowed) {
-    el.roles.append(h('label.check', {}, h('input', { type: 'checkbox', value: role, checked: chosen.has(role) }), role));
-  }
-  el.capacity.value = String(presence.capacity);
-}
-
-function sendReady(): void {
-  if (!conn?.ready(presence.roles, presence.capacity)) toast('Offline: will go ready once reconnected');
-}
-
-/** A line's fate when the client gives it up: refused for good (marked, with retry), or its chat ended. */
-function track(chat: Chat, p: Pending, acked: Promise<number>): void {
-  acked.catch((err: unknown) => {
-    if (!chat.pending.includes(p) || p.failed) return;
-    if (err instanceof LineRefused && err.code === 'session_gone') chat.pending.splice(chat.pending.indexOf(p), 1);
-    else p.failed = err instanceof Error ? err.message : String(err);
-    if (active === chat.id) renderTranscript();
-    save();
-  });
-}
-
-el.ready.addEventListener('click', () => {
-  const roles = [...el.roles.querySelectorAll<HTMLInputElement>('input:checked')].map((i) => i.value);
-  const capacity = Math.round(Number(el.capacity.value));
-  if (!roles.length) return toast('Pick at least one role', 'error');
-  if (!(capacity >= 1 && capacity <= 50)) return toast('Capacity is 1..50', 'error');
-  presence = { status: 'ready', roles, capacity };
-  sendReady();
-  renderPresence();
+  updateBadge();
   save();
-});
-
-el.away.addEventListener('click', () => {
-  presence.status = 'away';
-  conn?.away();
-  renderPresence();
-  save();
-});
-
-function renderPresence(): void {
-  const load = openChats().length + offers.size;
-  el.presenceState.textContent =
-    presence.status === 'ready'
-      ? `Ready for ${presence.roles.join(', ')} · ${load}/${presence.capacity} in use`
-      : presence.status === 'away'
-        ? `Away · no new offers · ${openChats().length} open chat(s)`
-        : 'Not ready: no offers yet';
-  el.ready.textContent = presence.status === 'ready' ? 'Update' : 'Go ready';
-  el.away.disabled = presence.status !== 'ready';
 }
 
-// ---------------------------------------------------------------- offers
-
-function renderOffers(): void {
-  el.offers.replaceChildren();
-  el.offerCount.hidden = offers.size === 0;
-  el.offerCount.textContent = String(offers.size);
-  if (!offers.size) {
-    el.offers.append(h('p.muted.small.empty-note', {}, 'No offers right now.'));
-    return;
-  }
-  for (const o of [...offers.values()].sort((a, b) => a.expiresAt - b.expiresAt)) {
-    const accept = h('button.primary.accept', { type: 'button', disabled: !!o.busy }, 'Accept');
-    const decline = h('button.decline', { type: 'button', disabled: !!o.busy }, 'Decline');
-    accept.addEventListener('click', () => {
-      if (!conn?.send({ type: 'accept', sessionId: o.sessionId })) return toast('Offline: cannot accept now', 'error');
-      o.busy = true;
-      renderOffers();
-    });
-    decline.addEventListener('click', () => {
-      if (!conn?.send({ type: 'decline', sessionId: o.sessionId })) return toast('Offline: cannot decline now', 'error');
-      offers.delete(o.sessionId);
-      renderOffers();
-      renderPresence();
-    });
-    el.offers.append(
-      h(
-        'div.offer',
-        { 'data-session': o.sessionId },
-        h('div.offer-head', {}, h('span.role-tag', {}, o.role), h('span.muted.small', {}, short(o.sessionId)), h('span.countdown', { 'data-expires': o.expiresAt }, '')),
-        h('div.bar', {}, h('div.bar-fill', { 'data-expires': o.expiresAt, 'data-span': Math.max(1000, o.expiresAt - o.receivedAt) })),
-        h('ol.preview', {}, ...o.preview.map((e) => h('li', { class: `from-${e.from}` }, h('b', {}, `${e.from}: `), e.text))),
-        h('div.row', {}, accept, decline),
-      ),
-    );
-  }
-  tickOffers();
-}
-
-/** Countdown text and bar of each offer; offers long past their expiry are dropped. */
-function tickOffers(): void {
-  const now = Date.now();
-  let dropped = false;
-  for (const o of offers.values()) {
-    if (now > o.expiresAt + 5000) {
-      offers.delete(o.sessionId);
-      dropped = true;
+function effect(e: Effect): void {
+  switch (e.kind) {
+    case 'notice':
+      return toast(t(e.key, e.vars), e.level);
+    case 'quickReplies':
+      setQuickReplies(e.value);
+      return;
+    case 'transcript':
+      if (e.sessionId === s.active) view.schedule('transcript');
+      return;
+    case 'offer': {
+      beep();
+      const first = e.offer.preview.find((x) => x.from === 'buyer') ?? e.offer.preview[0];
+      notify(t('agent.notify.title', { role: roleLabel(s, e.offer.role) }), t('agent.notify.body', { buyer: buyerLabel(e.offer), text: first?.text ?? '' }), e.offer.sessionId);
+      return;
     }
   }
-  if (dropped) {
-    renderOffers();
-    renderPresence();
-    return;
-  }
-  el.offers.querySelectorAll<HTMLElement>('.countdown').forEach((c) => {
-    const left = Number(c.dataset.expires) - now;
-    c.textContent = left > 0 ? `${Math.ceil(left / 1000)}s` : 'expiring…';
-    c.classList.toggle('urgent', left < 5000);
-  });
-  el.offers.querySelectorAll<HTMLElement>('.bar-fill').forEach((b) => {
-    const left = Number(b.dataset.expires) - now;
-    b.style.width = `${Math.max(0, Math.min(100, (left / Number(b.dataset.span)) * 100))}%`;
-  });
 }
 
-// ---------------------------------------------------------------- chats
+// ---------------------------------------------------------------- actions
 
-function activate(id: string): void {
-  const prev = active ? chats.get(active) : undefined;
+function accept(o: { sessionId: string; busy?: boolean }): void {
+  if (!conn?.accept(o.sessionId)) return toast(t('agent.toast.offline'), 'error');
+  o.busy = true;
+  view.schedule('offers');
+}
+
+function open(id: string): void {
+  const prev = activeChat();
   if (prev) prev.draft = el.text.value;
-  active = id;
-  const chat = chats.get(id);
-  if (chat) {
-    chat.unread = 0;
-    el.text.value = chat.draft;
-  }
-  renderAll();
+  activate(s, id);
+  el.text.value = activeChat()?.draft ?? '';
+  changed('list', 'chat');
+  view.flushNow();
   el.transcript.scrollTop = el.transcript.scrollHeight;
   el.text.focus();
 }
 
-function renderAll(): void {
-  renderPresence();
-  renderOffers();
-  renderTabs();
-  renderChat();
-  save();
+function insertQuick(text: string, send: boolean): void {
+  if (send) el.text.value = text;
+  else el.text.value = el.text.value ? `${el.text.value} ${text}` : text;
+  el.text.focus();
+  if (send) sendText();
+  else keepDraft();
 }
 
-function renderTabs(): void {
-  el.tabs.replaceChildren();
-  el.tabs.hidden = chats.size === 0;
-  let unread = 0;
-  for (const chat of chats.values()) {
-    unread += chat.unread;
-    const tab = h(
-      'button.tab',
-      { type: 'button', role: 'tab', 'aria-selected': String(chat.id === active), 'data-session': chat.id },
-      h('span.role-tag', {}, chat.role),
-      h('span', {}, short(chat.id)),
-      chat.unread ? h('span.badge.unread', {}, String(chat.unread)) : null,
-    );
-    if (chat.closed) tab.classList.add('closed');
-    tab.addEventListener('click', () => activate(chat.id));
-    if (chat.closed) {
-      const x = h('span.dismiss', { title: 'Remove this tab', role: 'button' }, '×');
-      x.addEventListener('click', (e) => {
-        e.stopPropagation();
-        chats.delete(chat.id);
-        if (active === chat.id) active = openChats()[0]?.id ?? [...chats.keys()][0] ?? null;
-        renderAll();
-      });
-      tab.append(x);
+function keepDraft(): void {
+  const chat = activeChat();
+  if (chat) {
+    chat.draft = el.text.value;
+    save();
+  }
+}
+
+/** A line's fate when the client gives it up: refused for good (marked), or its chat ended. */
+function track(chat: Chat, p: Pending, acked: Promise<number>): void {
+  acked.catch((err: unknown) => {
+    if (!chat.pending.includes(p) || p.failed) return;
+    if (err instanceof LineRefused && err.code === 'session_gone') chat.pending.splice(chat.pending.indexOf(p), 1);
+    else {
+      p.failed = err instanceof Error ? err.message : String(err);
+      if (err instanceof LineRefused) p.code = err.code;
     }
-    el.tabs.append(tab);
-  }
-  document.title = unread ? `(${unread}) peakdesk · agent workbench` : 'peakdesk · agent workbench';
-}
-
-function renderChat(): void {
-  const chat = active ? chats.get(active) : undefined;
-  el.empty.hidden = !!chat;
-  el.chat.hidden = !chat;
-  if (!chat) return;
-  el.title.textContent = `Chat ${short(chat.id)} · ${chat.role}`;
-  const route = chat.roleHistory?.length ? chat.roleHistory : chat.handovers?.length ? [chat.handovers[0]!.fromRole, ...chat.handovers.map((x) => x.toRole)] : [];
-  el.route.textContent = route.length > 1 ? `Route: ${route.join(' → ')}` : '';
-  renderHandover(chat);
-  renderTranscript();
-  el.closedBanner.hidden = !chat.closed;
-  el.live.hidden = !!chat.closed;
-  if (chat.closed) {
-    el.closedBanner.textContent =
-      chat.closed === 'transferred' ? `Transferred${chat.transferredTo ? ` to ${chat.transferredTo}` : ''}. This chat is read-only.` : `Chat ended (${chat.closed}). This chat is read-only.`;
-  }
-  el.quick.replaceChildren(
-    ...quickRepliesFor(chat.role).map((text) => {
-      const b = h('button.chip', { type: 'button', title: 'Insert into the reply (double-click sends)' }, text);
-      b.addEventListener('click', () => {
-        el.text.value = el.text.value ? `${el.text.value} ${text}` : text;
-        el.text.focus();
-      });
-      b.addEventListener('dblclick', () => {
-        el.text.value = text;
-        sendText();
-      });
-      return b;
-    }),
-  );
-  el.transferRole.replaceChildren(...knownRoles.filter((r) => r !== chat.role).map((r) => h('option', { value: r }, r)));
-}
-
-function renderHandover(chat: Chat): void {
-  const items: HTMLElement[] = [];
-  for (const x of chat.handovers ?? []) {
-    items.push(
-      h(
-        'li',
-        {},
-        h('b', {}, `${x.fromRole} → ${x.toRole}`),
-        h('span.muted.small', {}, ` ${x.agentId ? `by ${x.agentId} · ` : ''}${clock(x.ts)}`),
-        x.note ? h('blockquote', {}, x.note) : null,
-      ),
-    );
-  }
-  const showNote = chat.note && !(chat.handovers ?? []).some((x) => x.note === chat.note);
-  el.handover.hidden = !items.length && !showNote;
-  el.handover.replaceChildren(h('h3', {}, 'Handover'));
-  if (showNote) el.handover.append(h('p.note', {}, h('b', {}, 'Note from the previous agent: '), chat.note!));
-  if (items.length) el.handover.append(h('ol.handovers', {}, ...items));
-}
-
-function renderTranscript(): void {
-  const chat = active ? chats.get(active) : undefined;
-  if (!chat) return;
-  keepAtBottom(el.transcript, () => {
-    const events = [...chat.events.values()].sort((a, b) => a.seq - b.seq);
-    el.transcript.replaceChildren(
-      ...events.map((e) =>
-        h(
-          'li.msg',
-          { class: `msg from-${e.from}${e.kind ? ` kind-${e.kind}` : ''}`, 'data-seq': e.seq },
-          h('div.meta', {}, `${e.from === 'agent' ? `agent${e.role ? ` · ${e.role}` : ''}` : e.from} · ${clock(e.ts)} · #${e.seq}`),
-          h('div.text', {}, e.text),
-        ),
-      ),
-      ...chat.pending.map((p) => {
-        const li = h('li.msg', { class: 'msg from-agent pending' }, h('div.meta', {}, p.failed ? `not sent: ${p.failed}` : 'sending…'), h('div.text', {}, p.text));
-        if (p.failed) {
-          li.classList.add('failed');
-          const retry = h('button.link', { type: 'button' }, 'retry');
-          retry.addEventListener('click', () => {
-            delete p.failed;
-            if (conn) track(chat, p, conn.say(chat.id, p.text, p.clientMsgId).acked);
-            renderTranscript();
-          });
-          const drop = h('button.link', { type: 'button' }, 'discard');
-          drop.addEventListener('click', () => {
-            chat.pending.splice(chat.pending.indexOf(p), 1);
-            renderTranscript();
-            save();
-          });
-          li.append(h('div.meta', {}, retry, ' · ', drop));
-        }
-        return li;
-      }),
-    );
+    if (s.active === chat.id) view.schedule('chat');
+    save();
   });
 }
 
 function sendText(): void {
-  const chat = active ? chats.get(active) : undefined;
+  const chat = activeChat();
   const text = el.text.value.trim();
-  if (!chat || chat.closed || !text) return;
-  if (!conn) return;
+  if (!chat || chat.closed || !text || !conn) return;
   // Offline: it stays pending and goes out after the next welcome.
   const line = conn.say(chat.id, text);
   const p: Pending = { clientMsgId: line.clientMsgId, text, ts: Date.now() };
@@ -577,44 +275,129 @@ function sendText(): void {
   track(chat, p, line.acked);
   el.text.value = '';
   chat.draft = '';
-  renderTranscript();
+  changed('chat');
+  view.flushNow();
   el.transcript.scrollTop = el.transcript.scrollHeight;
-  save();
 }
 
-onSend(el.composer, el.text, sendText);
+function renderRoles(): void {
+  const chosen = new Set(s.presence.roles.length ? s.presence.roles : (claims?.roles ?? knownRoles));
+  el.roles.querySelectorAll('label').forEach((l) => l.remove());
+  for (const role of claims?.roles ?? knownRoles) {
+    const box = document.createElement('input');
+    box.type = 'checkbox';
+    box.value = role;
+    box.checked = chosen.has(role);
+    const label = document.createElement('label');
+    label.className = 'check';
+    label.append(box, roleLabel(s, role));
+    el.roles.append(label);
+  }
+  el.capacity.value = String(s.presence.capacity);
+}
 
-el.transferForm.addEventListener('submit', (e) => {
-  e.preventDefault();
-  const chat = active ? chats.get(active) : undefined;
+el.ready.addEventListener('click', () => {
+  askNotifyOnce();
+  const roles = [...el.roles.querySelectorAll<HTMLInputElement>('input:checked')].map((i) => i.value);
+  const capacity = Math.round(Number(el.capacity.value));
+  if (!roles.length) return toast(t('agent.toast.pickRole'), 'error');
+  if (!(capacity >= 1 && capacity <= 50)) return toast(t('agent.toast.capacity'), 'error');
+  s.presence = { status: 'ready', roles, capacity };
+  if (!conn?.ready(roles, capacity)) toast(t('agent.toast.offlineReady'));
+  changed('presence');
+});
+
+el.away.addEventListener('click', () => {
+  s.presence.status = 'away';
+  conn?.away();
+  changed('presence');
+});
+
+onSend(el.composer, el.text, sendText);
+el.text.addEventListener('input', keepDraft);
+
+function transfer(): void {
+  const chat = activeChat();
   const toRole = el.transferRole.value;
   if (!chat || chat.closed || !toRole) return;
   const note = el.transferNote.value.trim();
-  if (!conn?.send({ type: 'transfer', sessionId: chat.id, toRole, ...(note ? { note } : {}) })) return toast('Offline: cannot transfer now', 'error');
+  if (!conn?.transfer(chat.id, toRole, note || undefined)) return toast(t('agent.toast.offline'), 'error');
   chat.transferredTo = toRole;
   el.transferNote.value = '';
+}
+
+el.transferForm.addEventListener('submit', (e) => {
+  e.preventDefault();
+  transfer();
 });
 
 el.closeChat.addEventListener('click', () => {
-  const chat = active ? chats.get(active) : undefined;
+  const chat = activeChat();
   if (!chat || chat.closed) return;
-  if (!conn?.send({ type: 'close', sessionId: chat.id })) toast('Offline: cannot close now', 'error');
+  if (!confirm(t('agent.confirmClose', { buyer: buyerLabel(chat) }))) return;
+  if (!conn?.close(chat.id)) toast(t('agent.toast.offline'), 'error');
 });
 
 el.blockForm.addEventListener('submit', (e) => {
   e.preventDefault();
-  const chat = active ? chats.get(active) : undefined;
+  const chat = activeChat();
   const reason = el.blockReason.value.trim();
   if (!chat || chat.closed || !reason) return;
-  if (!conn?.send({ type: 'block', sessionId: chat.id, reason })) return toast('Offline: cannot block now', 'error');
+  if (!confirm(t('agent.confirmBlock', { buyer: buyerLabel(chat), reason }))) return;
+  if (!conn?.block(chat.id, reason)) return toast(t('agent.toast.offline'), 'error');
   el.blockReason.value = '';
 });
 
+function renderMute(): void {
+  el.mute.textContent = muted() ? t('agent.soundOff') : t('agent.soundOn');
+  el.mute.setAttribute('aria-pressed', String(!muted()));
+}
+el.mute.addEventListener('click', () => {
+  setMuted(!muted());
+  renderMute();
+});
+renderMute();
+
+el.helpButton.addEventListener('click', () => (el.help.open ? el.help.close() : el.help.showModal()));
+
+/**
+ * Shortcuts (shown in #help): Alt+A accept the oldest offer, Alt+N next unread chat,
+ * Alt+1..9 quick reply, Ctrl+Enter send, Alt+T transfer, F1 or Alt+/ this help.
+ */
+document.addEventListener('keydown', (e) => {
+  if (e.key === 'F1' || (e.altKey && e.key === '/')) {
+    e.preventDefault();
+    el.helpButton.click();
+    return;
+  }
+  if (e.ctrlKey && e.key === 'Enter') {
+    e.preventDefault();
+    sendText();
+    return;
+  }
+  if (!e.altKey || e.ctrlKey || e.metaKey) return;
+  const code = e.code;
+  if (code === 'KeyA') {
+    const o = [...s.offers.values()].filter((x) => !x.busy).sort((a, b) => a.expiresAt - b.expiresAt)[0];
+    if (o) accept(o);
+  } else if (code === 'KeyN') {
+    const id = nextUnread(s);
+    if (id) open(id);
+  } else if (code === 'KeyT') {
+    el.transferRole.focus();
+  } else if (/^Digit[1-9]$/.test(code)) {
+    const chat = activeChat();
+    const text = chat ? quickRepliesFor(chat.role)[Number(code.slice(5)) - 1] : undefined;
+    if (text) insertQuick(text, false);
+  } else return;
+  e.preventDefault();
+});
+
 document.addEventListener('visibilitychange', () => {
-  const chat = active ? chats.get(active) : undefined;
+  const chat = activeChat();
   if (!document.hidden && chat?.unread) {
     chat.unread = 0;
-    renderTabs();
+    changed('list');
   }
 });
 

@@ -7,7 +7,8 @@
  */
 import { BuyerClient } from '../../client/buyer-client.ts';
 import { LineRefused } from '../../client/session-state.ts';
-import { byId, clock, h, keepAtBottom, onSend, persister, showStatus, toast } from '../shared/dom.ts';
+import { attachmentBox, byId, cardBox, h, keepAtBottom, onSend, persister, showStatus, toast } from '../shared/dom.ts';
+import { mountLangSwitch, stamp, t } from '../shared/i18n/index.ts';
 import { toEvent, type BuyerServerFrame, type ErrorFrame, type TranscriptEvent } from '../../client/frames.ts';
 import { commonElements, gatewayUrl, refusedText, signIn } from '../shared/signin.ts';
 import type { Claims } from '../shared/token.ts';
@@ -46,6 +47,12 @@ let conn: BuyerClient | null = null;
 let store: ReturnType<typeof persister<Saved>> | null = null;
 let chosenScore = 0;
 
+mountLangSwitch('buyer.title');
+
+/** Role display names and the shop's name, from the welcome of a server that sends them. */
+let roleNames: Record<string, string> = {};
+const roleLabel = (r: string) => (Object.hasOwn(roleNames, r) ? roleNames[r]! : r);
+
 let st: State = { sessionId: null, events: new Map(), notices: [], pending: [] };
 
 const el = {
@@ -59,6 +66,7 @@ const el = {
   ratingDone: byId('rating-done'),
   composer: byId<HTMLFormElement>('composer'),
   text: byId<HTMLTextAreaElement>('text'),
+  shopName: byId('shop-name'),
 };
 const stars = el.rating.querySelector<HTMLElement>('.stars')!;
 const ratingSubmit = el.rating.querySelector<HTMLButtonElement>('button[type=submit]')!;
@@ -100,7 +108,10 @@ function notice(text: string): void {
 
 function onFrame(f: BuyerServerFrame): void {
   switch (f.type) {
-    case 'welcome':
+    case 'welcome': {
+      const extra = f as { roleNames?: Record<string, string>; shopName?: string };
+      if (extra.roleNames) roleNames = { ...extra.roleNames };
+      if (extra.shopName) el.shopName.textContent = extra.shopName;
       // The client resumes and resends by itself; a new conversation (the last one ended) starts a
       // clean transcript, and unsent lines go into it (see track()).
       if (st.sessionId !== f.sessionId) {
@@ -108,6 +119,7 @@ function onFrame(f: BuyerServerFrame): void {
         chosenScore = 0;
       }
       break;
+    }
     case 'ack': {
       const i = st.pending.findIndex((p) => p.clientMsgId === f.clientMsgId);
       if (i < 0) return;
@@ -132,7 +144,7 @@ function onFrame(f: BuyerServerFrame): void {
       break;
     case 'handover':
       if (f.sessionId !== st.sessionId) return;
-      notice(`Your chat was handed over from ${f.fromRole} to ${f.toRole}. Please hold on.`);
+      notice(t('buyer.handover', { from: roleLabel(f.fromRole), to: roleLabel(f.toRole) }));
       st.role = f.toRole;
       delete st.agentRole;
       delete st.queue;
@@ -141,7 +153,7 @@ function onFrame(f: BuyerServerFrame): void {
       if (f.sessionId !== st.sessionId) return;
       st.closed = f.reason;
       delete st.queue;
-      notice(f.reason === 'blocked' ? 'This chat was ended by the shop.' : 'The chat has ended. Write again any time to start a new one.');
+      notice(f.reason === 'blocked' ? t('buyer.closedBlocked') : t('buyer.closed'));
       break;
     case 'error':
       onError(f);
@@ -172,50 +184,58 @@ function track(p: Pending, acked: Promise<number>): void {
 function onError(f: ErrorFrame): void {
   if (f.code === 'blocked') {
     conn?.stop();
-    el.statusLine.textContent = 'You cannot chat with this shop right now.';
+    el.statusLine.textContent = t('buyer.status.blocked');
     toast(f.message, 'error');
     return;
   }
   if (f.ref === 'rate') {
     if (f.code === 'bad_state') st.rated = st.rated ?? -1;
-    toast(`Rating not saved: ${f.message}`, 'error');
+    toast(t('buyer.rateNotSaved', { why: f.message }), 'error');
     return;
   }
   // A line refused for now (store down, rate limit) goes again by itself; one refused for good
   // is marked by track().
   if (f.ref && st.pending.some((x) => x.clientMsgId === f.ref) && (f.code === 'unavailable' || f.code === 'rate_limited')) return;
-  toast(`${f.code}: ${f.message}`, 'error');
+  toast(t('common.error', { code: f.code, message: f.message }), 'error');
 }
 
 // ---------------------------------------------------------------- render
 
 function statusText(): string {
-  if (st.closed) return 'Chat ended';
-  if (st.agentRole) return `You are chatting with our ${st.agentRole} team`;
-  if (st.queue) return 'Waiting for an agent';
-  return st.sessionId ? 'Ask us anything' : '';
+  if (st.closed) return t('buyer.status.ended');
+  if (st.agentRole) return t('buyer.status.agent', { role: roleLabel(st.agentRole) });
+  if (st.queue) return t('buyer.status.waiting');
+  return st.sessionId ? t('buyer.status.ask') : '';
 }
 
 function render(): void {
   el.statusLine.textContent = statusText();
   el.queue.hidden = !st.queue;
   if (st.queue) {
-    const eta = st.queue.etaSeconds !== undefined ? ` · about ${st.queue.etaSeconds < 60 ? `${st.queue.etaSeconds} s` : `${Math.round(st.queue.etaSeconds / 60)} min`}` : '';
-    el.queue.replaceChildren(h('b', {}, st.queue.position === 1 ? "You're next" : `#${st.queue.position} in line`), ` for ${st.queue.role}${eta}`);
+    const secs = st.queue.etaSeconds;
+    const eta = secs !== undefined ? t('buyer.queue.eta', { eta: secs < 60 ? t('buyer.eta.sec', { n: secs }) : t('buyer.eta.min', { n: Math.round(secs / 60) }) }) : '';
+    el.queue.dataset.position = String(st.queue.position);
+    el.queue.replaceChildren(
+      h('b', {}, st.queue.position === 1 ? t('buyer.queue.next') : t('buyer.queue.pos', { ahead: st.queue.position - 1 })),
+      t('buyer.queue.for', { role: roleLabel(st.queue.role) }) + eta,
+    );
   }
   keepAtBottom(el.transcript, () => {
     const items: { key: number; node: HTMLElement }[] = [];
-    for (const e of st.events.values()) {
-      const who = e.from === 'buyer' ? 'You' : e.from === 'bot' ? 'Assistant (bot)' : `Agent${e.role ? ` · ${e.role}` : ''}`;
+    let prev: number | undefined;
+    for (const e of [...st.events.values()].sort((a, b) => a.seq - b.seq)) {
+      const who = e.from === 'buyer' ? t('from.you') : e.from === 'bot' ? t('from.bot') : `${t('buyer.agent')}${e.role ? ` · ${roleLabel(e.role)}` : ''}`;
+      const when = stamp(e.ts, prev ?? e.ts);
+      prev = e.ts;
       items.push({
         key: e.seq,
-        node: h('li.msg', { class: `msg from-${e.from}${e.kind ? ` kind-${e.kind}` : ''}`, 'data-seq': e.seq }, h('div.meta', {}, `${who} · ${clock(e.ts)}`), h('div.text', {}, e.text)),
+        node: h('li.msg', { class: `msg from-${e.from}${e.kind ? ` kind-${e.kind}` : ''}`, 'data-seq': e.seq }, h('div.meta', {}, `${who} · ${when}`), e.text ? h('div.text', {}, e.text) : null, e.card ? cardBox(e.card) : null, ...(e.attachments ?? []).map(attachmentBox)),
       });
     }
     for (const n of st.notices) items.push({ key: n.afterSeq + 0.5, node: h('li.notice', {}, n.text) });
     items.sort((a, b) => a.key - b.key);
     const pending = st.pending.map((p) =>
-      h('li.msg', { class: `msg from-buyer pending${p.failed ? ' failed' : ''}` }, h('div.meta', {}, p.failed ? `not sent: ${p.failed}` : 'sending…'), h('div.text', {}, p.text)),
+      h('li.msg', { class: `msg from-buyer pending${p.failed ? ' failed' : ''}` }, h('div.meta', {}, p.failed ? t('buyer.notSent', { why: p.failed }) : t('buyer.sending')), h('div.text', {}, p.text)),
     );
     el.transcript.replaceChildren(...items.map((i) => i.node), ...pending);
   });
@@ -225,18 +245,22 @@ function render(): void {
 
 function renderRating(): void {
   const show = !!(st.closed || st.ratingInvited);
+  const appearing = show && el.rating.hidden;
   el.rating.hidden = !show;
   if (!show) return;
+  // The form takes room from the transcript: keep the invite line it answers in view.
+  if (appearing) el.transcript.querySelector('.kind-rating_invite')?.scrollIntoView({ block: 'nearest' });
   const done = st.rated !== undefined;
   el.ratingDone.hidden = !done;
-  el.ratingDone.textContent = done ? (st.rated! > 0 ? `Thank you for rating us ${st.rated}/5!` : 'This chat has been rated already.') : '';
+  el.ratingDone.dataset.score = String(st.rated ?? '');
+  el.ratingDone.textContent = done ? (st.rated! > 0 ? t('buyer.rated', { score: st.rated! }) : t('buyer.ratedAlready')) : '';
   stars.hidden = done;
   el.ratingComment.hidden = done;
   ratingSubmit.hidden = done;
   ratingSubmit.disabled = chosenScore === 0;
   stars.replaceChildren(
     ...[1, 2, 3, 4, 5].map((n) => {
-      const b = h('button.star', { type: 'button', role: 'radio', 'aria-checked': String(n === chosenScore), 'aria-label': `${n} star${n > 1 ? 's' : ''}`, 'data-score': n }, n <= chosenScore ? '★' : '☆');
+      const b = h('button.star', { type: 'button', role: 'radio', 'aria-checked': String(n === chosenScore), 'aria-label': t('buyer.star', { n }), 'data-score': n }, n <= chosenScore ? '★' : '☆');
       b.addEventListener('click', () => {
         chosenScore = n;
         renderRating();
@@ -250,7 +274,7 @@ el.rating.addEventListener('submit', (e) => {
   e.preventDefault();
   if (!chosenScore) return;
   const comment = el.ratingComment.value.trim();
-  if (!conn?.send({ type: 'rate', score: chosenScore, ...(comment ? { comment } : {}) })) return toast('Offline: try again in a moment', 'error');
+  if (!conn?.send({ type: 'rate', score: chosenScore, ...(comment ? { comment } : {}) })) return toast(t('buyer.offlineTry'), 'error');
   // The gateway answers a rating only when it refuses it.
   st.rated = chosenScore;
   render();
@@ -276,7 +300,7 @@ const signin = signIn({
   storageKey: 'peakdesk.buyer.token',
   el,
   app: el.widget,
-  refusal: 'Cannot start',
+  refusal: t('common.cannotStart'),
   start,
   signout: () => {
     conn?.stop();

@@ -6,9 +6,13 @@
  */
 import { byId, clock, h, toast } from '../shared/dom.ts';
 import { commonElements, signIn } from '../shared/signin.ts';
+import { mountLangSwitch, t } from '../shared/i18n/index.ts';
 import type { Claims } from '../shared/token.ts';
 import { ratio, serviceLevels, type ServiceLevel, type Share } from './prom.ts';
 import { mountPlanPanel } from './plan-panel.ts';
+import { mountSessionPanel } from './session-panel.ts';
+
+mountLangSwitch('ops.title');
 
 interface QueueRow {
   shop: string;
@@ -79,6 +83,12 @@ let cfg: ConfigState | null = null;
 let cfgEtag: string | null = null;
 /** A platform token (scope "platform") sees every shop; a shop's token only its own. */
 let platform = false;
+
+/** A role as the config names it (`bots.roleNames`); the id until the config is loaded. */
+function roleLabel(role: string): string {
+  const names = (cfg?.config.bots as { roleNames?: Record<string, string> } | undefined)?.roleNames;
+  return names && Object.hasOwn(names, role) ? names[role]! : role;
+}
 let dirty = false;
 let applying = false;
 
@@ -194,7 +204,7 @@ async function poll(): Promise<void> {
   if (q.status === 'fulfilled') {
     queues = q.value.queues;
     setConn('open', 'live');
-    el.queuesUpdated.textContent = `last updated ${clock(Date.now())}`;
+    el.queuesUpdated.textContent = t('ops.updated', { time: clock(Date.now()) });
     el.queuesUpdated.classList.remove('stale');
   } else {
     setConn('waiting', `${q.reason instanceof ApiError ? q.reason.message : 'error'} · retrying`);
@@ -224,7 +234,7 @@ function fmtWait(s: number | null): string {
 
 function shareCell(s: Share | undefined, target: number): HTMLTableCellElement {
   const r = s ? ratio(s) : null;
-  if (r === null || !s) return h('td.num.muted', { title: 'nothing observed yet' }, '—');
+  if (r === null || !s) return h('td.num.muted', { title: t('ops.nothingYet') }, '—');
   const level = r >= target ? 'good' : r >= target - 0.15 ? 'fair' : 'poor';
   return h(`td.num.level-${level}`, { title: `${s.within} of ${s.count}` }, `${Math.floor(r * 1000) / 10}%`, h('span.muted.small', {}, ` ${s.within}/${s.count}`));
 }
@@ -240,14 +250,14 @@ function renderQueues(): void {
           'tr',
           { 'data-shop': r.shop, 'data-role': r.role },
           h('td', {}, r.shop),
-          h('td', {}, h('span.role-tag', {}, r.role)),
+          h('td', {}, h('span.role-tag', { title: r.role }, roleLabel(r.role))),
           h(`td.num.depth${r.q && r.q.depth > 0 ? '.busy' : ''}`, {}, r.q ? String(r.q.depth) : '—'),
           h(`td.num.wait${(r.q?.oldestWaitSeconds ?? 0) >= 60 ? '.level-poor' : ''}`, {}, fmtWait(r.q?.oldestWaitSeconds ?? null)),
           shareCell(r.sl?.firstResponse, 0.9),
           shareCell(r.sl?.reply, 0.95),
         ),
       )
-    : [h('tr', {}, h('td.muted', { colspan: 6 }, 'No shop has had a session yet.'))];
+    : [h('tr', {}, h('td.muted', { colspan: 6 }, t('ops.noSessions')))];
   el.queuesBody.replaceChildren(...body);
   const found = [...new Set(queues.map((q) => q.shop))];
   for (const s of found) if (!shops.includes(s)) shops.push(s);
@@ -290,7 +300,7 @@ function renderAgents(): void {
   if (k === agentsKey) return;
   agentsKey = k;
   if (!agents.length) {
-    el.agentsBody.replaceChildren(h('tr', {}, h('td.muted', { colspan: 7 }, `No agents of ${agentsShop} have signed in.`)));
+    el.agentsBody.replaceChildren(h('tr', {}, h('td.muted', { colspan: 7 }, t('ops.noAgents', { shop: agentsShop }))));
     return;
   }
   el.agentsBody.replaceChildren(
@@ -299,15 +309,15 @@ function renderAgents(): void {
         'tr',
         { 'data-agent': a.id },
         h('td', {}, a.id),
-        h('td', {}, h(`span.status.status-${a.status}`, {}, a.status)),
-        h('td', {}, ...a.roles.flatMap((r) => [h('span.role-tag', {}, r), ' '])),
+        h('td', {}, h(`span.status.status-${a.status}`, { 'data-status': a.status }, a.status === 'ready' || a.status === 'away' || a.status === 'offline' ? t(`ops.status.${a.status}`) : a.status)),
+        h('td', {}, ...a.roles.flatMap((r) => [h('span.role-tag', { title: r }, roleLabel(r)), ' '])),
         h(`td.num${a.load >= a.capacity && a.capacity > 0 ? '.level-fair' : ''}`, { title: `${a.sessions.length} chats, ${a.offers.length} offers` }, `${a.load}/${a.capacity}`),
         h('td.num', { title: `${a.ratingCount} ratings` }, a.ratingCount ? `${(a.ratingSum / a.ratingCount).toFixed(1)} ★` : '—', a.ratingCount ? h('span.muted.small', {}, ` (${a.ratingCount})`) : null),
         h(`td.num${a.replyMisses > 0 ? '.level-poor' : ''}`, {}, String(a.replyMisses)),
         h(
           'td.actions-cell',
           {},
-          h('button.away', { type: 'button', disabled: a.status !== 'ready', title: 'No more offers to this agent; its chats stay', onclick: () => void setAway(a.id) }, 'Set away'),
+          h('button.away', { type: 'button', disabled: a.status !== 'ready', title: t('ops.setAwayHint'), onclick: () => void setAway(a.id) }, t('ops.setAway')),
         ),
       ),
     ),
@@ -318,9 +328,9 @@ async function setAway(id: string): Promise<void> {
   const shop = agentsShop;
   try {
     await api('POST', `/v1/admin/agents/${encodeURIComponent(id)}/away?shop=${encodeURIComponent(shop)}`);
-    toast(`${id} is away: no more offers.`);
+    toast(t('ops.isAway', { id }));
   } catch (err) {
-    if (!stopped) toast(`Could not set ${id} away: ${(err as Error).message}`, 'error');
+    if (!stopped) toast(t('ops.awayFailed', { id, why: (err as Error).message }), 'error');
   }
   void poll();
 }
@@ -468,4 +478,5 @@ async function applyConfig(): Promise<void> {
 }
 
 const planPanel = mountPlanPanel(api, () => agentsShop, () => token);
+mountSessionPanel(api, () => agentsShop);
 const auth = signIn({ kind: 'admin', storageKey: 'peakdesk.ops.token', el, app: el.app, start, stop });

@@ -1,4 +1,5 @@
 import type { ConnStatus } from '../../client/socket.ts';
+import { t } from './i18n/index.ts';
 
 type Child = Node | string | null | undefined | false;
 type Attrs = Record<string, string | number | boolean | EventListener | undefined>;
@@ -16,6 +17,27 @@ export function h<K extends keyof HTMLElementTagNameMap>(spec: K | `${K}.${strin
   }
   for (const c of children) if (c !== null && c !== undefined && c !== false) el.append(c);
   return el;
+}
+
+/** A product or order card of a message (PROTOCOL v1.1 `card`). */
+export function cardBox(c: { kind: string; id: string; title: string; price?: number | string; imageUrl?: string; url?: string; status?: string }): HTMLElement {
+  const img = c.imageUrl && /^https?:|^\//.test(c.imageUrl) ? h('img', { src: c.imageUrl, alt: '', loading: 'lazy', width: 56, height: 56 }) : null;
+  const title = c.url && /^https?:|^\//.test(c.url) ? h('a', { href: c.url, target: '_blank', rel: 'noopener noreferrer' }, c.title) : h('b', {}, c.title);
+  return h(
+    'div.card-box',
+    { 'data-kind': c.kind, 'data-id': c.id },
+    img,
+    h('div', {}, title, c.price !== undefined ? h('div.price', {}, `¥ ${c.price}`) : null, h('div.muted.small', {}, c.status ? `${c.id} · ${c.status}` : c.id)),
+  );
+}
+
+/** An uploaded file of a message: the image when the server gives its `url`, else its name and size. */
+export function attachmentBox(a: { id: string; contentType: string; name?: string; size: number; url?: string }): HTMLElement {
+  const label = `${a.name ?? a.id} · ${Math.max(1, Math.round(a.size / 1024))} KB`;
+  if (a.url && a.contentType.startsWith('image/') && /^https?:|^\//.test(a.url)) {
+    return h('a.attachment', { href: a.url, target: '_blank', rel: 'noopener noreferrer', title: label }, h('img', { src: a.url, alt: a.name ?? '', loading: 'lazy' }));
+  }
+  return h('span.attachment.muted.small', { 'data-id': a.id }, label);
 }
 
 export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
@@ -44,22 +66,22 @@ export function showStatus(pill: HTMLElement, s: ConnStatus): void {
   clearInterval(Number(pill.dataset.timer ?? 0));
   switch (s.state) {
     case 'connecting':
-      pill.textContent = s.attempt ? 'reconnecting…' : 'connecting…';
+      pill.textContent = s.attempt ? t('conn.reconnecting') : t('conn.connecting');
       break;
     case 'open':
-      pill.textContent = 'online';
+      pill.textContent = t('conn.open');
       break;
     case 'stopped':
-      pill.textContent = 'offline';
+      pill.textContent = t('conn.stopped');
       break;
     case 'refused':
-      pill.textContent = `token refused (${s.httpStatus})`;
+      pill.textContent = t('conn.refused', { status: s.httpStatus });
       break;
     case 'waiting': {
       const tick = () => {
         const secs = Math.max(0, Math.ceil((s.retryAt - Date.now()) / 1000));
-        const what = s.reason === 'unreachable' ? 'gateway unreachable' : s.everOpened ? 'connection lost' : 'cannot connect';
-        pill.textContent = `${what} · retry in ${secs}s`;
+        const what = s.reason === 'unreachable' ? t('conn.unreachable') : s.everOpened ? t('conn.lost') : t('conn.cannot');
+        pill.textContent = t('conn.retryIn', { what, secs });
       };
       tick();
       pill.dataset.timer = String(setInterval(tick, 500));

@@ -6,6 +6,7 @@
  */
 import type { ConnStatus } from '../../client/socket.ts';
 import { byId } from './dom.ts';
+import { t } from './i18n/index.ts';
 import { TokenStore, decodeClaims, tokenProblem, type Claims } from './token.ts';
 
 /** The elements every page has, by the same ids. */
@@ -84,7 +85,7 @@ export function signIn(opts: SigninOptions): Signin {
     const value = el.tokenInput.value.trim();
     const problem = tokenProblem(value, kind);
     if (problem) {
-      el.signinError.textContent = `${opts.refusal ?? 'Cannot sign in'}: ${problem}.`;
+      el.signinError.textContent = `${opts.refusal ?? t('common.cannotSignIn')}: ${problem}.`;
       return;
     }
     el.signinError.textContent = '';
@@ -101,7 +102,7 @@ export function signIn(opts: SigninOptions): Signin {
   const stored = tokens.load();
   const problem = stored ? tokenProblem(stored, kind) : null;
   if (stored && !problem) start(stored);
-  else show(problem ? `Stored token not usable: ${problem}.` : undefined);
+  else show(problem ? t('common.storedUnusable', { problem }) : undefined);
   return { show };
 }
 
@@ -112,5 +113,5 @@ export function gatewayUrl(path: string): string {
 
 /** What the sign-in form says when the gateway refused the token (HTTP 401/403 on the upgrade). */
 export function refusedText(s: Extract<ConnStatus, { state: 'refused' }>, kind: Claims['kind']): string {
-  return `The gateway refused this token (HTTP ${s.httpStatus}${s.message ? `: ${s.message}` : ''}). Sign in with a valid ${kind} token.`;
+  return t('common.refused', { status: s.httpStatus, message: s.message ? `: ${s.message}` : '', kind: t(`common.kind.${kind}`) });
 }

@@ -3,6 +3,7 @@
  * removed from the address bar, so it does not end up in history or screenshots); otherwise
  * the one kept for this tab. Claims are only decoded for display; the gateway verifies.
  */
+import { t } from './i18n/index.ts';
 
 export interface Claims {
   sub: string;
@@ -69,11 +70,13 @@ export class TokenStore {
   }
 }
 
+const kindName = (k: string) => (k === 'buyer' || k === 'agent' || k === 'admin' ? t(`common.kind.${k}`) : k);
+
 /** Checks a pasted or stored token before connecting; returns a reason it cannot be used. */
 export function tokenProblem(token: string, kind: Claims['kind']): string | null {
   const c = decodeClaims(token);
-  if (!c) return 'this is not a JWT';
-  if (c.kind !== kind) return `this is a ${c.kind} token; this page needs a ${kind} token`;
-  if (isExpired(c)) return 'this token has expired';
+  if (!c) return t('token.notJwt');
+  if (c.kind !== kind) return t('token.wrongKind', { have: kindName(c.kind), want: kindName(kind) });
+  if (isExpired(c)) return t('token.expired');
   return null;
 }
