@@ -18,6 +18,7 @@ import { Sweeper } from './domain/sweeper.ts';
 import { Metrics } from './metrics/metrics.ts';
 import { instrumentStore } from './metrics/instrument-store.ts';
 import { createStore } from './store/index.ts';
+import { createFileStore } from './store/files/index.ts';
 import type { Store } from './store/types.ts';
 import { Auth } from './transport/auth.ts';
 import { registerHttp } from './transport/http.ts';
@@ -79,6 +80,7 @@ export class Gateway {
       config,
       classifier: opts.classifier ?? new IntentClassifier(config),
       moderator: new Moderator(config),
+      files: createFileStore(opts.config.uploads),
       logger,
       metrics,
       now: opts.now ?? Date.now,

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { Store } from '../store/types.ts';
+import type { FileStore } from '../store/files/file-store.ts';
 import type { Classifier } from './classifier.ts';
 import type { Hub } from './hub.ts';
 import type { Moderator } from './moderation/moderator.ts';
@@ -20,6 +21,8 @@ export interface Deps {
   config: () => Config;
   classifier: Classifier;
   moderator: Moderator;
+  /** Uploaded images (POST /v1/uploads) that messages attach. */
+  files: FileStore;
   logger: Logger;
   metrics: Metrics;
   now: () => number;

@@ -10,5 +10,7 @@ export function messageFrame(sessionId: string, ev: StoredEvent): MessageOut {
   const out: MessageOut = { type: 'message', sessionId, seq: ev.seq, from: ev.from, text: ev.text, ts: ev.ts };
   if (ev.role) out.role = ev.role;
   if (ev.kind) out.kind = ev.kind;
+  if (ev.card) out.card = ev.card;
+  if (ev.attachments) out.attachments = ev.attachments;
   return out;
 }

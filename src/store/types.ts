@@ -1,4 +1,4 @@
-import type { EventFrom, EventKind } from '../protocol/frames.ts';
+import type { Card, EventFrom, EventKind, MessageOut } from '../protocol/frames.ts';
 import type { SessionState } from '../domain/lifecycle.ts';
 import type { BuyerLimits } from './limits.ts';
 
@@ -83,6 +83,17 @@ export interface StoredEvent {
   agentId?: string;
   /** Set on the bot's lines that belong to a state change (handover, rating invite, goodbye, idle close). */
   kind?: EventKind;
+  card?: Card;
+  attachments?: StoredAttachment[];
+}
+
+/** An attachment as the transcript keeps it: the upload's own type and size, and where it is served. */
+export type StoredAttachment = NonNullable<MessageOut['attachments']>[number];
+
+/** What a message carries besides its text. */
+export interface MessageExtras {
+  card?: Card;
+  attachments?: StoredAttachment[];
 }
 
 export interface Offer {
@@ -172,6 +183,7 @@ export interface BuyerMessage {
   bounds?: SessionBounds;
   /** The buyer's and the shop's rate limits for buyer lines; over them: `rate_limited`, nothing stored. */
   limits?: BuyerLimits;
+  extras?: MessageExtras;
 }
 
 export interface Store {
@@ -221,7 +233,7 @@ export interface Store {
     shop: string,
     sessionId: string,
     agentId: string,
-    msg: { clientMsgId: string; text: string; ts: number; bounds?: SessionBounds },
+    msg: { clientMsgId: string; text: string; ts: number; bounds?: SessionBounds; extras?: MessageExtras },
   ): Promise<AgentPostResult>;
   /** Turns this agent's live offer into an assignment. Accepting an owned session again is a no-op. */
   accept(shop: string, sessionId: string, agentId: string, now: number): Promise<{ role: string; note?: string; alreadyAssigned: boolean }>;
