@@ -26,6 +26,8 @@ import { registerSockets } from './transport/sockets.ts';
 import { registerWeb } from './transport/web.ts';
 import { registerAdmin } from './transport/admin.ts';
 import { registerDocs } from './transport/docs.ts';
+import { registerUploads } from './transport/uploads.ts';
+import { Uploads } from './domain/uploads.ts';
 import { ConfigSync } from './config/config-sync.ts';
 import { LiveConfig, sharedPart } from './config/live-config.ts';
 import { Ops } from './domain/ops.ts';
@@ -80,7 +82,7 @@ export class Gateway {
       config,
       classifier: opts.classifier ?? new IntentClassifier(config),
       moderator: new Moderator(config),
-      files: createFileStore(opts.config.uploads),
+      files: await createFileStore(opts.config.uploads),
       logger,
       metrics,
       now: opts.now ?? Date.now,
@@ -90,7 +92,7 @@ export class Gateway {
     const bots = new Bots(deps);
     const closer = new Closer(deps, router);
     const recovery = new Recovery(deps);
-    const svc: Services = { router, bots, waitingRoom: new WaitingRoom(deps, bots), closer, recovery, buyerLimits: new LocalBuyerLimits() };
+    const svc: Services = { router, bots, waitingRoom: new WaitingRoom(deps, bots), closer, recovery, buyerLimits: new LocalBuyerLimits(), uploads: new Uploads(deps) };
     const sweeper = new Sweeper(deps, router, closer, new ReplyWatch(deps, router));
     const auth = new Auth(secret);
     const instances = new InstanceWatch(deps, router, recovery);
@@ -112,6 +114,7 @@ export class Gateway {
     });
     registerHttp(app, store, deps.metrics);
     registerSockets(app, { deps, svc, auth, live: gateway.live });
+    await registerUploads(app, { deps, auth, uploads: svc.uploads });
     const ops = new Ops(deps, svc);
     // Only shops with something going on: a scrape must not cost O(every shop ever seen).
     metrics.setQueueSource(async () => ops.queues(await store.activeShops()));
@@ -130,6 +133,7 @@ export class Gateway {
     await this.app.listen({ host, port, backlog: 4096 });
     this.sweeper.start();
     this.svc.waitingRoom.start();
+    this.svc.uploads.start();
     const addr = this.app.server.address();
     const bound = typeof addr === 'object' && addr ? addr.port : port;
     this.deps.logger.info({ port: bound, host, store: this.deps.store.kind }, announce);
@@ -145,6 +149,7 @@ export class Gateway {
     this.closing = true;
     this.sweeper.stop();
     this.svc.waitingRoom.stop();
+    this.svc.uploads.stop();
     await this.configSync.stop();
     for (const socket of this.live.keys()) socket.close(1001, 'server shutting down');
     const grace = this.deps.config().server.shutdownGraceMs;

@@ -12,6 +12,7 @@ import type { WaitingRoom } from './bots/waiting-room.ts';
 import type { Closer } from './closer.ts';
 import type { Recovery } from './recovery.ts';
 import type { LocalBuyerLimits } from './buyer-limits.ts';
+import type { Uploads } from './uploads.ts';
 
 /** What the domain needs from the outside world; injected so tests can drive the clock. */
 export interface Deps {
@@ -38,4 +39,5 @@ export interface Services {
   closer: Closer;
   recovery: Recovery;
   buyerLimits: LocalBuyerLimits;
+  uploads: Uploads;
 }

@@ -1,8 +1,10 @@
 import type { Config } from '../../config/schema.ts';
 import type { FileStore } from './file-store.ts';
 import { LocalFileStore } from './local-file-store.ts';
-import { S3FileStore } from './s3-file-store.ts';
 
-export function createFileStore(c: Config['uploads']): FileStore {
-  return c.storage === 's3' ? new S3FileStore(c.s3) : new LocalFileStore(c.dir);
+/** The S3 store is loaded only when configured: the AWS SDK is large and most runs never need it. */
+export async function createFileStore(c: Config['uploads']): Promise<FileStore> {
+  if (c.storage === 'local') return new LocalFileStore(c.dir);
+  const { S3FileStore } = await import('./s3-file-store.ts');
+  return new S3FileStore(c.s3);
 }
