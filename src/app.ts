@@ -28,6 +28,7 @@ import { registerAdmin } from './transport/admin.ts';
 import { registerDocs } from './transport/docs.ts';
 import { registerUploads } from './transport/uploads.ts';
 import { Uploads } from './domain/uploads.ts';
+import { ContextHook } from './domain/context-hook.ts';
 import { ConfigSync } from './config/config-sync.ts';
 import { LiveConfig, sharedPart } from './config/live-config.ts';
 import { Ops } from './domain/ops.ts';
@@ -92,7 +93,7 @@ export class Gateway {
     const bots = new Bots(deps);
     const closer = new Closer(deps, router);
     const recovery = new Recovery(deps);
-    const svc: Services = { router, bots, waitingRoom: new WaitingRoom(deps, bots), closer, recovery, buyerLimits: new LocalBuyerLimits(), uploads: new Uploads(deps) };
+    const svc: Services = { router, bots, waitingRoom: new WaitingRoom(deps, bots), closer, recovery, buyerLimits: new LocalBuyerLimits(), uploads: new Uploads(deps), context: new ContextHook(deps) };
     const sweeper = new Sweeper(deps, router, closer, new ReplyWatch(deps, router));
     const auth = new Auth(secret);
     const instances = new InstanceWatch(deps, router, recovery);

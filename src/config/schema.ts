@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { contextSchema } from './context-schema.ts';
 import { botsSchema, intentSchema, moderationSchema, shopOverrideSchema } from './bots-schema.ts';
 
 const bucket = z
@@ -138,6 +139,8 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** The shop's context hook; unset = none (a shop may have its own under `shops.<id>.context`). */
+    context: contextSchema.optional(),
     uploads: z
       .object({
         /** Largest accepted upload; larger ones get 413. */

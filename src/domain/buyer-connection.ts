@@ -76,7 +76,11 @@ export class BuyerConnection {
     this.sessionId = opened.sessionId;
     this.withAgent = false;
     this.delivery.follow(opened.sessionId);
-    if (opened.created) this.log.info({ sessionId: opened.sessionId }, 'session opened');
+    if (opened.created) {
+      // Beside the greeting, never before it: the hook's answer lands on the session when it comes.
+      this.svc.context.opened(this.shop, this.buyerId, opened.sessionId);
+      this.log.info({ sessionId: opened.sessionId }, 'session opened');
+    }
     this.send(encode({ type: 'welcome', sessionId: opened.sessionId, lastSeq: opened.lastSeq }));
     if (!opened.created) await this.rejoinQueue(opened.sessionId);
   }

@@ -13,6 +13,7 @@ import type { Closer } from './closer.ts';
 import type { Recovery } from './recovery.ts';
 import type { LocalBuyerLimits } from './buyer-limits.ts';
 import type { Uploads } from './uploads.ts';
+import type { ContextHook } from './context-hook.ts';
 
 /** What the domain needs from the outside world; injected so tests can drive the clock. */
 export interface Deps {
@@ -40,4 +41,5 @@ export interface Services {
   recovery: Recovery;
   buyerLimits: LocalBuyerLimits;
   uploads: Uploads;
+  context: ContextHook;
 }

@@ -41,6 +41,28 @@ const content = { text: text.optional(), card: card.optional(), attachments: att
 const hasContent = (m: { text?: string; card?: unknown; attachments?: unknown }) => m.text !== undefined || m.card !== undefined || m.attachments !== undefined;
 const NO_CONTENT = { message: 'a message needs text, a card or attachments', path: ['text'] };
 
+/** What the shop's context hook says about a buyer (v1.1 "Buyer identity"); unknown fields are dropped. */
+export const buyerContext = z.object({
+  name: z.string().min(1).max(64).optional(),
+  vip: z.number().int().min(0).max(9).optional(),
+  tags: z.array(z.string().min(1).max(32)).max(20).optional(),
+  orders: z
+    .array(
+      z.object({
+        id: z.string().min(1).max(64),
+        title: z.string().max(200).optional(),
+        status: z.string().max(64).optional(),
+        total: z.union([z.string().max(32), z.number()]).optional(),
+        ts: z.number().int().optional(),
+      }),
+    )
+    .max(20)
+    .optional(),
+});
+export type BuyerContext = z.infer<typeof buyerContext>;
+/** The buyer as `offer` and `assigned` show it. */
+export const buyerOut = buyerContext.extend({ id: z.string(), vip: z.number().int().min(0).max(9), online: z.boolean().optional() });
+
 // ---------- buyer -> server ----------
 export const buyerMessageIn = z.object({ type: z.literal('message'), clientMsgId, ...content }).refine(hasContent, NO_CONTENT);
 export const buyerResumeIn = z.object({ type: z.literal('resume'), lastSeq: seq });
@@ -144,6 +166,7 @@ export const offerOut = z.object({
   role: roleName,
   expiresAt: z.number().int(),
   preview: z.array(messageOut),
+  buyer: buyerOut.optional(),
 });
 export const revokedOut = z.object({ type: z.literal('revoked'), sessionId, reason: z.string() });
 export const assignedOut = z.object({
@@ -152,6 +175,7 @@ export const assignedOut = z.object({
   role: roleName,
   transcript: z.array(messageOut),
   note: z.string().optional(),
+  buyer: buyerOut.optional(),
   /** Roles the session went through, oldest first (the current one last). */
   roleHistory: z.array(roleName).optional(),
   /** Every transfer with its note, oldest first. */

@@ -1,4 +1,4 @@
-import type { Card, EventFrom, EventKind, MessageOut } from '../protocol/frames.ts';
+import type { BuyerContext, Card, EventFrom, EventKind, MessageOut } from '../protocol/frames.ts';
 import type { SessionState } from '../domain/lifecycle.ts';
 import type { BuyerLimits } from './limits.ts';
 
@@ -47,6 +47,8 @@ export interface SessionView {
   ratingComment?: string;
   /** Times the agent let the buyer wait past the reply window. */
   replyMisses: number;
+  /** What the shop's context hook said about the buyer, once it answered. */
+  buyerContext?: BuyerContext;
 }
 
 export interface Handover {
@@ -204,6 +206,8 @@ export interface Store {
   postBuyerMessage(shop: string, sessionId: string, buyerId: string, msg: BuyerMessage): Promise<BuyerPostResult>;
   /** Rating by its buyer of a session in its rating window (`closing`); once. */
   rate(shop: string, sessionId: string, buyerId: string, score: number, comment: string | undefined, now: number): Promise<void>;
+  /** Keeps the context hook's answer on an existing session (nothing when it is gone). */
+  setBuyerContext(shop: string, sessionId: string, ctx: BuyerContext): Promise<void>;
 
   // ---- bots ----
   /** Stores a bot line unless it breaks the per-minute cap or repeats the previous bot line. */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis, Cluster } from 'ioredis';
 import { PeakError, type ErrorCode } from '../../protocol/errors.ts';
-import type { EventFrom, EventKind } from '../../protocol/frames.ts';
+import type { BuyerContext, EventFrom, EventKind } from '../../protocol/frames.ts';
 import type {
   Address,
   AgentStatus,
@@ -368,6 +368,10 @@ export class RedisStore implements Store {
     return { seq: r[0], duplicate: false, ...(r[7] >= 0 ? { firstResponseMs: r[7] } : {}) };
   }
 
+  async setBuyerContext(shop: string, sessionId: string, ctx: BuyerContext): Promise<void> {
+    await this.call('setBuyer', shop, sessionId, JSON.stringify(ctx));
+  }
+
   async rate(shop: string, sessionId: string, buyerId: string, score: number, comment: string | undefined, now: number) {
     await this.call('rate', shop, sessionId, buyerId, score, comment ?? '', now);
   }
@@ -531,6 +535,7 @@ export class RedisStore implements Store {
     if (h.closedAt) view.closedAt = Number(h.closedAt);
     if (h.rating) view.rating = Number(h.rating);
     if (h.ratingComment) view.ratingComment = h.ratingComment;
+    if (h.ctx) view.buyerContext = JSON.parse(h.ctx) as BuyerContext;
     return view;
   }
 
