@@ -18,6 +18,7 @@ import { Sweeper } from './domain/sweeper.ts';
 import { Metrics } from './metrics/metrics.ts';
 import { instrumentStore } from './metrics/instrument-store.ts';
 import { createStore } from './store/index.ts';
+import { createFileStore } from './store/files/index.ts';
 import type { Store } from './store/types.ts';
 import { Auth } from './transport/auth.ts';
 import { registerHttp } from './transport/http.ts';
@@ -30,6 +31,9 @@ import { Heartbeat } from './transport/heartbeat.ts';
 import { MetricsAccess, metricsServer } from './transport/metrics-access.ts';
 import { sendProblem } from './transport/problem.ts';
 import type { Server } from 'node:http';
+import { registerUploads } from './transport/uploads.ts';
+import { Uploads } from './domain/uploads.ts';
+import { ContextHook } from './domain/context-hook.ts';
 import { ConfigSync } from './config/config-sync.ts';
 import { LiveConfig, sharedPart } from './config/live-config.ts';
 import { Ops } from './domain/ops.ts';
@@ -90,6 +94,7 @@ export class Gateway {
       config,
       classifier: opts.classifier ?? new IntentClassifier(config),
       moderator: new Moderator(config),
+      files: await createFileStore(opts.config.uploads),
       logger,
       metrics,
       now: opts.now ?? Date.now,
@@ -99,7 +104,7 @@ export class Gateway {
     const bots = new Bots(deps);
     const closer = new Closer(deps, router);
     const recovery = new Recovery(deps);
-    const svc: Services = { router, bots, waitingRoom: new WaitingRoom(deps, bots), closer, recovery, buyerLimits: new LocalBuyerLimits() };
+    const svc: Services = { router, bots, waitingRoom: new WaitingRoom(deps, bots), closer, recovery, buyerLimits: new LocalBuyerLimits(), uploads: new Uploads(deps), context: new ContextHook(deps) };
     const sweeper = new Sweeper(deps, router, closer, new ReplyWatch(deps, router));
     const auth = new Auth(secret);
     const instances = new InstanceWatch(deps, router, recovery);
@@ -132,6 +137,7 @@ export class Gateway {
     });
     registerHttp(app, store, deps.metrics, access, !ownMetricsPort);
     registerSockets(app, { deps, svc, auth, live: gateway.live, heartbeat });
+    await registerUploads(app, { deps, auth, uploads: svc.uploads });
     const ops = new Ops(deps, svc);
     // Only shops with something going on: a scrape must not cost O(every shop ever seen).
     metrics.setQueueSource(async () => ops.queues(await store.activeShops()));
@@ -162,6 +168,7 @@ export class Gateway {
     this.sweeper.start();
     this.svc.waitingRoom.start();
     this.heartbeat.start();
+    this.svc.uploads.start();
     const addr = this.app.server.address();
     const bound = typeof addr === 'object' && addr ? addr.port : port;
     this.deps.logger.info({ port: bound, host, store: this.deps.store.kind }, announce);
@@ -178,6 +185,7 @@ export class Gateway {
     this.heartbeat.stop();
     this.sweeper.stop();
     this.svc.waitingRoom.stop();
+    this.svc.uploads.stop();
     await this.configSync.stop();
     for (const socket of this.live.keys()) socket.close(1001, 'server shutting down');
     const grace = this.deps.config().server.shutdownGraceMs;

@@ -1,3 +1,4 @@
+import { contextSchema } from './context-schema.ts';
 import { z } from 'zod';
 
 /**
@@ -176,6 +177,7 @@ export const shopOverrideSchema = z
     defaultRole: z.string().optional(),
     bots: botsOverrideSchema.optional(),
     moderation: moderationSchema.optional(),
+    context: contextSchema.optional(),
   })
   .strict();
 

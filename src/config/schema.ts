@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { contextSchema } from './context-schema.ts';
 import { botsSchema, intentSchema, moderationSchema, shopOverrideSchema } from './bots-schema.ts';
 
 const bucket = z
@@ -187,6 +188,40 @@ export const configSchema = z
         maxQueuedMs: z.number().int().min(0).default(2 * 3_600_000),
         /** An open session's Redis keys expire this long after its last event, even if no gateway is left to close it. */
         openTtlMs: z.number().int().min(60_000).default(24 * 3_600_000),
+      })
+      .strict()
+      .prefault({}),
+    /** The shop's context hook; unset = none (a shop may have its own under `shops.<id>.context`). */
+    context: contextSchema.optional(),
+    uploads: z
+      .object({
+        /** Largest accepted upload; larger ones get 413. */
+        maxBytes: z.number().int().min(1_024).max(100 * 1_048_576).default(5 * 1_048_576),
+        /** Uploads per buyer (per gateway instance); over it: 429. */
+        perBuyer: bucket.prefault({ perSecond: 0.5, burst: 10 }),
+        /** `local`: the directory `uploads.dir` (one instance); `s3`: an S3-compatible bucket (several instances). */
+        storage: z.enum(['local', 's3']).default('local'),
+        /** Where the local store keeps files, relative to the working directory unless absolute. */
+        dir: z.string().min(1).default('data/uploads'),
+        /** How often the local store deletes files older than the session retention; at most `sweepLimit` per pass. */
+        sweepIntervalMs: z.number().int().min(1_000).default(600_000),
+        sweepLimit: z.number().int().min(1).max(100_000).default(1_000),
+        s3: z
+          .object({
+            /** An S3-compatible endpoint (MinIO, R2, …); unset = AWS for `region`. */
+            endpoint: z.string().url().optional(),
+            bucket: z.string().min(1).default('peakdesk-uploads'),
+            region: z.string().min(1).default('us-east-1'),
+            /** Unset = the AWS SDK's default credential chain (environment, instance role…). */
+            accessKeyId: z.string().min(1).optional(),
+            secretAccessKey: z.string().min(1).optional(),
+            /** Object keys are `<prefix><shop>/<id>`. */
+            prefix: z.string().max(200).default('uploads/'),
+            /** Path-style URLs (`endpoint/bucket/key`), which most S3-compatible servers need. */
+            forcePathStyle: z.boolean().default(true),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),

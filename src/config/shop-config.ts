@@ -1,4 +1,5 @@
 import type { Config } from './schema.ts';
+import type { ContextConfig } from './context-schema.ts';
 import type { BotTexts, BotsConfig, IntentConfig, ModerationConfig, ShopOverride } from './bots-schema.ts';
 
 /** The effective intent/bots/moderation settings of one shop: global config + `shops.<id>`. */
@@ -10,6 +11,7 @@ export interface ShopConfig {
   defaultRole: string;
   bots: BotsConfig;
   moderation: ModerationConfig;
+  context?: ContextConfig;
 }
 
 const cache = new WeakMap<Config, Map<string, ShopConfig>>();
@@ -45,6 +47,7 @@ function compute(config: Config, shop: string): ShopConfig {
     defaultRole: o?.defaultRole ?? config.routing.defaultRole,
     bots: o?.bots ? mergeBots(config.bots, o.bots) : config.bots,
     moderation: o?.moderation ?? config.moderation,
+    ...(o?.context ?? config.context ? { context: o?.context ?? config.context } : {}),
   };
 }
 

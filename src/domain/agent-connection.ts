@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { PeakError, isPeakError } from '../protocol/errors.ts';
-import { encode, messageFrame } from '../protocol/encode.ts';
+import { buyerField, encode, messageFrame } from '../protocol/encode.ts';
+import { storedExtras, type MessageContent } from './message-content.ts';
 import { botTexts, fillText, resolveShop, roleName } from '../config/shop-config.ts';
 import type { Address, ConnRef } from '../store/types.ts';
 import { Delivery } from './delivery.ts';
@@ -85,7 +86,7 @@ export class AgentConnection {
       }
       const preview = await this.d.store.lastEvents(this.shop, sid, this.d.config().routing.previewEvents);
       this.send(
-        encode({ type: 'offer', sessionId: sid, role: s.role, expiresAt: s.offerExpiresAt, preview: preview.map((e) => messageFrame(sid, e)) }),
+        encode({ type: 'offer', sessionId: sid, role: s.role, expiresAt: s.offerExpiresAt, preview: preview.map((e) => messageFrame(sid, e)), ...buyerField(s.buyerId, s.buyerContext) }),
       );
     }
     this.log.info({ sessions: view.sessions.length, status: view.status }, 'agent connected');
@@ -167,6 +168,7 @@ export class AgentConnection {
         ...(r.note ? { note: r.note } : {}),
         roleHistory: s?.roleHistory ?? [r.role],
         handovers: s?.handovers ?? [],
+        ...(s ? buyerField(s.buyerId, s.buyerContext) : {}),
       }),
     );
   }
@@ -179,8 +181,28 @@ export class AgentConnection {
     await this.svc.router.requeued(this.shop, [r]);
   }
 
-  async message(sessionId: string, clientMsgId: string, text: string): Promise<void> {
-    // Sensitive words (rival platforms, off-platform contact) never reach the buyer.
+  async message(sessionId: string, clientMsgId: string, content: MessageContent): Promise<void> {
+    // Sensitive words (rival platforms, off-platform contact) never reach the buyer, in a
+    // card's title no more than in the text.
+    const text = content.text === undefined ? undefined : this.moderated(sessionId, content.text);
+    const card = content.card && { ...content.card, title: this.moderated(sessionId, content.card.title) };
+    const extras = await storedExtras(this.d.files, this.shop, { kind: 'agent', id: this.agentId }, sessionId, { ...content, card });
+    const r = await this.d.store.postAgentMessage(this.shop, sessionId, this.agentId, {
+      clientMsgId,
+      text: text ?? '',
+      ts: this.d.now(),
+      bounds: sessionBounds(this.d.config()),
+      extras,
+    });
+    this.send(encode({ type: 'ack', clientMsgId, seq: r.seq }));
+    if (r.duplicate) return;
+    this.d.metrics.events.inc({ shop: this.shop, from: 'agent' });
+    if (r.firstResponseMs !== undefined) this.d.metrics.firstResponse.observe({ shop: this.shop, role: r.role }, r.firstResponseMs / 1000);
+    if (r.replyMs !== undefined) this.d.metrics.replySeconds.observe({ shop: this.shop, role: r.role }, r.replyMs / 1000);
+  }
+
+  /** The text as the buyer may see it (masked words starred); `forbidden` when a blocked word is in it. */
+  private moderated(sessionId: string, text: string): string {
     const checked = this.d.moderator.check(this.shop, text);
     if (!checked.ok) {
       this.d.metrics.moderation.inc({ policy: 'block' });
@@ -188,17 +210,7 @@ export class AgentConnection {
       throw new PeakError('forbidden', `message contains "${checked.word}" (list ${checked.list}); nothing was sent`);
     }
     if (checked.masked.length) this.d.metrics.moderation.inc({ policy: 'mask' });
-    const r = await this.d.store.postAgentMessage(this.shop, sessionId, this.agentId, {
-      clientMsgId,
-      text: checked.text,
-      ts: this.d.now(),
-      bounds: sessionBounds(this.d.config()),
-    });
-    this.send(encode({ type: 'ack', clientMsgId, seq: r.seq }));
-    if (r.duplicate) return;
-    this.d.metrics.events.inc({ shop: this.shop, from: 'agent' });
-    if (r.firstResponseMs !== undefined) this.d.metrics.firstResponse.observe({ shop: this.shop, role: r.role }, r.firstResponseMs / 1000);
-    if (r.replyMs !== undefined) this.d.metrics.replySeconds.observe({ shop: this.shop, role: r.role }, r.replyMs / 1000);
+    return checked.text;
   }
 
   async transfer(sessionId: string, toRole: string, note: string | undefined): Promise<void> {

@@ -10,6 +10,7 @@ import type { Deps } from './deps.ts';
 import type { Sink } from './hub.ts';
 import { matchFaq } from './bots/faq.ts';
 import { PlanRecorder } from './plan-recorder.ts';
+import { routingText, storedExtras, type MessageContent } from './message-content.ts';
 import type { Services } from './deps.ts';
 
 /**
@@ -76,7 +77,11 @@ export class BuyerConnection {
     this.sessionId = opened.sessionId;
     this.withAgent = false;
     this.delivery.follow(opened.sessionId);
-    if (opened.created) this.log.info({ sessionId: opened.sessionId }, 'session opened');
+    if (opened.created) {
+      // Beside the greeting, never before it: the hook's answer lands on the session when it comes.
+      this.svc.context.opened(this.shop, this.buyerId, opened.sessionId);
+      this.log.info({ sessionId: opened.sessionId }, 'session opened');
+    }
     const sc = resolveShop(this.d.config(), this.shop);
     this.send(encode({ type: 'welcome', sessionId: opened.sessionId, lastSeq: opened.lastSeq, shopName: sc.displayName, roleNames: sc.bots.roleNames }));
     if (!opened.created) await this.rejoinQueue(opened.sessionId);
@@ -110,7 +115,8 @@ export class BuyerConnection {
     this.send(payload);
   }
 
-  async message(clientMsgId: string, text: string): Promise<void> {
+  async message(clientMsgId: string, content: MessageContent): Promise<void> {
+    const text = routingText(content);
     const { store } = this.d;
     // A buyer over its shared limit already here costs nothing more (see LocalBuyerLimits).
     if (!this.svc.buyerLimits.admit(this.shop, this.buyerId, this.d.now(), buyerLimits(this.d.config()))) {
@@ -122,9 +128,11 @@ export class BuyerConnection {
       const skip = this.withAgent || this.fullSession === this.sessionId;
       const intent = skip ? undefined : this.d.classifier.classify(this.shop, text);
       const faq = skip ? undefined : matchFaq(this.d.config(), this.shop, text);
+      const extras = await storedExtras(this.d.files, this.shop, { kind: 'buyer', id: this.buyerId }, this.sessionId, content);
       const result = await store.postBuyerMessage(this.shop, this.sessionId, this.buyerId, {
         clientMsgId,
-        text,
+        text: content.text ?? '',
+        extras,
         ts: this.d.now(),
         role: intent?.role ?? '',
         // A question the FAQ answers fully does not need a human (the entry says so).

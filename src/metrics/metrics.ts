@@ -129,6 +129,12 @@ export class Metrics {
     labelNames: ['policy'] as const,
     registers: [this.registry],
   });
+  readonly contextHook = new Counter({
+    name: 'peakdesk_context_hook_total',
+    help: "Calls of the shop's context hook, by outcome (ok, timeout, error, malformed)",
+    labelNames: ['shop', 'outcome'] as const,
+    registers: [this.registry],
+  });
   readonly frameSeconds = new Histogram({
     name: 'peakdesk_frame_handling_seconds',
     help: 'Time from receiving a client frame to finishing it (store round trips included)',

@@ -1,5 +1,7 @@
 import type { StoredEvent } from '../store/types.ts';
-import type { MessageOut, ServerFrame } from './frames.ts';
+import type { BuyerContext, MessageOut, ServerFrame } from './frames.ts';
+import type { z } from 'zod';
+import type { buyerOut } from './frames.ts';
 
 export function encode(frame: ServerFrame): string {
   return JSON.stringify(frame);
@@ -10,5 +12,12 @@ export function messageFrame(sessionId: string, ev: StoredEvent): MessageOut {
   const out: MessageOut = { type: 'message', sessionId, seq: ev.seq, from: ev.from, text: ev.text, ts: ev.ts };
   if (ev.role) out.role = ev.role;
   if (ev.kind) out.kind = ev.kind;
+  if (ev.card) out.card = ev.card;
+  if (ev.attachments) out.attachments = ev.attachments;
   return out;
+}
+
+/** The `buyer` of `offer`/`assigned`, when the shop's context hook told something about it. */
+export function buyerField(buyerId: string, ctx: BuyerContext | undefined): { buyer?: z.infer<typeof buyerOut> } {
+  return ctx ? { buyer: { ...ctx, id: buyerId, vip: ctx.vip ?? 0 } } : {};
 }

@@ -14,8 +14,57 @@ const clientMsgId = z.string().min(1).max(64);
 const text = z.string().min(1).max(2000);
 const seq = z.number().int().min(0);
 
+/** A product or order the buyer or agent points at (v1.1 "Messages with cards and images"). */
+export const card = z.object({
+  kind: z.enum(['product', 'order']),
+  id: z.string().min(1).max(64),
+  title: z.string().min(1).max(200),
+  price: z.string().max(32).optional(),
+  imageUrl: z.string().url().max(1000).optional(),
+  url: z.string().url().max(1000).optional(),
+  status: z.string().max(64).optional(),
+});
+export type Card = z.infer<typeof card>;
+export const IMAGE_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'image/gif'] as const;
+/** A file uploaded first with POST /v1/uploads; contentType and size are the server's, never the client's. */
+export const attachment = z.object({
+  id: z.string().min(1).max(64),
+  contentType: z.enum(IMAGE_TYPES),
+  name: z.string().max(200).optional(),
+  size: z.number().int().min(1),
+});
+export type Attachment = z.infer<typeof attachment>;
+export const MAX_ATTACHMENTS = 4;
+const attachments = z.array(attachment).min(1).max(MAX_ATTACHMENTS);
+/** A message says something: text, a card, images, or several of them. */
+const content = { text: text.optional(), card: card.optional(), attachments: attachments.optional() };
+const hasContent = (m: { text?: string; card?: unknown; attachments?: unknown }) => m.text !== undefined || m.card !== undefined || m.attachments !== undefined;
+const NO_CONTENT = { message: 'a message needs text, a card or attachments', path: ['text'] };
+
+/** What the shop's context hook says about a buyer (v1.1 "Buyer identity"); unknown fields are dropped. */
+export const buyerContext = z.object({
+  name: z.string().min(1).max(64).optional(),
+  vip: z.number().int().min(0).max(9).optional(),
+  tags: z.array(z.string().min(1).max(32)).max(20).optional(),
+  orders: z
+    .array(
+      z.object({
+        id: z.string().min(1).max(64),
+        title: z.string().max(200).optional(),
+        status: z.string().max(64).optional(),
+        total: z.union([z.string().max(32), z.number()]).optional(),
+        ts: z.number().int().optional(),
+      }),
+    )
+    .max(20)
+    .optional(),
+});
+export type BuyerContext = z.infer<typeof buyerContext>;
+/** The buyer as `offer` and `assigned` show it. */
+export const buyerOut = buyerContext.extend({ id: z.string(), vip: z.number().int().min(0).max(9), online: z.boolean().optional() });
+
 // ---------- buyer -> server ----------
-export const buyerMessageIn = z.object({ type: z.literal('message'), clientMsgId, text });
+export const buyerMessageIn = z.object({ type: z.literal('message'), clientMsgId, ...content }).refine(hasContent, NO_CONTENT);
 export const buyerResumeIn = z.object({ type: z.literal('resume'), lastSeq: seq });
 export const buyerRateIn = z.object({
   type: z.literal('rate'),
@@ -36,7 +85,7 @@ export const agentReadyIn = z.object({
 export const agentAwayIn = z.object({ type: z.literal('away') });
 export const agentAcceptIn = z.object({ type: z.literal('accept'), sessionId });
 export const agentDeclineIn = z.object({ type: z.literal('decline'), sessionId });
-export const agentMessageIn = z.object({ type: z.literal('message'), sessionId, clientMsgId, text });
+export const agentMessageIn = z.object({ type: z.literal('message'), sessionId, clientMsgId, ...content }).refine(hasContent, NO_CONTENT);
 export const agentTransferIn = z.object({
   type: z.literal('transfer'),
   sessionId,
@@ -79,6 +128,9 @@ export const messageOut = z.object({
   ts: z.number().int(),
   role: roleName.optional(),
   kind: eventKind.optional(),
+  card: card.optional(),
+  /** With `url`: where the file is served (GET, the reader's token required). */
+  attachments: z.array(attachment.extend({ url: z.string() })).optional(),
 });
 export type MessageOut = z.infer<typeof messageOut>;
 
@@ -120,6 +172,7 @@ export const offerOut = z.object({
   role: roleName,
   expiresAt: z.number().int(),
   preview: z.array(messageOut),
+  buyer: buyerOut.optional(),
 });
 export const revokedOut = z.object({ type: z.literal('revoked'), sessionId, reason: z.string() });
 export const assignedOut = z.object({
@@ -128,6 +181,7 @@ export const assignedOut = z.object({
   role: roleName,
   transcript: z.array(messageOut),
   note: z.string().optional(),
+  buyer: buyerOut.optional(),
   /** Roles the session went through, oldest first (the current one last). */
   roleHistory: z.array(roleName).optional(),
   /** Every transfer with its note, oldest first. */

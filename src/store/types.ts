@@ -1,4 +1,4 @@
-import type { EventFrom, EventKind } from '../protocol/frames.ts';
+import type { BuyerContext, Card, EventFrom, EventKind, MessageOut } from '../protocol/frames.ts';
 import type { SessionState } from '../domain/lifecycle.ts';
 import type { BuyerLimits } from './limits.ts';
 
@@ -47,6 +47,8 @@ export interface SessionView {
   ratingComment?: string;
   /** Times the agent let the buyer wait past the reply window. */
   replyMisses: number;
+  /** What the shop's context hook said about the buyer, once it answered. */
+  buyerContext?: BuyerContext;
 }
 
 export interface Handover {
@@ -83,6 +85,17 @@ export interface StoredEvent {
   agentId?: string;
   /** Set on the bot's lines that belong to a state change (handover, rating invite, goodbye, idle close). */
   kind?: EventKind;
+  card?: Card;
+  attachments?: StoredAttachment[];
+}
+
+/** An attachment as the transcript keeps it: the upload's own type and size, and where it is served. */
+export type StoredAttachment = NonNullable<MessageOut['attachments']>[number];
+
+/** What a message carries besides its text. */
+export interface MessageExtras {
+  card?: Card;
+  attachments?: StoredAttachment[];
 }
 
 export interface Offer {
@@ -172,6 +185,7 @@ export interface BuyerMessage {
   bounds?: SessionBounds;
   /** The buyer's and the shop's rate limits for buyer lines; over them: `rate_limited`, nothing stored. */
   limits?: BuyerLimits;
+  extras?: MessageExtras;
 }
 
 export interface Store {
@@ -192,6 +206,8 @@ export interface Store {
   postBuyerMessage(shop: string, sessionId: string, buyerId: string, msg: BuyerMessage): Promise<BuyerPostResult>;
   /** Rating by its buyer of a session in its rating window (`closing`); once. */
   rate(shop: string, sessionId: string, buyerId: string, score: number, comment: string | undefined, now: number): Promise<void>;
+  /** Keeps the context hook's answer on an existing session (nothing when it is gone). */
+  setBuyerContext(shop: string, sessionId: string, ctx: BuyerContext): Promise<void>;
 
   // ---- bots ----
   /** Stores a bot line unless it breaks the per-minute cap or repeats the previous bot line. */
@@ -221,7 +237,7 @@ export interface Store {
     shop: string,
     sessionId: string,
     agentId: string,
-    msg: { clientMsgId: string; text: string; ts: number; bounds?: SessionBounds },
+    msg: { clientMsgId: string; text: string; ts: number; bounds?: SessionBounds; extras?: MessageExtras },
   ): Promise<AgentPostResult>;
   /** Turns this agent's live offer into an assignment. Accepting an owned session again is a no-op. */
   accept(shop: string, sessionId: string, agentId: string, now: number): Promise<{ role: string; note?: string; alreadyAssigned: boolean }>;

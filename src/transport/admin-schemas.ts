@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { SESSION_STATES } from '../domain/lifecycle.ts';
-import { messageOut } from '../protocol/frames.ts';
+import { buyerContext, messageOut } from '../protocol/frames.ts';
 import { problemResponses } from './problem.ts';
 
 /** Response shapes of the admin API (src/transport/admin.ts); they are its OpenAPI document too. */
@@ -43,6 +43,7 @@ export const sessionView = z.object({
   rating: z.number().optional(),
   ratingComment: z.string().optional(),
   replyMisses: z.number(),
+  buyerContext: buyerContext.optional().describe("what the shop's context hook said about the buyer"),
 });
 
 export const sessionWithTranscript = z.object({ session: sessionView, transcript: z.array(messageOut) });

@@ -131,7 +131,7 @@ function serve<C extends { disconnect(): Promise<void> }, F extends { type: stri
 function handleBuyer(conn: BuyerConnection, f: BuyerInbound): Promise<void> {
   switch (f.type) {
     case 'message':
-      return conn.message(f.clientMsgId, f.text);
+      return conn.message(f.clientMsgId, { text: f.text, card: f.card, attachments: f.attachments });
     case 'resume':
       return conn.resume(f.lastSeq);
     case 'rate':
@@ -152,7 +152,7 @@ function handleAgent(conn: AgentConnection, f: AgentInbound): Promise<void> {
     case 'decline':
       return conn.decline(f.sessionId);
     case 'message':
-      return conn.message(f.sessionId, f.clientMsgId, f.text);
+      return conn.message(f.sessionId, f.clientMsgId, { text: f.text, card: f.card, attachments: f.attachments });
     case 'transfer':
       return conn.transfer(f.sessionId, f.toRole, f.note);
     case 'close':

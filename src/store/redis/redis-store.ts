@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis, Cluster } from 'ioredis';
 import { PeakError } from '../../protocol/errors.ts';
-import type { EventFrom, EventKind } from '../../protocol/frames.ts';
+import type { BuyerContext, EventFrom, EventKind } from '../../protocol/frames.ts';
 import type {
   Address,
   AgentStatus,
@@ -35,6 +35,7 @@ import type {
   SessionView,
   Store,
   StoredEvent,
+  MessageExtras,
 } from '../types.ts';
 import { ACTIVE_HOLD_MS, MARK_EVERY_MS, MAX_DEFER_MS } from '../active.ts';
 import { activeKey, epochKey, agentsKey, buyerConnsKey, instanceKey, instancesKey, channelOf, closingKey, configKey, graceKey, idleKey, replyKey, offersKey, planBucketKey, queueKey, rateKey, sessionKey, shopPrefix, shopsKey, transcriptKey, agentKey, readyKey } from './keys.ts';
@@ -232,6 +233,12 @@ function limitArgs(l: BuyerLimits | undefined): number[] {
   return l ? [l.buyer.perSecond, l.buyer.burst, l.shop.perSecond, l.shop.burst] : [0, 1, 0, 1];
 }
 
+/** A line's card and attachments as appendEvent.lua's last argument ('' = none). */
+function extraArg(x: MessageExtras | undefined): string {
+  if (!x || (!x.card && !x.attachments?.length)) return '';
+  return JSON.stringify({ ...(x.card ? { card: x.card } : {}), ...(x.attachments?.length ? { attachments: x.attachments } : {}) });
+}
+
 function flatRequeued(flat: unknown[]): Requeued[] {
   const out: Requeued[] = [];
   for (let i = 0; i + 2 < flat.length; i += 3) {
@@ -252,6 +259,7 @@ function toEvent(id: string, fields: string[]): StoredEvent {
   if (f.r) ev.role = f.r;
   if (f.a) ev.agentId = f.a;
   if (f.k) ev.kind = f.k as EventKind;
+  if (f.x) Object.assign(ev, JSON.parse(f.x) as MessageExtras);
   return ev;
 }
 
@@ -378,7 +386,7 @@ export class RedisStore implements Store {
   async postBuyerMessage(shop: string, sessionId: string, buyerId: string, msg: BuyerMessage): Promise<BuyerPostResult> {
     const flags = `${msg.enqueue ? 'q' : ''}${msg.reclassify ? 'm' : ''}`;
     const r = await this.call<AppendReply>(
-      'appendEvent', shop, sessionId, 'buyer', buyerId, msg.clientMsgId, msg.text, msg.ts, msg.role, flags, 0, ...boundArgs(msg.bounds), ...limitArgs(msg.limits),
+      'appendEvent', shop, sessionId, 'buyer', buyerId, msg.clientMsgId, msg.text, msg.ts, msg.role, flags, 0, ...boundArgs(msg.bounds), ...limitArgs(msg.limits), extraArg(msg.extras),
     );
     const out: BuyerPostResult = { seq: r[0], duplicate: r[1] === 1, state: r[8] };
     if (r[2] === 1) out.enqueued = { role: r[3], position: r[4] };
@@ -386,8 +394,10 @@ export class RedisStore implements Store {
     return out;
   }
 
-  async postAgentMessage(shop: string, sessionId: string, agentId: string, msg: { clientMsgId: string; text: string; ts: number; bounds?: SessionBounds }): Promise<AgentPostResult> {
-    const r = await this.call<AppendReply>('appendEvent', shop, sessionId, 'agent', agentId, msg.clientMsgId, msg.text, msg.ts, '', '', 0, ...boundArgs(msg.bounds));
+  async postAgentMessage(shop: string, sessionId: string, agentId: string, msg: { clientMsgId: string; text: string; ts: number; bounds?: SessionBounds; extras?: MessageExtras }): Promise<AgentPostResult> {
+    const r = await this.call<AppendReply>(
+      'appendEvent', shop, sessionId, 'agent', agentId, msg.clientMsgId, msg.text, msg.ts, '', '', 0, ...boundArgs(msg.bounds), ...limitArgs(undefined), extraArg(msg.extras),
+    );
     return { seq: r[0], duplicate: r[1] === 1, role: r[3], ...(r[7] >= 0 ? { firstResponseMs: r[7] } : {}), ...(r[9] >= 0 ? { replyMs: r[9] } : {}) };
   }
 
@@ -395,6 +405,10 @@ export class RedisStore implements Store {
     const r = await this.call<AppendReply>('appendEvent', shop, sessionId, 'bot', '', '', msg.text, msg.ts, msg.role ?? '', '', msg.perMinute, ...boundArgs(msg.bounds));
     if (r[6]) return { seq: 0, duplicate: false, suppressed: r[6] as 'rate' | 'repeat' | 'full' };
     return { seq: r[0], duplicate: false, ...(r[7] >= 0 ? { firstResponseMs: r[7] } : {}) };
+  }
+
+  async setBuyerContext(shop: string, sessionId: string, ctx: BuyerContext): Promise<void> {
+    await this.call('setBuyer', shop, sessionId, JSON.stringify(ctx));
   }
 
   async rate(shop: string, sessionId: string, buyerId: string, score: number, comment: string | undefined, now: number) {
@@ -560,6 +574,7 @@ export class RedisStore implements Store {
     if (h.closedAt) view.closedAt = Number(h.closedAt);
     if (h.rating) view.rating = Number(h.rating);
     if (h.ratingComment) view.ratingComment = h.ratingComment;
+    if (h.ctx) view.buyerContext = JSON.parse(h.ctx) as BuyerContext;
     return view;
   }
 

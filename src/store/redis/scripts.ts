@@ -26,6 +26,7 @@ export const SCRIPT_NAMES = [
   'limitBuyer',
   'sweepShop',
   'reschedule',
+  'setBuyer',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

@@ -30,7 +30,8 @@ local function transition(action, sid, state, holder, actor)
 end
 
 -- Stores one transcript event and publishes it, in the same step, so seq order is delivery
--- order. ev: {from, text, ts, agent?, role?, kind?}. The buyer hears everything but its own
+-- order. ev: {from, text, ts, agent?, role?, kind?, x?}; x: the JSON of {card?, attachments?},
+-- stored as one field and merged into the frame. The buyer hears everything but its own
 -- lines; `agent` (the session's holder, or nil) everything but its own.
 local function pushEvent(sid, ev, buyer, agent)
   local seq = redis.call('HINCRBY', skey(sid), 'seq', 1)
@@ -39,8 +40,14 @@ local function pushEvent(sid, ev, buyer, agent)
   if ev.agent then fields[#fields + 1] = 'a'; fields[#fields + 1] = ev.agent end
   if ev.role then fields[#fields + 1] = 'r'; fields[#fields + 1] = ev.role; msg.role = ev.role end
   if ev.kind then fields[#fields + 1] = 'k'; fields[#fields + 1] = ev.kind; msg.kind = ev.kind end
+  local bytes = #ev.text
+  if ev.x and ev.x ~= '' then
+    fields[#fields + 1] = 'x'; fields[#fields + 1] = ev.x
+    for k, v in pairs(cjson.decode(ev.x)) do msg[k] = v end
+    bytes = bytes + #ev.x
+  end
   redis.call('XADD', P .. 't:' .. sid, seq .. '-0', unpack(fields))
-  redis.call('HINCRBY', skey(sid), 'bytes', #ev.text)
+  redis.call('HINCRBY', skey(sid), 'bytes', bytes)
   local frame = cjson.encode(msg)
   if ev.from ~= 'buyer' and buyer then redis.call(PUBLISH, P .. 'ch:b:' .. buyer, frame) end
   if ev.from ~= 'agent' and agent then redis.call(PUBLISH, P .. 'ch:a:' .. agent, frame) end

@@ -10,6 +10,7 @@
 --   maxEvents / maxBytes: the transcript's cap (0 = none); a buyer or agent line past it is
 --          `too_large`, a bot line is suppressed ('full').
 --   buyerRate..shopBurst: the buyer's and the shop's buckets for buyer lines (see the prelude).
+--       extra: the JSON of the line's {card?, attachments?} ('' = none), stored with it.
 -- Returns {seq, duplicate, enqueued, role, position, movedFrom, suppressed, firstResponseMs,
 --          state, replyMs}
 --   state: the session's state after this message.
@@ -18,6 +19,7 @@
 local sid, from, actor, cmid, text, ts, role = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local flags, botPerMinute = ARGV[8] or '', tonumber(ARGV[9] or '0')
 local life, maxEvents, maxBytes = tonumber(ARGV[10] or '0'), tonumber(ARGV[11] or '0'), tonumber(ARGV[12] or '0')
+local extra = ARGV[17] or ''
 local now = tonumber(ts)
 local key = skey(sid)
 local s = redis.call('HMGET', key, 'state', 'buyer', 'agent', 'role', 'arrived', 'roles', 'firstAt', 'frAt')
@@ -42,7 +44,7 @@ transition(from .. 'Message', sid, state, s[3], actor)
 
 -- The transcript's cap, checked before anything is written.
 local size = redis.call('HMGET', key, 'seq', 'bytes')
-if (maxEvents > 0 and tonumber(size[1] or '0') >= maxEvents) or (maxBytes > 0 and tonumber(size[2] or '0') + #text > maxBytes) then
+if (maxEvents > 0 and tonumber(size[1] or '0') >= maxEvents) or (maxBytes > 0 and tonumber(size[2] or '0') + #text + #extra > maxBytes) then
   if from == 'bot' then return { 0, 0, 0, s[4], 0, '', 'full', -1, state, -1 } end
   fail('too_large', 'this chat has reached its transcript limit (' .. maxEvents .. ' events, ' .. maxBytes .. ' bytes); nothing was stored')
 end
@@ -64,7 +66,7 @@ end
 
 local holder = nil
 if state == 'assigned' then holder = s[3] end
-local ev = { from = from, text = text, ts = ts }
+local ev = { from = from, text = text, ts = ts, x = extra }
 if from == 'agent' then ev.agent = actor end
 if from == 'bot' and role ~= '' then ev.role = role end
 local seq = pushEvent(sid, ev, s[2], holder)
