@@ -227,6 +227,54 @@ describe.each(impls)('Store contract: $name', (impl) => {
     expect(offers.map((o) => o.sessionId)).toEqual([lo, hi]);
   });
 
+  describe('priority', () => {
+    const PRIO = { vipBoostMs: 60_000, boostMs: 0 };
+    async function arrive(buyer: string, role: string, ts: number, vip: number, priority = PRIO): Promise<string> {
+      const { sessionId } = await store.openSession(SHOP, buyer, ts, { vip, ...(vip ? { name: `VIP ${buyer}` } : {}) });
+      const r = await store.postBuyerMessage(SHOP, sessionId, buyer, { clientMsgId: 'a', text: 'hi', ts, role, enqueue: true, reclassify: false, priority });
+      expect(r.enqueued?.role).toBe(role);
+      return sessionId;
+    }
+
+    it('offers a VIP arriving after three regular buyers first', async () => {
+      const regular = [await arrive('r1', 'presale', T0, 0), await arrive('r2', 'presale', T0 + 10_000, 0), await arrive('r3', 'presale', T0 + 20_000, 0)];
+      const vip = await arrive('v1', 'presale', T0 + 30_000, 1);
+      expect(await store.getSession(SHOP, vip)).toMatchObject({ vip: 1, buyerName: 'VIP v1', arrivedAt: T0 + 30_000 });
+      expect((await store.getSession(SHOP, regular[0]!))?.vip).toBe(0);
+      expect(await store.queuePosition(SHOP, 'presale', vip)).toBe(1);
+      await ready('a1', ['presale'], 1, T0 + 31_000);
+      const offers = await store.dispatch(SHOP, 'presale', T0 + 31_000, OFFER_MS, 4);
+      expect(offers.map((o) => o.sessionId)).toEqual([vip]);
+      // One level is worth vipBoostMs, no more: a regular buyer who waited longer than that stays ahead.
+      const late = await arrive('v2', 'presale', T0 + 61_000, 1);
+      expect(await store.queuePosition(SHOP, 'presale', late)).toBe(2);
+      const vip9 = await arrive('v9', 'presale', T0 + 62_000, 9);
+      expect(await store.queuePosition(SHOP, 'presale', vip9)).toBe(1);
+    });
+
+    it('adds the role boost, keeps the priority across a decline and adds a transfer boost to it', async () => {
+      const plain = await arrive('p1', 'aftersales', T0, 0);
+      const boosted = await arrive('p2', 'aftersales', T0 + 100_000, 0, { vipBoostMs: 60_000, boostMs: 120_000 });
+      expect(await store.queuePosition(SHOP, 'aftersales', boosted)).toBe(1);
+      await ready('A', ['aftersales'], 1, T0 + 100_000);
+      await store.dispatch(SHOP, 'aftersales', T0 + 100_000, OFFER_MS, 1);
+      await store.decline(SHOP, boosted, 'A', T0 + 101_000, 0);
+      expect(await store.queuePosition(SHOP, 'aftersales', boosted)).toBe(1);
+      expect(await store.queuePosition(SHOP, 'aftersales', plain)).toBe(2);
+
+      // Transfer: a VIP keeps its VIP boost and gains the transfer boost on top.
+      const vip = await arrive('v1', 'presale', T0 + 200_000, 2);
+      await ready('B', ['presale'], 1, T0 + 200_000);
+      await store.dispatch(SHOP, 'presale', T0 + 200_000, OFFER_MS, 1);
+      await store.accept(SHOP, vip, 'B', T0 + 200_000);
+      // Arrived 130 s before the VIP: ahead of it by the transfer boost (60 s) alone, behind it with the VIP boost (120 s) too.
+      const other = await arrive('o1', 'billing', T0 + 70_000, 0);
+      await store.transfer(SHOP, vip, 'B', 'billing', undefined, T0 + 210_000, xfer(0, 60_000));
+      expect(await store.queuePosition(SHOP, 'billing', vip)).toBe(1);
+      expect(await store.queuePosition(SHOP, 'billing', other)).toBe(2);
+    });
+  });
+
   it('refuses a blocked buyer and anything about unknown sessions', async () => {
     await ready('a1', ['presale'], 1, T0);
     const sid = await assigned('b1', 'presale', T0, 'a1');

@@ -91,6 +91,16 @@ export const configSchema = z
          * goes ahead of sessions that arrived up to this much later.
          */
         transferBoostMs: z.number().int().min(0).default(120_000),
+        /**
+         * A buyer with VIP level v (token claim `vip`, 0..9) queues v times this much earlier
+         * than its arrival, so it goes ahead of sessions that arrived up to that much earlier.
+         */
+        vipBoostMs: z.number().int().min(0).max(86_400_000).default(60_000),
+        /**
+         * Ops' priority per role (e.g. after-sale disputes): a session entering that role's
+         * queue on its first message queues this much earlier, on top of any VIP boost.
+         */
+        priorityBoostMs: z.record(z.string(), z.number().int().min(0).max(86_400_000)).default({}),
         /** An agent should answer a waiting buyer within this long (the platforms' 5-minute reply rate). */
         replyWindowMs: z.number().int().min(1_000).default(300_000),
         /**
@@ -169,6 +179,7 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path: ['routing', 'defaultRole'], message: `must be one of routing.roles (${roles.join(', ')})` });
       }
       rules(cfg.intent?.rules).forEach((r, i) => roleKnown(r.role, ['intent', 'rules', i, 'role']));
+      for (const role of Object.keys(cfg.routing?.priorityBoostMs ?? {})) roleKnown(role, ['routing', 'priorityBoostMs', role]);
       for (const [shop, o] of shops) {
         rules(o.intent?.rules).forEach((r, i) => roleKnown(r.role, ['shops', shop, 'intent', 'rules', i, 'role']));
         if (o.defaultRole) roleKnown(o.defaultRole, ['shops', shop, 'defaultRole']);

@@ -10,3 +10,8 @@ export function sessionBounds(c: Config): SessionBounds {
 export function buyerLimits(c: Config): BuyerLimits {
   return { buyer: c.server.rateLimit.perBuyer, shop: c.server.rateLimit.perShop };
 }
+
+/** A session's queue priority on entering `role`'s queue (config `routing.vipBoostMs`, `routing.priorityBoostMs`). */
+export function queuePriority(c: Config, role: string): { vipBoostMs: number; boostMs: number } {
+  return { vipBoostMs: c.routing.vipBoostMs, boostMs: c.routing.priorityBoostMs[role] ?? 0 };
+}

@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { PeakError, isPeakError } from '../protocol/errors.ts';
 import { encode, messageFrame } from '../protocol/encode.ts';
-import type { Address, BuyerPostResult, ConnRef } from '../store/types.ts';
+import type { Address, BuyerIdentity, BuyerPostResult, ConnRef } from '../store/types.ts';
 import { Delivery } from './delivery.ts';
-import { buyerLimits, sessionBounds } from './bounds.ts';
+import { buyerLimits, queuePriority, sessionBounds } from './bounds.ts';
 import type { Deps } from './deps.ts';
 import type { Sink } from './hub.ts';
 import { matchFaq } from './bots/faq.ts';
@@ -36,6 +36,7 @@ export class BuyerConnection {
     readonly shop: string,
     readonly buyerId: string,
     private readonly send: Sink,
+    private readonly identity: BuyerIdentity,
   ) {
     this.delivery = new Delivery(send);
     this.address = { kind: 'buyer', shop, id: buyerId };
@@ -44,8 +45,8 @@ export class BuyerConnection {
   }
 
   /** Subscribes first, then opens (or resumes) the session, so no event falls in between. */
-  static async open(d: Deps, svc: Services, shop: string, buyerId: string, send: Sink): Promise<BuyerConnection> {
-    const conn = new BuyerConnection(d, svc, shop, buyerId, send);
+  static async open(d: Deps, svc: Services, shop: string, buyerId: string, send: Sink, identity: BuyerIdentity = { vip: 0 }): Promise<BuyerConnection> {
+    const conn = new BuyerConnection(d, svc, shop, buyerId, send, identity);
     await d.store.trackConn(d.instanceId, conn.connRef);
     try {
       await d.store.buyerConnect(shop, buyerId, conn.connId, d.config().server.maxConnectionsPerBuyer);
@@ -70,7 +71,7 @@ export class BuyerConnection {
   }
 
   private async openSession(): Promise<void> {
-    const opened = await this.d.store.openSession(this.shop, this.buyerId, this.d.now());
+    const opened = await this.d.store.openSession(this.shop, this.buyerId, this.d.now(), this.identity);
     if (this.sessionId) this.delivery.forget(this.sessionId);
     this.sessionId = opened.sessionId;
     this.withAgent = false;
@@ -130,6 +131,7 @@ export class BuyerConnection {
         reclassify: intent?.matched ?? false,
         bounds: sessionBounds(this.d.config()),
         limits: buyerLimits(this.d.config()),
+        priority: queuePriority(this.d.config(), intent?.role ?? ''),
       });
       return { result, intent, faq };
     };

@@ -47,6 +47,16 @@ export interface SessionView {
   ratingComment?: string;
   /** Times the agent let the buyer wait past the reply window. */
   replyMisses: number;
+  /** The buyer as its token (or the context hook) describes it. */
+  buyerName?: string;
+  /** VIP level 0..9: raises the session's place in its queue (routing.vipBoostMs per level). */
+  vip: number;
+}
+
+/** Who a session's buyer is, from the token (kept on the session). */
+export interface BuyerIdentity {
+  name?: string;
+  vip: number;
 }
 
 export interface Handover {
@@ -172,6 +182,8 @@ export interface BuyerMessage {
   bounds?: SessionBounds;
   /** The buyer's and the shop's rate limits for buyer lines; over them: `rate_limited`, nothing stored. */
   limits?: BuyerLimits;
+  /** Queue priority on entering the queue: the session queues this much earlier per VIP level, plus `boostMs`. */
+  priority?: { vipBoostMs: number; boostMs: number };
 }
 
 export interface Store {
@@ -184,7 +196,7 @@ export interface Store {
 
   // ---- buyers ----
   /** The buyer's open session in this shop, or a new one in state `bot`. Throws `blocked`. */
-  openSession(shop: string, buyerId: string, now: number): Promise<{ sessionId: string; lastSeq: number; created: boolean }>;
+  openSession(shop: string, buyerId: string, now: number, buyer?: BuyerIdentity): Promise<{ sessionId: string; lastSeq: number; created: boolean }>;
   /**
    * Stores a buyer message and publishes it to the assigned agent. A `bot` session enters
    * the queue (when `enqueue`); a waiting one moves queue when `reclassify` names another role.

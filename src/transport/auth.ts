@@ -13,6 +13,9 @@ export const claimsSchema = z.object({
   shop: z.string().min(1).max(64),
   kind: z.enum(['buyer', 'agent', 'admin']),
   roles: z.array(z.string().min(1).max(64)).optional(),
+  /** Buyers only: display name and VIP level (PROTOCOL v1.1 "Buyer identity and presence"). */
+  name: z.string().min(1).max(64).optional(),
+  vip: z.number().int().min(0).max(9).optional(),
 });
 export type Claims = z.infer<typeof claimsSchema>;
 export type TokenKind = Claims['kind'];
@@ -43,7 +46,7 @@ export class Auth {
 
   /** For tests, the load test and operators' tooling. */
   async sign(claims: Claims, expiresIn?: string): Promise<string> {
-    const jwt = new SignJWT({ shop: claims.shop, kind: claims.kind, ...(claims.roles ? { roles: claims.roles } : {}) })
+    const jwt = new SignJWT({ shop: claims.shop, kind: claims.kind, ...(claims.roles ? { roles: claims.roles } : {}), ...(claims.name ? { name: claims.name } : {}), ...(claims.vip !== undefined ? { vip: claims.vip } : {}) })
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject(claims.sub)
       .setIssuedAt();

@@ -19,6 +19,7 @@ import type {
   TransferOptions,
   CloseOptions,
   BuyerMessage,
+  BuyerIdentity,
   BuyerPostResult,
   Offer,
   PostResult,
@@ -328,10 +329,10 @@ export class RedisStore implements Store {
     this.knownShops.add(shop);
   }
 
-  async openSession(shop: string, buyerId: string, now: number) {
+  async openSession(shop: string, buyerId: string, now: number, buyer: BuyerIdentity = { vip: 0 }) {
     await this.remember(shop);
     const [sessionId, lastSeq, created] = await this.call<[string, number, number]>(
-      'openSession', shop, buyerId, randomUUID(), now, this.idleTtl,
+      'openSession', shop, buyerId, randomUUID(), now, this.idleTtl, buyer.name ?? '', buyer.vip,
     );
     return { sessionId, lastSeq, created: created === 1 };
   }
@@ -340,6 +341,7 @@ export class RedisStore implements Store {
     const flags = `${msg.enqueue ? 'q' : ''}${msg.reclassify ? 'm' : ''}`;
     const r = await this.call<AppendReply>(
       'appendEvent', shop, sessionId, 'buyer', buyerId, msg.clientMsgId, msg.text, msg.ts, msg.role, flags, 0, ...boundArgs(msg.bounds), ...limitArgs(msg.limits),
+      msg.priority?.vipBoostMs ?? 0, msg.priority?.boostMs ?? 0,
     );
     const out: BuyerPostResult = { seq: r[0], duplicate: r[1] === 1, state: r[8] };
     if (r[2] === 1) out.enqueued = { role: r[3], position: r[4] };
@@ -511,7 +513,9 @@ export class RedisStore implements Store {
       roleHistory: h.roles ? h.roles.split(',') : [],
       handovers: h.handovers ? (JSON.parse(h.handovers) as Handover[]) : [],
       replyMisses: Number(h.replyMisses ?? 0),
+      vip: Number(h.vip ?? 0),
     };
+    if (h.bname) view.buyerName = h.bname;
     if (h.agent) view.agentId = h.agent;
     if (h.offerExp) view.offerExpiresAt = Number(h.offerExp);
     if (h.lastAgent) view.lastAgentId = h.lastAgent;

@@ -10,6 +10,9 @@
 --   maxEvents / maxBytes: the transcript's cap (0 = none); a buyer or agent line past it is
 --          `too_large`, a bot line is suppressed ('full').
 --   buyerRate..shopBurst: the buyer's and the shop's buckets for buyer lines (see the prelude).
+--       vipBoostMs, boostMs
+--   vipBoostMs, boostMs: entering the queue, the session's place is its arrival less
+--          vip × vipBoostMs less boostMs (ops' per-role boost); kept as 'prio' and 'boost'.
 -- Returns {seq, duplicate, enqueued, role, position, movedFrom, suppressed, firstResponseMs,
 --          state, replyMs}
 --   state: the session's state after this message.
@@ -97,9 +100,10 @@ local enqueued, qrole, position, movedFrom = 0, s[4], 0, ''
 if from == 'buyer' and state == 'bot' and string.find(flags, 'q', 1, true) then
   state = transition('enqueue', sid, state)
   qrole = role
-  redis.call('HSET', key, 'state', state, 'role', role, 'arrived', ts, 'roles', role)
+  local boost = tonumber(redis.call('HGET', key, 'vip') or '0') * tonumber(ARGV[17] or '0') + tonumber(ARGV[18] or '0')
+  redis.call('HSET', key, 'state', state, 'role', role, 'arrived', ts, 'roles', role, 'prio', int(now - boost), 'boost', int(boost))
   redis.call('ZREM', P .. 'idle', sid)
-  redis.call('ZADD', P .. 'q:' .. role, ts, sid)
+  redis.call('ZADD', P .. 'q:' .. role, int(now - boost), sid)
   markQueued(sid, now)
   enqueued = 1
   position = redis.call('ZRANK', P .. 'q:' .. role, sid) + 1
