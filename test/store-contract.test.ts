@@ -1263,7 +1263,8 @@ describe.each(impls)('Store contract: $name', (impl) => {
 
   // ---------------------------------------------------------------- bounds and the active index
 
-  const sweepOpts = (now: number, o: { maxQueuedMs?: number } = {}) => ({
+  const sweepOpts = (now: number, o: { maxQueuedMs?: number; abandonMs?: number } = {}) => ({
+    abandonMs: o.abandonMs ?? null,
     silentSince: null,
     idleCloseMs: 0,
     replyCutoff: now - 300_000,
@@ -1357,6 +1358,86 @@ describe.each(impls)('Store contract: $name', (impl) => {
     await store.accept(SHOP, sid2, 'qt-a', T0 + 202);
     expect((await store.sweepShop(SHOP, 0, T0 + 10_000, sweepOpts(T0 + 10_000, { maxQueuedMs: 100 }))).queueExpired).toEqual([]);
     expect(await store.expireQueued(SHOP, sid2, T0 + 10_000, T0 + 9_000, { retentionMs: RETENTION_MS, line: { text: 'bye', kind: 'goodbye' } })).toBeNull();
+  });
+
+  describe('buyer presence', () => {
+    const ABANDON_MS = 10_000;
+    async function online(buyer: string, role: string, ts: number, conn = `${buyer}-c1`): Promise<string> {
+      await store.buyerConnect(SHOP, buyer, conn, 5, ts);
+      return queued(buyer, role, ts);
+    }
+
+    it('offers an offline queued buyer only after online ones, and closes it as abandoned after abandonMs', async () => {
+      const early = await online('pr-1', 'presale', T0);
+      const later = await online('pr-2', 'presale', T0 + 1_000);
+      // Two connections: only the last one gone takes the buyer offline.
+      await store.buyerConnect(SHOP, 'pr-1', 'pr-1-c2', 5, T0 + 1_500);
+      await store.buyerDisconnect(SHOP, 'pr-1', 'pr-1-c1', T0 + 1_800);
+      expect((await store.getSession(SHOP, early))?.buyerOnline).toBe(true);
+      await store.buyerDisconnect(SHOP, 'pr-1', 'pr-1-c2', T0 + 2_000);
+      expect(await store.getSession(SHOP, early)).toMatchObject({ buyerOnline: false, buyerOfflineSince: T0 + 2_000 });
+      expect(await store.queuePosition(SHOP, 'presale', later)).toBe(1);
+      expect(await store.queuePosition(SHOP, 'presale', early)).toBe(2);
+
+      // The abandonment clock: nothing before abandonMs, the shop is due again right then.
+      const w1 = await store.sweepShop(SHOP, 0, T0 + 5_000, sweepOpts(T0 + 5_000, { abandonMs: ABANDON_MS }));
+      expect(w1.abandoned).toEqual([]);
+      expect(await store.abandonQueued(SHOP, early, T0 + 5_000, T0 + 5_000 - ABANDON_MS, { retentionMs: RETENTION_MS })).toBeNull();
+
+      await ready('pr-a', ['presale'], 1, T0 + 3_000);
+      const offers = await store.dispatch(SHOP, 'presale', T0 + 3_000, OFFER_MS, 2);
+      expect(offers.map((o) => o.sessionId)).toEqual([later]);
+
+      const w2 = await store.sweepShop(SHOP, 0, T0 + 12_000, sweepOpts(T0 + 12_000, { abandonMs: ABANDON_MS }));
+      expect(w2.abandoned).toEqual([early]);
+      const closed = await store.abandonQueued(SHOP, early, T0 + 12_000, T0 + 12_000 - ABANDON_MS, { retentionMs: RETENTION_MS });
+      expect(closed).toMatchObject({ buyerId: 'pr-1', state: 'closed', role: 'presale' });
+      expect(await store.getSession(SHOP, early)).toMatchObject({ state: 'closed', closedReason: 'abandoned' });
+      expect(await store.queueLength(SHOP, 'presale')).toBe(0);
+      expect((await store.sweepShop(SHOP, 0, T0 + 20_000, sweepOpts(T0 + 20_000, { abandonMs: ABANDON_MS }))).abandoned).toEqual([]);
+    });
+
+    it('a buyer back before abandonMs keeps its place; an offered or assigned session is never abandoned', async () => {
+      const first = await online('back-1', 'presale', T0);
+      const second = await online('back-2', 'presale', T0 + 1_000);
+      await store.buyerDisconnect(SHOP, 'back-1', 'back-1-c1', T0 + 2_000);
+      expect(await store.queuePosition(SHOP, 'presale', first)).toBe(2);
+      await store.buyerConnect(SHOP, 'back-1', 'back-1-c9', 5, T0 + 9_000);
+      expect(await store.getSession(SHOP, first)).toMatchObject({ buyerOnline: true });
+      expect((await store.getSession(SHOP, first))?.buyerOfflineSince).toBeUndefined();
+      expect(await store.queuePosition(SHOP, 'presale', first)).toBe(1);
+      expect(await store.queuePosition(SHOP, 'presale', second)).toBe(2);
+      expect((await store.sweepShop(SHOP, 0, T0 + 13_000, sweepOpts(T0 + 13_000, { abandonMs: ABANDON_MS }))).abandoned).toEqual([]);
+      expect(await store.abandonQueued(SHOP, first, T0 + 13_000, T0 + 3_000, { retentionMs: RETENTION_MS })).toBeNull();
+
+      // Offline while offered: the decline puts it back behind online buyers, its clock still running.
+      await ready('back-a', ['presale'], 1, T0 + 14_000);
+      await store.dispatch(SHOP, 'presale', T0 + 14_000, OFFER_MS, 1);
+      await store.buyerDisconnect(SHOP, 'back-1', 'back-1-c9', T0 + 15_000);
+      expect((await store.sweepShop(SHOP, 0, T0 + 26_000, sweepOpts(T0 + 26_000, { abandonMs: ABANDON_MS }))).abandoned).toEqual([first]);
+      expect(await store.abandonQueued(SHOP, first, T0 + 26_000, T0 + 16_000, { retentionMs: RETENTION_MS })).toBeNull();
+      await store.decline(SHOP, first, 'back-a', T0 + 27_000, 0);
+      expect(await store.queuePosition(SHOP, 'presale', first)).toBe(2);
+      expect((await store.sweepShop(SHOP, 0, T0 + 28_000, sweepOpts(T0 + 28_000, { abandonMs: ABANDON_MS }))).abandoned).toEqual([first]);
+      expect(await store.abandonQueued(SHOP, first, T0 + 28_000, T0 + 18_000, { retentionMs: RETENTION_MS })).toMatchObject({ state: 'closed' });
+    });
+
+    it('tells the agent holding or offered the session when its buyer goes offline and comes back', async () => {
+      await ready('bs-a', ['presale'], 2, T0);
+      await store.buyerConnect(SHOP, 'bs-1', 'bs-1-c1', 5, T0);
+      const held = await assigned('bs-1', 'presale', T0, 'bs-a');
+      const agent = await listen({ kind: 'agent', shop: SHOP, id: 'bs-a' });
+      await store.buyerDisconnect(SHOP, 'bs-1', 'bs-1-c1', T0 + 100);
+      await store.buyerConnect(SHOP, 'bs-1', 'bs-1-c2', 5, T0 + 200);
+      // A second connection is no news.
+      await store.buyerConnect(SHOP, 'bs-1', 'bs-1-c3', 5, T0 + 300);
+      await settle(agent);
+      expect(frames(agent)).toEqual([
+        { type: 'buyer_status', sessionId: held, online: false, since: T0 + 100 },
+        { type: 'buyer_status', sessionId: held, online: true, since: T0 + 200 },
+      ]);
+      expect((await store.getSession(SHOP, held))?.buyerOnline).toBe(true);
+    });
   });
 
   it('expires an open session lifeMs after its last event', async () => {

@@ -143,6 +143,8 @@ export const configSchema = z
         maxTranscriptBytes: z.number().int().min(4_096).max(64 * 1_048_576).default(1_048_576),
         /** A session that waits this long without an agent is closed with reason `queue_timeout`; 0 = never. */
         maxQueuedMs: z.number().int().min(0).default(2 * 3_600_000),
+        /** A queued session whose buyer has been offline (no live connection) this long is closed as `abandoned`; 0 = never. */
+        abandonMs: z.number().int().min(0).default(600_000),
         /** An open session's Redis keys expire this long after its last event, even if no gateway is left to close it. */
         openTtlMs: z.number().int().min(60_000).default(24 * 3_600_000),
       })

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { PeakError, isPeakError } from '../protocol/errors.ts';
+import { buyerCard } from './buyer-card.ts';
 import { encode, messageFrame } from '../protocol/encode.ts';
 import { botTexts, fillText, resolveShop, roleName } from '../config/shop-config.ts';
 import type { Address, ConnRef } from '../store/types.ts';
@@ -75,7 +76,7 @@ export class AgentConnection {
       }
       const preview = await this.d.store.lastEvents(this.shop, sid, this.d.config().routing.previewEvents);
       this.send(
-        encode({ type: 'offer', sessionId: sid, role: s.role, expiresAt: s.offerExpiresAt, preview: preview.map((e) => messageFrame(sid, e)) }),
+        encode({ type: 'offer', sessionId: sid, role: s.role, expiresAt: s.offerExpiresAt, preview: preview.map((e) => messageFrame(sid, e)), buyer: buyerCard(s) }),
       );
     }
     this.log.info({ sessions: view.sessions.length, status: view.status }, 'agent connected');
@@ -157,6 +158,7 @@ export class AgentConnection {
         ...(r.note ? { note: r.note } : {}),
         roleHistory: s?.roleHistory ?? [r.role],
         handovers: s?.handovers ?? [],
+        ...(s ? { buyer: buyerCard(s) } : {}),
       }),
     );
   }

@@ -49,7 +49,7 @@ export class BuyerConnection {
     const conn = new BuyerConnection(d, svc, shop, buyerId, send, identity);
     await d.store.trackConn(d.instanceId, conn.connRef);
     try {
-      await d.store.buyerConnect(shop, buyerId, conn.connId, d.config().server.maxConnectionsPerBuyer);
+      await d.store.buyerConnect(shop, buyerId, conn.connId, d.config().server.maxConnectionsPerBuyer, d.now());
     } catch (err) {
       await d.store.untrackConn(d.instanceId, conn.connRef).catch(() => {});
       throw err;
@@ -230,7 +230,7 @@ export class BuyerConnection {
   async recover(): Promise<void> {
     if (!this.connected) return;
     await this.d.store.trackConn(this.d.instanceId, this.connRef);
-    await this.d.store.buyerConnect(this.shop, this.buyerId, this.connId, this.d.config().server.maxConnectionsPerBuyer);
+    await this.d.store.buyerConnect(this.shop, this.buyerId, this.connId, this.d.config().server.maxConnectionsPerBuyer, this.d.now());
     const sessionId = this.sessionId;
     if (sessionId && (await this.d.store.getSession(this.shop, sessionId))) {
       await this.rejoinQueue(sessionId);
@@ -247,16 +247,16 @@ export class BuyerConnection {
   /** The socket is gone; the session stays open for the buyer to come back to. */
   async disconnect(): Promise<void> {
     this.svc.recovery.connections.delete(this);
-    const left = this.sessionId ? this.svc.waitingRoom.left(this.sessionId).catch(() => null) : Promise.resolve(null);
+    // A buyer leaving is not yet a give-up: it may come back; the staffing plan counts an
+    // abandonment once, when sessions.abandonMs closes the session (Closer.abandon).
+    if (this.sessionId) this.svc.waitingRoom.untrack(this.sessionId);
     const detach = this.detach;
     this.detach = undefined;
     await detach?.();
     if (!this.connected) return;
     this.connected = false;
-    await this.d.store.buyerDisconnect(this.shop, this.buyerId, this.connId);
+    await this.d.store.buyerDisconnect(this.shop, this.buyerId, this.connId, this.d.now());
     await this.d.store.untrackConn(this.d.instanceId, this.connRef);
-    const gaveUp = await left;
-    if (gaveUp) this.plan.abandoned(this.shop, gaveUp.role, gaveUp.waitedMs);
   }
 
   private get connRef(): ConnRef {

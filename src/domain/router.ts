@@ -1,3 +1,4 @@
+import { buyerCard } from './buyer-card.ts';
 import { encode, messageFrame } from '../protocol/encode.ts';
 import type { Offer, Requeued } from '../store/types.ts';
 import type { Deps } from './deps.ts';
@@ -65,10 +66,13 @@ export class Router {
     this.d.metrics.offers.inc({ shop, role, outcome: 'made' });
     this.d.logger.info({ shop, sessionId, agentId, role, expiresAt }, 'session offered');
     this.offerTimers.at(key(shop, sessionId), expiresAt, () => this.track(this.expireOffer(shop, sessionId)));
-    const preview = await this.d.store.lastEvents(shop, sessionId, this.d.config().routing.previewEvents);
+    const [preview, s] = await Promise.all([
+      this.d.store.lastEvents(shop, sessionId, this.d.config().routing.previewEvents),
+      this.d.store.getSession(shop, sessionId),
+    ]);
     await this.d.store.bus.publish(
       { kind: 'agent', shop, id: agentId },
-      encode({ type: 'offer', sessionId, role, expiresAt, preview: preview.map((e) => messageFrame(sessionId, e)) }),
+      encode({ type: 'offer', sessionId, role, expiresAt, preview: preview.map((e) => messageFrame(sessionId, e)), ...(s ? { buyer: buyerCard(s) } : {}) }),
     );
   }
 

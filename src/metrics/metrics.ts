@@ -40,6 +40,12 @@ export class Metrics {
     labelNames: ['shop', 'role'] as const,
     registers: [this.registry],
   });
+  readonly abandoned = new Counter({
+    name: 'peakdesk_sessions_abandoned_total',
+    help: 'Queued sessions closed because their buyer stayed offline for sessions.abandonMs',
+    labelNames: ['shop', 'role'] as const,
+    registers: [this.registry],
+  });
   readonly botMessages = new Counter({
     name: 'peakdesk_bot_messages_total',
     help: 'Bot lines by kind (reply/proactive) and outcome (sent, or why suppressed: rate, repeat, quiet_hours)',

@@ -108,12 +108,22 @@ export const agentWelcomeOut = z.object({
   /** Canned phrases per role for the workbench (config `workbench.quickReplies`). */
   quickReplies: z.record(z.string(), z.array(z.string())).optional(),
 });
+/** The session's buyer (PROTOCOL v1.1 "Buyer identity and presence"); tags and orders come from the shop's context hook. */
+export const buyerInfo = z.object({
+  id: z.string(),
+  name: z.string().optional(),
+  vip: z.number().int().min(0).max(9),
+  online: z.boolean(),
+  tags: z.array(z.string()).optional(),
+  orders: z.array(z.unknown()).optional(),
+});
 export const offerOut = z.object({
   type: z.literal('offer'),
   sessionId,
   role: roleName,
   expiresAt: z.number().int(),
   preview: z.array(messageOut),
+  buyer: buyerInfo.optional(),
 });
 export const revokedOut = z.object({ type: z.literal('revoked'), sessionId, reason: z.string() });
 export const assignedOut = z.object({
@@ -128,7 +138,10 @@ export const assignedOut = z.object({
   handovers: z
     .array(z.object({ fromRole: roleName, toRole: roleName, agentId: z.string(), note: z.string().optional(), ts: z.number().int() }))
     .optional(),
+  buyer: buyerInfo.optional(),
 });
+/** The buyer of a session the agent holds or is offered went offline (last connection gone) or came back. */
+export const buyerStatusOut = z.object({ type: z.literal('buyer_status'), sessionId, online: z.boolean(), since: z.number().int() });
 /** Ops changed the agent's status (the admin API's "set away"). */
 export const statusOut = z.object({ type: z.literal('status'), status: z.enum(['ready', 'away']), reason: z.string() });
 /** The buyer of an assigned session has waited past the reply window (escalation `alert`). */
@@ -154,6 +167,7 @@ export const agentOutbound = z.discriminatedUnion('type', [
   ackOut,
   sessionClosedOut,
   replyOverdueOut,
+  buyerStatusOut,
   statusOut,
   pongOut,
   errorOut,

@@ -51,6 +51,10 @@ export interface SessionView {
   buyerName?: string;
   /** VIP level 0..9: raises the session's place in its queue (routing.vipBoostMs per level). */
   vip: number;
+  /** Whether any connection of the buyer is live (any instance). */
+  buyerOnline: boolean;
+  /** While offline: since when. */
+  buyerOfflineSince?: number;
 }
 
 /** Who a session's buyer is, from the token (kept on the session). */
@@ -315,6 +319,11 @@ export interface Store {
    * `queuedBefore` (sessions.maxQueuedMs), saying `line`; null when it no longer has.
    */
   expireQueued(shop: string, sessionId: string, now: number, queuedBefore: number, opts: { retentionMs: number; line: BotLine }): Promise<Closed | null>;
+  /**
+   * Ends a `queued` session whose buyer has been offline since at or before `offlineBefore`
+   * (sessions.abandonMs) with reason `abandoned`; null when it no longer is (back, or taken).
+   */
+  abandonQueued(shop: string, sessionId: string, now: number, offlineBefore: number, opts: { retentionMs: number }): Promise<Closed | null>;
   /** Counts one buyer frame against the buyer's and the shop's rate limits; `rate_limited` over them. */
   limitBuyer(shop: string, buyerId: string, now: number, limits: BuyerLimits): Promise<void>;
 
@@ -361,8 +370,10 @@ export interface Store {
   trackConn(instanceId: string, ref: ConnRef): Promise<void>;
   untrackConn(instanceId: string, ref: ConnRef): Promise<void>;
   /** Registers a buyer's connection; `rate_limited` when the buyer already has `max` (on all instances). */
-  buyerConnect(shop: string, buyerId: string, connId: string, max: number): Promise<void>;
-  buyerDisconnect(shop: string, buyerId: string, connId: string): Promise<void>;
+  /** The first live connection brings the buyer's open session online (agents get `buyer_status`). */
+  buyerConnect(shop: string, buyerId: string, connId: string, max: number, now: number): Promise<void>;
+  /** The last one gone takes it offline: queued, it waits behind online buyers and its abandonment clock runs. */
+  buyerDisconnect(shop: string, buyerId: string, connId: string, now: number): Promise<void>;
 
   // ---- shared config ----
   /** The config last published for every instance; null before the first. */
@@ -470,6 +481,8 @@ export interface SweepOptions {
   /** Queue limit: sessions waiting since at or before this; null = none. */
   queuedBefore: number | null;
   maxQueuedMs: number;
+  /** Abandonment: a queued session whose buyer has been offline this long; null = never. */
+  abandonMs?: number | null;
   roles: readonly string[];
 }
 
@@ -481,6 +494,8 @@ export interface ShopWork {
   replies: string[];
   /** Sessions that waited past sessions.maxQueuedMs (candidates for expireQueued). */
   queueExpired: string[];
+  /** Sessions whose buyer has been offline past sessions.abandonMs (candidates for abandonQueued). */
+  abandoned: string[];
   /** Sessions waiting in the shop's queues. */
   queued: number;
 }

@@ -430,11 +430,11 @@ export class RedisStore implements Store {
     agentId: string,
     reason: string,
     now: number,
-    o: { retentionMs: number; blockMs?: number; rateWindowMs?: number; line?: string; lineKind?: string; goodbye?: string; idleBefore?: number; queuedBefore?: number },
+    o: { retentionMs: number; blockMs?: number; rateWindowMs?: number; line?: string; lineKind?: string; goodbye?: string; idleBefore?: number; queuedBefore?: number; offlineBefore?: number },
   ): Promise<Closed | null> {
     const r = await this.call<[string, string, 'closing' | 'closed', string] | null>(
       'close', shop, sessionId, mode, agentId, reason, now, o.retentionMs, o.blockMs ?? 0, o.rateWindowMs ?? 0,
-      o.line ?? '', o.lineKind ?? '', o.goodbye ?? '', o.idleBefore ?? -1, o.queuedBefore ?? -1,
+      o.line ?? '', o.lineKind ?? '', o.goodbye ?? '', o.idleBefore ?? -1, o.queuedBefore ?? -1, o.offlineBefore ?? -1,
     );
     if (!r) return null;
     return { buyerId: r[0], ...(r[1] ? { agentId: r[1] } : {}), state: r[2], role: r[3] };
@@ -485,6 +485,10 @@ export class RedisStore implements Store {
     });
   }
 
+  async abandonQueued(shop: string, sessionId: string, now: number, offlineBefore: number, opts: { retentionMs: number }) {
+    return this.closeCall(shop, sessionId, 'end', '', 'abandoned', now, { retentionMs: opts.retentionMs, offlineBefore });
+  }
+
   async limitBuyer(shop: string, buyerId: string, now: number, limits: BuyerLimits): Promise<void> {
     await this.call('limitBuyer', shop, buyerId, now, ...limitArgs(limits));
   }
@@ -514,7 +518,9 @@ export class RedisStore implements Store {
       handovers: h.handovers ? (JSON.parse(h.handovers) as Handover[]) : [],
       replyMisses: Number(h.replyMisses ?? 0),
       vip: Number(h.vip ?? 0),
+      buyerOnline: h.off === undefined,
     };
+    if (h.off !== undefined) view.buyerOfflineSince = Number(h.off);
     if (h.bname) view.buyerName = h.bname;
     if (h.agent) view.agentId = h.agent;
     if (h.offerExp) view.offerExpiresAt = Number(h.offerExp);
@@ -632,12 +638,12 @@ export class RedisStore implements Store {
     await this.guard(this.client.srem(instanceKey(this.prefix, instanceId), connMember(ref)));
   }
 
-  async buyerConnect(shop: string, buyerId: string, connId: string, max: number): Promise<void> {
-    await this.call('buyerConnect', shop, buyerId, connId, max);
+  async buyerConnect(shop: string, buyerId: string, connId: string, max: number, now: number): Promise<void> {
+    await this.call('buyerConnect', shop, buyerId, connId, max, now);
   }
 
-  async buyerDisconnect(shop: string, buyerId: string, connId: string): Promise<void> {
-    await this.guard(this.client.srem(buyerConnsKey(this.p(shop), buyerId), connId));
+  async buyerDisconnect(shop: string, buyerId: string, connId: string, now: number): Promise<void> {
+    await this.call('buyerDisconnect', shop, buyerId, connId, now);
   }
 
   async getSharedConfig(): Promise<SharedConfig | null> {
@@ -673,17 +679,18 @@ export class RedisStore implements Store {
   }
 
   async sweepShop(shop: string, mark: number, now: number, o: SweepOptions): Promise<ShopWork> {
-    const [offers, grace, closing, idle, replies, queueExpired, queued, nextDue] = await this.guard(
+    const [offers, grace, closing, idle, replies, queueExpired, queued, nextDue, abandoned] = await this.guard(
       this.cmd.sweepShop(
         this.p(shop), now, o.silentSince ?? -1, o.replyCutoff, o.queuedBefore ?? -1, o.idleCloseMs, o.replyWindowMs, o.maxQueuedMs, DUE_BATCH, o.roles.join(','),
-      ) as Promise<[string[], string[], string[], string[], string[], string[], number, number]>,
+        o.abandonMs ?? -1,
+      ) as Promise<[string[], string[], string[], string[], string[], string[], number, number, string[]]>,
     );
     // A mark this fresh may belong to a step that had not written yet when the shop was read.
     if (mark < Date.now() - this.activeHold) {
       const next = nextDue < 0 ? '' : String(Math.min(nextDue, now + MAX_DEFER_MS));
       await this.guard(this.cmd.reschedule(activeKey(this.prefix), shop, mark, next));
     }
-    return { offers, grace, closing, idle, replies, queueExpired, queued };
+    return { offers, grace, closing, idle, replies, queueExpired, abandoned, queued };
   }
 
   async reindexShops(now: number, opts: { onlyIfEmpty?: boolean } = {}): Promise<number> {

@@ -22,6 +22,7 @@ export const SCRIPT_NAMES = [
   'expireGrace',
   'dispatch',
   'buyerConnect',
+  'buyerDisconnect',
   'planRecord',
   'limitBuyer',
   'sweepShop',
