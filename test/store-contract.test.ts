@@ -275,6 +275,36 @@ describe.each(impls)('Store contract: $name', (impl) => {
     });
   });
 
+  it('overflow: a session waiting past afterMs goes to an idle agent of the target role, from its own queue, after that role\'s own buyers', async () => {
+    const from = [{ role: 'presale', afterMs: 2_000 }];
+    const pre = await queued('of-1', 'presale', T0);
+    await ready('bar', ['bargain'], 2, T0);
+    expect(await store.dispatch(SHOP, 'bargain', T0 + 1_999, OFFER_MS, 5, from)).toEqual([]);
+    // Without the overflow rule nothing crosses over, whatever the wait.
+    expect(await store.dispatch(SHOP, 'bargain', T0 + 60_000, OFFER_MS, 5)).toEqual([]);
+    // The target role's own buyer first, even one who arrived later.
+    const own = await queued('of-2', 'bargain', T0 + 2_500);
+    const offers = await store.dispatch(SHOP, 'bargain', T0 + 3_000, OFFER_MS, 1, from);
+    expect(offers).toEqual([{ sessionId: own, agentId: 'bar', role: 'bargain', expiresAt: T0 + 3_000 + OFFER_MS }]);
+    const over = await store.dispatch(SHOP, 'bargain', T0 + 3_000, OFFER_MS, 5, from);
+    expect(over).toEqual([{ sessionId: pre, agentId: 'bar', role: 'presale', expiresAt: T0 + 3_000 + OFFER_MS, overflow: true }]);
+    expect(await store.getSession(SHOP, pre)).toMatchObject({ state: 'offered', role: 'presale', agentId: 'bar', overflowTo: 'bargain' });
+    expect(await store.queueLength(SHOP, 'presale')).toBe(0);
+    expect(await store.queueLength(SHOP, 'bargain')).toBe(0);
+    // Declined: back in its own queue only, and no longer marked as overflowed.
+    await store.decline(SHOP, pre, 'bar', T0 + 4_000, 0);
+    expect(await store.queuePosition(SHOP, 'presale', pre)).toBe(1);
+    expect(await store.queueLength(SHOP, 'bargain')).toBe(0);
+    expect((await store.getSession(SHOP, pre))?.overflowTo).toBeUndefined();
+    // A presale agent gets it as a plain offer; accepted through overflow it says so.
+    await store.dispatch(SHOP, 'bargain', T0 + 5_000, OFFER_MS, 5, from);
+    expect(await store.accept(SHOP, pre, 'bar', T0 + 5_000)).toEqual({ role: 'presale', alreadyAssigned: false, overflow: true });
+    const plain = await queued('of-3', 'presale', T0 + 6_000);
+    await ready('pre-a', ['presale'], 1, T0 + 6_000);
+    expect(await store.dispatch(SHOP, 'presale', T0 + 6_000, OFFER_MS, 5)).toEqual([{ sessionId: plain, agentId: 'pre-a', role: 'presale', expiresAt: T0 + 6_000 + OFFER_MS }]);
+    expect((await store.accept(SHOP, plain, 'pre-a', T0 + 6_000)).overflow).toBeUndefined();
+  });
+
   it('refuses a blocked buyer and anything about unknown sessions', async () => {
     await ready('a1', ['presale'], 1, T0);
     const sid = await assigned('b1', 'presale', T0, 'a1');

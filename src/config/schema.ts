@@ -101,6 +101,16 @@ export const configSchema = z
          * queue on its first message queues this much earlier, on top of any VIP boost.
          */
         priorityBoostMs: z.record(z.string(), z.number().int().min(0).max(86_400_000)).default({}),
+        /**
+         * A session waiting in the key role longer than `afterMs` may also be offered to ready
+         * agents of the `to` roles (still queued in its own role; offers say `overflow: true`).
+         */
+        overflow: z
+          .record(
+            z.string(),
+            z.object({ afterMs: z.number().int().min(0).max(86_400_000), to: z.array(z.string().min(1).max(64)).min(1).max(20) }).strict(),
+          )
+          .default({}),
         /** An agent should answer a waiting buyer within this long (the platforms' 5-minute reply rate). */
         replyWindowMs: z.number().int().min(1_000).default(300_000),
         /**
@@ -182,6 +192,10 @@ export const configSchema = z
       }
       rules(cfg.intent?.rules).forEach((r, i) => roleKnown(r.role, ['intent', 'rules', i, 'role']));
       for (const role of Object.keys(cfg.routing?.priorityBoostMs ?? {})) roleKnown(role, ['routing', 'priorityBoostMs', role]);
+      for (const [role, o] of Object.entries(cfg.routing?.overflow ?? {})) {
+        roleKnown(role, ['routing', 'overflow', role]);
+        list<unknown>((o as { to?: unknown })?.to).forEach((to, i) => roleKnown(to, ['routing', 'overflow', role, 'to', i]));
+      }
       for (const [shop, o] of shops) {
         rules(o.intent?.rules).forEach((r, i) => roleKnown(r.role, ['shops', shop, 'intent', 'rules', i, 'role']));
         if (o.defaultRole) roleKnown(o.defaultRole, ['shops', shop, 'defaultRole']);

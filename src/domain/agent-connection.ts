@@ -76,7 +76,7 @@ export class AgentConnection {
       }
       const preview = await this.d.store.lastEvents(this.shop, sid, this.d.config().routing.previewEvents);
       this.send(
-        encode({ type: 'offer', sessionId: sid, role: s.role, expiresAt: s.offerExpiresAt, preview: preview.map((e) => messageFrame(sid, e)), buyer: buyerCard(s) }),
+        encode({ type: 'offer', sessionId: sid, role: s.role, expiresAt: s.offerExpiresAt, preview: preview.map((e) => messageFrame(sid, e)), buyer: buyerCard(s), ...(s.overflowTo ? { overflow: true } : {}) }),
       );
     }
     this.log.info({ sessions: view.sessions.length, status: view.status }, 'agent connected');
@@ -159,6 +159,7 @@ export class AgentConnection {
         roleHistory: s?.roleHistory ?? [r.role],
         handovers: s?.handovers ?? [],
         ...(s ? { buyer: buyerCard(s) } : {}),
+        ...(r.overflow ? { overflow: true } : {}),
       }),
     );
   }

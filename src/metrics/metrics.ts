@@ -46,6 +46,12 @@ export class Metrics {
     labelNames: ['shop', 'role'] as const,
     registers: [this.registry],
   });
+  readonly overflows = new Counter({
+    name: 'peakdesk_overflows_total',
+    help: 'Offers of a session of one role to an agent of another (routing.overflow)',
+    labelNames: ['shop', 'role', 'to'] as const,
+    registers: [this.registry],
+  });
   readonly botMessages = new Counter({
     name: 'peakdesk_bot_messages_total',
     help: 'Bot lines by kind (reply/proactive) and outcome (sent, or why suppressed: rate, repeat, quiet_hours)',

@@ -124,6 +124,8 @@ export const offerOut = z.object({
   expiresAt: z.number().int(),
   preview: z.array(messageOut),
   buyer: buyerInfo.optional(),
+  /** Offered to an agent of another role (routing.overflow); `role` stays the session's own. */
+  overflow: z.literal(true).optional(),
 });
 export const revokedOut = z.object({ type: z.literal('revoked'), sessionId, reason: z.string() });
 export const assignedOut = z.object({
@@ -139,6 +141,8 @@ export const assignedOut = z.object({
     .array(z.object({ fromRole: roleName, toRole: roleName, agentId: z.string(), note: z.string().optional(), ts: z.number().int() }))
     .optional(),
   buyer: buyerInfo.optional(),
+  /** Assigned through routing.overflow; `role` stays the session's own. */
+  overflow: z.literal(true).optional(),
 });
 /** The buyer of a session the agent holds or is offered went offline (last connection gone) or came back. */
 export const buyerStatusOut = z.object({ type: z.literal('buyer_status'), sessionId, online: z.boolean(), since: z.number().int() });

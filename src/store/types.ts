@@ -55,6 +55,8 @@ export interface SessionView {
   buyerOnline: boolean;
   /** While offline: since when. */
   buyerOfflineSince?: number;
+  /** Offered or assigned to an agent of this other role by routing.overflow. */
+  overflowTo?: string;
 }
 
 /** Who a session's buyer is, from the token (kept on the session). */
@@ -102,8 +104,17 @@ export interface StoredEvent {
 export interface Offer {
   sessionId: string;
   agentId: string;
+  /** The session's own role (an overflow offer keeps it). */
   role: string;
   expiresAt: number;
+  /** Offered to an agent of another role by routing.overflow. */
+  overflow?: boolean;
+}
+
+/** A role whose waiting sessions may also go to the dispatched role's agents after `afterMs` (routing.overflow). */
+export interface OverflowSource {
+  role: string;
+  afterMs: number;
 }
 
 export interface Requeued {
@@ -240,7 +251,7 @@ export interface Store {
     msg: { clientMsgId: string; text: string; ts: number; bounds?: SessionBounds },
   ): Promise<AgentPostResult>;
   /** Turns this agent's live offer into an assignment. Accepting an owned session again is a no-op. */
-  accept(shop: string, sessionId: string, agentId: string, now: number): Promise<{ role: string; note?: string; alreadyAssigned: boolean }>;
+  accept(shop: string, sessionId: string, agentId: string, now: number): Promise<{ role: string; note?: string; alreadyAssigned: boolean; overflow?: boolean }>;
   /** Puts the offered session back at the head of its queue; this agent is skipped for it for `excludeMs`. */
   decline(shop: string, sessionId: string, agentId: string, now: number, excludeMs: number): Promise<Requeued>;
   /** Re-queues an offer whose time is up; null when it was already answered or is not due. */
@@ -331,8 +342,10 @@ export interface Store {
   /**
    * Reserves up to `max` (oldest session, best agent) pairs of one role: the agent with the
    * lowest load, then the longest idle, that is ready, has free capacity and is not excluded.
+   * Agents its own queue leaves idle get sessions of `overflowFrom` roles that have waited
+   * without an agent longer than their `afterMs` (those offers have `overflow`).
    */
-  dispatch(shop: string, role: string, now: number, offerTimeoutMs: number, max: number): Promise<Offer[]>;
+  dispatch(shop: string, role: string, now: number, offerTimeoutMs: number, max: number, overflowFrom?: OverflowSource[]): Promise<Offer[]>;
 
   // ---- reads ----
   getSession(shop: string, sessionId: string): Promise<SessionView | null>;

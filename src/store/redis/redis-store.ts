@@ -20,6 +20,7 @@ import type {
   CloseOptions,
   BuyerMessage,
   BuyerIdentity,
+  OverflowSource,
   BuyerPostResult,
   Offer,
   PostResult,
@@ -392,8 +393,8 @@ export class RedisStore implements Store {
   }
 
   async accept(shop: string, sessionId: string, agentId: string, now: number) {
-    const [role, note, already] = await this.call<[string, string, number]>('accept', shop, sessionId, agentId, now);
-    return { role, ...(note ? { note } : {}), alreadyAssigned: already === 1 };
+    const [role, note, already, ovf] = await this.call<[string, string, number, string]>('accept', shop, sessionId, agentId, now);
+    return { role, ...(note ? { note } : {}), alreadyAssigned: already === 1, ...(ovf ? { overflow: true } : {}) };
   }
 
   async decline(shop: string, sessionId: string, agentId: string, now: number, excludeMs: number): Promise<Requeued> {
@@ -493,11 +494,14 @@ export class RedisStore implements Store {
     await this.call('limitBuyer', shop, buyerId, now, ...limitArgs(limits));
   }
 
-  async dispatch(shop: string, role: string, now: number, offerTimeoutMs: number, max: number): Promise<Offer[]> {
-    const flat = await this.call<unknown[]>('dispatch', shop, role, now, offerTimeoutMs, max);
+  async dispatch(shop: string, role: string, now: number, offerTimeoutMs: number, max: number, overflowFrom: OverflowSource[] = []): Promise<Offer[]> {
+    const sources = overflowFrom.map((o) => `${o.role}:${Math.max(0, Math.round(o.afterMs))}`).join(',');
+    const flat = await this.call<unknown[]>('dispatch', shop, role, now, offerTimeoutMs, max, sources);
     const out: Offer[] = [];
-    for (let i = 0; i + 2 < flat.length; i += 3) {
-      out.push({ sessionId: String(flat[i]), agentId: String(flat[i + 1]), role, expiresAt: Number(flat[i + 2]) });
+    for (let i = 0; i + 4 < flat.length; i += 5) {
+      const offer: Offer = { sessionId: String(flat[i]), agentId: String(flat[i + 1]), role: String(flat[i + 3]), expiresAt: Number(flat[i + 2]) };
+      if (Number(flat[i + 4]) === 1) offer.overflow = true;
+      out.push(offer);
     }
     return out;
   }
@@ -522,6 +526,7 @@ export class RedisStore implements Store {
     };
     if (h.off !== undefined) view.buyerOfflineSince = Number(h.off);
     if (h.bname) view.buyerName = h.bname;
+    if (h.ovf) view.overflowTo = h.ovf;
     if (h.agent) view.agentId = h.agent;
     if (h.offerExp) view.offerExpiresAt = Number(h.offerExp);
     if (h.lastAgent) view.lastAgentId = h.lastAgent;

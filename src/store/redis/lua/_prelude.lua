@@ -118,7 +118,7 @@ end
 local function requeue(sid, now)
   local s = redis.call('HMGET', skey(sid), 'role', 'arrived', 'buyer', 'prio', 'off')
   redis.call('HSET', skey(sid), 'state', 'queued')
-  redis.call('HDEL', skey(sid), 'agent', 'offerExp')
+  redis.call('HDEL', skey(sid), 'agent', 'offerExp', 'ovf')
   redis.call('ZREM', P .. 'offers', sid)
   redis.call('ZADD', P .. 'q:' .. s[1], qscore(sid), sid)
   if s[5] then redis.call('ZADD', P .. 'ab', 'NX', s[5], sid) end
