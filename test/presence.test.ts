@@ -71,6 +71,9 @@ describe.each(['redis', 'embedded'] as const)('buyer presence (%s)', (engine) =>
     here.b.send({ type: 'message', clientMsgId: 'm1', text: '能便宜点吗' });
     await here.b.next('queue');
 
+    const waiting = await (await fetch(`${g.http}/metrics`)).text();
+    expect(waiting).toMatch(new RegExp(`peakdesk_queue_waiting\\{shop="shop-1",role="${role}",buyer="offline"\\} 1`));
+    expect(waiting).toMatch(new RegExp(`peakdesk_queue_waiting\\{shop="shop-1",role="${role}",buyer="online"\\} 1`));
     const agent = await TestClient.connect(g.url, 'agent', await g.token({ sub: 'ab-agent', kind: 'agent' }));
     await agent.next('welcome');
     agent.send({ type: 'ready', roles: [role], capacity: 1 });

@@ -167,6 +167,8 @@ describe.each(impls)('Store contract: $name', (impl) => {
       roleHistory: [],
       handovers: [],
       replyMisses: 0,
+      vip: 0,
+      buyerOnline: true,
     });
 
     const again = await store.openSession(SHOP, 'b1', T0 + 5);
@@ -914,15 +916,15 @@ describe.each(impls)('Store contract: $name', (impl) => {
     const waiting = await queued('b3', 'presale', T0 + 4);
     const agent = await listen({ kind: 'agent', shop: SHOP, id: 'A' });
 
-    expect(await store.queueStats(SHOP, 'presale')).toEqual({ depth: 1, oldestArrivedAt: T0 + 4 });
-    expect(await store.queueStats(SHOP, 'aftersales')).toEqual({ depth: 0, oldestArrivedAt: null });
+    expect(await store.queueStats(SHOP, 'presale')).toEqual({ depth: 1, offline: 0, oldestArrivedAt: T0 + 4 });
+    expect(await store.queueStats(SHOP, 'aftersales')).toEqual({ depth: 0, offline: 0, oldestArrivedAt: null });
     for (const [sid, prev] of [[served, 'A'], [offered, 'A'], [waiting, undefined]] as const) {
       const r = await store.transfer(SHOP, sid, 'ops-1', 'aftersales', 'by ops', T0 + 10, { ...xfer(0), force: true });
       expect(r).toMatchObject({ fromRole: 'presale', ...(prev ? { previousAgentId: prev } : {}) });
       expect(await store.getSession(SHOP, sid)).toMatchObject({ state: 'queued', role: 'aftersales' });
     }
-    expect(await store.queueStats(SHOP, 'aftersales')).toEqual({ depth: 3, oldestArrivedAt: T0 + 1 });
-    expect(await store.queueStats(SHOP, 'presale')).toEqual({ depth: 0, oldestArrivedAt: null });
+    expect(await store.queueStats(SHOP, 'aftersales')).toEqual({ depth: 3, offline: 0, oldestArrivedAt: T0 + 1 });
+    expect(await store.queueStats(SHOP, 'presale')).toEqual({ depth: 0, offline: 0, oldestArrivedAt: null });
     await settle(agent);
     expect(frames(agent).map((f) => [f.type, f.sessionId])).toEqual([
       ['session_closed', served],
@@ -1408,6 +1410,7 @@ describe.each(impls)('Store contract: $name', (impl) => {
       expect(await store.getSession(SHOP, early)).toMatchObject({ buyerOnline: false, buyerOfflineSince: T0 + 2_000 });
       expect(await store.queuePosition(SHOP, 'presale', later)).toBe(1);
       expect(await store.queuePosition(SHOP, 'presale', early)).toBe(2);
+      expect(await store.queueStats(SHOP, 'presale')).toEqual({ depth: 2, offline: 1, oldestArrivedAt: T0 + 1_000 });
 
       // The abandonment clock: nothing before abandonMs, the shop is due again right then.
       const w1 = await store.sweepShop(SHOP, 0, T0 + 5_000, sweepOpts(T0 + 5_000, { abandonMs: ABANDON_MS }));

@@ -87,7 +87,14 @@ export class Metrics {
     registers: [this.registry],
     collect: () => this.collectQueues(),
   });
-  // Both queue gauges come from one read per scrape (the registry collects them concurrently).
+  readonly queueWaiting = new Gauge({
+    name: 'peakdesk_queue_waiting',
+    help: 'Sessions waiting per shop and role by their buyer\'s presence (online, offline)',
+    labelNames: ['shop', 'role', 'buyer'] as const,
+    registers: [this.registry],
+    collect: () => this.collectQueues(),
+  });
+  // The queue gauges come from one read per scrape (the registry collects them concurrently).
   readonly queueOldestWait = new Gauge({
     name: 'peakdesk_queue_oldest_wait_seconds',
     help: 'How long the session at the head of each queue has waited',
@@ -96,7 +103,7 @@ export class Metrics {
     collect: () => this.collectQueues(),
   });
   private queueRead: Promise<void> | undefined;
-  private queueSource: (() => Promise<{ shop: string; role: string; depth: number; oldestWaitSeconds: number | null }[]>) | undefined;
+  private queueSource: (() => Promise<{ shop: string; role: string; depth: number; offline: number; oldestWaitSeconds: number | null }[]>) | undefined;
   readonly transfers = new Counter({
     name: 'peakdesk_transfers_total',
     help: 'Sessions handed from one role to another',
@@ -148,7 +155,7 @@ export class Metrics {
   }
 
   /** Where the queue gauges read from at scrape time. */
-  setQueueSource(fn: () => Promise<{ shop: string; role: string; depth: number; oldestWaitSeconds: number | null }[]>): void {
+  setQueueSource(fn: () => Promise<{ shop: string; role: string; depth: number; offline: number; oldestWaitSeconds: number | null }[]>): void {
     this.queueSource = fn;
   }
 
@@ -161,10 +168,13 @@ export class Metrics {
     if (!this.queueSource) return;
     this.queueDepth.reset();
     this.queueOldestWait.reset();
+    this.queueWaiting.reset();
     try {
       for (const q of await this.queueSource()) {
         this.queueDepth.set({ shop: q.shop, role: q.role }, q.depth);
         this.queueOldestWait.set({ shop: q.shop, role: q.role }, q.oldestWaitSeconds ?? 0);
+        this.queueWaiting.set({ shop: q.shop, role: q.role, buyer: 'online' }, q.depth - q.offline);
+        this.queueWaiting.set({ shop: q.shop, role: q.role, buyer: 'offline' }, q.offline);
       }
     } catch {
       // The store is down: the scrape shows no queues rather than failing (readyz tells why).

@@ -532,6 +532,8 @@ export interface SharedConfig {
 
 export interface QueueStats {
   depth: number;
+  /** Of those, sessions whose buyer is offline (offered only after the online ones). */
+  offline: number;
   /** Arrival time of the session at the head of the queue; null when empty. */
   oldestArrivedAt: number | null;
 }

@@ -42,7 +42,7 @@ import { ACTIVE_HOLD_MS, MARK_EVERY_MS, MAX_DEFER_MS } from '../active.ts';
 import { activeKey, epochKey, agentsKey, buyerConnsKey, instanceKey, instancesKey, channelOf, closingKey, configKey, graceKey, idleKey, replyKey, offersKey, planBucketKey, queueKey, rateKey, sessionKey, shopPrefix, shopsKey, transcriptKey, agentKey } from './keys.ts';
 import { rateOf } from '../rate.ts';
 import { ASSIGNED_MARK_TTL_MS, bucketExpiresAt, bucketRows, bucketStartOf, bucketStarts, increments } from '../plan-stats.ts';
-import { defineScripts, type ScriptClient } from './scripts.ts';
+import { defineScripts, OFFLINE_SHIFT, type ScriptClient } from './scripts.ts';
 
 export interface RedisStoreOptions {
   url?: string;
@@ -593,10 +593,11 @@ export class RedisStore implements Store {
 
   async queueStats(shop: string, role: string): Promise<QueueStats> {
     const p = this.p(shop);
-    const [depth, head] = await this.guard(Promise.all([this.client.zcard(queueKey(p, role)), this.client.zrange(queueKey(p, role), 0, 0)]));
-    if (!head[0]) return { depth, oldestArrivedAt: null };
+    const q = queueKey(p, role);
+    const [depth, offline, head] = await this.guard(Promise.all([this.client.zcard(q), this.client.zcount(q, OFFLINE_SHIFT, '+inf'), this.client.zrange(q, 0, 0)]));
+    if (!head[0]) return { depth, offline, oldestArrivedAt: null };
     const arrived = await this.guard(this.client.hget(sessionKey(p, head[0]), 'arrived'));
-    return { depth, oldestArrivedAt: arrived === null ? null : Number(arrived) };
+    return { depth, offline, oldestArrivedAt: arrived === null ? null : Number(arrived) };
   }
 
   /** The data's epoch as this process last saw it; a new one means the data it knew is gone. */

@@ -85,8 +85,8 @@ end
 local function markQueued(sid, now) redis.call('ZADD', P .. 'qt', 'NX', int(now), sid) end
 
 -- While its buyer is offline ('off': since when) a queued session sorts after every online
--- one of its role: its score is shifted by far more than any real wait, and back on return.
-local OFFLINE_SHIFT = 1e13
+-- one of its role: its score is shifted by OFFLINE_SHIFT (rendered from scripts.ts, far more
+-- than any real wait), and back on return.
 local function qscore(sid)
   local h = redis.call('HMGET', skey(sid), 'prio', 'arrived', 'off')
   local score = tonumber(h[1] or h[2] or '0')
