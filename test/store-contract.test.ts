@@ -307,6 +307,68 @@ describe.each(impls)('Store contract: $name', (impl) => {
     expect((await store.accept(SHOP, plain, 'pre-a', T0 + 6_000)).overflow).toBeUndefined();
   });
 
+  describe('sticky (known agent)', () => {
+    const WINDOW = { stickyWindowMs: 3_600_000 };
+    const HOLD_MS = 20_000;
+    /** The buyer's first session, served and closed by `agent`. */
+    async function servedBy(buyer: string, agent: string, ts: number): Promise<void> {
+      const { sessionId } = await store.openSession(SHOP, buyer, ts);
+      await store.postBuyerMessage(SHOP, sessionId, buyer, { clientMsgId: 'a', text: 'hi', ts, role: 'presale', enqueue: true, reclassify: false });
+      const offers = await store.dispatch(SHOP, 'presale', ts, OFFER_MS, 1);
+      expect(offers[0]).toMatchObject({ sessionId, agentId: agent });
+      await store.accept(SHOP, sessionId, agent, ts, WINDOW);
+      await store.close(SHOP, sessionId, agent, 'agent_closed', ts + 1, closeAt(RETENTION_MS));
+    }
+    async function back(buyer: string, ts: number): Promise<string> {
+      const { sessionId } = await store.openSession(SHOP, buyer, ts);
+      await store.postBuyerMessage(SHOP, sessionId, buyer, { clientMsgId: 'b', text: 'again', ts, role: 'presale', enqueue: true, reclassify: false, stickyHoldMs: HOLD_MS });
+      return sessionId;
+    }
+
+    it('offers a returning buyer to their last agent when free, even over a longer idle one', async () => {
+      await ready('X', ['presale'], 2, T0);
+      await servedBy('st-1', 'X', T0);
+      await ready('Y', ['presale'], 2, T0 - 1_000);
+      // Y has been idle longer than X (X just finished): without stickiness Y would get it.
+      const sid = await back('st-1', T0 + 10_000);
+      expect(await store.dispatch(SHOP, 'presale', T0 + 10_000, OFFER_MS, 5)).toEqual([
+        { sessionId: sid, agentId: 'X', role: 'presale', expiresAt: T0 + 10_000 + OFFER_MS, sticky: 'hit' },
+      ]);
+    });
+
+    it('waits at most holdMs while the last agent is busy, then anyone may get it', async () => {
+      await ready('X', ['presale'], 1, T0);
+      await servedBy('st-2', 'X', T0);
+      await assigned('busy-1', 'presale', T0 + 100, 'X');
+      await ready('Y', ['presale'], 1, T0 + 200);
+      const sid = await back('st-2', T0 + 1_000);
+      expect(await store.dispatch(SHOP, 'presale', T0 + 1_000, OFFER_MS, 5)).toEqual([]);
+      expect(await store.dispatch(SHOP, 'presale', T0 + 1_000 + HOLD_MS - 1, OFFER_MS, 5)).toEqual([]);
+      expect(await store.dispatch(SHOP, 'presale', T0 + 1_000 + HOLD_MS, OFFER_MS, 5)).toEqual([
+        { sessionId: sid, agentId: 'Y', role: 'presale', expiresAt: T0 + 1_000 + HOLD_MS + OFFER_MS, sticky: 'miss' },
+      ]);
+    });
+
+    it('goes straight to anyone when the last agent is away or offline; no known agent outside the window', async () => {
+      await ready('X', ['presale'], 2, T0);
+      await servedBy('st-3', 'X', T0);
+      await store.agentAway(SHOP, 'X', T0 + 50);
+      await ready('Y', ['presale'], 2, T0 + 100);
+      const sid = await back('st-3', T0 + 1_000);
+      expect(await store.dispatch(SHOP, 'presale', T0 + 1_000, OFFER_MS, 5)).toEqual([
+        { sessionId: sid, agentId: 'Y', role: 'presale', expiresAt: T0 + 1_000 + OFFER_MS },
+      ]);
+      // Without a window, nothing is remembered.
+      const { sessionId: first } = await store.openSession(SHOP, 'st-4', T0 + 2_000);
+      await store.postBuyerMessage(SHOP, first, 'st-4', { clientMsgId: 'a', text: 'hi', ts: T0 + 2_000, role: 'presale', enqueue: true, reclassify: false });
+      await store.dispatch(SHOP, 'presale', T0 + 2_000, OFFER_MS, 1);
+      await store.accept(SHOP, first, 'Y', T0 + 2_000);
+      await store.close(SHOP, first, 'Y', 'agent_closed', T0 + 2_001, closeAt(RETENTION_MS));
+      const next = await back('st-4', T0 + 3_000);
+      expect((await store.dispatch(SHOP, 'presale', T0 + 3_000, OFFER_MS, 5))[0]).toEqual({ sessionId: next, agentId: 'Y', role: 'presale', expiresAt: T0 + 3_000 + OFFER_MS });
+    });
+  });
+
   it('refuses a blocked buyer and anything about unknown sessions', async () => {
     await ready('a1', ['presale'], 1, T0);
     const sid = await assigned('b1', 'presale', T0, 'a1');

@@ -102,6 +102,15 @@ export const configSchema = z
          */
         priorityBoostMs: z.record(z.string(), z.number().int().min(0).max(86_400_000)).default({}),
         /**
+         * Known agent: a buyer whose last session was assigned to agent X within `windowMs` is
+         * offered to X first while X is ready for the role, waiting for X at most `holdMs`.
+         * `windowMs` 0 = off.
+         */
+        sticky: z
+          .object({ windowMs: z.number().int().min(0).max(31 * 86_400_000).default(259_200_000), holdMs: z.number().int().min(0).max(600_000).default(20_000) })
+          .strict()
+          .prefault({}),
+        /**
          * A session waiting in the key role longer than `afterMs` may also be offered to ready
          * agents of the `to` roles (still queued in its own role; offers say `overflow: true`).
          */

@@ -136,7 +136,7 @@ export class AgentConnection {
   }
 
   async accept(sessionId: string): Promise<void> {
-    const r = await this.d.store.accept(this.shop, sessionId, this.agentId, this.d.now());
+    const r = await this.d.store.accept(this.shop, sessionId, this.agentId, this.d.now(), { stickyWindowMs: this.d.config().routing.sticky.windowMs });
     this.svc.router.offerSettled(this.shop, sessionId);
     if (!r.alreadyAssigned) {
       this.d.metrics.offers.inc({ shop: this.shop, role: r.role, outcome: 'accepted' });

@@ -15,3 +15,8 @@ export function buyerLimits(c: Config): BuyerLimits {
 export function queuePriority(c: Config, role: string): { vipBoostMs: number; boostMs: number } {
   return { vipBoostMs: c.routing.vipBoostMs, boostMs: c.routing.priorityBoostMs[role] ?? 0 };
 }
+
+/** How long a new queued session waits for its buyer's known agent (config `routing.sticky`; 0 = off). */
+export function stickyHoldMs(c: Config): number {
+  return c.routing.sticky.windowMs > 0 ? c.routing.sticky.holdMs : 0;
+}

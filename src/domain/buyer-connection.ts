@@ -4,7 +4,7 @@ import { PeakError, isPeakError } from '../protocol/errors.ts';
 import { encode, messageFrame } from '../protocol/encode.ts';
 import type { Address, BuyerIdentity, BuyerPostResult, ConnRef } from '../store/types.ts';
 import { Delivery } from './delivery.ts';
-import { buyerLimits, queuePriority, sessionBounds } from './bounds.ts';
+import { buyerLimits, queuePriority, sessionBounds, stickyHoldMs } from './bounds.ts';
 import type { Deps } from './deps.ts';
 import type { Sink } from './hub.ts';
 import { matchFaq } from './bots/faq.ts';
@@ -132,6 +132,7 @@ export class BuyerConnection {
         bounds: sessionBounds(this.d.config()),
         limits: buyerLimits(this.d.config()),
         priority: queuePriority(this.d.config(), intent?.role ?? ''),
+        stickyHoldMs: stickyHoldMs(this.d.config()),
       });
       return { result, intent, faq };
     };

@@ -72,6 +72,7 @@ export class Router {
     const { sessionId, agentId, role, expiresAt } = offer;
     this.d.metrics.offers.inc({ shop, role, outcome: 'made' });
     if (offer.overflow) this.d.metrics.overflows.inc({ shop, role, to: dispatched });
+    if (offer.sticky) this.d.metrics.sticky.inc({ shop, role, outcome: offer.sticky });
     this.d.logger.info({ shop, sessionId, agentId, role, expiresAt }, 'session offered');
     this.offerTimers.at(key(shop, sessionId), expiresAt, () => this.track(this.expireOffer(shop, sessionId)));
     const [preview, s] = await Promise.all([
@@ -80,7 +81,7 @@ export class Router {
     ]);
     await this.d.store.bus.publish(
       { kind: 'agent', shop, id: agentId },
-      encode({ type: 'offer', sessionId, role, expiresAt, preview: preview.map((e) => messageFrame(sessionId, e)), ...(s ? { buyer: buyerCard(s) } : {}), ...(offer.overflow ? { overflow: true } : {}) }),
+      encode({ type: 'offer', sessionId, role, expiresAt, preview: preview.map((e) => messageFrame(sessionId, e)), ...(s ? { buyer: buyerCard(s) } : {}), ...(offer.overflow ? { overflow: true } : {}), ...(offer.sticky === 'hit' ? { sticky: true } : {}) }),
     );
   }
 

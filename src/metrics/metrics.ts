@@ -52,6 +52,12 @@ export class Metrics {
     labelNames: ['shop', 'role', 'to'] as const,
     registers: [this.registry],
   });
+  readonly sticky = new Counter({
+    name: 'peakdesk_sticky_offers_total',
+    help: 'Offers of sessions whose buyer had a known agent (routing.sticky): hit = to that agent, miss = to another',
+    labelNames: ['shop', 'role', 'outcome'] as const,
+    registers: [this.registry],
+  });
   readonly botMessages = new Counter({
     name: 'peakdesk_bot_messages_total',
     help: 'Bot lines by kind (reply/proactive) and outcome (sent, or why suppressed: rate, repeat, quiet_hours)',

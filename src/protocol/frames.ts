@@ -126,6 +126,8 @@ export const offerOut = z.object({
   buyer: buyerInfo.optional(),
   /** Offered to an agent of another role (routing.overflow); `role` stays the session's own. */
   overflow: z.literal(true).optional(),
+  /** Offered to the buyer's known agent (routing.sticky). */
+  sticky: z.literal(true).optional(),
 });
 export const revokedOut = z.object({ type: z.literal('revoked'), sessionId, reason: z.string() });
 export const assignedOut = z.object({

@@ -109,6 +109,8 @@ export interface Offer {
   expiresAt: number;
   /** Offered to an agent of another role by routing.overflow. */
   overflow?: boolean;
+  /** The buyer had a known agent (routing.sticky): `hit` offered to them, `miss` to someone else. */
+  sticky?: 'hit' | 'miss';
 }
 
 /** A role whose waiting sessions may also go to the dispatched role's agents after `afterMs` (routing.overflow). */
@@ -199,6 +201,8 @@ export interface BuyerMessage {
   limits?: BuyerLimits;
   /** Queue priority on entering the queue: the session queues this much earlier per VIP level, plus `boostMs`. */
   priority?: { vipBoostMs: number; boostMs: number };
+  /** Entering the queue, the session waits this long at most for the buyer's known agent if that agent is ready for the role (routing.sticky). */
+  stickyHoldMs?: number;
 }
 
 export interface Store {
@@ -251,7 +255,8 @@ export interface Store {
     msg: { clientMsgId: string; text: string; ts: number; bounds?: SessionBounds },
   ): Promise<AgentPostResult>;
   /** Turns this agent's live offer into an assignment. Accepting an owned session again is a no-op. */
-  accept(shop: string, sessionId: string, agentId: string, now: number): Promise<{ role: string; note?: string; alreadyAssigned: boolean; overflow?: boolean }>;
+  /** `stickyWindowMs`: the agent stays the buyer's known agent this long (routing.sticky; 0 = not). */
+  accept(shop: string, sessionId: string, agentId: string, now: number, opts?: { stickyWindowMs: number }): Promise<{ role: string; note?: string; alreadyAssigned: boolean; overflow?: boolean }>;
   /** Puts the offered session back at the head of its queue; this agent is skipped for it for `excludeMs`. */
   decline(shop: string, sessionId: string, agentId: string, now: number, excludeMs: number): Promise<Requeued>;
   /** Re-queues an offer whose time is up; null when it was already answered or is not due. */

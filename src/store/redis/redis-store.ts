@@ -342,7 +342,7 @@ export class RedisStore implements Store {
     const flags = `${msg.enqueue ? 'q' : ''}${msg.reclassify ? 'm' : ''}`;
     const r = await this.call<AppendReply>(
       'appendEvent', shop, sessionId, 'buyer', buyerId, msg.clientMsgId, msg.text, msg.ts, msg.role, flags, 0, ...boundArgs(msg.bounds), ...limitArgs(msg.limits),
-      msg.priority?.vipBoostMs ?? 0, msg.priority?.boostMs ?? 0,
+      msg.priority?.vipBoostMs ?? 0, msg.priority?.boostMs ?? 0, msg.stickyHoldMs ?? 0,
     );
     const out: BuyerPostResult = { seq: r[0], duplicate: r[1] === 1, state: r[8] };
     if (r[2] === 1) out.enqueued = { role: r[3], position: r[4] };
@@ -392,8 +392,8 @@ export class RedisStore implements Store {
     await this.call('agentStatus', shop, agentId, 'away', '', 0, now);
   }
 
-  async accept(shop: string, sessionId: string, agentId: string, now: number) {
-    const [role, note, already, ovf] = await this.call<[string, string, number, string]>('accept', shop, sessionId, agentId, now);
+  async accept(shop: string, sessionId: string, agentId: string, now: number, opts: { stickyWindowMs: number } = { stickyWindowMs: 0 }) {
+    const [role, note, already, ovf] = await this.call<[string, string, number, string]>('accept', shop, sessionId, agentId, now, opts.stickyWindowMs);
     return { role, ...(note ? { note } : {}), alreadyAssigned: already === 1, ...(ovf ? { overflow: true } : {}) };
   }
 
@@ -498,9 +498,11 @@ export class RedisStore implements Store {
     const sources = overflowFrom.map((o) => `${o.role}:${Math.max(0, Math.round(o.afterMs))}`).join(',');
     const flat = await this.call<unknown[]>('dispatch', shop, role, now, offerTimeoutMs, max, sources);
     const out: Offer[] = [];
-    for (let i = 0; i + 4 < flat.length; i += 5) {
+    for (let i = 0; i + 5 < flat.length; i += 6) {
       const offer: Offer = { sessionId: String(flat[i]), agentId: String(flat[i + 1]), role: String(flat[i + 3]), expiresAt: Number(flat[i + 2]) };
       if (Number(flat[i + 4]) === 1) offer.overflow = true;
+      const sticky = Number(flat[i + 5]);
+      if (sticky) offer.sticky = sticky === 1 ? 'hit' : 'miss';
       out.push(offer);
     }
     return out;

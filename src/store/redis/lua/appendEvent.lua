@@ -11,6 +11,7 @@
 --          `too_large`, a bot line is suppressed ('full').
 --   buyerRate..shopBurst: the buyer's and the shop's buckets for buyer lines (see the prelude).
 --       vipBoostMs, boostMs
+--   stickyHoldMs (ARGV 19): see routing.sticky; 0 = off.
 --   vipBoostMs, boostMs: entering the queue, the session's place is its arrival less
 --          vip × vipBoostMs less boostMs (ops' per-role boost); kept as 'prio' and 'boost'.
 -- Returns {seq, duplicate, enqueued, role, position, movedFrom, suppressed, firstResponseMs,
@@ -104,6 +105,16 @@ if from == 'buyer' and state == 'bot' and string.find(flags, 'q', 1, true) then
   redis.call('HSET', key, 'state', state, 'role', role, 'arrived', ts, 'roles', role, 'prio', int(now - boost), 'boost', int(boost))
   redis.call('ZREM', P .. 'idle', sid)
   redis.call('ZADD', P .. 'q:' .. role, int(now - boost), sid)
+  -- Known agent (routing.sticky): offered to them first, for at most holdMs, if they are
+  -- ready for this role now; dispatch checks again, as they may go away meanwhile.
+  local hold = tonumber(ARGV[19] or '0')
+  local known = hold > 0 and redis.call('GET', bkey('la', s[2]))
+  if known then
+    local a = redis.call('HMGET', akey(known), 'status', 'roles')
+    if a[1] == 'ready' and string.find(',' .. (a[2] or '') .. ',', ',' .. role .. ',', 1, true) then
+      redis.call('HSET', key, 'sticky', known, 'stickyUntil', int(now + hold))
+    end
+  end
   markQueued(sid, now)
   enqueued = 1
   position = redis.call('ZRANK', P .. 'q:' .. role, sid) + 1

@@ -4,7 +4,8 @@
 -- session never leaves its own queue for another: it is offered from where it waits, in this
 -- one step, so it is offered once however many instances dispatch at once.
 -- ARGV: role, now, offerTimeoutMs, max, overflowFrom ('' or 'role:afterMs,role:afterMs')
--- Returns {sessionId, agentId, expiresAt, sessionRole, overflow (0|1), ...}.
+-- Returns {sessionId, agentId, expiresAt, sessionRole, overflow (0|1), sticky, ...}
+--   sticky: 0 no known agent, 1 offered to the buyer's known agent, 2 known agent missed.
 local role, now, timeout, max = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local avkey = P .. 'av:' .. role
 -- How far down the queue and the agent list to look past exclusions (declines, transfers).
@@ -33,18 +34,35 @@ local function offerFrom(qrole, agents, cutoff)
       pruned = true
     else
       local since = cutoff and redis.call('ZSCORE', P .. 'qt', sid)
+      -- A session held for its buyer's known agent goes to that agent only, while the agent
+      -- is ready for the role (busy: it waits, at most until stickyUntil; away, offline: no hold).
+      local st = redis.call('HMGET', skey(sid), 'sticky', 'stickyUntil')
+      local candidates, stk = agents, 0
+      if st[1] then
+        stk = 2
+        local a = redis.call('HMGET', akey(st[1]), 'status', 'roles')
+        local serves = a[1] == 'ready' and string.find(',' .. (a[2] or '') .. ',', ',' .. qrole .. ',', 1, true)
+        if not serves or tonumber(st[2]) <= now then
+          redis.call('HDEL', skey(sid), 'sticky', 'stickyUntil')
+        elseif redis.call('ZSCORE', avkey, st[1]) then
+          candidates, stk = { st[1] }, 1
+        else
+          candidates = {}
+        end
+      end
       if not cutoff or (since and tonumber(since) <= cutoff) then
-        for _, aid in ipairs(agents) do
+        for _, aid in ipairs(candidates) do
           if eligible(sid, aid) then
             local expires = now + timeout
             redis.call('ZREM', qkey, sid)
             redis.call('HSET', skey(sid), 'state', LIFECYCLE.offer[s[1]], 'agent', aid, 'offerExp', int(expires))
             if cutoff then redis.call('HSET', skey(sid), 'ovf', role) else redis.call('HDEL', skey(sid), 'ovf') end
+            redis.call('HDEL', skey(sid), 'sticky', 'stickyUntil')
             redis.call('ZADD', P .. 'offers', int(expires), sid)
             redis.call('SADD', akey(aid) .. ':o', sid)
             redis.call('HINCRBY', akey(aid), 'load', 1)
             refreshAvail(aid)
-            for _, v in ipairs({ sid, aid, expires, qrole, cutoff and 1 or 0 }) do out[#out + 1] = v end
+            for _, v in ipairs({ sid, aid, expires, qrole, cutoff and 1 or 0, stk }) do out[#out + 1] = v end
             return true, pruned
           end
         end
@@ -54,7 +72,7 @@ local function offerFrom(qrole, agents, cutoff)
   return false, pruned
 end
 
-while #out < max * 5 do
+while #out < max * 6 do
   local agents = redis.call('ZRANGE', avkey, 0, SCAN - 1)
   if #agents == 0 then break end
   local matched, pruned = offerFrom(role, agents, nil)
