@@ -148,7 +148,7 @@ describe('waiting-room bots', () => {
     });
   });
 
-  it('caps bot lines per minute and says nothing proactive in quiet hours (injected clock)', async () => {
+  it('caps bot lines per minute; quiet hours never silence a connected buyer, only one who is gone (injected clock)', async () => {
     // 23:30 in Shanghai: inside the 22:00–08:00 quiet window.
     let clock = Date.parse('2026-11-11T23:30:00+08:00');
     const config = {
@@ -166,22 +166,50 @@ describe('waiting-room bots', () => {
         // Over the cap: the size-chart answer is suppressed.
         await new Promise((r) => setTimeout(r, 200));
         expect(botLines(c)).toEqual(['亲，欢迎光临本店！', '付款后48小时内发货。']);
-        // A minute later the cap has room again, but waiting 2 minutes still earns no busy
-        // line while it is night…
+        // A minute later the cap has room again; waiting 2 minutes earns the busy line even
+        // at night, as the buyer is connected.
         clock += 120_000;
         c.send({ type: 'message', clientMsgId: '3', text: '有尺码表吗' });
-        await until(() => botLines(c).length === 3, 3000, 'size chart answer');
-        expect(botLines(c)[2]).toBe('尺码表在商品详情页。');
-        await new Promise((r) => setTimeout(r, 300));
-        expect(botLines(c)).toHaveLength(3);
-        // …until the morning.
-        clock = Date.parse('2026-11-12T09:00:00+08:00');
-        await until(() => botLines(c).length === 4, 3000, 'busy line after quiet hours');
-        expect(botLines(c)[3]).toBe('人有点多，请先留言哦');
+        await until(() => botLines(c).length === 4, 3000, 'size chart answer and busy line');
+        expect(botLines(c).slice(2).sort()).toEqual(['人有点多，请先留言哦', '尺码表在商品详情页。'].sort());
         const metrics = await (await fetch(`${g.http}/metrics`)).text();
         expect(metrics).toMatch(/^peakdesk_bot_messages_total\{shop="[^"]+",kind="reply",outcome="rate"\} 1$/m);
-        expect(metrics).toMatch(/^peakdesk_bot_messages_total\{shop="[^"]+",kind="proactive",outcome="quiet_hours"\} [1-9]\d*$/m);
+        expect(metrics).not.toMatch(/outcome="quiet_hours"/);
+        // Gone from the page: a proactive line is held back at night, a reply is not.
+        const { sessionId } = await g.gateway.deps.store.openSession('shop-1', 'quiet-b', clock);
         await c.close();
+        await until(async () => (await g.gateway.deps.store.getSession('shop-1', sessionId))?.buyerOnline === false, 3000, 'buyer offline');
+        clock += 120_000;
+        expect(await g.gateway.svc.bots.say('shop-1', sessionId, '还在吗', 'proactive', 'pre-sale')).toBeNull();
+        const after = await (await fetch(`${g.http}/metrics`)).text();
+        expect(after).toMatch(/^peakdesk_bot_messages_total\{shop="[^"]+",kind="proactive",outcome="quiet_hours"\} 1$/m);
+        // …until the morning.
+        clock = Date.parse('2026-11-12T09:00:00+08:00');
+        expect((await g.gateway.svc.bots.say('shop-1', sessionId, '早上好', 'proactive', 'pre-sale'))?.seq).toBeGreaterThan(0);
+      },
+      () => clock,
+    );
+  });
+
+  it('quiet hours covering the whole day still let a connected buyer get queue updates', async () => {
+    const config = { bots: { ...baseBots, quietHours: { from: '00:00', to: '23:59' }, timezone: 'UTC' } };
+    // 23:59 is the one minute outside the window; keep the clock away from it.
+    let clock = Date.parse('2026-11-11T12:00:00Z');
+    await withGateway(
+      config,
+      async (g) => {
+        const first = await buyer(g, 'day-1');
+        first.c.send({ type: 'message', clientMsgId: '1', text: '这个有货吗' });
+        await first.c.next('queue');
+        clock += 1_000;
+        const second = await buyer(g, 'day-2');
+        second.c.send({ type: 'message', clientMsgId: '1', text: '这个有货吗' });
+        expect(await second.c.next('queue')).toMatchObject({ position: 2 });
+        const a = await agent(g, 'day-a');
+        await a.next('offer');
+        await second.c.next('queue', (f) => f.position === 1);
+        await until(() => botLines(second.c).some((t) => t.startsWith('前面还有1位')), 3000, 'queue update line at "night"');
+        await Promise.all([a.close(), first.c.close(), second.c.close()]);
       },
       () => clock,
     );

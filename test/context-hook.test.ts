@@ -69,7 +69,8 @@ describe('the context hook', () => {
     const expected = Buffer.from(`sha256=${createHmac('sha256', SECRET).update(call.body).digest('hex')}`);
     expect(timingSafeEqual(Buffer.from(call.signature), expected)).toBe(true);
 
-    const buyer = { id: 'ctx-b1', name: '王小姐', vip: 3, tags: ['gold'], orders: [{ id: 'o-1', status: 'paid', total: '¥399' }] };
+    // The hook's name and VIP level override the token's (none here); `online` is the presence.
+    const buyer = { id: 'ctx-b1', name: '王小姐', vip: 3, online: true, tags: ['gold'], orders: [{ id: 'o-1', status: 'paid', total: '¥399' }] };
     const a = await TestClient.connect(g.url, 'agent', await g.token({ sub: 'ctx-a1', kind: 'agent', shop: 'shop-ok' }));
     await a.next('welcome');
     a.send({ type: 'ready', roles: ['pre-sale', 'after-sale', 'order-edit', 'bargaining'], capacity: 1 });
@@ -115,7 +116,8 @@ describe('the context hook', () => {
     const a = await TestClient.connect(g.url, 'agent', await g.token({ sub: 'ctx-a3', kind: 'agent', shop: 'shop-bad' }));
     await a.next('welcome');
     a.send({ type: 'ready', roles: ['pre-sale', 'after-sale', 'order-edit', 'bargaining'], capacity: 1 });
-    expect((await a.next('offer')).buyer).toBeUndefined();
+    // Nothing from the hook: the buyer as its token says (no name, VIP 0), and online.
+    expect((await a.next('offer')).buyer).toEqual({ id: 'ctx-b3', vip: 0, online: true });
     const down = await greeting('shop-down', 'ctx-b4');
     await until(async () => (await hookCount('shop-down', 'error')) === 1);
     await Promise.all([a.close(), b.close(), down.b.close()]);

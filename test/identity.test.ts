@@ -88,3 +88,35 @@ describe("the token's roles on every connect", () => {
     await Promise.all([a2.close(), buyer.close()]);
   });
 });
+
+describe("the buyer token's name and vip", () => {
+  it('refuses a vip outside 0..9 or not an integer and a name outside 1..64 with 401 naming the claim', async () => {
+    for (const [claim, value] of [['vip', 10], ['vip', -1], ['vip', 1.5], ['vip', '3'], ['name', ''], ['name', 'n'.repeat(65)]] as const) {
+      const r = await upgradeStatus('/v1/buyer', await signed({ sub: 'vip-bad', shop: 'shop-1', kind: 'buyer', [claim]: value }));
+      expect(r.status, `${claim} ${JSON.stringify(value)}`).toBe(401);
+      expect(r.body).toContain(claim);
+    }
+  });
+
+  it('a VIP arriving after three regular buyers is offered first', async () => {
+    const shop = 'shop-vip';
+    const buyers: TestClient[] = [];
+    const sessions: string[] = [];
+    for (const [sub, vip] of [['reg-1', 0], ['reg-2', undefined], ['reg-3', 0], ['vip-1', 3]] as const) {
+      const token = await signed({ sub, shop, kind: 'buyer', ...(vip !== undefined ? { vip, name: `Buyer ${sub}` } : {}) });
+      const b = await TestClient.connect(g.url, 'buyer', token);
+      sessions.push(String((await b.next('welcome')).sessionId));
+      b.send({ type: 'message', clientMsgId: 'm1', text: '这个有货吗' });
+      await b.next('queue');
+      buyers.push(b);
+    }
+    const view = await g.gateway.deps.store.getSession(shop, sessions[3]!);
+    expect(view).toMatchObject({ vip: 3, buyerName: 'Buyer vip-1' });
+    const agent = await TestClient.connect(g.url, 'agent', await signed({ sub: 'vip-agent', shop, kind: 'agent' }));
+    await agent.next('welcome');
+    agent.send({ type: 'ready', roles: ['pre-sale'], capacity: 1 });
+    const offer = await agent.next('offer');
+    expect(offer.sessionId).toBe(sessions[3]);
+    await Promise.all([agent.close(), ...buyers.map((b) => b.close())]);
+  });
+});

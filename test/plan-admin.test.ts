@@ -25,7 +25,7 @@ const clients: TestClient[] = [];
 beforeAll(async () => {
   redis = await startRedis();
   raw = new Redis(redis.url);
-  g = await startGateway({ redisUrl: redis.url, keyPrefix: prefix, config: { plan: { bucketMs: BUCKET_MS, retentionMs: RETENTION_MS } } });
+  g = await startGateway({ redisUrl: redis.url, keyPrefix: prefix, config: { plan: { bucketMs: BUCKET_MS, retentionMs: RETENTION_MS }, sessions: { abandonMs: 400 }, routing: { sweepIntervalMs: 100 } } });
   admin = await g.token({ sub: 'ops-1', kind: 'admin' });
 });
 afterAll(async () => {
@@ -77,6 +77,7 @@ describe('staffing-plan stats', () => {
     await gaveUp.next('queue');
     await sleep(200);
     await gaveUp.close();
+    // Left the page: a give-up only once sessions.abandonMs closes the session as abandoned.
 
     let rows: any[] = [];
     await until(async () => {

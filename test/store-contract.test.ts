@@ -167,6 +167,8 @@ describe.each(impls)('Store contract: $name', (impl) => {
       roleHistory: [],
       handovers: [],
       replyMisses: 0,
+      vip: 0,
+      buyerOnline: true,
     });
 
     const again = await store.openSession(SHOP, 'b1', T0 + 5);
@@ -225,6 +227,146 @@ describe.each(impls)('Store contract: $name', (impl) => {
     await ready('a1', ['presale'], 5, T0);
     const offers = await store.dispatch(SHOP, 'presale', T0 + 1, OFFER_MS, 5);
     expect(offers.map((o) => o.sessionId)).toEqual([lo, hi]);
+  });
+
+  describe('priority', () => {
+    const PRIO = { vipBoostMs: 60_000, boostMs: 0 };
+    async function arrive(buyer: string, role: string, ts: number, vip: number, priority = PRIO): Promise<string> {
+      const { sessionId } = await store.openSession(SHOP, buyer, ts, { vip, ...(vip ? { name: `VIP ${buyer}` } : {}) });
+      const r = await store.postBuyerMessage(SHOP, sessionId, buyer, { clientMsgId: 'a', text: 'hi', ts, role, enqueue: true, reclassify: false, priority });
+      expect(r.enqueued?.role).toBe(role);
+      return sessionId;
+    }
+
+    it('offers a VIP arriving after three regular buyers first', async () => {
+      const regular = [await arrive('r1', 'presale', T0, 0), await arrive('r2', 'presale', T0 + 10_000, 0), await arrive('r3', 'presale', T0 + 20_000, 0)];
+      const vip = await arrive('v1', 'presale', T0 + 30_000, 1);
+      expect(await store.getSession(SHOP, vip)).toMatchObject({ vip: 1, buyerName: 'VIP v1', arrivedAt: T0 + 30_000 });
+      expect((await store.getSession(SHOP, regular[0]!))?.vip).toBe(0);
+      expect(await store.queuePosition(SHOP, 'presale', vip)).toBe(1);
+      await ready('a1', ['presale'], 1, T0 + 31_000);
+      const offers = await store.dispatch(SHOP, 'presale', T0 + 31_000, OFFER_MS, 4);
+      expect(offers.map((o) => o.sessionId)).toEqual([vip]);
+      // One level is worth vipBoostMs, no more: a regular buyer who waited longer than that stays ahead.
+      const late = await arrive('v2', 'presale', T0 + 61_000, 1);
+      expect(await store.queuePosition(SHOP, 'presale', late)).toBe(2);
+      const vip9 = await arrive('v9', 'presale', T0 + 62_000, 9);
+      expect(await store.queuePosition(SHOP, 'presale', vip9)).toBe(1);
+    });
+
+    it('adds the role boost, keeps the priority across a decline and adds a transfer boost to it', async () => {
+      const plain = await arrive('p1', 'aftersales', T0, 0);
+      const boosted = await arrive('p2', 'aftersales', T0 + 100_000, 0, { vipBoostMs: 60_000, boostMs: 120_000 });
+      expect(await store.queuePosition(SHOP, 'aftersales', boosted)).toBe(1);
+      await ready('A', ['aftersales'], 1, T0 + 100_000);
+      await store.dispatch(SHOP, 'aftersales', T0 + 100_000, OFFER_MS, 1);
+      await store.decline(SHOP, boosted, 'A', T0 + 101_000, 0);
+      expect(await store.queuePosition(SHOP, 'aftersales', boosted)).toBe(1);
+      expect(await store.queuePosition(SHOP, 'aftersales', plain)).toBe(2);
+
+      // Transfer: a VIP keeps its VIP boost and gains the transfer boost on top.
+      const vip = await arrive('v1', 'presale', T0 + 200_000, 2);
+      await ready('B', ['presale'], 1, T0 + 200_000);
+      await store.dispatch(SHOP, 'presale', T0 + 200_000, OFFER_MS, 1);
+      await store.accept(SHOP, vip, 'B', T0 + 200_000);
+      // Arrived 130 s before the VIP: ahead of it by the transfer boost (60 s) alone, behind it with the VIP boost (120 s) too.
+      const other = await arrive('o1', 'billing', T0 + 70_000, 0);
+      await store.transfer(SHOP, vip, 'B', 'billing', undefined, T0 + 210_000, xfer(0, 60_000));
+      expect(await store.queuePosition(SHOP, 'billing', vip)).toBe(1);
+      expect(await store.queuePosition(SHOP, 'billing', other)).toBe(2);
+    });
+  });
+
+  it('overflow: a session waiting past afterMs goes to an idle agent of the target role, from its own queue, after that role\'s own buyers', async () => {
+    const from = [{ role: 'presale', afterMs: 2_000 }];
+    const pre = await queued('of-1', 'presale', T0);
+    await ready('bar', ['bargain'], 2, T0);
+    expect(await store.dispatch(SHOP, 'bargain', T0 + 1_999, OFFER_MS, 5, from)).toEqual([]);
+    // Without the overflow rule nothing crosses over, whatever the wait.
+    expect(await store.dispatch(SHOP, 'bargain', T0 + 60_000, OFFER_MS, 5)).toEqual([]);
+    // The target role's own buyer first, even one who arrived later.
+    const own = await queued('of-2', 'bargain', T0 + 2_500);
+    const offers = await store.dispatch(SHOP, 'bargain', T0 + 3_000, OFFER_MS, 1, from);
+    expect(offers).toEqual([{ sessionId: own, agentId: 'bar', role: 'bargain', expiresAt: T0 + 3_000 + OFFER_MS }]);
+    const over = await store.dispatch(SHOP, 'bargain', T0 + 3_000, OFFER_MS, 5, from);
+    expect(over).toEqual([{ sessionId: pre, agentId: 'bar', role: 'presale', expiresAt: T0 + 3_000 + OFFER_MS, overflow: true }]);
+    expect(await store.getSession(SHOP, pre)).toMatchObject({ state: 'offered', role: 'presale', agentId: 'bar', overflowTo: 'bargain' });
+    expect(await store.queueLength(SHOP, 'presale')).toBe(0);
+    expect(await store.queueLength(SHOP, 'bargain')).toBe(0);
+    // Declined: back in its own queue only, and no longer marked as overflowed.
+    await store.decline(SHOP, pre, 'bar', T0 + 4_000, 0);
+    expect(await store.queuePosition(SHOP, 'presale', pre)).toBe(1);
+    expect(await store.queueLength(SHOP, 'bargain')).toBe(0);
+    expect((await store.getSession(SHOP, pre))?.overflowTo).toBeUndefined();
+    // A presale agent gets it as a plain offer; accepted through overflow it says so.
+    await store.dispatch(SHOP, 'bargain', T0 + 5_000, OFFER_MS, 5, from);
+    expect(await store.accept(SHOP, pre, 'bar', T0 + 5_000)).toEqual({ role: 'presale', alreadyAssigned: false, overflow: true });
+    const plain = await queued('of-3', 'presale', T0 + 6_000);
+    await ready('pre-a', ['presale'], 1, T0 + 6_000);
+    expect(await store.dispatch(SHOP, 'presale', T0 + 6_000, OFFER_MS, 5)).toEqual([{ sessionId: plain, agentId: 'pre-a', role: 'presale', expiresAt: T0 + 6_000 + OFFER_MS }]);
+    expect((await store.accept(SHOP, plain, 'pre-a', T0 + 6_000)).overflow).toBeUndefined();
+  });
+
+  describe('sticky (known agent)', () => {
+    const WINDOW = { stickyWindowMs: 3_600_000 };
+    const HOLD_MS = 20_000;
+    /** The buyer's first session, served and closed by `agent`. */
+    async function servedBy(buyer: string, agent: string, ts: number): Promise<void> {
+      const { sessionId } = await store.openSession(SHOP, buyer, ts);
+      await store.postBuyerMessage(SHOP, sessionId, buyer, { clientMsgId: 'a', text: 'hi', ts, role: 'presale', enqueue: true, reclassify: false });
+      const offers = await store.dispatch(SHOP, 'presale', ts, OFFER_MS, 1);
+      expect(offers[0]).toMatchObject({ sessionId, agentId: agent });
+      await store.accept(SHOP, sessionId, agent, ts, WINDOW);
+      await store.close(SHOP, sessionId, agent, 'agent_closed', ts + 1, closeAt(RETENTION_MS));
+    }
+    async function back(buyer: string, ts: number): Promise<string> {
+      const { sessionId } = await store.openSession(SHOP, buyer, ts);
+      await store.postBuyerMessage(SHOP, sessionId, buyer, { clientMsgId: 'b', text: 'again', ts, role: 'presale', enqueue: true, reclassify: false, stickyHoldMs: HOLD_MS });
+      return sessionId;
+    }
+
+    it('offers a returning buyer to their last agent when free, even over a longer idle one', async () => {
+      await ready('X', ['presale'], 2, T0);
+      await servedBy('st-1', 'X', T0);
+      await ready('Y', ['presale'], 2, T0 - 1_000);
+      // Y has been idle longer than X (X just finished): without stickiness Y would get it.
+      const sid = await back('st-1', T0 + 10_000);
+      expect(await store.dispatch(SHOP, 'presale', T0 + 10_000, OFFER_MS, 5)).toEqual([
+        { sessionId: sid, agentId: 'X', role: 'presale', expiresAt: T0 + 10_000 + OFFER_MS, sticky: 'hit' },
+      ]);
+    });
+
+    it('waits at most holdMs while the last agent is busy, then anyone may get it', async () => {
+      await ready('X', ['presale'], 1, T0);
+      await servedBy('st-2', 'X', T0);
+      await assigned('busy-1', 'presale', T0 + 100, 'X');
+      await ready('Y', ['presale'], 1, T0 + 200);
+      const sid = await back('st-2', T0 + 1_000);
+      expect(await store.dispatch(SHOP, 'presale', T0 + 1_000, OFFER_MS, 5)).toEqual([]);
+      expect(await store.dispatch(SHOP, 'presale', T0 + 1_000 + HOLD_MS - 1, OFFER_MS, 5)).toEqual([]);
+      expect(await store.dispatch(SHOP, 'presale', T0 + 1_000 + HOLD_MS, OFFER_MS, 5)).toEqual([
+        { sessionId: sid, agentId: 'Y', role: 'presale', expiresAt: T0 + 1_000 + HOLD_MS + OFFER_MS, sticky: 'miss' },
+      ]);
+    });
+
+    it('goes straight to anyone when the last agent is away or offline; no known agent outside the window', async () => {
+      await ready('X', ['presale'], 2, T0);
+      await servedBy('st-3', 'X', T0);
+      await store.agentAway(SHOP, 'X', T0 + 50);
+      await ready('Y', ['presale'], 2, T0 + 100);
+      const sid = await back('st-3', T0 + 1_000);
+      expect(await store.dispatch(SHOP, 'presale', T0 + 1_000, OFFER_MS, 5)).toEqual([
+        { sessionId: sid, agentId: 'Y', role: 'presale', expiresAt: T0 + 1_000 + OFFER_MS },
+      ]);
+      // Without a window, nothing is remembered.
+      const { sessionId: first } = await store.openSession(SHOP, 'st-4', T0 + 2_000);
+      await store.postBuyerMessage(SHOP, first, 'st-4', { clientMsgId: 'a', text: 'hi', ts: T0 + 2_000, role: 'presale', enqueue: true, reclassify: false });
+      await store.dispatch(SHOP, 'presale', T0 + 2_000, OFFER_MS, 1);
+      await store.accept(SHOP, first, 'Y', T0 + 2_000);
+      await store.close(SHOP, first, 'Y', 'agent_closed', T0 + 2_001, closeAt(RETENTION_MS));
+      const next = await back('st-4', T0 + 3_000);
+      expect((await store.dispatch(SHOP, 'presale', T0 + 3_000, OFFER_MS, 5))[0]).toEqual({ sessionId: next, agentId: 'Y', role: 'presale', expiresAt: T0 + 3_000 + OFFER_MS });
+    });
   });
 
   it('refuses a blocked buyer and anything about unknown sessions', async () => {
@@ -836,15 +978,15 @@ describe.each(impls)('Store contract: $name', (impl) => {
     const waiting = await queued('b3', 'presale', T0 + 4);
     const agent = await listen({ kind: 'agent', shop: SHOP, id: 'A' });
 
-    expect(await store.queueStats(SHOP, 'presale')).toEqual({ depth: 1, oldestArrivedAt: T0 + 4 });
-    expect(await store.queueStats(SHOP, 'aftersales')).toEqual({ depth: 0, oldestArrivedAt: null });
+    expect(await store.queueStats(SHOP, 'presale')).toEqual({ depth: 1, offline: 0, oldestArrivedAt: T0 + 4 });
+    expect(await store.queueStats(SHOP, 'aftersales')).toEqual({ depth: 0, offline: 0, oldestArrivedAt: null });
     for (const [sid, prev] of [[served, 'A'], [offered, 'A'], [waiting, undefined]] as const) {
       const r = await store.transfer(SHOP, sid, 'ops-1', 'aftersales', 'by ops', T0 + 10, { ...xfer(0), force: true });
       expect(r).toMatchObject({ fromRole: 'presale', ...(prev ? { previousAgentId: prev } : {}) });
       expect(await store.getSession(SHOP, sid)).toMatchObject({ state: 'queued', role: 'aftersales' });
     }
-    expect(await store.queueStats(SHOP, 'aftersales')).toEqual({ depth: 3, oldestArrivedAt: T0 + 1 });
-    expect(await store.queueStats(SHOP, 'presale')).toEqual({ depth: 0, oldestArrivedAt: null });
+    expect(await store.queueStats(SHOP, 'aftersales')).toEqual({ depth: 3, offline: 0, oldestArrivedAt: T0 + 1 });
+    expect(await store.queueStats(SHOP, 'presale')).toEqual({ depth: 0, offline: 0, oldestArrivedAt: null });
     await settle(agent);
     expect(frames(agent).map((f) => [f.type, f.sessionId])).toEqual([
       ['session_closed', served],
@@ -1215,7 +1357,8 @@ describe.each(impls)('Store contract: $name', (impl) => {
 
   // ---------------------------------------------------------------- bounds and the active index
 
-  const sweepOpts = (now: number, o: { maxQueuedMs?: number } = {}) => ({
+  const sweepOpts = (now: number, o: { maxQueuedMs?: number; abandonMs?: number } = {}) => ({
+    abandonMs: o.abandonMs ?? null,
     silentSince: null,
     idleCloseMs: 0,
     replyCutoff: now - 300_000,
@@ -1309,6 +1452,87 @@ describe.each(impls)('Store contract: $name', (impl) => {
     await store.accept(SHOP, sid2, 'qt-a', T0 + 202);
     expect((await store.sweepShop(SHOP, 0, T0 + 10_000, sweepOpts(T0 + 10_000, { maxQueuedMs: 100 }))).queueExpired).toEqual([]);
     expect(await store.expireQueued(SHOP, sid2, T0 + 10_000, T0 + 9_000, { retentionMs: RETENTION_MS, line: { text: 'bye', kind: 'goodbye' } })).toBeNull();
+  });
+
+  describe('buyer presence', () => {
+    const ABANDON_MS = 10_000;
+    async function online(buyer: string, role: string, ts: number, conn = `${buyer}-c1`): Promise<string> {
+      await store.buyerConnect(SHOP, buyer, conn, 5, ts);
+      return queued(buyer, role, ts);
+    }
+
+    it('offers an offline queued buyer only after online ones, and closes it as abandoned after abandonMs', async () => {
+      const early = await online('pr-1', 'presale', T0);
+      const later = await online('pr-2', 'presale', T0 + 1_000);
+      // Two connections: only the last one gone takes the buyer offline.
+      await store.buyerConnect(SHOP, 'pr-1', 'pr-1-c2', 5, T0 + 1_500);
+      await store.buyerDisconnect(SHOP, 'pr-1', 'pr-1-c1', T0 + 1_800);
+      expect((await store.getSession(SHOP, early))?.buyerOnline).toBe(true);
+      await store.buyerDisconnect(SHOP, 'pr-1', 'pr-1-c2', T0 + 2_000);
+      expect(await store.getSession(SHOP, early)).toMatchObject({ buyerOnline: false, buyerOfflineSince: T0 + 2_000 });
+      expect(await store.queuePosition(SHOP, 'presale', later)).toBe(1);
+      expect(await store.queuePosition(SHOP, 'presale', early)).toBe(2);
+      expect(await store.queueStats(SHOP, 'presale')).toEqual({ depth: 2, offline: 1, oldestArrivedAt: T0 + 1_000 });
+
+      // The abandonment clock: nothing before abandonMs, the shop is due again right then.
+      const w1 = await store.sweepShop(SHOP, 0, T0 + 5_000, sweepOpts(T0 + 5_000, { abandonMs: ABANDON_MS }));
+      expect(w1.abandoned).toEqual([]);
+      expect(await store.abandonQueued(SHOP, early, T0 + 5_000, T0 + 5_000 - ABANDON_MS, { retentionMs: RETENTION_MS })).toBeNull();
+
+      await ready('pr-a', ['presale'], 1, T0 + 3_000);
+      const offers = await store.dispatch(SHOP, 'presale', T0 + 3_000, OFFER_MS, 2);
+      expect(offers.map((o) => o.sessionId)).toEqual([later]);
+
+      const w2 = await store.sweepShop(SHOP, 0, T0 + 12_000, sweepOpts(T0 + 12_000, { abandonMs: ABANDON_MS }));
+      expect(w2.abandoned).toEqual([early]);
+      const closed = await store.abandonQueued(SHOP, early, T0 + 12_000, T0 + 12_000 - ABANDON_MS, { retentionMs: RETENTION_MS });
+      expect(closed).toMatchObject({ buyerId: 'pr-1', state: 'closed', role: 'presale' });
+      expect(await store.getSession(SHOP, early)).toMatchObject({ state: 'closed', closedReason: 'abandoned' });
+      expect(await store.queueLength(SHOP, 'presale')).toBe(0);
+      expect((await store.sweepShop(SHOP, 0, T0 + 20_000, sweepOpts(T0 + 20_000, { abandonMs: ABANDON_MS }))).abandoned).toEqual([]);
+    });
+
+    it('a buyer back before abandonMs keeps its place; an offered or assigned session is never abandoned', async () => {
+      const first = await online('back-1', 'presale', T0);
+      const second = await online('back-2', 'presale', T0 + 1_000);
+      await store.buyerDisconnect(SHOP, 'back-1', 'back-1-c1', T0 + 2_000);
+      expect(await store.queuePosition(SHOP, 'presale', first)).toBe(2);
+      await store.buyerConnect(SHOP, 'back-1', 'back-1-c9', 5, T0 + 9_000);
+      expect(await store.getSession(SHOP, first)).toMatchObject({ buyerOnline: true });
+      expect((await store.getSession(SHOP, first))?.buyerOfflineSince).toBeUndefined();
+      expect(await store.queuePosition(SHOP, 'presale', first)).toBe(1);
+      expect(await store.queuePosition(SHOP, 'presale', second)).toBe(2);
+      expect((await store.sweepShop(SHOP, 0, T0 + 13_000, sweepOpts(T0 + 13_000, { abandonMs: ABANDON_MS }))).abandoned).toEqual([]);
+      expect(await store.abandonQueued(SHOP, first, T0 + 13_000, T0 + 3_000, { retentionMs: RETENTION_MS })).toBeNull();
+
+      // Offline while offered: the decline puts it back behind online buyers, its clock still running.
+      await ready('back-a', ['presale'], 1, T0 + 14_000);
+      await store.dispatch(SHOP, 'presale', T0 + 14_000, OFFER_MS, 1);
+      await store.buyerDisconnect(SHOP, 'back-1', 'back-1-c9', T0 + 15_000);
+      expect((await store.sweepShop(SHOP, 0, T0 + 26_000, sweepOpts(T0 + 26_000, { abandonMs: ABANDON_MS }))).abandoned).toEqual([first]);
+      expect(await store.abandonQueued(SHOP, first, T0 + 26_000, T0 + 16_000, { retentionMs: RETENTION_MS })).toBeNull();
+      await store.decline(SHOP, first, 'back-a', T0 + 27_000, 0);
+      expect(await store.queuePosition(SHOP, 'presale', first)).toBe(2);
+      expect((await store.sweepShop(SHOP, 0, T0 + 28_000, sweepOpts(T0 + 28_000, { abandonMs: ABANDON_MS }))).abandoned).toEqual([first]);
+      expect(await store.abandonQueued(SHOP, first, T0 + 28_000, T0 + 18_000, { retentionMs: RETENTION_MS })).toMatchObject({ state: 'closed' });
+    });
+
+    it('tells the agent holding or offered the session when its buyer goes offline and comes back', async () => {
+      await ready('bs-a', ['presale'], 2, T0);
+      await store.buyerConnect(SHOP, 'bs-1', 'bs-1-c1', 5, T0);
+      const held = await assigned('bs-1', 'presale', T0, 'bs-a');
+      const agent = await listen({ kind: 'agent', shop: SHOP, id: 'bs-a' });
+      await store.buyerDisconnect(SHOP, 'bs-1', 'bs-1-c1', T0 + 100);
+      await store.buyerConnect(SHOP, 'bs-1', 'bs-1-c2', 5, T0 + 200);
+      // A second connection is no news.
+      await store.buyerConnect(SHOP, 'bs-1', 'bs-1-c3', 5, T0 + 300);
+      await settle(agent);
+      expect(frames(agent)).toEqual([
+        { type: 'buyer_status', sessionId: held, online: false, since: T0 + 100 },
+        { type: 'buyer_status', sessionId: held, online: true, since: T0 + 200 },
+      ]);
+      expect((await store.getSession(SHOP, held))?.buyerOnline).toBe(true);
+    });
   });
 
   it('expires an open session lifeMs after its last event', async () => {

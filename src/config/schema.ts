@@ -137,6 +137,35 @@ export const configSchema = z
          * goes ahead of sessions that arrived up to this much later.
          */
         transferBoostMs: z.number().int().min(0).default(120_000),
+        /**
+         * A buyer with VIP level v (token claim `vip`, 0..9) queues v times this much earlier
+         * than its arrival, so it goes ahead of sessions that arrived up to that much earlier.
+         */
+        vipBoostMs: z.number().int().min(0).max(86_400_000).default(60_000),
+        /**
+         * Ops' priority per role (e.g. after-sale disputes): a session entering that role's
+         * queue on its first message queues this much earlier, on top of any VIP boost.
+         */
+        priorityBoostMs: z.record(z.string(), z.number().int().min(0).max(86_400_000)).default({}),
+        /**
+         * Known agent: a buyer whose last session was assigned to agent X within `windowMs` is
+         * offered to X first while X is ready for the role, waiting for X at most `holdMs`.
+         * `windowMs` 0 = off.
+         */
+        sticky: z
+          .object({ windowMs: z.number().int().min(0).max(31 * 86_400_000).default(259_200_000), holdMs: z.number().int().min(0).max(600_000).default(20_000) })
+          .strict()
+          .prefault({}),
+        /**
+         * A session waiting in the key role longer than `afterMs` may also be offered to ready
+         * agents of the `to` roles (still queued in its own role; offers say `overflow: true`).
+         */
+        overflow: z
+          .record(
+            z.string(),
+            z.object({ afterMs: z.number().int().min(0).max(86_400_000), to: z.array(z.string().min(1).max(64)).min(1).max(20) }).strict(),
+          )
+          .default({}),
         /** An agent should answer a waiting buyer within this long (the platforms' 5-minute reply rate). */
         replyWindowMs: z.number().int().min(1_000).default(300_000),
         /**
@@ -186,6 +215,8 @@ export const configSchema = z
         maxTranscriptBytes: z.number().int().min(4_096).max(64 * 1_048_576).default(1_048_576),
         /** A session that waits this long without an agent is closed with reason `queue_timeout`; 0 = never. */
         maxQueuedMs: z.number().int().min(0).default(2 * 3_600_000),
+        /** A queued session whose buyer has been offline (no live connection) this long is closed as `abandoned`; 0 = never. */
+        abandonMs: z.number().int().min(0).default(600_000),
         /** An open session's Redis keys expire this long after its last event, even if no gateway is left to close it. */
         openTtlMs: z.number().int().min(60_000).default(24 * 3_600_000),
       })
@@ -256,6 +287,11 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path: ['routing', 'defaultRole'], message: `must be one of routing.roles (${roles.join(', ')})` });
       }
       rules(cfg.intent?.rules).forEach((r, i) => roleKnown(r.role, ['intent', 'rules', i, 'role']));
+      for (const role of Object.keys(cfg.routing?.priorityBoostMs ?? {})) roleKnown(role, ['routing', 'priorityBoostMs', role]);
+      for (const [role, o] of Object.entries(cfg.routing?.overflow ?? {})) {
+        roleKnown(role, ['routing', 'overflow', role]);
+        list<unknown>((o as { to?: unknown })?.to).forEach((to, i) => roleKnown(to, ['routing', 'overflow', role, 'to', i]));
+      }
       for (const [shop, o] of shops) {
         rules(o.intent?.rules).forEach((r, i) => roleKnown(r.role, ['shops', shop, 'intent', 'rules', i, 'role']));
         if (o.defaultRole) roleKnown(o.defaultRole, ['shops', shop, 'defaultRole']);

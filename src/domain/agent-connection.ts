@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { PeakError, isPeakError } from '../protocol/errors.ts';
-import { buyerField, encode, messageFrame } from '../protocol/encode.ts';
+import { buyerCard } from './buyer-card.ts';
+import { encode, messageFrame } from '../protocol/encode.ts';
 import { storedExtras, type MessageContent } from './message-content.ts';
 import { botTexts, fillText, resolveShop, roleName } from '../config/shop-config.ts';
 import type { Address, ConnRef } from '../store/types.ts';
@@ -86,7 +87,7 @@ export class AgentConnection {
       }
       const preview = await this.d.store.lastEvents(this.shop, sid, this.d.config().routing.previewEvents);
       this.send(
-        encode({ type: 'offer', sessionId: sid, role: s.role, expiresAt: s.offerExpiresAt, preview: preview.map((e) => messageFrame(sid, e)), ...buyerField(s.buyerId, s.buyerContext) }),
+        encode({ type: 'offer', sessionId: sid, role: s.role, expiresAt: s.offerExpiresAt, preview: preview.map((e) => messageFrame(sid, e)), buyer: buyerCard(s), ...(s.overflowTo ? { overflow: true } : {}) }),
       );
     }
     this.log.info({ sessions: view.sessions.length, status: view.status }, 'agent connected');
@@ -146,7 +147,7 @@ export class AgentConnection {
   }
 
   async accept(sessionId: string): Promise<void> {
-    const r = await this.d.store.accept(this.shop, sessionId, this.agentId, this.d.now());
+    const r = await this.d.store.accept(this.shop, sessionId, this.agentId, this.d.now(), { stickyWindowMs: this.d.config().routing.sticky.windowMs });
     this.svc.router.offerSettled(this.shop, sessionId);
     if (!r.alreadyAssigned) {
       this.d.metrics.offers.inc({ shop: this.shop, role: r.role, outcome: 'accepted' });
@@ -168,7 +169,8 @@ export class AgentConnection {
         ...(r.note ? { note: r.note } : {}),
         roleHistory: s?.roleHistory ?? [r.role],
         handovers: s?.handovers ?? [],
-        ...(s ? buyerField(s.buyerId, s.buyerContext) : {}),
+        ...(s ? { buyer: buyerCard(s) } : {}),
+        ...(r.overflow ? { overflow: true } : {}),
       }),
     );
   }

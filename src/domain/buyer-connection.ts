@@ -3,9 +3,9 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { PeakError, isPeakError } from '../protocol/errors.ts';
 import { encode, messageFrame } from '../protocol/encode.ts';
-import type { Address, BuyerPostResult, ConnRef } from '../store/types.ts';
+import type { Address, BuyerIdentity, BuyerPostResult, ConnRef } from '../store/types.ts';
 import { Delivery } from './delivery.ts';
-import { buyerLimits, sessionBounds } from './bounds.ts';
+import { buyerLimits, queuePriority, sessionBounds, stickyHoldMs } from './bounds.ts';
 import type { Deps } from './deps.ts';
 import type { Sink } from './hub.ts';
 import { matchFaq } from './bots/faq.ts';
@@ -38,6 +38,7 @@ export class BuyerConnection {
     readonly shop: string,
     readonly buyerId: string,
     private readonly send: Sink,
+    private readonly identity: BuyerIdentity,
   ) {
     this.delivery = new Delivery(send);
     this.address = { kind: 'buyer', shop, id: buyerId };
@@ -46,11 +47,11 @@ export class BuyerConnection {
   }
 
   /** Subscribes first, then opens (or resumes) the session, so no event falls in between. */
-  static async open(d: Deps, svc: Services, shop: string, buyerId: string, send: Sink): Promise<BuyerConnection> {
-    const conn = new BuyerConnection(d, svc, shop, buyerId, send);
+  static async open(d: Deps, svc: Services, shop: string, buyerId: string, send: Sink, identity: BuyerIdentity = { vip: 0 }): Promise<BuyerConnection> {
+    const conn = new BuyerConnection(d, svc, shop, buyerId, send, identity);
     await d.store.trackConn(d.instanceId, conn.connRef);
     try {
-      await d.store.buyerConnect(shop, buyerId, conn.connId, d.config().server.maxConnectionsPerBuyer);
+      await d.store.buyerConnect(shop, buyerId, conn.connId, d.config().server.maxConnectionsPerBuyer, d.now());
     } catch (err) {
       await d.store.untrackConn(d.instanceId, conn.connRef).catch(() => {});
       throw err;
@@ -72,7 +73,7 @@ export class BuyerConnection {
   }
 
   private async openSession(): Promise<void> {
-    const opened = await this.d.store.openSession(this.shop, this.buyerId, this.d.now());
+    const opened = await this.d.store.openSession(this.shop, this.buyerId, this.d.now(), this.identity);
     if (this.sessionId) this.delivery.forget(this.sessionId);
     this.sessionId = opened.sessionId;
     this.withAgent = false;
@@ -140,6 +141,8 @@ export class BuyerConnection {
         reclassify: intent?.matched ?? false,
         bounds: sessionBounds(this.d.config()),
         limits: buyerLimits(this.d.config()),
+        priority: queuePriority(this.d.config(), intent?.role ?? ''),
+        stickyHoldMs: stickyHoldMs(this.d.config()),
       });
       return { result, intent, faq };
     };
@@ -238,7 +241,7 @@ export class BuyerConnection {
   async recover(): Promise<void> {
     if (!this.connected) return;
     await this.d.store.trackConn(this.d.instanceId, this.connRef);
-    await this.d.store.buyerConnect(this.shop, this.buyerId, this.connId, this.d.config().server.maxConnectionsPerBuyer);
+    await this.d.store.buyerConnect(this.shop, this.buyerId, this.connId, this.d.config().server.maxConnectionsPerBuyer, this.d.now());
     const sessionId = this.sessionId;
     if (sessionId && (await this.d.store.getSession(this.shop, sessionId))) {
       await this.rejoinQueue(sessionId);
@@ -255,16 +258,16 @@ export class BuyerConnection {
   /** The socket is gone; the session stays open for the buyer to come back to. */
   async disconnect(): Promise<void> {
     this.svc.recovery.connections.delete(this);
-    const left = this.sessionId ? this.svc.waitingRoom.left(this.sessionId).catch(() => null) : Promise.resolve(null);
+    // A buyer leaving is not yet a give-up: it may come back; the staffing plan counts an
+    // abandonment once, when sessions.abandonMs closes the session (Closer.abandon).
+    if (this.sessionId) this.svc.waitingRoom.untrack(this.sessionId);
     const detach = this.detach;
     this.detach = undefined;
     await detach?.();
     if (!this.connected) return;
     this.connected = false;
-    await this.d.store.buyerDisconnect(this.shop, this.buyerId, this.connId);
+    await this.d.store.buyerDisconnect(this.shop, this.buyerId, this.connId, this.d.now());
     await this.d.store.untrackConn(this.d.instanceId, this.connRef);
-    const gaveUp = await left;
-    if (gaveUp) this.plan.abandoned(this.shop, gaveUp.role, gaveUp.waitedMs);
   }
 
   private get connRef(): ConnRef {

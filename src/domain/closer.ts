@@ -88,6 +88,18 @@ export class Closer {
     await this.announce(shop, sessionId, r, 'queue_timeout');
   }
 
+  /** Closes a queued session whose buyer has been offline since before `offlineBefore` (sessions.abandonMs), if it still is. */
+  async abandon(shop: string, sessionId: string, offlineBefore: number): Promise<void> {
+    const s = await this.d.store.getSession(shop, sessionId);
+    const r = await this.d.store.abandonQueued(shop, sessionId, this.d.now(), offlineBefore, { retentionMs: this.d.config().sessions.retentionMs });
+    if (!r) return;
+    this.d.logger.info({ shop, sessionId, buyerId: r.buyerId, role: r.role }, 'session abandoned: its buyer stayed offline');
+    this.d.metrics.abandoned.inc({ shop, role: r.role });
+    // The staffing plan counts the give-up once, here, with how long the buyer had waited.
+    this.plan.abandoned(shop, r.role, Math.max(0, this.d.now() - (s?.arrivedAt || this.d.now())));
+    await this.announce(shop, sessionId, r, 'abandoned');
+  }
+
   /** Ops end a chat in any unfinished state; the buyer gets the goodbye. */
   async end(shop: string, sessionId: string, reason: string, by: string): Promise<void> {
     const { s, t, name } = await this.read(shop, sessionId);

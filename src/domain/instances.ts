@@ -67,7 +67,7 @@ export class InstanceWatch {
     for (const c of conns) {
       try {
         if (c.kind === 'agent') await this.router.agentGone(c.shop, c.id, c.connId);
-        else await this.d.store.buyerDisconnect(c.shop, c.id, c.connId);
+        else await this.d.store.buyerDisconnect(c.shop, c.id, c.connId, this.d.now());
       } catch (err) {
         this.d.logger.error({ err, instanceId, shop: c.shop, [c.kind === 'agent' ? 'agentId' : 'buyerId']: c.id }, 'clean-up of a dead instance connection failed');
       }

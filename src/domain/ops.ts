@@ -11,6 +11,8 @@ export interface QueueRow {
   shop: string;
   role: string;
   depth: number;
+  /** Of `depth`, sessions whose buyer is offline (they wait behind the online ones). */
+  offline: number;
   /** How long the session at the head has waited; null when the queue is empty. */
   oldestWaitSeconds: number | null;
 }
@@ -39,7 +41,7 @@ export class Ops {
       rows.map(async ({ shop, role }) => {
         const q = await this.d.store.queueStats(shop, role);
         const oldestWaitSeconds = q.oldestArrivedAt === null ? null : Math.max(0, Math.round((now - q.oldestArrivedAt) / 1000));
-        return { shop, role, depth: q.depth, oldestWaitSeconds };
+        return { shop, role, depth: q.depth, offline: q.offline, oldestWaitSeconds };
       }),
     );
   }

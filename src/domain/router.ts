@@ -1,10 +1,18 @@
-import { buyerField, encode, messageFrame } from '../protocol/encode.ts';
-import type { Offer, Requeued } from '../store/types.ts';
+import { buyerCard } from './buyer-card.ts';
+import { encode, messageFrame } from '../protocol/encode.ts';
+import type { Offer, OverflowSource, Requeued } from '../store/types.ts';
 import type { Deps } from './deps.ts';
 import { KeyedTimers } from './timers.ts';
 
 /** Offers reserved per dispatch call; the loop repeats while a call comes back full. */
 const DISPATCH_BATCH = 50;
+
+/** The roles whose waiting sessions overflow into `role` (config routing.overflow). */
+export function overflowInto(overflow: Record<string, { afterMs: number; to: string[] }>, role: string): OverflowSource[] {
+  return Object.entries(overflow)
+    .filter(([from, o]) => from !== role && o.to.includes(role))
+    .map(([from, o]) => ({ role: from, afterMs: o.afterMs }));
+}
 
 const key = (shop: string, id: string) => `${shop}\u0000${id}`;
 
@@ -51,8 +59,8 @@ export class Router {
         let offers: Offer[];
         do {
           const { offerTimeoutMs } = this.d.config().routing;
-          offers = await this.d.store.dispatch(shop, role, this.d.now(), offerTimeoutMs, DISPATCH_BATCH);
-          await Promise.all(offers.map((o) => this.deliverOffer(shop, o)));
+          offers = await this.d.store.dispatch(shop, role, this.d.now(), offerTimeoutMs, DISPATCH_BATCH, overflowInto(this.d.config().routing.overflow, role));
+          await Promise.all(offers.map((o) => this.deliverOffer(shop, o, role)));
         } while (offers.length === DISPATCH_BATCH && !this.stopped);
       } while (state.again && !this.stopped);
     } catch (err) {
@@ -60,15 +68,20 @@ export class Router {
     }
   }
 
-  private async deliverOffer(shop: string, offer: Offer): Promise<void> {
+  private async deliverOffer(shop: string, offer: Offer, dispatched: string): Promise<void> {
     const { sessionId, agentId, role, expiresAt } = offer;
     this.d.metrics.offers.inc({ shop, role, outcome: 'made' });
+    if (offer.overflow) this.d.metrics.overflows.inc({ shop, role, to: dispatched });
+    if (offer.sticky) this.d.metrics.sticky.inc({ shop, role, outcome: offer.sticky });
     this.d.logger.info({ shop, sessionId, agentId, role, expiresAt }, 'session offered');
     this.offerTimers.at(key(shop, sessionId), expiresAt, () => this.track(this.expireOffer(shop, sessionId)));
-    const [preview, s] = await Promise.all([this.d.store.lastEvents(shop, sessionId, this.d.config().routing.previewEvents), this.d.store.getSession(shop, sessionId)]);
+    const [preview, s] = await Promise.all([
+      this.d.store.lastEvents(shop, sessionId, this.d.config().routing.previewEvents),
+      this.d.store.getSession(shop, sessionId),
+    ]);
     await this.d.store.bus.publish(
       { kind: 'agent', shop, id: agentId },
-      encode({ type: 'offer', sessionId, role, expiresAt, preview: preview.map((e) => messageFrame(sessionId, e)), ...(s ? buyerField(s.buyerId, s.buyerContext) : {}) }),
+      encode({ type: 'offer', sessionId, role, expiresAt, preview: preview.map((e) => messageFrame(sessionId, e)), ...(s ? { buyer: buyerCard(s) } : {}), ...(offer.overflow ? { overflow: true } : {}), ...(offer.sticky === 'hit' ? { sticky: true } : {}) }),
     );
   }
 

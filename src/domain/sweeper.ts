@@ -65,6 +65,7 @@ export class Sweeper {
         replyWindowMs: routing.replyWindowMs,
         queuedBefore,
         maxQueuedMs: sessions.maxQueuedMs,
+        abandonMs: sessions.abandonMs > 0 ? sessions.abandonMs : null,
         roles: routing.roles,
       });
       const log = (what: string, id: string) => (err: unknown) => this.d.logger.error({ err, shop, [what]: id }, 'sweep step failed');
@@ -75,6 +76,7 @@ export class Sweeper {
         ...work.idle.map((sid) => this.closer.idle(shop, sid, silentSince!).catch(log('sessionId', sid))),
         ...work.replies.map((sid) => this.replies.check(shop, sid, replyCutoff).catch(log('sessionId', sid))),
         ...work.queueExpired.map((sid) => this.closer.queueTimeout(shop, sid, queuedBefore!).catch(log('sessionId', sid))),
+        ...work.abandoned.map((sid) => this.closer.abandon(shop, sid, now - sessions.abandonMs).catch(log('sessionId', sid))),
       ]);
       if (work.queued > 0 || work.offers.length || work.grace.length || work.replies.length) this.router.kickAll(shop);
     } catch (err) {

@@ -46,6 +46,24 @@ export class Metrics {
     labelNames: ['shop', 'role'] as const,
     registers: [this.registry],
   });
+  readonly abandoned = new Counter({
+    name: 'peakdesk_sessions_abandoned_total',
+    help: 'Queued sessions closed because their buyer stayed offline for sessions.abandonMs',
+    labelNames: ['shop', 'role'] as const,
+    registers: [this.registry],
+  });
+  readonly overflows = new Counter({
+    name: 'peakdesk_overflows_total',
+    help: 'Offers of a session of one role to an agent of another (routing.overflow)',
+    labelNames: ['shop', 'role', 'to'] as const,
+    registers: [this.registry],
+  });
+  readonly sticky = new Counter({
+    name: 'peakdesk_sticky_offers_total',
+    help: 'Offers of sessions whose buyer had a known agent (routing.sticky): hit = to that agent, miss = to another',
+    labelNames: ['shop', 'role', 'outcome'] as const,
+    registers: [this.registry],
+  });
   readonly botMessages = new Counter({
     name: 'peakdesk_bot_messages_total',
     help: 'Bot lines by kind (reply/proactive) and outcome (sent, or why suppressed: rate, repeat, quiet_hours)',
@@ -81,7 +99,14 @@ export class Metrics {
     registers: [this.registry],
     collect: () => this.collectQueues(),
   });
-  // Both queue gauges come from one read per scrape (the registry collects them concurrently).
+  readonly queueWaiting = new Gauge({
+    name: 'peakdesk_queue_waiting',
+    help: 'Sessions waiting per shop and role by their buyer\'s presence (online, offline)',
+    labelNames: ['shop', 'role', 'buyer'] as const,
+    registers: [this.registry],
+    collect: () => this.collectQueues(),
+  });
+  // The queue gauges come from one read per scrape (the registry collects them concurrently).
   readonly queueOldestWait = new Gauge({
     name: 'peakdesk_queue_oldest_wait_seconds',
     help: 'How long the session at the head of each queue has waited',
@@ -90,7 +115,7 @@ export class Metrics {
     collect: () => this.collectQueues(),
   });
   private queueRead: Promise<void> | undefined;
-  private queueSource: (() => Promise<{ shop: string; role: string; depth: number; oldestWaitSeconds: number | null }[]>) | undefined;
+  private queueSource: (() => Promise<{ shop: string; role: string; depth: number; offline: number; oldestWaitSeconds: number | null }[]>) | undefined;
   readonly transfers = new Counter({
     name: 'peakdesk_transfers_total',
     help: 'Sessions handed from one role to another',
@@ -148,7 +173,7 @@ export class Metrics {
   }
 
   /** Where the queue gauges read from at scrape time. */
-  setQueueSource(fn: () => Promise<{ shop: string; role: string; depth: number; oldestWaitSeconds: number | null }[]>): void {
+  setQueueSource(fn: () => Promise<{ shop: string; role: string; depth: number; offline: number; oldestWaitSeconds: number | null }[]>): void {
     this.queueSource = fn;
   }
 
@@ -161,10 +186,13 @@ export class Metrics {
     if (!this.queueSource) return;
     this.queueDepth.reset();
     this.queueOldestWait.reset();
+    this.queueWaiting.reset();
     try {
       for (const q of await this.queueSource()) {
         this.queueDepth.set({ shop: q.shop, role: q.role }, q.depth);
         this.queueOldestWait.set({ shop: q.shop, role: q.role }, q.oldestWaitSeconds ?? 0);
+        this.queueWaiting.set({ shop: q.shop, role: q.role, buyer: 'online' }, q.depth - q.offline);
+        this.queueWaiting.set({ shop: q.shop, role: q.role, buyer: 'offline' }, q.offline);
       }
     } catch {
       // The store is down: the scrape shows no queues rather than failing (readyz tells why).

@@ -1,7 +1,5 @@
 import type { StoredEvent } from '../store/types.ts';
-import type { BuyerContext, MessageOut, ServerFrame } from './frames.ts';
-import type { z } from 'zod';
-import type { buyerOut } from './frames.ts';
+import type { MessageOut, ServerFrame } from './frames.ts';
 
 export function encode(frame: ServerFrame): string {
   return JSON.stringify(frame);
@@ -17,7 +15,3 @@ export function messageFrame(sessionId: string, ev: StoredEvent): MessageOut {
   return out;
 }
 
-/** The `buyer` of `offer`/`assigned`, when the shop's context hook told something about it. */
-export function buyerField(buyerId: string, ctx: BuyerContext | undefined): { buyer?: z.infer<typeof buyerOut> } {
-  return ctx ? { buyer: { ...ctx, id: buyerId, vip: ctx.vip ?? 0 } } : {};
-}

@@ -61,7 +61,8 @@ export const buyerContext = z.object({
 });
 export type BuyerContext = z.infer<typeof buyerContext>;
 /** The buyer as `offer` and `assigned` show it. */
-export const buyerOut = buyerContext.extend({ id: z.string(), vip: z.number().int().min(0).max(9), online: z.boolean().optional() });
+/** The buyer as `offer`/`assigned` show it: the token's name and VIP level, overridden by the shop's context hook, and whether a connection of the buyer is live. */
+export const buyerOut = buyerContext.extend({ id: z.string(), vip: z.number().int().min(0).max(9), online: z.boolean() });
 
 // ---------- buyer -> server ----------
 export const buyerMessageIn = z.object({ type: z.literal('message'), clientMsgId, ...content }).refine(hasContent, NO_CONTENT);
@@ -173,6 +174,10 @@ export const offerOut = z.object({
   expiresAt: z.number().int(),
   preview: z.array(messageOut),
   buyer: buyerOut.optional(),
+  /** Offered to an agent of another role (routing.overflow); `role` stays the session's own. */
+  overflow: z.literal(true).optional(),
+  /** Offered to the buyer's known agent (routing.sticky). */
+  sticky: z.literal(true).optional(),
 });
 export const revokedOut = z.object({ type: z.literal('revoked'), sessionId, reason: z.string() });
 export const assignedOut = z.object({
@@ -188,7 +193,11 @@ export const assignedOut = z.object({
   handovers: z
     .array(z.object({ fromRole: roleName, toRole: roleName, agentId: z.string(), note: z.string().optional(), ts: z.number().int() }))
     .optional(),
+  /** Assigned through routing.overflow; `role` stays the session's own. */
+  overflow: z.literal(true).optional(),
 });
+/** The buyer of a session the agent holds or is offered went offline (last connection gone) or came back. */
+export const buyerStatusOut = z.object({ type: z.literal('buyer_status'), sessionId, online: z.boolean(), since: z.number().int() });
 /** Ops changed the agent's status (the admin API's "set away"). */
 export const statusOut = z.object({ type: z.literal('status'), status: z.enum(['ready', 'away']), reason: z.string() });
 /** The buyer of an assigned session has waited past the reply window (escalation `alert`). */
@@ -214,6 +223,7 @@ export const agentOutbound = z.discriminatedUnion('type', [
   ackOut,
   sessionClosedOut,
   replyOverdueOut,
+  buyerStatusOut,
   statusOut,
   pongOut,
   errorOut,

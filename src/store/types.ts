@@ -49,6 +49,22 @@ export interface SessionView {
   replyMisses: number;
   /** What the shop's context hook said about the buyer, once it answered. */
   buyerContext?: BuyerContext;
+  /** The buyer as its token (or the context hook) describes it. */
+  buyerName?: string;
+  /** VIP level 0..9: raises the session's place in its queue (routing.vipBoostMs per level). */
+  vip: number;
+  /** Whether any connection of the buyer is live (any instance). */
+  buyerOnline: boolean;
+  /** While offline: since when. */
+  buyerOfflineSince?: number;
+  /** Offered or assigned to an agent of this other role by routing.overflow. */
+  overflowTo?: string;
+}
+
+/** Who a session's buyer is, from the token (kept on the session). */
+export interface BuyerIdentity {
+  name?: string;
+  vip: number;
 }
 
 export interface Handover {
@@ -101,8 +117,19 @@ export interface MessageExtras {
 export interface Offer {
   sessionId: string;
   agentId: string;
+  /** The session's own role (an overflow offer keeps it). */
   role: string;
   expiresAt: number;
+  /** Offered to an agent of another role by routing.overflow. */
+  overflow?: boolean;
+  /** The buyer had a known agent (routing.sticky): `hit` offered to them, `miss` to someone else. */
+  sticky?: 'hit' | 'miss';
+}
+
+/** A role whose waiting sessions may also go to the dispatched role's agents after `afterMs` (routing.overflow). */
+export interface OverflowSource {
+  role: string;
+  afterMs: number;
 }
 
 export interface Requeued {
@@ -186,6 +213,10 @@ export interface BuyerMessage {
   /** The buyer's and the shop's rate limits for buyer lines; over them: `rate_limited`, nothing stored. */
   limits?: BuyerLimits;
   extras?: MessageExtras;
+  /** Queue priority on entering the queue: the session queues this much earlier per VIP level, plus `boostMs`. */
+  priority?: { vipBoostMs: number; boostMs: number };
+  /** Entering the queue, the session waits this long at most for the buyer's known agent if that agent is ready for the role (routing.sticky). */
+  stickyHoldMs?: number;
 }
 
 export interface Store {
@@ -198,7 +229,7 @@ export interface Store {
 
   // ---- buyers ----
   /** The buyer's open session in this shop, or a new one in state `bot`. Throws `blocked`. */
-  openSession(shop: string, buyerId: string, now: number): Promise<{ sessionId: string; lastSeq: number; created: boolean }>;
+  openSession(shop: string, buyerId: string, now: number, buyer?: BuyerIdentity): Promise<{ sessionId: string; lastSeq: number; created: boolean }>;
   /**
    * Stores a buyer message and publishes it to the assigned agent. A `bot` session enters
    * the queue (when `enqueue`); a waiting one moves queue when `reclassify` names another role.
@@ -240,7 +271,8 @@ export interface Store {
     msg: { clientMsgId: string; text: string; ts: number; bounds?: SessionBounds; extras?: MessageExtras },
   ): Promise<AgentPostResult>;
   /** Turns this agent's live offer into an assignment. Accepting an owned session again is a no-op. */
-  accept(shop: string, sessionId: string, agentId: string, now: number): Promise<{ role: string; note?: string; alreadyAssigned: boolean }>;
+  /** `stickyWindowMs`: the agent stays the buyer's known agent this long (routing.sticky; 0 = not). */
+  accept(shop: string, sessionId: string, agentId: string, now: number, opts?: { stickyWindowMs: number }): Promise<{ role: string; note?: string; alreadyAssigned: boolean; overflow?: boolean }>;
   /** Puts the offered session back at the head of its queue; this agent is skipped for it for `excludeMs`. */
   decline(shop: string, sessionId: string, agentId: string, now: number, excludeMs: number): Promise<Requeued>;
   /** Re-queues an offer whose time is up; null when it was already answered or is not due. */
@@ -319,6 +351,11 @@ export interface Store {
    * `queuedBefore` (sessions.maxQueuedMs), saying `line`; null when it no longer has.
    */
   expireQueued(shop: string, sessionId: string, now: number, queuedBefore: number, opts: { retentionMs: number; line: BotLine }): Promise<Closed | null>;
+  /**
+   * Ends a `queued` session whose buyer has been offline since at or before `offlineBefore`
+   * (sessions.abandonMs) with reason `abandoned`; null when it no longer is (back, or taken).
+   */
+  abandonQueued(shop: string, sessionId: string, now: number, offlineBefore: number, opts: { retentionMs: number }): Promise<Closed | null>;
   /** Counts one buyer frame against the buyer's and the shop's rate limits; `rate_limited` over them. */
   limitBuyer(shop: string, buyerId: string, now: number, limits: BuyerLimits): Promise<void>;
 
@@ -326,8 +363,10 @@ export interface Store {
   /**
    * Reserves up to `max` (oldest session, best agent) pairs of one role: the agent with the
    * lowest load, then the longest idle, that is ready, has free capacity and is not excluded.
+   * Agents its own queue leaves idle get sessions of `overflowFrom` roles that have waited
+   * without an agent longer than their `afterMs` (those offers have `overflow`).
    */
-  dispatch(shop: string, role: string, now: number, offerTimeoutMs: number, max: number): Promise<Offer[]>;
+  dispatch(shop: string, role: string, now: number, offerTimeoutMs: number, max: number, overflowFrom?: OverflowSource[]): Promise<Offer[]>;
 
   // ---- reads ----
   getSession(shop: string, sessionId: string): Promise<SessionView | null>;
@@ -365,8 +404,10 @@ export interface Store {
   trackConn(instanceId: string, ref: ConnRef): Promise<void>;
   untrackConn(instanceId: string, ref: ConnRef): Promise<void>;
   /** Registers a buyer's connection; `rate_limited` when the buyer already has `max` (on all instances). */
-  buyerConnect(shop: string, buyerId: string, connId: string, max: number): Promise<void>;
-  buyerDisconnect(shop: string, buyerId: string, connId: string): Promise<void>;
+  /** The first live connection brings the buyer's open session online (agents get `buyer_status`). */
+  buyerConnect(shop: string, buyerId: string, connId: string, max: number, now: number): Promise<void>;
+  /** The last one gone takes it offline: queued, it waits behind online buyers and its abandonment clock runs. */
+  buyerDisconnect(shop: string, buyerId: string, connId: string, now: number): Promise<void>;
 
   // ---- shared config ----
   /** The config last published for every instance; null before the first. */
@@ -474,6 +515,8 @@ export interface SweepOptions {
   /** Queue limit: sessions waiting since at or before this; null = none. */
   queuedBefore: number | null;
   maxQueuedMs: number;
+  /** Abandonment: a queued session whose buyer has been offline this long; null = never. */
+  abandonMs?: number | null;
   roles: readonly string[];
 }
 
@@ -485,6 +528,8 @@ export interface ShopWork {
   replies: string[];
   /** Sessions that waited past sessions.maxQueuedMs (candidates for expireQueued). */
   queueExpired: string[];
+  /** Sessions whose buyer has been offline past sessions.abandonMs (candidates for abandonQueued). */
+  abandoned: string[];
   /** Sessions waiting in the shop's queues. */
   queued: number;
 }
@@ -508,6 +553,8 @@ export interface SharedConfig {
 
 export interface QueueStats {
   depth: number;
+  /** Of those, sessions whose buyer is offline (offered only after the online ones). */
+  offline: number;
   /** Arrival time of the session at the head of the queue; null when empty. */
   oldestArrivedAt: number | null;
 }

@@ -15,6 +15,9 @@ export const claimsSchema = z.object({
   roles: z.array(z.string().min(1).max(64)).optional(),
   /** Admin tokens: `platform` may act on every shop; without it, only on `shop`. */
   scope: z.string().min(1).max(64).optional(),
+  /** Buyers only: display name and VIP level (PROTOCOL v1.1 "Buyer identity and presence"). */
+  name: z.string().min(1).max(64).optional(),
+  vip: z.number().int().min(0).max(9).optional(),
 });
 export type Claims = z.infer<typeof claimsSchema>;
 export type TokenKind = Claims['kind'];
@@ -50,6 +53,8 @@ export class Auth {
       kind: claims.kind,
       ...(claims.roles ? { roles: claims.roles } : {}),
       ...(claims.scope ? { scope: claims.scope } : {}),
+      ...(claims.name ? { name: claims.name } : {}),
+      ...(claims.vip !== undefined ? { vip: claims.vip } : {}),
     })
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject(claims.sub)

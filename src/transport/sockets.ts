@@ -168,8 +168,9 @@ function handleAgent(conn: AgentConnection, f: AgentInbound): Promise<void> {
 
 export function registerSockets(app: FastifyInstance, ctx: SocketContext): void {
   app.get('/v1/buyer', { websocket: true, preValidation: authenticate(ctx, 'buyer') }, (socket, req) => {
-    const { shop, sub } = req.claims!;
-    serve(ctx, socket, 'buyer', buyerInbound, (send) => BuyerConnection.open(ctx.deps, ctx.svc, shop, sub, send), handleBuyer);
+    const { shop, sub, name, vip } = req.claims!;
+    const identity = { vip: vip ?? 0, ...(name ? { name } : {}) };
+    serve(ctx, socket, 'buyer', buyerInbound, (send) => BuyerConnection.open(ctx.deps, ctx.svc, shop, sub, send, identity), handleBuyer);
   });
   app.get('/v1/agent', { websocket: true, preValidation: authenticate(ctx, 'agent') }, (socket, req) => {
     const { shop, sub, roles } = req.claims!;

@@ -11,7 +11,8 @@ export type BotKind = 'reply' | 'proactive';
 /**
  * The waiting-room bot's voice. Every line goes through the store, which enforces the
  * per-minute cap and the no-repeat rule atomically (several instances may speak to one
- * buyer); quiet hours are checked here because they need the shop's clock.
+ * buyer); quiet hours are checked here because they need the shop's clock (and, for
+ * proactive lines, whether the buyer is connected).
  */
 export class Bots {
   constructor(private readonly d: Deps) {}
@@ -19,7 +20,9 @@ export class Bots {
   async say(shop: string, sessionId: string, text: string, kind: BotKind, role?: string): Promise<BotPostResult | null> {
     const sc = resolveShop(this.d.config(), shop);
     const now = this.d.now();
-    if (kind === 'proactive' && isQuiet(now, sc.bots.quietHours, sc.bots.timezone)) {
+    // Quiet hours spare buyers who are not there; a connected buyer (on any instance) in an
+    // open chat always hears its queue updates and busy line, midnight peak included.
+    if (kind === 'proactive' && isQuiet(now, sc.bots.quietHours, sc.bots.timezone) && !(await this.buyerOnline(shop, sessionId))) {
       this.d.metrics.botMessages.inc({ shop, kind, outcome: 'quiet_hours' });
       return null;
     }
@@ -33,6 +36,10 @@ export class Bots {
     this.d.metrics.botMessages.inc({ shop, kind, outcome: r.suppressed ?? 'sent' });
     if (r.firstResponseMs !== undefined) this.d.metrics.firstResponse.observe({ shop, role: role ?? '' }, r.firstResponseMs / 1000);
     return r;
+  }
+
+  private async buyerOnline(shop: string, sessionId: string): Promise<boolean> {
+    return (await this.d.store.getSession(shop, sessionId))?.buyerOnline ?? false;
   }
 
   /**

@@ -56,20 +56,6 @@ export class WaitingRoom {
     this.waiting.delete(sessionId);
   }
 
-  /**
-   * The buyer's connection here is gone. When its session still waits for an agent the
-   * buyer gave up (for the staffing plan): its role and how long it had waited there. Not
-   * while the gateway shuts down (the room is stopped then): those buyers come back elsewhere.
-   */
-  async left(sessionId: string): Promise<{ role: string; waitedMs: number } | null> {
-    const w = this.waiting.get(sessionId);
-    this.untrack(sessionId);
-    if (!w || !this.periodic.started) return null;
-    const s = await this.d.store.getSession(w.shop, sessionId);
-    if (!s || (s.state !== 'queued' && s.state !== 'offered') || s.role !== w.role) return null;
-    return { role: w.role, waitedMs: Math.max(0, this.d.now() - w.queuedAt) };
-  }
-
   get size(): number {
     return this.waiting.size;
   }

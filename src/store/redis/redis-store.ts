@@ -19,6 +19,8 @@ import type {
   TransferOptions,
   CloseOptions,
   BuyerMessage,
+  BuyerIdentity,
+  OverflowSource,
   BuyerPostResult,
   Offer,
   PostResult,
@@ -41,7 +43,7 @@ import { ACTIVE_HOLD_MS, MARK_EVERY_MS, MAX_DEFER_MS } from '../active.ts';
 import { activeKey, epochKey, agentsKey, buyerConnsKey, instanceKey, instancesKey, channelOf, closingKey, configKey, graceKey, idleKey, replyKey, offersKey, planBucketKey, queueKey, rateKey, sessionKey, shopPrefix, shopsKey, transcriptKey, agentKey, readyKey } from './keys.ts';
 import { rateOf } from '../rate.ts';
 import { ASSIGNED_MARK_TTL_MS, bucketExpiresAt, bucketRows, bucketStartOf, bucketStarts, increments } from '../plan-stats.ts';
-import { defineScripts, type ScriptClient } from './scripts.ts';
+import { defineScripts, OFFLINE_SHIFT, type ScriptClient } from './scripts.ts';
 import { translate } from './errors.ts';
 
 export interface RedisStoreOptions {
@@ -375,10 +377,10 @@ export class RedisStore implements Store {
     this.knownShops.add(shop);
   }
 
-  async openSession(shop: string, buyerId: string, now: number) {
+  async openSession(shop: string, buyerId: string, now: number, buyer: BuyerIdentity = { vip: 0 }) {
     await this.remember(shop);
     const [sessionId, lastSeq, created] = await this.call<[string, number, number]>(
-      'openSession', shop, buyerId, randomUUID(), now, this.idleTtl,
+      'openSession', shop, buyerId, randomUUID(), now, this.idleTtl, buyer.name ?? '', buyer.vip,
     );
     return { sessionId, lastSeq, created: created === 1 };
   }
@@ -386,7 +388,8 @@ export class RedisStore implements Store {
   async postBuyerMessage(shop: string, sessionId: string, buyerId: string, msg: BuyerMessage): Promise<BuyerPostResult> {
     const flags = `${msg.enqueue ? 'q' : ''}${msg.reclassify ? 'm' : ''}`;
     const r = await this.call<AppendReply>(
-      'appendEvent', shop, sessionId, 'buyer', buyerId, msg.clientMsgId, msg.text, msg.ts, msg.role, flags, 0, ...boundArgs(msg.bounds), ...limitArgs(msg.limits), extraArg(msg.extras),
+      'appendEvent', shop, sessionId, 'buyer', buyerId, msg.clientMsgId, msg.text, msg.ts, msg.role, flags, 0, ...boundArgs(msg.bounds), ...limitArgs(msg.limits),
+      msg.priority?.vipBoostMs ?? 0, msg.priority?.boostMs ?? 0, msg.stickyHoldMs ?? 0, extraArg(msg.extras),
     );
     const out: BuyerPostResult = { seq: r[0], duplicate: r[1] === 1, state: r[8] };
     if (r[2] === 1) out.enqueued = { role: r[3], position: r[4] };
@@ -396,7 +399,7 @@ export class RedisStore implements Store {
 
   async postAgentMessage(shop: string, sessionId: string, agentId: string, msg: { clientMsgId: string; text: string; ts: number; bounds?: SessionBounds; extras?: MessageExtras }): Promise<AgentPostResult> {
     const r = await this.call<AppendReply>(
-      'appendEvent', shop, sessionId, 'agent', agentId, msg.clientMsgId, msg.text, msg.ts, '', '', 0, ...boundArgs(msg.bounds), ...limitArgs(undefined), extraArg(msg.extras),
+      'appendEvent', shop, sessionId, 'agent', agentId, msg.clientMsgId, msg.text, msg.ts, '', '', 0, ...boundArgs(msg.bounds), ...limitArgs(undefined), 0, 0, 0, extraArg(msg.extras),
     );
     return { seq: r[0], duplicate: r[1] === 1, role: r[3], ...(r[7] >= 0 ? { firstResponseMs: r[7] } : {}), ...(r[9] >= 0 ? { replyMs: r[9] } : {}) };
   }
@@ -442,9 +445,9 @@ export class RedisStore implements Store {
     await this.call('agentStatus', shop, agentId, 'away', '', 0, now);
   }
 
-  async accept(shop: string, sessionId: string, agentId: string, now: number) {
-    const [role, note, already] = await this.call<[string, string, number]>('accept', shop, sessionId, agentId, now);
-    return { role, ...(note ? { note } : {}), alreadyAssigned: already === 1 };
+  async accept(shop: string, sessionId: string, agentId: string, now: number, opts: { stickyWindowMs: number } = { stickyWindowMs: 0 }) {
+    const [role, note, already, ovf] = await this.call<[string, string, number, string]>('accept', shop, sessionId, agentId, now, opts.stickyWindowMs);
+    return { role, ...(note ? { note } : {}), alreadyAssigned: already === 1, ...(ovf ? { overflow: true } : {}) };
   }
 
   async decline(shop: string, sessionId: string, agentId: string, now: number, excludeMs: number): Promise<Requeued> {
@@ -481,11 +484,11 @@ export class RedisStore implements Store {
     agentId: string,
     reason: string,
     now: number,
-    o: { retentionMs: number; blockMs?: number; rateWindowMs?: number; line?: string; lineKind?: string; goodbye?: string; idleBefore?: number; queuedBefore?: number },
+    o: { retentionMs: number; blockMs?: number; rateWindowMs?: number; line?: string; lineKind?: string; goodbye?: string; idleBefore?: number; queuedBefore?: number; offlineBefore?: number },
   ): Promise<Closed | null> {
     const r = await this.call<[string, string, 'closing' | 'closed', string] | null>(
       'close', shop, sessionId, mode, agentId, reason, now, o.retentionMs, o.blockMs ?? 0, o.rateWindowMs ?? 0,
-      o.line ?? '', o.lineKind ?? '', o.goodbye ?? '', o.idleBefore ?? -1, o.queuedBefore ?? -1,
+      o.line ?? '', o.lineKind ?? '', o.goodbye ?? '', o.idleBefore ?? -1, o.queuedBefore ?? -1, o.offlineBefore ?? -1,
     );
     if (!r) return null;
     return { buyerId: r[0], ...(r[1] ? { agentId: r[1] } : {}), state: r[2], role: r[3] };
@@ -536,15 +539,24 @@ export class RedisStore implements Store {
     });
   }
 
+  async abandonQueued(shop: string, sessionId: string, now: number, offlineBefore: number, opts: { retentionMs: number }) {
+    return this.closeCall(shop, sessionId, 'end', '', 'abandoned', now, { retentionMs: opts.retentionMs, offlineBefore });
+  }
+
   async limitBuyer(shop: string, buyerId: string, now: number, limits: BuyerLimits): Promise<void> {
     await this.call('limitBuyer', shop, buyerId, now, ...limitArgs(limits));
   }
 
-  async dispatch(shop: string, role: string, now: number, offerTimeoutMs: number, max: number): Promise<Offer[]> {
-    const flat = await this.call<unknown[]>('dispatch', shop, role, now, offerTimeoutMs, max);
+  async dispatch(shop: string, role: string, now: number, offerTimeoutMs: number, max: number, overflowFrom: OverflowSource[] = []): Promise<Offer[]> {
+    const sources = overflowFrom.map((o) => `${o.role}:${Math.max(0, Math.round(o.afterMs))}`).join(',');
+    const flat = await this.call<unknown[]>('dispatch', shop, role, now, offerTimeoutMs, max, sources);
     const out: Offer[] = [];
-    for (let i = 0; i + 2 < flat.length; i += 3) {
-      out.push({ sessionId: String(flat[i]), agentId: String(flat[i + 1]), role, expiresAt: Number(flat[i + 2]) });
+    for (let i = 0; i + 5 < flat.length; i += 6) {
+      const offer: Offer = { sessionId: String(flat[i]), agentId: String(flat[i + 1]), role: String(flat[i + 3]), expiresAt: Number(flat[i + 2]) };
+      if (Number(flat[i + 4]) === 1) offer.overflow = true;
+      const sticky = Number(flat[i + 5]);
+      if (sticky) offer.sticky = sticky === 1 ? 'hit' : 'miss';
+      out.push(offer);
     }
     return out;
   }
@@ -564,7 +576,12 @@ export class RedisStore implements Store {
       roleHistory: h.roles ? h.roles.split(',') : [],
       handovers: h.handovers ? (JSON.parse(h.handovers) as Handover[]) : [],
       replyMisses: Number(h.replyMisses ?? 0),
+      vip: Number(h.vip ?? 0),
+      buyerOnline: h.off === undefined,
     };
+    if (h.off !== undefined) view.buyerOfflineSince = Number(h.off);
+    if (h.bname) view.buyerName = h.bname;
+    if (h.ovf) view.overflowTo = h.ovf;
     if (h.agent) view.agentId = h.agent;
     if (h.offerExp) view.offerExpiresAt = Number(h.offerExp);
     if (h.lastAgent) view.lastAgentId = h.lastAgent;
@@ -632,10 +649,11 @@ export class RedisStore implements Store {
 
   async queueStats(shop: string, role: string): Promise<QueueStats> {
     const p = this.p(shop);
-    const [depth, head] = await this.guard(Promise.all([this.client.zcard(queueKey(p, role)), this.client.zrange(queueKey(p, role), 0, 0)]));
-    if (!head[0]) return { depth, oldestArrivedAt: null };
+    const q = queueKey(p, role);
+    const [depth, offline, head] = await this.guard(Promise.all([this.client.zcard(q), this.client.zcount(q, OFFLINE_SHIFT, '+inf'), this.client.zrange(q, 0, 0)]));
+    if (!head[0]) return { depth, offline, oldestArrivedAt: null };
     const arrived = await this.guard(this.client.hget(sessionKey(p, head[0]), 'arrived'));
-    return { depth, oldestArrivedAt: arrived === null ? null : Number(arrived) };
+    return { depth, offline, oldestArrivedAt: arrived === null ? null : Number(arrived) };
   }
 
   /** The data's epoch as this process last saw it; a new one means the data it knew is gone. */
@@ -682,12 +700,12 @@ export class RedisStore implements Store {
     await this.guard(this.client.srem(instanceKey(this.prefix, instanceId), connMember(ref)));
   }
 
-  async buyerConnect(shop: string, buyerId: string, connId: string, max: number): Promise<void> {
-    await this.call('buyerConnect', shop, buyerId, connId, max);
+  async buyerConnect(shop: string, buyerId: string, connId: string, max: number, now: number): Promise<void> {
+    await this.call('buyerConnect', shop, buyerId, connId, max, now);
   }
 
-  async buyerDisconnect(shop: string, buyerId: string, connId: string): Promise<void> {
-    await this.guard(this.client.srem(buyerConnsKey(this.p(shop), buyerId), connId));
+  async buyerDisconnect(shop: string, buyerId: string, connId: string, now: number): Promise<void> {
+    await this.call('buyerDisconnect', shop, buyerId, connId, now);
   }
 
   async getSharedConfig(): Promise<SharedConfig | null> {
@@ -723,17 +741,18 @@ export class RedisStore implements Store {
   }
 
   async sweepShop(shop: string, mark: number, now: number, o: SweepOptions): Promise<ShopWork> {
-    const [offers, grace, closing, idle, replies, queueExpired, queued, nextDue] = await this.guard(
+    const [offers, grace, closing, idle, replies, queueExpired, queued, nextDue, abandoned] = await this.guard(
       this.cmd.sweepShop(
         this.p(shop), now, o.silentSince ?? -1, o.replyCutoff, o.queuedBefore ?? -1, o.idleCloseMs, o.replyWindowMs, o.maxQueuedMs, DUE_BATCH, o.roles.join(','),
-      ) as Promise<[string[], string[], string[], string[], string[], string[], number, number]>,
+        o.abandonMs ?? -1,
+      ) as Promise<[string[], string[], string[], string[], string[], string[], number, number, string[]]>,
     );
     // A mark this fresh may belong to a step that had not written yet when the shop was read.
     if (mark < Date.now() - this.activeHold) {
       const next = nextDue < 0 ? '' : String(Math.min(nextDue, now + MAX_DEFER_MS));
       await this.guard(this.cmd.reschedule(activeKey(this.prefix), shop, mark, next));
     }
-    return { offers, grace, closing, idle, replies, queueExpired, queued };
+    return { offers, grace, closing, idle, replies, queueExpired, abandoned, queued };
   }
 
   async reindexShops(now: number, opts: { onlyIfEmpty?: boolean } = {}): Promise<number> {

@@ -3,6 +3,9 @@ import { fileURLToPath } from 'node:url';
 import type { Redis, Cluster } from 'ioredis';
 import { lifecycleLua } from '../../domain/lifecycle.ts';
 
+/** Added to the queue score of a session whose buyer is offline: behind every online one (see _prelude.lua). */
+export const OFFLINE_SHIFT = 1e13;
+
 const LUA_DIR = fileURLToPath(new URL('./lua/', import.meta.url));
 const PRELUDE = '_prelude.lua';
 
@@ -22,6 +25,7 @@ export const SCRIPT_NAMES = [
   'expireGrace',
   'dispatch',
   'buyerConnect',
+  'buyerDisconnect',
   'planRecord',
   'limitBuyer',
   'sweepShop',
@@ -38,7 +42,7 @@ export function loadScripts(opts: { sharded?: boolean } = {}): Record<ScriptName
   // On a Cluster, sharded pub/sub keeps a shop's messages on the node that owns the shop
   // (the channels carry the shop's hash tag); classic PUBLISH would go to every node.
   const publish = `local PUBLISH = '${opts.sharded ? 'SPUBLISH' : 'PUBLISH'}'\n`;
-  const prelude = `${publish}${lifecycleLua()}${readFileSync(LUA_DIR + PRELUDE, 'utf8')}`;
+  const prelude = `${publish}local OFFLINE_SHIFT = ${OFFLINE_SHIFT}\n${lifecycleLua()}${readFileSync(LUA_DIR + PRELUDE, 'utf8')}`;
   const files = new Set(readdirSync(LUA_DIR).filter((f) => f.endsWith('.lua') && f !== PRELUDE));
   const out = {} as Record<ScriptName, string>;
   for (const name of SCRIPT_NAMES) {

@@ -91,14 +91,44 @@ end
 -- kept while offers come back unanswered, restarted once an agent has had the chat.
 local function markQueued(sid, now) redis.call('ZADD', P .. 'qt', 'NX', int(now), sid) end
 
--- Back into its role's queue at its priority: its original arrival time, less any transfer
--- boost, which puts it ahead of everyone who arrived later.
+-- While its buyer is offline ('off': since when) a queued session sorts after every online
+-- one of its role: its score is shifted by OFFLINE_SHIFT (rendered from scripts.ts, far more
+-- than any real wait), and back on return.
+local function qscore(sid)
+  local h = redis.call('HMGET', skey(sid), 'prio', 'arrived', 'off')
+  local score = tonumber(h[1] or h[2] or '0')
+  if h[3] then score = score + OFFLINE_SHIFT end
+  return int(score)
+end
+
+-- A session's buyer went offline (last connection gone) or came back. The abandonment clock
+-- ('ab', by offline-since) runs while the buyer is away; the agent holding or offered the
+-- session hears of it in the same step.
+local function setPresence(sid, online, now)
+  local s = redis.call('HMGET', skey(sid), 'state', 'role', 'agent', 'off')
+  if not s[1] or ENDED[s[1]] or online == (not s[4]) then return end
+  if online then
+    redis.call('HDEL', skey(sid), 'off')
+    redis.call('ZREM', P .. 'ab', sid)
+  else
+    redis.call('HSET', skey(sid), 'off', int(now))
+    redis.call('ZADD', P .. 'ab', int(now), sid)
+  end
+  if s[1] == 'queued' then redis.call('ZADD', P .. 'q:' .. s[2], 'XX', qscore(sid), sid) end
+  if (s[1] == 'offered' or s[1] == 'assigned') and s[3] then
+    redis.call(PUBLISH, P .. 'ch:a:' .. s[3], cjson.encode({ type = 'buyer_status', sessionId = sid, online = online, since = tonumber(int(now)) }))
+  end
+end
+
+-- Back into its role's queue at its priority: its original arrival time, less any VIP,
+-- role and transfer boost, which puts it ahead of everyone who arrived later.
 local function requeue(sid, now)
-  local s = redis.call('HMGET', skey(sid), 'role', 'arrived', 'buyer', 'prio')
+  local s = redis.call('HMGET', skey(sid), 'role', 'arrived', 'buyer', 'prio', 'off')
   redis.call('HSET', skey(sid), 'state', 'queued')
-  redis.call('HDEL', skey(sid), 'agent', 'offerExp')
+  redis.call('HDEL', skey(sid), 'agent', 'offerExp', 'ovf')
   redis.call('ZREM', P .. 'offers', sid)
-  redis.call('ZADD', P .. 'q:' .. s[1], s[4] or s[2], sid)
+  redis.call('ZADD', P .. 'q:' .. s[1], qscore(sid), sid)
+  if s[5] then redis.call('ZADD', P .. 'ab', 'NX', s[5], sid) end
   markQueued(sid, now)
   stopChatClocks(sid)
   return s
@@ -144,6 +174,7 @@ local function finalClose(sid, buyer, reason, now, retention)
   redis.call('HDEL', skey(sid), 'closingUntil')
   redis.call('ZREM', P .. 'closing', sid)
   redis.call('ZREM', P .. 'qt', sid)
+  redis.call('ZREM', P .. 'ab', sid)
   if redis.call('GET', bkey('bs', buyer)) == sid then redis.call('DEL', bkey('bs', buyer)) end
   for _, k in ipairs({ skey(sid), P .. 't:' .. sid, P .. 'm:' .. sid }) do redis.call('PEXPIRE', k, retention) end
 end

@@ -10,7 +10,11 @@
 --   maxEvents / maxBytes: the transcript's cap (0 = none); a buyer or agent line past it is
 --          `too_large`, a bot line is suppressed ('full').
 --   buyerRate..shopBurst: the buyer's and the shop's buckets for buyer lines (see the prelude).
---       extra: the JSON of the line's {card?, attachments?} ('' = none), stored with it.
+--       vipBoostMs, boostMs, stickyHoldMs, extra
+--   vipBoostMs, boostMs: entering the queue, the session's place is its arrival less
+--          vip × vipBoostMs less boostMs (ops' per-role boost); kept as 'prio' and 'boost'.
+--   stickyHoldMs: see routing.sticky; 0 = off.
+--   extra: the JSON of the line's {card?, attachments?} ('' = none), stored with it.
 -- Returns {seq, duplicate, enqueued, role, position, movedFrom, suppressed, firstResponseMs,
 --          state, replyMs}
 --   state: the session's state after this message.
@@ -19,7 +23,7 @@
 local sid, from, actor, cmid, text, ts, role = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local flags, botPerMinute = ARGV[8] or '', tonumber(ARGV[9] or '0')
 local life, maxEvents, maxBytes = tonumber(ARGV[10] or '0'), tonumber(ARGV[11] or '0'), tonumber(ARGV[12] or '0')
-local extra = ARGV[17] or ''
+local extra = ARGV[20] or ''
 local now = tonumber(ts)
 local key = skey(sid)
 local s = redis.call('HMGET', key, 'state', 'buyer', 'agent', 'role', 'arrived', 'roles', 'firstAt', 'frAt')
@@ -99,9 +103,20 @@ local enqueued, qrole, position, movedFrom = 0, s[4], 0, ''
 if from == 'buyer' and state == 'bot' and string.find(flags, 'q', 1, true) then
   state = transition('enqueue', sid, state)
   qrole = role
-  redis.call('HSET', key, 'state', state, 'role', role, 'arrived', ts, 'roles', role)
+  local boost = tonumber(redis.call('HGET', key, 'vip') or '0') * tonumber(ARGV[17] or '0') + tonumber(ARGV[18] or '0')
+  redis.call('HSET', key, 'state', state, 'role', role, 'arrived', ts, 'roles', role, 'prio', int(now - boost), 'boost', int(boost))
   redis.call('ZREM', P .. 'idle', sid)
-  redis.call('ZADD', P .. 'q:' .. role, ts, sid)
+  redis.call('ZADD', P .. 'q:' .. role, int(now - boost), sid)
+  -- Known agent (routing.sticky): offered to them first, for at most holdMs, if they are
+  -- ready for this role now; dispatch checks again, as they may go away meanwhile.
+  local hold = tonumber(ARGV[19] or '0')
+  local known = hold > 0 and redis.call('GET', bkey('la', s[2]))
+  if known then
+    local a = redis.call('HMGET', akey(known), 'status', 'roles')
+    if a[1] == 'ready' and string.find(',' .. (a[2] or '') .. ',', ',' .. role .. ',', 1, true) then
+      redis.call('HSET', key, 'sticky', known, 'stickyUntil', int(now + hold))
+    end
+  end
   markQueued(sid, now)
   enqueued = 1
   position = redis.call('ZRANK', P .. 'q:' .. role, sid) + 1

@@ -1,6 +1,6 @@
 -- Ends a session.
 -- ARGV: sessionId, mode, agentId, reason, now, retentionMs, blockMs, rateWindowMs, line,
---       lineKind, goodbye, idleBefore
+--       lineKind, goodbye, idleBefore, queuedBefore, offlineBefore
 --   mode 'close': its agent ends the chat. With rateWindowMs > 0 the session goes `closing`
 --                 and the buyer gets `line` (the rating invite); else `goodbye`, then closed.
 --   mode 'block': its agent ends the chat and blocks the buyer for blockMs.
@@ -9,11 +9,14 @@
 --                 been silent since before idleBefore (else returns false).
 --                 With queuedBefore >= 0 only a `queued` session that has waited without an
 --                 agent since at or before queuedBefore (else returns false).
+--                 With offlineBefore >= 0 only a `queued` session whose buyer has been
+--                 offline since at or before offlineBefore (abandoned; else returns false).
 -- Returns {buyerId, agentId or '', state after, role}.
 local sid, mode, aid, reason, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local retention, blockMs, window = ARGV[6], tonumber(ARGV[7]), tonumber(ARGV[8])
 local line, lineKind, goodbye, idleBefore = ARGV[9], ARGV[10], ARGV[11], tonumber(ARGV[12])
 local queuedBefore = tonumber(ARGV[13] or '-1')
+local offlineBefore = tonumber(ARGV[14] or '-1')
 local key = skey(sid)
 local s = redis.call('HMGET', key, 'state', 'agent', 'buyer', 'role')
 local state, holder, buyer, role = s[1], s[2], s[3], s[4]
@@ -33,6 +36,14 @@ if queuedBefore >= 0 then
     return false
   end
   if not since or tonumber(since) > queuedBefore then return false end
+end
+if offlineBefore >= 0 then
+  local off = redis.call('HGET', key, 'off')
+  if state ~= 'queued' or not off then
+    redis.call('ZREM', P .. 'ab', sid)
+    return false
+  end
+  if tonumber(off) > offlineBefore then return false end
 end
 if not state then fail('unknown_session', 'no session ' .. sid) end
 local nxt = transition(mode, sid, state, holder, aid)

@@ -6,6 +6,7 @@
 --            queue: dispatch is retried every sweep); -1 when nothing is pending at all.
 local now, silentSince, replyCutoff, queuedBefore = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local idleMs, replyMs, maxQueuedMs, batch, roles = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9]
+local abandonMs = tonumber(ARGV[10] or '-1')
 
 local function due(name, upTo)
   if upTo < 0 then return {} end
@@ -29,8 +30,10 @@ soonest('closing', 0)
 soonest('idle', silentSince >= 0 and idleMs or -1)
 soonest('reply', replyMs)
 soonest('qt', queuedBefore >= 0 and maxQueuedMs or -1)
+soonest('ab', abandonMs)
 if queued > 0 and (not nextDue or now < nextDue) then nextDue = now end
 return {
   due('offers', now), due('grace', now), due('closing', now), due('idle', silentSince),
   due('reply', replyCutoff), due('qt', queuedBefore), queued, nextDue and int(nextDue) or -1,
+  due('ab', abandonMs >= 0 and now - abandonMs or -1),
 }

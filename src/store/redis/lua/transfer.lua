@@ -5,7 +5,7 @@
 local sid, aid, toRole, note, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local exclude, boost, line, force = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8], ARGV[9] == '1'
 local key = skey(sid)
-local s = redis.call('HMGET', key, 'state', 'agent', 'role', 'buyer', 'roles', 'arrived', 'prio', 'handovers')
+local s = redis.call('HMGET', key, 'state', 'agent', 'role', 'buyer', 'roles', 'arrived', 'prio', 'handovers', 'boost')
 if not s[1] then fail('unknown_session', 'no session ' .. sid) end
 local state, holder, fromRole, buyer = s[1], s[2], s[3], s[4]
 if force then
@@ -21,8 +21,9 @@ if note ~= '' then h.note = note end
 handovers[#handovers + 1] = h
 redis.call('HSET', key, 'role', toRole, 'roles', (s[5] or fromRole) .. ',' .. toRole, 'handovers', cjson.encode(handovers))
 if note ~= '' then redis.call('HSET', key, 'note', note) else redis.call('HDEL', key, 'note') end
--- Ahead of fresh arrivals: it keeps its arrival time, less the boost for having waited once.
-local prio = math.min(tonumber(s[7] or s[6]), tonumber(s[6]) - boost)
+-- Ahead of fresh arrivals: it keeps its arrival time and its priority (VIP, role boost),
+-- less the boost for having waited once (once: further transfers do not add more).
+local prio = math.min(tonumber(s[7] or s[6]), tonumber(s[6]) - tonumber(s[9] or '0') - boost)
 redis.call('HSET', key, 'prio', int(prio))
 detach(sid, state, fromRole, holder, now)
 requeue(sid, now)
