@@ -7,7 +7,8 @@ import { LIMITS, roleParamsSchema, targetSchema } from '../plan/forecast.ts';
 import { StatsError } from '../plan/from-stats.ts';
 import { PLAN_COUNTERS } from '../store/types.ts';
 import { errors } from './admin-schemas.ts';
-import type { ProblemCode } from './problem.ts';
+import { sendProblem } from './problem.ts';
+import { shopFor } from './admin-scope.ts';
 
 /** Buckets one request may read (a month of 15-minute buckets is ~3000). */
 const MAX_BUCKETS = 10_000;
@@ -39,8 +40,6 @@ const planBody = z
 
 const statsRow = z.object({ role: z.string(), bucketStart: z.string(), ...Object.fromEntries(PLAN_COUNTERS.map((c) => [c, z.number()])) });
 
-type Fail = (reply: FastifyReply, status: number, code: ProblemCode, detail: string) => unknown;
-
 function toMs(v: string | number | undefined): number | undefined {
   if (v === undefined) return undefined;
   if (typeof v === 'number') return v;
@@ -54,13 +53,14 @@ function toMs(v: string | number | undefined): number | undefined {
  */
 export function registerPlanRoutes(
   admin: FastifyInstance,
-  deps: { planning: PlanService; shopOf: (req: FastifyRequest, q: { shop?: string | undefined }) => string; fail: Fail },
+  deps: { planning: PlanService },
 ): void {
   const r = admin.withTypeProvider<ZodTypeProvider>();
+  const shopOf = (req: FastifyRequest, q: { shop?: string | undefined }) => shopFor(req.admin!, q.shop);
   const window = (reply: FastifyReply, fromIn: string | number | undefined, toIn: string | number | undefined, max: number) => {
     const to = toMs(toIn) ?? deps.planning.now();
     const from = toMs(fromIn) ?? to - DAY_MS;
-    const bad = (m: string) => (deps.fail(reply, 400, 'bad_request', m), null);
+    const bad = (m: string) => (sendProblem(reply, 400, 'bad_request', m), null);
     if (!Number.isFinite(from) || !Number.isFinite(to)) return bad('from, to: expected an ISO date-time with offset or epoch milliseconds');
     if (to <= from) return bad('to must be after from');
     if ((to - from) / deps.planning.bucketMs > max) return bad(`at most ${max} buckets of plan.bucketMs (${deps.planning.bucketMs} ms) per request`);
@@ -77,7 +77,7 @@ export function registerPlanRoutes(
     handler: async (req, reply) => {
       const w = window(reply, req.query.from, req.query.to, MAX_BUCKETS);
       if (!w) return reply;
-      const shop = deps.shopOf(req, req.query);
+      const shop = shopOf(req, req.query);
       const rows = await deps.planning.stats(shop, w.from, w.to);
       const bucketMs = deps.planning.bucketMs;
       if (req.query.format === 'csv') {
@@ -119,11 +119,11 @@ export function registerPlanRoutes(
       const w = window(reply, req.body.from, req.body.to, LIMITS.intervals);
       if (!w) return reply;
       try {
-        const { plan, measured, skipped } = await deps.planning.plan(deps.shopOf(req, req.query), { ...req.body, ...w });
+        const { plan, measured, skipped } = await deps.planning.plan(shopOf(req, req.query), { ...req.body, ...w });
         return { plan: plan as unknown as Record<string, unknown>, measured: measured as unknown as Record<string, unknown>[], skipped };
       } catch (err) {
         if (!(err instanceof StatsError)) throw err;
-        deps.fail(reply, 400, 'bad_request', err.message);
+        sendProblem(reply, 400, 'bad_request', err.message);
         return reply;
       }
     },

@@ -132,11 +132,7 @@ export async function registerAdmin(app: FastifyInstance, deps: AdminDeps): Prom
       const r = admin.withTypeProvider<ZodTypeProvider>();
       const claims = (req: FastifyRequest) => req.admin!;
       registerConfigRoutes(r, deps);
-      registerPlanRoutes(admin, {
-        planning: deps.ops.planning,
-        shopOf: (req, q) => shopFor(claims(req), q.shop),
-        fail: (reply, status, code, detail) => sendProblem(reply, status, code, detail),
-      });
+      registerPlanRoutes(admin, { planning: deps.ops.planning });
 
       r.get('/queues', {
         schema: {
