@@ -21,11 +21,6 @@ export class Periodic {
     tick();
   }
 
-  /** Between start() and stop(). */
-  get started(): boolean {
-    return this.timer !== undefined;
-  }
-
   stop(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
