@@ -130,6 +130,8 @@ describe('workbench and widget', () => {
     expect(await page.locator('#transcript li.failed button.retry').count()).toBe(0);
     await page.locator('#transcript li.failed button.edit').click();
     expect(await page.locator('#text').inputValue()).toBe('加微信聊吧');
+    // The view redraws on the next animation frame: wait for it (bounded), then check.
+    await page.waitForFunction(() => document.querySelectorAll('#transcript li.failed').length === 0, undefined, { timeout: 5_000 }).catch(() => {});
     expect(await page.locator('#transcript li.failed').count()).toBe(0);
 
     // A draft stays with its chat across a reload.
