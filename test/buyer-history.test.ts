@@ -151,6 +151,50 @@ describe.each(['redis', 'memory'] as const)('buyer history (%s store)', (kind) =
   });
 });
 
+/** A 1×1 PNG. */
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64');
+
+describe('images of past sessions', () => {
+  let g: RunningGateway;
+  beforeAll(async () => {
+    g = await startGateway({ redisUrl: redis.url, config: STORE_TEST_CONFIG });
+  });
+  afterAll(async () => {
+    await g?.stop();
+  });
+
+  it('are readable by an agent that holds a later session of the same buyer, through `via`', async () => {
+    const bt = await g.token({ sub: 'hist-img-b', kind: 'buyer', shop: 'shop-1' });
+    const first = await buyer(g, 'hist-img-b');
+    const form = new FormData();
+    form.append('file', new Blob([new Uint8Array(PNG)], { type: 'image/png' }), 'defect.png');
+    const up = await (await fetch(`${g.http}/v1/uploads`, { method: 'POST', body: form, headers: { authorization: `Bearer ${bt}` } })).json();
+    const a1 = await agent(g, 'hist-img-a1');
+    first.c.send({ type: 'message', clientMsgId: 'img', text: '坏了', attachments: [{ id: up.id, contentType: 'image/png', size: PNG.length }] });
+    await first.c.next('ack');
+    await a1.next('offer');
+    a1.send({ type: 'accept', sessionId: first.sessionId });
+    await a1.next('assigned');
+    a1.send({ type: 'close', sessionId: first.sessionId });
+    await first.c.next('message', (f) => f.kind === 'rating_invite');
+    first.c.send({ type: 'rate', score: 2 });
+    await first.c.next('closed');
+    await Promise.all([first.c.close(), a1.close()]);
+
+    const second = await buyer(g, 'hist-img-b');
+    const a2 = await agent(g, 'hist-img-a2');
+    await served(g, second.c, a2, second.sessionId, '还是坏的');
+    const at = await g.token({ sub: 'hist-img-a2', kind: 'agent', shop: 'shop-1' });
+    const get = (q: string) => fetch(`${g.http}${up.url}${q}`, { headers: { authorization: `Bearer ${at}` } });
+    expect((await get('')).status).toBe(403);
+    expect((await get(`?via=${second.sessionId}`)).status).toBe(200);
+    // `via` must be a session this agent holds of that buyer.
+    const other = await buyer(g, 'hist-img-other');
+    expect((await get(`?via=${other.sessionId}`)).status).toBe(403);
+    await Promise.all([second.c.close(), a2.close(), other.c.close()]);
+  });
+});
+
 describe.each([
   ['RedisStore', async () => RedisStore.connect({ url: redis.url, keyPrefix: freshPrefix() }) as Promise<Store>],
   ['embedded', async () => createEmbeddedStore() as Store],
