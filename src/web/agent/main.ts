@@ -112,8 +112,7 @@ const view = createView(s, el, {
   // The buyer's past sessions (PROTOCOL v1.1), asked when a chat is first shown; see wantHistory.
   askHistory: (id) => conn?.send({ type: 'history', sessionId: id }),
   pastSession: (chat, id) => {
-    if (!conn?.send({ type: 'history_transcript', sessionId: chat.id, pastSessionId: id })) return toast(t('agent.toast.offline'), 'error');
-    toast(t('agent.past.loading'));
+    if (!conn?.send({ type: 'history_transcript', sessionId: chat.id, pastSessionId: id })) toast(t('agent.toast.offline'), 'error');
   },
   fileSrc: (url, via) => withToken(url, token, via ? { via } : {}),
   closePast: closePast,
@@ -212,6 +211,9 @@ function onFrame(f: AgentFrame): void {
       break;
     case 'pong':
       return;
+    case 'history_transcript':
+      view.schedule('past');
+      break;
     default:
       view.schedule('presence', 'offers', 'list', 'chat');
   }

@@ -224,7 +224,6 @@ export const en: Catalogue = {
   'agent.historyEvents': '{n} lines',
   'agent.past.title': 'Past chat · {when}',
   'agent.past.meta': '{roles} · agent {agents} · {reason}',
-  'agent.past.loading': 'Loading the transcript…',
   'agent.past.close': 'Close',
   'agent.attach': 'Image',
   'agent.attachHint': 'Send an image (or paste or drop one into the reply box)',

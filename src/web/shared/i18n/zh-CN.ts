@@ -226,7 +226,6 @@ export const zhCN = {
   'agent.historyEvents': '{n} 条',
   'agent.past.title': '历史会话 · {when}',
   'agent.past.meta': '{roles} · 客服 {agents} · {reason}',
-  'agent.past.loading': '正在加载聊天记录…',
   'agent.past.close': '关闭',
   'agent.attach': '图片',
   'agent.attachHint': '发送图片（也可以直接粘贴或拖入输入框）',
