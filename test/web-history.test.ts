@@ -140,6 +140,26 @@ describe('buyer history, images and the phone widget', () => {
     await see(buyer, '#transcript li.from-agent .card-box[data-kind="product"]', '加厚玻璃杯');
     await until(() => imagesLoaded(buyer, '#transcript li.from-agent .attachment img'), 8_000, 'agent image loaded in the widget');
     await screenshot(buyer, 'buyer-sees-agent-image-and-card');
+
+    // An image pasted into the reply box goes out as well.
+    await page.evaluate(async (b64) => {
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      const data = new DataTransfer();
+      data.items.add(new File([bytes], 'pasted.png', { type: 'image/png' }));
+      document.querySelector('#text')!.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
+    }, AGENT_PNG.toString('base64'));
+    await until(async () => (await buyer.locator('#transcript li.from-agent .attachment img').count()) === 2, 8_000, 'pasted image at the buyer');
+
+    // A line refused for a blocked word, edited back into the box, cannot go again unchanged.
+    await page.locator('#text').fill('加微信聊吧');
+    await page.locator('#text').press('Enter');
+    await see(page, '#transcript li.failed button.edit');
+    await page.locator('#transcript li.failed button.edit').click();
+    expect(await page.locator('#text').inputValue()).toBe('加微信聊吧');
+    await page.locator('#text').press('Enter');
+    await see(page, '#toasts .toast.error', '违禁词');
+    expect(await page.locator('#transcript li.pending').count()).toBe(0);
+    expect(await page.locator('#text').inputValue()).toBe('加微信聊吧');
     await Promise.all([page.context().close(), buyer.context().close()]);
   });
 
@@ -152,6 +172,13 @@ describe('buyer history, images and the phone widget', () => {
     await phone.locator('#text').fill('你好，请问这件羽绒服有XL码吗？');
     await phone.locator('#text').press('Enter');
     await acceptOffer(page);
+    // Shortcuts: Alt+1 puts the first quick reply into the box, Alt+T goes to the transfer role.
+    const first = await page.locator('#quick .chip').first().getAttribute('data-text');
+    await page.locator('#text').focus();
+    await page.keyboard.press('Alt+Digit1');
+    expect(await page.locator('#text').inputValue()).toBe(first);
+    await page.keyboard.press('Alt+KeyT');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('transfer-role');
     await page.locator('#text').fill('有的，亲');
     await page.locator('#text').press('Enter');
     await see(phone, '#transcript li.from-agent', '有的，亲');

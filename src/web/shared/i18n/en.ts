@@ -238,6 +238,7 @@ export const en: Catalogue = {
   'agent.card.send': 'Send card',
   'agent.card.invalid': 'A product id and a name are needed',
   'buyer.attach': 'Send an image',
+  'buyer.attachShort': 'Image',
   'buyer.uploading': 'Uploading the image…',
   'buyer.uploadFailed': 'The image was not sent: {why}',
   'buyer.imageLine': '[image]',

@@ -240,6 +240,7 @@ export const zhCN = {
   'agent.card.send': '发送卡片',
   'agent.card.invalid': '请填写商品 ID 和名称',
   'buyer.attach': '发送图片',
+  'buyer.attachShort': '图片',
   'buyer.uploading': '图片上传中…',
   'buyer.uploadFailed': '图片发送失败：{why}',
   'buyer.imageLine': '[图片]',
