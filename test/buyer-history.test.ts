@@ -5,8 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEmbeddedStore } from '../src/store/embedded/embedded-store.ts';
-import { RedisStore } from '../src/store/redis/redis-store.ts';
+import { BUYER_HISTORY_MAX, RedisStore } from '../src/store/redis/redis-store.ts';
 import type { Store } from '../src/store/types.ts';
+import { buyerHistoryKey, shopPrefix } from '../src/store/redis/keys.ts';
 import { startRedis, type RedisHandle } from './support/redis-server.ts';
 import { freshPrefix, startGateway, STORE_TEST_CONFIG, type RunningGateway } from './support/gateway.ts';
 import { TestClient } from './support/client.ts';
@@ -196,16 +197,21 @@ describe('images of past sessions', () => {
 });
 
 describe.each([
-  ['RedisStore', async () => RedisStore.connect({ url: redis.url, keyPrefix: freshPrefix() }) as Promise<Store>],
-  ['embedded', async () => createEmbeddedStore() as Store],
+  ['RedisStore', async (prefix: string) => RedisStore.connect({ url: redis.url, keyPrefix: prefix, idleSessionTtlMs: 1_000 }) as Promise<Store>],
+  ['embedded', async (prefix: string) => createEmbeddedStore({ keyPrefix: prefix, idleSessionTtlMs: 1_000 }) as Store],
 ] as const)('the per-buyer history index (%s)', (_name, make) => {
-  it('drops a session from the index once its retention is over', async () => {
-    const store = await make();
+  it('drops a session from the index once its retention is over, and lives as long as the longest-kept one', async () => {
+    const prefix = freshPrefix();
+    const store = await make(prefix);
+    const pttl = () => (store as unknown as { client: { pttl(k: string): Promise<number> } }).client.pttl(buyerHistoryKey(shopPrefix(prefix, 'shop-h'), 'b:1'));
     const now = Date.now();
     const s1 = await store.openSession('shop-h', 'b:1', now);
     await store.endSession('shop-h', s1.sessionId, 'ops_closed', now, { retentionMs: 150 });
     const s2 = await store.openSession('shop-h', 'b:1', now + 1);
     await store.endSession('shop-h', s2.sessionId, 'ops_closed', now + 1, { retentionMs: 60_000 });
+    // The index outlives its sessions' retention (60 s here), never less.
+    expect(await pttl()).toBeGreaterThan(50_000);
+    expect(await pttl()).toBeLessThanOrEqual(60_000);
     const before = await store.buyerSessions('shop-h', 'b:1', { limit: 10 });
     expect(before.sessions.map((s) => s.id)).toEqual([s2.sessionId, s1.sessionId]);
     // Another buyer (and an id that could collide in a key name) sees none of them.
@@ -213,6 +219,26 @@ describe.each([
     await new Promise((r) => setTimeout(r, 300));
     const after = await store.buyerSessions('shop-h', 'b:1', { limit: 10 });
     expect(after.sessions.map((s) => s.id)).toEqual([s2.sessionId]);
+    await store.shutdown();
+  });
+
+  it(`keeps the newest ${BUYER_HISTORY_MAX} sessions of a buyer, paged newest first without gaps or repeats`, async () => {
+    const store = await make(freshPrefix());
+    const t0 = Date.now();
+    const opened: string[] = [];
+    for (let i = 0; i < BUYER_HISTORY_MAX + 5; i++) {
+      const { sessionId } = await store.openSession('shop-c', 'many', t0 + i);
+      await store.endSession('shop-c', sessionId, 'ops_closed', t0 + i, { retentionMs: 60_000 });
+      opened.push(sessionId);
+    }
+    const seen: string[] = [];
+    let before: number | undefined;
+    do {
+      const page = await store.buyerSessions('shop-c', 'many', { limit: 50, ...(before !== undefined ? { before } : {}) });
+      seen.push(...page.sessions.map((s) => s.id));
+      before = page.next;
+    } while (before !== undefined);
+    expect(seen).toEqual(opened.slice(5).reverse());
     await store.shutdown();
   });
 });

@@ -115,7 +115,6 @@ const view = createView(s, el, {
     if (!conn?.send({ type: 'history_transcript', sessionId: chat.id, pastSessionId: id })) toast(t('agent.toast.offline'), 'error');
   },
   fileSrc: (url, via) => withToken(url, token, via ? { via } : {}),
-  closePast: closePast,
 }, () => knownRoles);
 
 function closePast(): void {

@@ -21,7 +21,6 @@ export interface Handlers {
   askHistory(sessionId: string): void;
   /** A file url the page can load (with the token; `via`: the chat a past session's file is seen from). */
   fileSrc(url: string, via?: string): string;
-  closePast(): void;
 }
 
 export type Els = Record<
