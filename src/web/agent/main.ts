@@ -7,7 +7,7 @@
 import { AgentClient } from '../../client/agent-client.ts';
 import { LineRefused } from '../../client/session-state.ts';
 import { DEFAULT_ROLES } from '../../client/frames.ts';
-import { byId, imageOf, onSend, persister, showStatus, toast, upload, withToken } from '../shared/dom.ts';
+import { byId, onImage, onSend, persister, showStatus, toast, upload, withToken } from '../shared/dom.ts';
 import { mountLangSwitch, t } from '../shared/i18n/index.ts';
 import { commonElements, gatewayUrl, refusedText, signIn } from '../shared/signin.ts';
 import type { Claims } from '../shared/token.ts';
@@ -329,26 +329,7 @@ async function sendImage(file: File): Promise<void> {
   }
 }
 
-el.text.addEventListener('paste', (e) => {
-  const file = imageOf(e.clipboardData);
-  if (!file) return;
-  e.preventDefault();
-  void sendImage(file);
-});
-el.composer.addEventListener('dragover', (e) => {
-  if ([...(e.dataTransfer?.items ?? [])].some((i) => i.kind === 'file')) e.preventDefault();
-});
-el.composer.addEventListener('drop', (e) => {
-  const file = imageOf(e.dataTransfer);
-  if (!file) return;
-  e.preventDefault();
-  void sendImage(file);
-});
-el.attach.addEventListener('change', () => {
-  const file = el.attach.files?.[0];
-  el.attach.value = '';
-  if (file) void sendImage(file);
-});
+onImage(el.text, el.composer, el.attach, (file) => void sendImage(file));
 
 el.cardForm.addEventListener('submit', (e) => {
   e.preventDefault();

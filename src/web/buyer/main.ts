@@ -7,7 +7,7 @@
  */
 import { BuyerClient } from '../../client/buyer-client.ts';
 import { LineRefused } from '../../client/session-state.ts';
-import { attachmentBox, byId, cardBox, h, imageOf, keepAtBottom, onSend, persister, showStatus, toast, upload, withToken } from '../shared/dom.ts';
+import { attachmentBox, byId, cardBox, h, onImage, keepAtBottom, onSend, persister, showStatus, toast, upload, withToken } from '../shared/dom.ts';
 import { mountLangSwitch, stamp, t } from '../shared/i18n/index.ts';
 import { toEvent, type BuyerServerFrame, type ErrorFrame, type TranscriptEvent } from '../../client/frames.ts';
 import { commonElements, gatewayUrl, refusedText, signIn } from '../shared/signin.ts';
@@ -344,26 +344,7 @@ async function sendImage(file: File): Promise<void> {
 }
 
 onSend(el.composer, el.text, sendText);
-el.text.addEventListener('paste', (e) => {
-  const file = imageOf(e.clipboardData);
-  if (!file) return;
-  e.preventDefault();
-  void sendImage(file);
-});
-el.composer.addEventListener('dragover', (e) => {
-  if ([...(e.dataTransfer?.items ?? [])].some((i) => i.kind === 'file')) e.preventDefault();
-});
-el.composer.addEventListener('drop', (e) => {
-  const file = imageOf(e.dataTransfer);
-  if (!file) return;
-  e.preventDefault();
-  void sendImage(file);
-});
-el.attach.addEventListener('change', () => {
-  const file = el.attach.files?.[0];
-  el.attach.value = '';
-  if (file) void sendImage(file);
-});
+onImage(el.text, el.composer, el.attach, (file) => void sendImage(file));
 
 const signin = signIn({
   kind: 'buyer',

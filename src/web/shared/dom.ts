@@ -149,9 +149,33 @@ export function persister<T>(key: string): { load(): T | null; save(value: () =>
 }
 
 /** An image of the clipboard or of a drop (the first one), or null. */
-export function imageOf(items: DataTransfer | null): File | null {
+function imageOf(items: DataTransfer | null): File | null {
   for (const f of items?.files ?? []) if (f.type.startsWith('image/')) return f;
   return null;
+}
+
+/** Calls `send` with an image pasted into `text`, dropped onto `area` or picked with the file input `pick`. */
+export function onImage(text: HTMLElement, area: HTMLElement, pick: HTMLInputElement, send: (file: File) => void): void {
+  text.addEventListener('paste', (e) => {
+    const file = imageOf(e.clipboardData);
+    if (!file) return;
+    e.preventDefault();
+    send(file);
+  });
+  area.addEventListener('dragover', (e) => {
+    if ([...(e.dataTransfer?.items ?? [])].some((i) => i.kind === 'file')) e.preventDefault();
+  });
+  area.addEventListener('drop', (e) => {
+    const file = imageOf(e.dataTransfer);
+    if (!file) return;
+    e.preventDefault();
+    send(file);
+  });
+  pick.addEventListener('change', () => {
+    const file = pick.files?.[0];
+    pick.value = '';
+    if (file) send(file);
+  });
 }
 
 /** `POST /v1/uploads` (multipart field `file`) with the page's token; `query` e.g. `?sessionId=…` for an agent. */
