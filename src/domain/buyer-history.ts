@@ -8,7 +8,7 @@ export const HISTORY_PAGE_DEFAULT = 20;
 /** How many characters of a line the preview keeps. */
 const PREVIEW_CHARS = 80;
 /** The last events the preview looks through for the buyer's last line. */
-const PREVIEW_EVENTS = 5;
+const PREVIEW_EVENTS = 10;
 
 export interface HistoryPage {
   sessions: HistoryEntry[];

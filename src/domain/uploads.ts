@@ -88,11 +88,9 @@ export class Uploads {
 
   /**
    * The file for `who`, or `unknown_session` (404) when it does not exist or its session is
-   * gone (retention over), `forbidden` (403) for anyone but the session's people.
-   */
-  /**
-   * `via`: a session the agent holds now; with it, the files of that buyer's past sessions (its
-   * history) are readable too.
+   * gone (retention over), `forbidden` (403) for anyone but the session's people. `via`: a
+   * session the agent holds now; with it, the files of that buyer's past sessions (its history)
+   * are readable too.
    */
   async read(who: Reader, id: string, via?: string): Promise<{ meta: UploadMeta; body: Buffer }> {
     const file = UPLOAD_ID.test(id) ? await this.d.files.get(who.shop, id) : null;

@@ -222,7 +222,7 @@ export const historyEntry = z.object({
   roleHistory: z.array(roleName),
   /** The agent that held it last (or holds it now). */
   agentId: z.string().optional(),
-  /** Every agent that held it, in order (transfers included). */
+  /** Who handed it on (each transfer's `agentId`: an admin for a transfer by ops), then its last agent. */
   agents: z.array(z.string()),
   rating: z.number().int().optional(),
   ratingComment: z.string().optional(),

@@ -37,8 +37,8 @@ export function cardBox(c: { kind: string; id: string; title: string; price?: nu
  */
 export function attachmentBox(a: { id: string; contentType: string; name?: string; size: number; url?: string }, src: (url: string) => string = (u) => u): HTMLElement {
   const label = `${a.name ?? a.id} · ${Math.max(1, Math.round(a.size / 1024))} KB`;
-  if (a.url && a.contentType.startsWith('image/') && /^https?:|^\/|^blob:/.test(a.url)) {
-    const url = a.url.startsWith('blob:') ? a.url : src(a.url);
+  if (a.url && a.contentType.startsWith('image/') && /^https?:|^\//.test(a.url)) {
+    const url = src(a.url);
     return h('a.attachment', { href: url, target: '_blank', rel: 'noopener noreferrer', title: label }, h('img', { src: url, alt: a.name ?? '', loading: 'lazy', 'data-id': a.id }));
   }
   return h('span.attachment.muted.small', { 'data-id': a.id }, label);
