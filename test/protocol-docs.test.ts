@@ -83,8 +83,8 @@ describe('docs/protocol.md', () => {
       'Agent → server: `ready` lacks field `capacity?`',
       'Agent → server: `ready` documents `capacity`, which the schema does not have',
     ]);
-    expect(undocumented(DOC, changed((o) => o, [z.object({ type: z.literal('history'), sessionId: z.string() })]))).toEqual([
-      'Agent → server: frame `history` is not documented',
+    expect(undocumented(DOC, changed((o) => o, [z.object({ type: z.literal('snooze'), sessionId: z.string() })]))).toEqual([
+      'Agent → server: frame `snooze` is not documented',
     ]);
     expect(undocumented(DOC, changed((o) => (isReady(o) ? null : o)))).toEqual([
       'Agent → server: documents frame `ready`, which the schema does not have',

@@ -1660,11 +1660,12 @@ describe('embedded engine clock', () => {
     const store = createEmbeddedStore({ idleSessionTtlMs: 10, now: () => clock });
     for (let i = 0; i < 50; i++) await store.openSession(SHOP, `b${i}`, T0);
     const keyspace = (store.redis as unknown as EmbeddedClient).engine.keyspace;
-    // the shops set and the active-shops index, and per session its hash and the buyer's pointer to it
-    expect(keyspace.size).toBe(2 + 50 * 2);
+    // the shops set and the active-shops index, and per session its hash, the buyer's pointer to
+    // it and the buyer's history index
+    expect(keyspace.size).toBe(2 + 50 * 3);
     clock = 120_000;
     await store.openSession(SHOP, 'late', T0);
-    // Only the fresh session is left; the others were swept without being looked up.
-    expect(keyspace.size).toBe(2 + 2);
+    // Only the fresh session is left; the others (history indexes too) were swept without being looked up.
+    expect(keyspace.size).toBe(2 + 3);
   });
 });

@@ -1,6 +1,6 @@
 /** The workbench's state module, without a browser: what each frame does to the chats and offers. */
 import { describe, expect, it } from 'vitest';
-import { apply, buyerLabel, chatOrder, initialState, nextUnread, urgency, wantHistory, type AgentFrame } from '../src/web/agent/state.ts';
+import { apply, buyerLabel, chatOrder, initialState, maySend, nextUnread, urgency, wantHistory, type AgentFrame } from '../src/web/agent/state.ts';
 
 const ctx = (now: number, visible = true) => ({ now, visible });
 const msg = (sessionId: string, seq: number, from: 'buyer' | 'agent' | 'bot', ts: number, text = 'x'): AgentFrame => ({ type: 'message', sessionId, seq, from, text, ts });
@@ -55,8 +55,13 @@ describe('agent state', () => {
     expect(chat.buyer?.online).toBe(false);
     apply(s, assigned('a', [], { buyer: { id: 'buyer-123456789', name: '张三', vip: 2, online: true, tags: ['老客'] } }), ctx(6));
     expect(buyerLabel(chat)).toBe('张三');
-    apply(s, { type: 'history', sessionId: 'a', sessions: [{ sessionId: 'old', reason: 'agent_closed', rating: 5 }] }, ctx(7));
+    const old = { sessionId: 'old', state: 'closed', role: 'pre-sale', roleHistory: ['pre-sale'], agents: ['x'], createdAt: 1, closedReason: 'agent_closed', rating: 5, events: 2 };
+    apply(s, { type: 'history', sessionId: 'a', buyerId: 'buyer-123456789', sessions: [old] }, ctx(7));
     expect(chat.history?.[0]?.sessionId).toBe('old');
+    // Its transcript, asked from the buyer panel, is kept for the chat it was opened from.
+    const line = { type: 'message' as const, sessionId: 'old', seq: 1, from: 'buyer' as const, text: '', ts: 1, attachments: [{ id: 'f1', contentType: 'image/png' as const, size: 9, url: '/v1/uploads/f1' }] };
+    apply(s, { type: 'history_transcript', sessionId: 'a', pastSessionId: 'old', session: old, transcript: [line] }, ctx(8));
+    expect(s.past).toMatchObject({ chatId: 'a', session: { sessionId: 'old' }, events: [{ seq: 1, attachments: [{ id: 'f1', url: '/v1/uploads/f1' }] }] });
   });
 
   it('marks a line refused for a blocked word as not retryable unchanged', () => {
@@ -65,6 +70,9 @@ describe('agent state', () => {
     s.chats.get('a')!.pending.push({ clientMsgId: 'm1', text: 'bad', ts: 0 });
     apply(s, { type: 'error', code: 'forbidden', message: 'message contains "bad"', ref: 'm1' }, ctx(1));
     expect(s.chats.get('a')!.pending[0]).toMatchObject({ failed: 'message contains "bad"', code: 'forbidden' });
+    // Edited back into the box, the same text may not go again; a changed one may.
+    expect(maySend(s.chats.get('a')!, 'bad')).toBe(false);
+    expect(maySend(s.chats.get('a')!, 'b-a-d')).toBe(true);
     // A retryable refusal leaves it pending: the client sends it again.
     s.chats.get('a')!.pending.push({ clientMsgId: 'm2', text: 'ok', ts: 0 });
     apply(s, { type: 'error', code: 'unavailable', message: 'down', ref: 'm2' }, ctx(1));

@@ -1,5 +1,5 @@
 import type { AgentServerFrame } from './frames.ts';
-import { SeqTracker } from './session-state.ts';
+import { SeqTracker, type LineExtras } from './session-state.ts';
 import { ClientBase, type ClientOptions } from './client-base.ts';
 
 export type AgentClientOptions = ClientOptions<AgentServerFrame>;
@@ -57,15 +57,15 @@ export class AgentClient extends ClientBase<AgentServerFrame> {
    * again after every reconnect until acked; `acked` resolves with its seq. `clientMsgId`: a
    * line restored from storage keeps its original id.
    */
-  say(sessionId: string, text: string, clientMsgId?: string): { clientMsgId: string; acked: Promise<number> } {
-    const { line, acked } = this.outbox.add(text, sessionId, clientMsgId);
+  say(sessionId: string, text: string, clientMsgId?: string, extras?: LineExtras): { clientMsgId: string; acked: Promise<number> } {
+    const { line, acked } = this.outbox.add(text, sessionId, clientMsgId, extras);
     this.socket.send(line.frame);
     return { clientMsgId: line.clientMsgId, acked };
   }
 
   /** Lines of `sessionId` (or all) not acked yet. */
   unacked(sessionId?: string): { clientMsgId: string; text: string; sessionId: string }[] {
-    return this.outbox.pending(sessionId).map((l) => ({ clientMsgId: l.clientMsgId, text: l.frame.text, sessionId: l.frame.sessionId! }));
+    return this.outbox.pending(sessionId).map((l) => ({ clientMsgId: l.clientMsgId, text: l.frame.text ?? '', sessionId: l.frame.sessionId! }));
   }
 
   transfer(sessionId: string, toRole: string, note?: string): boolean {

@@ -1,5 +1,5 @@
 import type { BuyerServerFrame } from './frames.ts';
-import { SeqTracker } from './session-state.ts';
+import { SeqTracker, type LineExtras } from './session-state.ts';
 import { ClientBase, type ClientOptions } from './client-base.ts';
 
 export interface BuyerClientOptions extends ClientOptions<BuyerServerFrame> {
@@ -47,14 +47,14 @@ export class BuyerClient extends ClientBase<BuyerServerFrame> {
    * Says `text`: now if connected, else after the next welcome, again after every reconnect
    * until acked. `clientMsgId`: a line restored from storage keeps its original id.
    */
-  say(text: string, clientMsgId?: string): { clientMsgId: string; acked: Promise<number> } {
-    const { line, acked } = this.outbox.add(text, undefined, clientMsgId);
+  say(text: string, clientMsgId?: string, extras?: LineExtras): { clientMsgId: string; acked: Promise<number> } {
+    const { line, acked } = this.outbox.add(text, undefined, clientMsgId, extras);
     if (this.session) this.socket.send(line.frame);
     return { clientMsgId: line.clientMsgId, acked };
   }
 
   unacked(): { clientMsgId: string; text: string }[] {
-    return this.outbox.pending().map((l) => ({ clientMsgId: l.clientMsgId, text: l.frame.text }));
+    return this.outbox.pending().map((l) => ({ clientMsgId: l.clientMsgId, text: l.frame.text ?? '' }));
   }
 
   rate(score: number, comment?: string): boolean {

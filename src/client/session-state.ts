@@ -20,9 +20,15 @@ export class SeqTracker {
 export interface PendingLine {
   clientMsgId: string;
   /** The frame as first sent; resent unchanged, so the gateway stores it once. */
-  frame: { type: 'message'; clientMsgId: string; text: string; sessionId?: string };
+  frame: { type: 'message'; clientMsgId: string; text?: string; sessionId?: string } & LineExtras;
   resolve(seq: number): void;
   reject(err: Error): void;
+}
+
+/** What a line carries besides its text (PROTOCOL v1.1): a product or order card, uploaded images. */
+export interface LineExtras {
+  card?: { kind: 'product' | 'order'; id: string; title: string; price?: string; imageUrl?: string; url?: string; status?: string };
+  attachments?: { id: string; contentType: string; name?: string; size: number }[];
 }
 
 /** An `error` frame that answers one of our lines (its `ref` is the clientMsgId). */
@@ -44,12 +50,13 @@ export class Outbox {
   private readonly lines = new Map<string, PendingLine>();
 
   /** `clientMsgId`: a line restored from storage keeps the id it was first sent with. */
-  add(text: string, sessionId?: string, clientMsgId = newClientMsgId()): { line: PendingLine; acked: Promise<number> } {
+  /** `extras`: a card or images; `text` may then be '' (it is left out of the frame). */
+  add(text: string, sessionId?: string, clientMsgId = newClientMsgId(), extras: LineExtras = {}): { line: PendingLine; acked: Promise<number> } {
     let line!: PendingLine;
     const acked = new Promise<number>((resolve, reject) => {
       line = {
         clientMsgId,
-        frame: { type: 'message', clientMsgId, text, ...(sessionId ? { sessionId } : {}) },
+        frame: { type: 'message', clientMsgId, ...(text ? { text } : {}), ...(sessionId ? { sessionId } : {}), ...extras },
         resolve,
         reject,
       };

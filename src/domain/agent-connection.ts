@@ -12,6 +12,7 @@ import type { Deps } from './deps.ts';
 import type { Sink } from './hub.ts';
 import type { Services } from './deps.ts';
 import { PlanRecorder } from './plan-recorder.ts';
+import { BuyerHistory } from './buyer-history.ts';
 
 /** One agent connection (a workbench tab). Several may exist for one agent. */
 export class AgentConnection {
@@ -20,6 +21,7 @@ export class AgentConnection {
   private readonly address: Address;
   private readonly log: Logger;
   private readonly plan: PlanRecorder;
+  private readonly history: BuyerHistory;
   private detach: (() => Promise<void>) | undefined;
   /** What the agent last went ready with, to register again after the store lost it. */
   private lastReady: { roles: string[]; capacity: number } | undefined;
@@ -37,6 +39,7 @@ export class AgentConnection {
     this.address = { kind: 'agent', shop, id: agentId };
     this.log = d.logger.child({ shop, agentId });
     this.plan = new PlanRecorder(d);
+    this.history = new BuyerHistory(d.store);
   }
 
   static async open(
@@ -241,6 +244,18 @@ export class AgentConnection {
 
   async block(sessionId: string, reason: string): Promise<void> {
     await this.svc.closer.block(this.shop, sessionId, this.agentId, reason);
+  }
+
+  /** The past sessions of the buyer of a session this agent holds (the buyer panel). */
+  async buyerHistory(sessionId: string, page: { limit?: number; before?: number }): Promise<void> {
+    const r = await this.history.forAgent(this.shop, this.agentId, sessionId, page);
+    this.send(encode({ type: 'history', sessionId, buyerId: r.buyerId, sessions: r.sessions, ...(r.next !== undefined ? { next: r.next } : {}) }));
+  }
+
+  /** One of those sessions with its transcript. */
+  async historyTranscript(sessionId: string, pastSessionId: string): Promise<void> {
+    const r = await this.history.transcriptForAgent(this.shop, this.agentId, sessionId, pastSessionId);
+    this.send(encode({ type: 'history_transcript', sessionId, pastSessionId, session: r.session, transcript: r.transcript }));
   }
 
   /** Events published while the bus was reconnecting never arrived: replay them from the store. */

@@ -6,6 +6,7 @@ import type { AgentView, SessionView } from '../store/types.ts';
 import type { Deps, Services } from './deps.ts';
 import { PlanRecorder } from './plan-recorder.ts';
 import { PlanService } from './plan-service.ts';
+import { BuyerHistory } from './buyer-history.ts';
 
 export interface QueueRow {
   shop: string;
@@ -25,6 +26,8 @@ export class Ops {
   private readonly plan: PlanRecorder;
   /** The staffing plan from the shop's recorded stats. */
   readonly planning: PlanService;
+  /** A buyer's past sessions (GET /v1/admin/buyers/:buyerId/sessions). */
+  readonly history: BuyerHistory;
 
   constructor(
     private readonly d: Deps,
@@ -32,6 +35,7 @@ export class Ops {
   ) {
     this.plan = new PlanRecorder(d);
     this.planning = new PlanService(d);
+    this.history = new BuyerHistory(d.store);
   }
 
   async queues(shops: string[]): Promise<QueueRow[]> {

@@ -88,17 +88,26 @@ export class Uploads {
 
   /**
    * The file for `who`, or `unknown_session` (404) when it does not exist or its session is
-   * gone (retention over), `forbidden` (403) for anyone but the session's people.
+   * gone (retention over), `forbidden` (403) for anyone but the session's people. `via`: a
+   * session the agent holds now; with it, the files of that buyer's past sessions (its history)
+   * are readable too.
    */
-  async read(who: Reader, id: string): Promise<{ meta: UploadMeta; body: Buffer }> {
+  async read(who: Reader, id: string, via?: string): Promise<{ meta: UploadMeta; body: Buffer }> {
     const file = UPLOAD_ID.test(id) ? await this.d.files.get(who.shop, id) : null;
     if (!file) throw new PeakError('unknown_session', `no file ${id}`);
     const s = await this.d.store.getSession(who.shop, file.meta.sessionId);
     if (!s) throw new PeakError('unknown_session', `no file ${id}`);
     const agents = new Set([s.agentId, s.lastAgentId, ...s.handovers.map((h) => h.agentId)]);
-    const allowed = who.kind === 'admin' || (who.kind === 'buyer' ? s.buyerId === who.id : agents.has(who.id));
+    const allowed = who.kind === 'admin' || (who.kind === 'buyer' ? s.buyerId === who.id : agents.has(who.id) || (await this.holdsBuyer(who, via, s.buyerId)));
     if (!allowed) throw new PeakError('forbidden', `file ${id} belongs to a session you are not part of`);
     return file;
+  }
+
+  /** Whether the agent holds (or is offered) session `via` of this buyer. */
+  private async holdsBuyer(who: Reader, via: string | undefined, buyerId: string): Promise<boolean> {
+    if (!via) return false;
+    const held = await this.d.store.getSession(who.shop, via);
+    return held !== null && held.agentId === who.id && (held.state === 'assigned' || held.state === 'offered') && held.buyerId === buyerId;
   }
 
   /** Deletes files older than any session can be kept: open for `openTtlMs`, then retained. */

@@ -96,6 +96,14 @@ export const agentTransferIn = z.object({
 export const agentCloseIn = z.object({ type: z.literal('close'), sessionId });
 export const agentBlockIn = z.object({ type: z.literal('block'), sessionId, reason: z.string().min(1).max(500) });
 export const agentResumeIn = z.object({ type: z.literal('resume'), sessionId, lastSeq: seq });
+/** Most past sessions one `history` answer lists. */
+export const HISTORY_PAGE_MAX = 50;
+/** A page of the buyer's past sessions, newest first; `before` is the previous answer's `next`. */
+const historyPage = { limit: z.number().int().min(1).max(HISTORY_PAGE_MAX).optional(), before: z.number().int().min(0).optional() };
+/** The past sessions of the buyer of a session the agent holds (assigned or offered to it). */
+export const agentHistoryIn = z.object({ type: z.literal('history'), sessionId, ...historyPage });
+/** The transcript of one of the sessions `history` listed (`pastSessionId`), for the agent holding `sessionId`. */
+export const agentHistoryTranscriptIn = z.object({ type: z.literal('history_transcript'), sessionId, pastSessionId: sessionId });
 
 export const agentInbound = z.discriminatedUnion('type', [
   agentReadyIn,
@@ -107,6 +115,8 @@ export const agentInbound = z.discriminatedUnion('type', [
   agentCloseIn,
   agentBlockIn,
   agentResumeIn,
+  agentHistoryIn,
+  agentHistoryTranscriptIn,
   pingIn,
 ]);
 export type AgentInbound = z.infer<typeof agentInbound>;
@@ -203,6 +213,43 @@ export const statusOut = z.object({ type: z.literal('status'), status: z.enum(['
 /** The buyer of an assigned session has waited past the reply window (escalation `alert`). */
 export const replyOverdueOut = z.object({ type: z.literal('reply_overdue'), sessionId, waitingSince: z.number().int() });
 export const sessionClosedOut = z.object({ type: z.literal('session_closed'), sessionId, reason: z.string() });
+/** One past (or the current) session of a buyer, as `history` and the admin buyer view list it. */
+export const historyEntry = z.object({
+  sessionId,
+  state: z.string(),
+  role: z.string(),
+  /** Roles the session went through, oldest first. */
+  roleHistory: z.array(roleName),
+  /** The agent that held it last (or holds it now). */
+  agentId: z.string().optional(),
+  /** Who handed it on (each transfer's `agentId`: an admin for a transfer by ops), then its last agent. */
+  agents: z.array(z.string()),
+  rating: z.number().int().optional(),
+  ratingComment: z.string().optional(),
+  createdAt: z.number().int(),
+  closedAt: z.number().int().optional(),
+  closedReason: z.string().optional(),
+  /** The buyer's last line (or the last line), at most 80 characters. */
+  preview: z.string().optional(),
+  events: z.number().int().min(0),
+});
+export type HistoryEntry = z.infer<typeof historyEntry>;
+/** Answer to `history`: the buyer's sessions in this shop, newest first; `next` asks for the page after. */
+export const historyOut = z.object({
+  type: z.literal('history'),
+  sessionId,
+  buyerId: z.string(),
+  sessions: z.array(historyEntry),
+  next: z.number().int().optional(),
+});
+/** Answer to `history_transcript`: one listed session and its whole transcript. */
+export const historyTranscriptOut = z.object({
+  type: z.literal('history_transcript'),
+  sessionId,
+  pastSessionId: sessionId,
+  session: historyEntry,
+  transcript: z.array(messageOut),
+});
 
 export const buyerOutbound = z.discriminatedUnion('type', [
   buyerWelcomeOut,
@@ -225,6 +272,8 @@ export const agentOutbound = z.discriminatedUnion('type', [
   replyOverdueOut,
   buyerStatusOut,
   statusOut,
+  historyOut,
+  historyTranscriptOut,
   pongOut,
   errorOut,
 ]);

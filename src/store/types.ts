@@ -371,6 +371,12 @@ export interface Store {
   // ---- reads ----
   getSession(shop: string, sessionId: string): Promise<SessionView | null>;
   getAgent(shop: string, agentId: string): Promise<AgentView | null>;
+  /**
+   * The buyer's sessions in the shop, newest first, from its history index: at most `limit`,
+   * created before `before` (ms, exclusive) when given. `next` is the `before` of the page
+   * after this one, absent on the last page. Sessions past their retention are not listed.
+   */
+  buyerSessions(shop: string, buyerId: string, opts: { limit: number; before?: number }): Promise<{ sessions: SessionView[]; next?: number }>;
   /** Events with seq > afterSeq, oldest first. */
   readEvents(shop: string, sessionId: string, afterSeq: number): Promise<StoredEvent[]>;
   /** The last `count` events, oldest first. */

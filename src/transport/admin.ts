@@ -12,6 +12,7 @@ import { shopFor, shopsFor } from './admin-scope.ts';
 import { etagOf } from './admin-config.ts';
 import { registerConfigRoutes, JSON_TYPE, MERGE_PATCH_TYPE } from './admin-config-routes.ts';
 import { registerPlanRoutes } from './admin-plan.ts';
+import { registerBuyerRoutes } from './admin-buyers.ts';
 import { fieldProblems, sendProblem, type ProblemCode } from './problem.ts';
 
 export interface AdminDeps {
@@ -133,6 +134,7 @@ export async function registerAdmin(app: FastifyInstance, deps: AdminDeps): Prom
       const claims = (req: FastifyRequest) => req.admin!;
       registerConfigRoutes(r, deps);
       registerPlanRoutes(admin, { planning: deps.ops.planning });
+      registerBuyerRoutes(admin, { history: deps.ops.history });
 
       r.get('/queues', {
         schema: {

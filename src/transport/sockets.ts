@@ -161,6 +161,10 @@ function handleAgent(conn: AgentConnection, f: AgentInbound): Promise<void> {
       return conn.block(f.sessionId, f.reason);
     case 'resume':
       return conn.resume(f.sessionId, f.lastSeq);
+    case 'history':
+      return conn.buyerHistory(f.sessionId, { limit: f.limit, before: f.before });
+    case 'history_transcript':
+      return conn.historyTranscript(f.sessionId, f.pastSessionId);
     case 'ping':
       return Promise.resolve();
   }

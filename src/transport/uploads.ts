@@ -67,7 +67,9 @@ export async function registerUploads(app: FastifyInstance, ctx: { deps: Deps; a
 
     scope.get<{ Params: { id: string } }>('/v1/uploads/:id', async (req, reply) => {
       try {
-        const file = await uploads.read(await reader(auth, req), req.params.id);
+        const q = req.query as Record<string, unknown>;
+        const via = typeof q.via === 'string' && q.via.length <= 128 ? q.via : undefined;
+        const file = await uploads.read(await reader(auth, req), req.params.id, via);
         return reply
           .type(file.meta.contentType)
           .header('x-content-type-options', 'nosniff')

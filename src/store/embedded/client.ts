@@ -33,7 +33,7 @@ const METHODS = [
   'get', 'set', 'del', 'exists', 'pexpire', 'pttl', 'incr',
   'hget', 'hset', 'hmget', 'hgetall', 'hdel', 'hincrby', 'hlen',
   'sadd', 'srem', 'smembers', 'sismember', 'scard',
-  'zadd', 'zrem', 'zrange', 'zrangebyscore', 'zrank', 'zscore', 'zcard', 'zcount',
+  'zadd', 'zrem', 'zrange', 'zrangebyscore', 'zrevrangebyscore', 'zrank', 'zscore', 'zcard', 'zcount',
   'xadd', 'xrange', 'xrevrange', 'xlen',
   'lpush', 'lrange', 'ltrim', 'llen',
   'publish', 'spublish', 'time',

@@ -16,6 +16,9 @@ import type { Address } from '../types.ts';
  *                         sessions, offers and live connections
  *   agents        set     ids of every agent that connected (for the ops API)
  *   bc:<buyer>    set     the buyer's live connection ids (capped by buyerConnect.lua)
+ *   bh:<buyer>    zset    the buyer's sessions by creation time (its history; the newest
+ *                         BUYER_HISTORY_MAX, written by openSession.lua, living as long as
+ *                         the longest-kept of them; entries of expired sessions dropped on read)
  *   rate:<role>   list    times of the role's last 50 assignments (newest first), for ETAs
  *   offers        zset    offered sessions by expiry
  *   grace         zset    offline agents by end of grace period
@@ -82,6 +85,7 @@ export const offersKey = (p: string) => `${p}offers`;
 export const graceKey = (p: string) => `${p}grace`;
 export const agentsKey = (p: string) => `${p}agents`;
 export const buyerConnsKey = (p: string, buyer: string) => `${p}bc:${idPart(buyer)}`;
+export const buyerHistoryKey = (p: string, buyer: string) => `${p}bh:${idPart(buyer)}`;
 export const closingKey = (p: string) => `${p}closing`;
 export const idleKey = (p: string) => `${p}idle`;
 export const replyKey = (p: string) => `${p}reply`;

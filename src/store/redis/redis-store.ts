@@ -40,7 +40,7 @@ import type {
   MessageExtras,
 } from '../types.ts';
 import { ACTIVE_HOLD_MS, MARK_EVERY_MS, MAX_DEFER_MS } from '../active.ts';
-import { activeKey, epochKey, agentsKey, buyerConnsKey, instanceKey, instancesKey, channelOf, closingKey, configKey, graceKey, idleKey, replyKey, offersKey, planBucketKey, queueKey, rateKey, sessionKey, shopPrefix, shopsKey, transcriptKey, agentKey, readyKey } from './keys.ts';
+import { activeKey, epochKey, agentsKey, buyerConnsKey, buyerHistoryKey, instanceKey, instancesKey, channelOf, closingKey, configKey, graceKey, idleKey, replyKey, offersKey, planBucketKey, queueKey, rateKey, sessionKey, shopPrefix, shopsKey, transcriptKey, agentKey, readyKey } from './keys.ts';
 import { rateOf } from '../rate.ts';
 import { ASSIGNED_MARK_TTL_MS, bucketExpiresAt, bucketRows, bucketStartOf, bucketStarts, increments } from '../plan-stats.ts';
 import { defineScripts, OFFLINE_SHIFT, type ScriptClient } from './scripts.ts';
@@ -77,6 +77,8 @@ const PROBE_TTL_MS = 10_000;
 
 /** Due timers handled per sweep and shop; the rest wait for the next sweep. */
 const DUE_BATCH = 500;
+/** A buyer's history index keeps its newest this many sessions per shop (bh:<buyer>). */
+export const BUYER_HISTORY_MAX = 200;
 
 function connect(opts: RedisStoreOptions, role: string): Client {
   const client = open(opts, role);
@@ -380,7 +382,7 @@ export class RedisStore implements Store {
   async openSession(shop: string, buyerId: string, now: number, buyer: BuyerIdentity = { vip: 0 }) {
     await this.remember(shop);
     const [sessionId, lastSeq, created] = await this.call<[string, number, number]>(
-      'openSession', shop, buyerId, randomUUID(), now, this.idleTtl, buyer.name ?? '', buyer.vip,
+      'openSession', shop, buyerId, randomUUID(), now, this.idleTtl, buyer.name ?? '', buyer.vip, BUYER_HISTORY_MAX,
     );
     return { sessionId, lastSeq, created: created === 1 };
   }
@@ -593,6 +595,23 @@ export class RedisStore implements Store {
     if (h.ratingComment) view.ratingComment = h.ratingComment;
     if (h.ctx) view.buyerContext = JSON.parse(h.ctx) as BuyerContext;
     return view;
+  }
+
+  async buyerSessions(shop: string, buyerId: string, opts: { limit: number; before?: number }): Promise<{ sessions: SessionView[]; next?: number }> {
+    const key = buyerHistoryKey(this.p(shop), buyerId);
+    const max = opts.before === undefined ? '+inf' : `(${opts.before}`;
+    // One more than asked tells whether another page follows.
+    const rows = await this.guard(this.client.zrevrangebyscore(key, max, '-inf', 'WITHSCORES', 'LIMIT', 0, opts.limit + 1));
+    const page: { sid: string; created: number }[] = [];
+    for (let i = 0; i + 1 < rows.length; i += 2) page.push({ sid: rows[i]!, created: Number(rows[i + 1]) });
+    const more = page.length > opts.limit;
+    if (more) page.length = opts.limit;
+    const views = await Promise.all(page.map((r) => this.getSession(shop, r.sid)));
+    // Sessions past their retention are gone; their entries go too.
+    const gone = page.filter((_, i) => views[i] === null).map((r) => r.sid);
+    if (gone.length) await this.guard(this.client.zrem(key, ...gone));
+    const sessions = views.filter((v): v is SessionView => v !== null && v.buyerId === buyerId);
+    return more ? { sessions, next: page.at(-1)!.created } : { sessions };
   }
 
   async getAgent(shop: string, agentId: string): Promise<AgentView | null> {

@@ -7,13 +7,13 @@
 import { AgentClient } from '../../client/agent-client.ts';
 import { LineRefused } from '../../client/session-state.ts';
 import { DEFAULT_ROLES } from '../../client/frames.ts';
-import { byId, onSend, persister, showStatus, toast } from '../shared/dom.ts';
+import { byId, onImage, onSend, persister, showStatus, toast, upload, withToken } from '../shared/dom.ts';
 import { mountLangSwitch, t } from '../shared/i18n/index.ts';
 import { commonElements, gatewayUrl, refusedText, signIn } from '../shared/signin.ts';
 import type { Claims } from '../shared/token.ts';
 import { askNotifyOnce, badge, beep, muted, notify, setMuted } from './alerts.ts';
 import { quickRepliesFor, setQuickReplies } from './quick-replies.ts';
-import { activate, apply, buyerLabel, initialState, nextUnread, roleLabel, unreadTotal, type AgentFrame, type Chat, type Effect, type Pending, type Presence } from './state.ts';
+import { activate, apply, buyerLabel, initialState, maySend, nextUnread, refuse, roleLabel, unreadTotal, type AgentFrame, type Attachment, type Card, type Chat, type Effect, type Pending, type Presence } from './state.ts';
 import { createView } from './view.ts';
 
 interface Saved {
@@ -25,6 +25,7 @@ interface Saved {
 mountLangSwitch('agent.title');
 
 let claims: Claims | null = null;
+let token = '';
 let conn: AgentClient | null = null;
 let store: ReturnType<typeof persister<Saved>> | null = null;
 const s = initialState();
@@ -62,6 +63,18 @@ const el = {
   mute: byId<HTMLButtonElement>('mute'),
   helpButton: byId<HTMLButtonElement>('help-button'),
   help: byId<HTMLDialogElement>('help'),
+  past: byId<HTMLDialogElement>('past'),
+  pastTitle: byId('past-title'),
+  pastMeta: byId('past-meta'),
+  pastTranscript: byId('past-transcript'),
+  pastClose: byId<HTMLButtonElement>('past-close'),
+  attach: byId<HTMLInputElement>('attach'),
+  cardTool: byId<HTMLDetailsElement>('card-tool'),
+  cardForm: byId<HTMLFormElement>('card-form'),
+  cardId: byId<HTMLInputElement>('card-id'),
+  cardTitle: byId<HTMLInputElement>('card-title'),
+  cardPrice: byId<HTMLInputElement>('card-price'),
+  cardUrl: byId<HTMLInputElement>('card-url'),
 };
 
 const activeChat = (): Chat | undefined => (s.active ? s.chats.get(s.active) : undefined);
@@ -82,7 +95,7 @@ const view = createView(s, el, {
   },
   retry: (chat, p) => {
     delete p.failed;
-    if (conn) track(chat, p, conn.say(chat.id, p.text, p.clientMsgId).acked);
+    if (conn) track(chat, p, conn.say(chat.id, p.text, p.clientMsgId, extrasOf(p)).acked);
     changed('chat');
   },
   edit: (chat, p) => {
@@ -97,12 +110,19 @@ const view = createView(s, el, {
   },
   insertQuick,
   // The buyer's past sessions (PROTOCOL v1.1), asked when a chat is first shown; see wantHistory.
-  askHistory: (id) => conn?.send({ type: 'history', sessionId: id } as never),
-  pastSession: (_chat, id) => {
-    // The transcript of a past session comes from the same `history` answer once the server sends it; nothing else to ask yet.
-    if (id) toast(id);
+  askHistory: (id) => conn?.send({ type: 'history', sessionId: id }),
+  pastSession: (chat, id) => {
+    if (!conn?.send({ type: 'history_transcript', sessionId: chat.id, pastSessionId: id })) toast(t('agent.toast.offline'), 'error');
   },
+  fileSrc: (url, via) => withToken(url, token, via ? { via } : {}),
 }, () => knownRoles);
+
+function closePast(): void {
+  delete s.past;
+  if (el.past.open) el.past.close();
+}
+el.pastClose.addEventListener('click', closePast);
+el.past.addEventListener('close', () => delete s.past);
 
 function changed(...parts: Parameters<typeof view.schedule>): void {
   view.schedule(...parts);
@@ -112,7 +132,8 @@ function changed(...parts: Parameters<typeof view.schedule>): void {
 
 // ---------------------------------------------------------------- start
 
-function start(token: string, signedIn: Claims): void {
+function start(signedToken: string, signedIn: Claims): void {
+  token = signedToken;
   claims = signedIn;
   if (claims.roles?.length) knownRoles = [...new Set([...claims.roles, ...DEFAULT_ROLES])];
   store = persister<Saved>(`peakdesk.agent.state.${claims.shop}.${claims.sub}`);
@@ -131,7 +152,7 @@ function start(token: string, signedIn: Claims): void {
   });
   const open = [...s.chats.values()].filter((c) => !c.closed);
   conn.restore(open.map((c) => [c.id, c.events.keys()] as [string, Iterable<number>]));
-  for (const chat of open) for (const p of chat.pending) if (!p.failed) track(chat, p, conn.say(chat.id, p.text, p.clientMsgId).acked);
+  for (const chat of open) for (const p of chat.pending) if (!p.failed) track(chat, p, conn.say(chat.id, p.text, p.clientMsgId, extrasOf(p)).acked);
   if (s.presence.status === 'ready') conn.ready(s.presence.roles, s.presence.capacity);
   conn.start();
   setInterval(tick, 1000);
@@ -189,6 +210,9 @@ function onFrame(f: AgentFrame): void {
       break;
     case 'pong':
       return;
+    case 'history_transcript':
+      view.schedule('past');
+      break;
     default:
       view.schedule('presence', 'offers', 'list', 'chat');
   }
@@ -255,10 +279,7 @@ function track(chat: Chat, p: Pending, acked: Promise<number>): void {
   acked.catch((err: unknown) => {
     if (!chat.pending.includes(p) || p.failed) return;
     if (err instanceof LineRefused && err.code === 'session_gone') chat.pending.splice(chat.pending.indexOf(p), 1);
-    else {
-      p.failed = err instanceof Error ? err.message : String(err);
-      if (err instanceof LineRefused) p.code = err.code;
-    }
+    else refuse(chat, p, err instanceof LineRefused ? err.code : undefined, err instanceof Error ? err.message : String(err));
     if (s.active === chat.id) view.schedule('chat');
     save();
   });
@@ -268,17 +289,61 @@ function sendText(): void {
   const chat = activeChat();
   const text = el.text.value.trim();
   if (!chat || chat.closed || !text || !conn) return;
-  // Offline: it stays pending and goes out after the next welcome.
-  const line = conn.say(chat.id, text);
-  const p: Pending = { clientMsgId: line.clientMsgId, text, ts: Date.now() };
-  chat.pending.push(p);
-  track(chat, p, line.acked);
+  // The same text was refused for a blocked word: it would be refused again.
+  if (!maySend(chat, text)) return toast(t('agent.blockedWord'), 'error');
+  say(chat, text);
   el.text.value = '';
   chat.draft = '';
+}
+
+/** What a pending line carries besides its text, as the frame takes it (no `url`). */
+function extrasOf(p: Pending): { card?: Card & { price?: string }; attachments?: Omit<Attachment, 'url'>[] } {
+  return {
+    ...(p.card ? { card: { ...p.card, ...(p.card.price !== undefined ? { price: String(p.card.price) } : {}) } as Card & { price?: string } } : {}),
+    ...(p.attachments ? { attachments: p.attachments.map(({ url: _url, ...a }) => a) } : {}),
+  };
+}
+
+/** Sends a line (text, a card, images); offline it stays pending and goes out after the next welcome. */
+function say(chat: Chat, text: string, more: { card?: Card; attachments?: Attachment[] } = {}): void {
+  const p: Pending = { clientMsgId: '', text, ts: Date.now(), ...more };
+  const line = conn!.say(chat.id, text, undefined, extrasOf(p));
+  p.clientMsgId = line.clientMsgId;
+  chat.pending.push(p);
+  track(chat, p, line.acked);
   changed('chat');
   view.flushNow();
   el.transcript.scrollTop = el.transcript.scrollHeight;
 }
+
+/** Uploads an image for the open chat (POST /v1/uploads?sessionId=…), then sends it as an attachment. */
+async function sendImage(file: File): Promise<void> {
+  const chat = activeChat();
+  if (!chat || chat.closed || !conn) return;
+  toast(t('agent.uploading'));
+  try {
+    const up = await upload(file, token, `?sessionId=${encodeURIComponent(chat.id)}`);
+    say(chat, '', { attachments: [{ id: up.id, contentType: up.contentType, size: up.size, url: up.url, ...(file.name ? { name: file.name.slice(0, 200) } : {}) }] });
+  } catch (err) {
+    toast(t('agent.uploadFailed', { why: (err as Error).message }), 'error');
+  }
+}
+
+onImage(el.text, el.composer, el.attach, (file) => void sendImage(file));
+
+el.cardForm.addEventListener('submit', (e) => {
+  e.preventDefault();
+  const chat = activeChat();
+  if (!chat || chat.closed || !conn) return;
+  const id = el.cardId.value.trim();
+  const title = el.cardTitle.value.trim();
+  if (!id || !title) return toast(t('agent.card.invalid'), 'error');
+  const price = el.cardPrice.value.trim();
+  const url = el.cardUrl.value.trim();
+  say(chat, '', { card: { kind: 'product', id, title, ...(price ? { price } : {}), ...(url ? { url } : {}) } });
+  el.cardForm.reset();
+  el.cardTool.open = false;
+});
 
 function renderRoles(): void {
   const chosen = new Set(s.presence.roles.length ? s.presence.roles : (claims?.roles ?? knownRoles));

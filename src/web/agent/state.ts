@@ -8,7 +8,7 @@
  * v1.1 fields the server does not send yet (`buyer`, `buyer_status`, `history`) are added here
  * as optional, by their contract names, so the page shows them once it does.
  */
-import type { AgentOutbound, MessageOut } from '../../protocol/frames.ts';
+import type { AgentOutbound, HistoryEntry, MessageOut } from '../../protocol/frames.ts';
 import type { MessageKey } from '../shared/i18n/zh-CN.ts';
 
 export interface Order {
@@ -28,25 +28,21 @@ export interface Buyer {
   orders?: Order[];
 }
 
-/** One entry of a `history` answer: the contract names the fields, all but the id optional here. */
-export interface PastSession {
-  sessionId?: string;
-  id?: string;
-  state?: string;
-  openedAt?: number;
-  closedAt?: number;
-  roleHistory?: string[];
-  agentId?: string;
-  rating?: number;
-  reason?: string;
-}
+/** One entry of a `history` answer (a past or the current session of the chat's buyer). */
+export type PastSession = HistoryEntry;
 
-export type BuyerStatusFrame = { type: 'buyer_status'; sessionId: string; online: boolean; since?: number };
-export type HistoryFrame = { type: 'history'; sessionId: string; sessions: PastSession[] };
 type WithBuyer<F> = F extends { type: 'offer' | 'assigned' } ? F & { buyer?: Buyer; overflow?: boolean; sticky?: boolean } : F;
 type WithWelcomeExtras<F> = F extends { type: 'welcome' } ? F & { roleNames?: Record<string, string>; shopName?: string } : F;
 /** What the workbench takes from its socket. */
-export type AgentFrame = WithWelcomeExtras<WithBuyer<AgentOutbound>> | BuyerStatusFrame | HistoryFrame;
+export type AgentFrame = WithWelcomeExtras<WithBuyer<AgentOutbound>>;
+
+/** A past session's transcript the agent opened from the buyer panel (`history_transcript`). */
+export interface PastTranscript {
+  /** The chat it was opened from. */
+  chatId: string;
+  session: PastSession;
+  events: TranscriptEvent[];
+}
 
 /** A message's `card` (PROTOCOL v1.1). */
 export interface Card {
@@ -77,6 +73,8 @@ export interface Pending {
   failed?: string;
   /** The refusal's error code: `forbidden` (a blocked word) may not be retried unchanged. */
   code?: string;
+  card?: Card;
+  attachments?: Attachment[];
 }
 
 export interface Chat {
@@ -101,6 +99,8 @@ export interface Chat {
   maxSeq?: number;
   /** `history` answer; undefined = not asked or no answer (yet). */
   history?: PastSession[];
+  /** Texts refused for a blocked word: sending one of them again unchanged is not allowed. */
+  refused?: string[];
 }
 
 export interface Offer {
@@ -131,6 +131,8 @@ export interface AgentState {
   historyAsked: Set<string>;
   /** false once the server refused a `history` request as an unknown frame (a server before v1.1): not asked again. */
   historySupported?: boolean;
+  /** The past session shown over the chat, once its transcript arrived. */
+  past?: PastTranscript;
 }
 
 /** What the page does besides re-rendering. */
@@ -309,7 +311,7 @@ export function apply(s: AgentState, f: AgentFrame, ctx: Ctx): Effect[] {
         const i = chat.pending.findIndex((p) => p.clientMsgId === f.clientMsgId);
         if (i < 0) continue;
         const [p] = chat.pending.splice(i, 1);
-        if (!chat.events.has(f.seq)) addEvent(chat, { seq: f.seq, from: 'agent', text: p!.text, ts: p!.ts, role: chat.role });
+        if (!chat.events.has(f.seq)) addEvent(chat, { seq: f.seq, from: 'agent', text: p!.text, ts: p!.ts, role: chat.role, ...(p!.card ? { card: p!.card } : {}), ...(p!.attachments ? { attachments: p!.attachments } : {}) });
         return [{ kind: 'transcript', sessionId: chat.id }];
       }
       return [];
@@ -342,11 +344,26 @@ export function apply(s: AgentState, f: AgentFrame, ctx: Ctx): Effect[] {
       if (chat && Array.isArray(f.sessions)) chat.history = f.sessions.slice(0, 50);
       return [];
     }
+    case 'history_transcript':
+      s.past = { chatId: f.sessionId, session: f.session, events: f.transcript.map(toEvent) };
+      return [];
     case 'error':
       return applyError(s, f);
     case 'pong':
       return [];
   }
+}
+
+/** Marks a line refused for good; one with a blocked word is remembered so it cannot go again unchanged. */
+export function refuse(chat: Chat, p: Pending, code: string | undefined, why: string): void {
+  p.failed = why;
+  if (code) p.code = code;
+  if (code === 'forbidden' && p.text && !chat.refused?.includes(p.text)) chat.refused = [...(chat.refused ?? []).slice(-9), p.text];
+}
+
+/** Whether `text` may be sent in this chat: not when exactly that text was refused for a blocked word. */
+export function maySend(chat: Chat, text: string): boolean {
+  return !chat.refused?.includes(text.trim());
 }
 
 function applyError(s: AgentState, f: Extract<AgentFrame, { type: 'error' }>): Effect[] {
@@ -362,8 +379,7 @@ function applyError(s: AgentState, f: Extract<AgentFrame, { type: 'error' }>): E
       if (!p) continue;
       // Refused for now (store down, rate limit): the client sends it again by itself.
       if (f.code === 'unavailable' || f.code === 'rate_limited') return [];
-      p.failed = f.message;
-      p.code = f.code;
+      refuse(chat, p, f.code, f.message);
       return [{ kind: 'notice', key: 'agent.toast.notSent', vars: { why: f.message }, level: 'error' }, { kind: 'transcript', sessionId: chat.id }];
     }
     if (s.offers.delete(ref)) return [{ kind: 'notice', key: 'agent.toast.offerGone', vars: { id: shortId(ref), code: f.code }, level: 'error' }];

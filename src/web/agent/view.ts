@@ -19,16 +19,18 @@ export interface Handlers {
   insertQuick(text: string, send: boolean): void;
   pastSession(chat: Chat, sessionId: string): void;
   askHistory(sessionId: string): void;
+  /** A file url the page can load (with the token; `via`: the chat a past session's file is seen from). */
+  fileSrc(url: string, via?: string): string;
 }
 
 export type Els = Record<
-  | 'presenceState' | 'offers' | 'offerCount' | 'chatList' | 'empty' | 'chat' | 'title' | 'route' | 'handover' | 'transcript' | 'closedBanner' | 'live' | 'quick' | 'buyerPanel',
+  | 'presenceState' | 'offers' | 'offerCount' | 'chatList' | 'empty' | 'chat' | 'title' | 'route' | 'handover' | 'transcript' | 'closedBanner' | 'live' | 'quick' | 'buyerPanel' | 'pastTitle' | 'pastMeta' | 'pastTranscript',
   HTMLElement
-> & { ready: HTMLButtonElement; away: HTMLButtonElement; transferRole: HTMLSelectElement };
+> & { ready: HTMLButtonElement; away: HTMLButtonElement; transferRole: HTMLSelectElement; past: HTMLDialogElement };
 
 const WINDOW = 200;
 
-type Part = 'presence' | 'offers' | 'list' | 'chat' | 'transcript';
+type Part = 'presence' | 'offers' | 'list' | 'chat' | 'transcript' | 'past';
 
 export function createView(s: AgentState, el: Els, on: Handlers, roles: () => string[]) {
   const dirty = new Set<Part>();
@@ -54,6 +56,7 @@ export function createView(s: AgentState, el: Els, on: Handlers, roles: () => st
     if (parts.has('list')) renderList();
     if (parts.has('chat')) renderChat();
     else if (parts.has('transcript')) renderTranscript();
+    if (parts.has('past')) renderPast();
   }
 
   function renderPresence(): void {
@@ -236,16 +239,24 @@ export function createView(s: AgentState, el: Els, on: Handlers, roles: () => st
               'ul.history',
               {},
               ...history.map((x) => {
-                const id = x.sessionId ?? x.id ?? '';
+                const current = x.sessionId === chat.id;
                 const li = h(
                   'li',
-                  { 'data-session': id },
-                  x.openedAt ? `${stamp(x.openedAt)} ` : '',
-                  (x.roleHistory ?? []).map((r) => roleLabel(s, r)).join(' → '),
-                  x.reason ? h('span.muted.small', {}, ` · ${reasonText(x.reason)}`) : null,
-                  x.rating ? h('span.small', {}, ` · ${'★'.repeat(x.rating)}`) : null,
+                  { 'data-session': x.sessionId, 'data-testid': 'past-session', class: current ? 'current' : '', title: t('agent.historyOpen'), tabindex: 0 },
+                  h('div', {}, h('b', {}, stamp(x.createdAt)), current ? h('span.tag', {}, t('agent.historyCurrent')) : null, x.rating ? h('span.small.stars', {}, ` ${'★'.repeat(x.rating)}`) : null),
+                  h(
+                    'div.muted.small',
+                    {},
+                    (x.roleHistory.length ? x.roleHistory : [x.role]).map((r) => roleLabel(s, r)).join(' → '),
+                    x.closedReason ? ` · ${reasonText(x.closedReason)}` : '',
+                    ` · ${t('agent.historyEvents', { n: x.events })}`,
+                  ),
+                  x.preview ? h('div.preview.small', {}, x.preview) : null,
                 );
-                li.addEventListener('click', () => on.pastSession(chat, id));
+                li.addEventListener('click', () => on.pastSession(chat, x.sessionId));
+                li.addEventListener('keydown', (e) => {
+                  if (e.key === 'Enter') on.pastSession(chat, x.sessionId);
+                });
                 return li;
               }),
             )
@@ -274,7 +285,25 @@ export function createView(s: AgentState, el: Els, on: Handlers, roles: () => st
     if (items.length) el.handover.append(h('ol.handovers', {}, ...items));
   }
 
-  function line(e: TranscriptEvent, prev: TranscriptEvent | undefined): HTMLElement {
+  /** A past session's transcript over the chat (`history_transcript`), or nothing. */
+  function renderPast(): void {
+    const p = s.past;
+    if (!p) {
+      if (el.past.open) el.past.close();
+      return;
+    }
+    const x = p.session;
+    el.pastTitle.textContent = t('agent.past.title', { when: stamp(x.createdAt) });
+    el.pastMeta.textContent = t('agent.past.meta', {
+      roles: (x.roleHistory.length ? x.roleHistory : [x.role]).map((r) => roleLabel(s, r)).join(' → '),
+      agents: x.agents.join('、') || '—',
+      reason: x.closedReason ? reasonText(x.closedReason) : x.state,
+    });
+    el.pastTranscript.replaceChildren(...p.events.map((e, i) => line(e, p.events[i - 1], p.chatId)));
+    if (!el.past.open) el.past.showModal();
+  }
+
+  function line(e: TranscriptEvent, prev: TranscriptEvent | undefined, via?: string): HTMLElement {
     const who = e.from === 'agent' ? `${t('from.agent')}${e.role ? ` · ${roleLabel(s, e.role)}` : ''}` : t(`from.${e.from}`);
     // The day is shown when a line is on another day than the one before it (a chat across midnight).
     return h(
@@ -283,12 +312,19 @@ export function createView(s: AgentState, el: Els, on: Handlers, roles: () => st
       h('div.meta', {}, `${who} · ${stamp(e.ts, prev ? prev.ts : e.ts)} · #${e.seq}`),
       e.text ? h('div.text', {}, e.text) : null,
       e.card ? cardBox(e.card) : null,
-      ...(e.attachments ?? []).map(attachmentBox),
+      ...(e.attachments ?? []).map((a) => attachmentBox(a, (u) => on.fileSrc(u, via))),
     );
   }
 
   function pendingLine(chat: Chat, p: Pending): HTMLElement {
-    const li = h('li.msg', { class: 'msg from-agent pending' }, h('div.meta', {}, p.failed ? t('agent.notSent', { why: p.failed }) : t('agent.sending')), h('div.text', {}, p.text));
+    const li = h(
+      'li.msg',
+      { class: 'msg from-agent pending' },
+      h('div.meta', {}, p.failed ? t('agent.notSent', { why: p.failed }) : t('agent.sending')),
+      p.text ? h('div.text', {}, p.text) : null,
+      p.card ? cardBox(p.card) : null,
+      ...(p.attachments ?? []).map((a) => attachmentBox(a, (u) => on.fileSrc(u))),
+    );
     if (!p.failed) return li;
     li.classList.add('failed');
     // A blocked word would be refused again: only editing it is offered.

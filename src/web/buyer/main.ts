@@ -7,7 +7,7 @@
  */
 import { BuyerClient } from '../../client/buyer-client.ts';
 import { LineRefused } from '../../client/session-state.ts';
-import { attachmentBox, byId, cardBox, h, keepAtBottom, onSend, persister, showStatus, toast } from '../shared/dom.ts';
+import { attachmentBox, byId, cardBox, h, onImage, keepAtBottom, onSend, persister, showStatus, toast, upload, withToken } from '../shared/dom.ts';
 import { mountLangSwitch, stamp, t } from '../shared/i18n/index.ts';
 import { toEvent, type BuyerServerFrame, type ErrorFrame, type TranscriptEvent } from '../../client/frames.ts';
 import { commonElements, gatewayUrl, refusedText, signIn } from '../shared/signin.ts';
@@ -18,6 +18,8 @@ interface Pending {
   text: string;
   ts: number;
   failed?: string;
+  /** Images uploaded for this line (with their `url`, to show them before the ack). */
+  attachments?: NonNullable<TranscriptEvent['attachments']>;
 }
 
 /** Not a transcript event: shown after the event with seq `afterSeq`. */
@@ -44,6 +46,7 @@ interface State {
 type Saved = Omit<State, 'events'> & { events: TranscriptEvent[] };
 
 let conn: BuyerClient | null = null;
+let token = '';
 let store: ReturnType<typeof persister<Saved>> | null = null;
 let chosenScore = 0;
 
@@ -66,6 +69,7 @@ const el = {
   ratingDone: byId('rating-done'),
   composer: byId<HTMLFormElement>('composer'),
   text: byId<HTMLTextAreaElement>('text'),
+  attach: byId<HTMLInputElement>('attach'),
   shopName: byId('shop-name'),
 };
 const stars = el.rating.querySelector<HTMLElement>('.stars')!;
@@ -74,7 +78,8 @@ const ratingSubmit = el.rating.querySelector<HTMLButtonElement>('button[type=sub
 // ---------------------------------------------------------------- start
 
 /** Signed in (see the end of this file): restore this tab's chat and connect. */
-function start(token: string, claims: Claims): void {
+function start(signedToken: string, claims: Claims): void {
+  token = signedToken;
   store = persister<Saved>(`peakdesk.buyer.state.${claims.shop}.${claims.sub}`);
   const saved = store.load();
   if (saved) st = { ...saved, events: new Map(saved.events.map((e) => [e.seq, e])) };
@@ -89,7 +94,7 @@ function start(token: string, claims: Claims): void {
     },
   });
   if (st.sessionId) conn.restore(st.sessionId, st.events.keys());
-  for (const p of st.pending) if (!p.failed) track(p, conn.say(p.text, p.clientMsgId).acked);
+  for (const p of st.pending) if (!p.failed) track(p, conn.say(p.text, p.clientMsgId, extrasOf(p)).acked);
   conn.start();
   (window as unknown as { __peakdesk: unknown }).__peakdesk = { drop: () => conn?.drop(), state: () => st };
 }
@@ -124,7 +129,7 @@ function onFrame(f: BuyerServerFrame): void {
       const i = st.pending.findIndex((p) => p.clientMsgId === f.clientMsgId);
       if (i < 0) return;
       const [p] = st.pending.splice(i, 1);
-      if (!st.events.has(f.seq)) st.events.set(f.seq, { seq: f.seq, from: 'buyer', text: p!.text, ts: p!.ts });
+      if (!st.events.has(f.seq)) st.events.set(f.seq, { seq: f.seq, from: 'buyer', text: p!.text, ts: p!.ts, ...(p!.attachments ? { attachments: p!.attachments } : {}) });
       break;
     }
     case 'message':
@@ -173,6 +178,13 @@ function track(p: Pending, acked: Promise<number>): void {
   acked.catch((err: unknown) => {
     if (!st.pending.includes(p)) return;
     if (err instanceof LineRefused && err.code === 'session_gone' && conn) {
+      // An image belongs to the session it was uploaded for: only the text goes again.
+      delete p.attachments;
+      if (!p.text) {
+        st.pending.splice(st.pending.indexOf(p), 1);
+        render();
+        return;
+      }
       const again = conn.say(p.text);
       p.clientMsgId = again.clientMsgId;
       track(p, again.acked);
@@ -229,13 +241,19 @@ function render(): void {
       prev = e.ts;
       items.push({
         key: e.seq,
-        node: h('li.msg', { class: `msg from-${e.from}${e.kind ? ` kind-${e.kind}` : ''}`, 'data-seq': e.seq }, h('div.meta', {}, `${who} · ${when}`), e.text ? h('div.text', {}, e.text) : null, e.card ? cardBox(e.card) : null, ...(e.attachments ?? []).map(attachmentBox)),
+        node: h('li.msg', { class: `msg from-${e.from}${e.kind ? ` kind-${e.kind}` : ''}`, 'data-seq': e.seq }, h('div.meta', {}, `${who} · ${when}`), e.text ? h('div.text', {}, e.text) : null, e.card ? cardBox(e.card) : null, ...(e.attachments ?? []).map(image)),
       });
     }
     for (const n of st.notices) items.push({ key: n.afterSeq + 0.5, node: h('li.notice', {}, n.text) });
     items.sort((a, b) => a.key - b.key);
     const pending = st.pending.map((p) =>
-      h('li.msg', { class: `msg from-buyer pending${p.failed ? ' failed' : ''}` }, h('div.meta', {}, p.failed ? t('buyer.notSent', { why: p.failed }) : t('buyer.sending')), h('div.text', {}, p.text)),
+      h(
+        'li.msg',
+        { class: `msg from-buyer pending${p.failed ? ' failed' : ''}` },
+        h('div.meta', {}, p.failed ? t('buyer.notSent', { why: p.failed }) : t('buyer.sending')),
+        p.text ? h('div.text', {}, p.text) : null,
+        ...(p.attachments ?? []).map(image),
+      ),
     );
     el.transcript.replaceChildren(...items.map((i) => i.node), ...pending);
   });
@@ -243,13 +261,23 @@ function render(): void {
   save();
 }
 
+/** An image of a line, loaded with the buyer's token. */
+const image = (a: NonNullable<TranscriptEvent['attachments']>[number]) => attachmentBox(a, (u) => withToken(u, token));
+
+/** The form takes room from the transcript: the invite line it answers stays in view above it (on a phone too). */
+function keepInviteInView(): void {
+  const invite = el.transcript.querySelector<HTMLElement>('.kind-rating_invite');
+  if (!invite) return;
+  const box = el.transcript.getBoundingClientRect();
+  const line = invite.getBoundingClientRect();
+  if (line.top < box.top || line.bottom > box.bottom) invite.scrollIntoView({ block: line.height > box.height ? 'start' : 'end' });
+}
+
 function renderRating(): void {
   const show = !!(st.closed || st.ratingInvited);
-  const appearing = show && el.rating.hidden;
   el.rating.hidden = !show;
   if (!show) return;
-  // The form takes room from the transcript: keep the invite line it answers in view.
-  if (appearing) el.transcript.querySelector('.kind-rating_invite')?.scrollIntoView({ block: 'nearest' });
+  if (st.rated === undefined) requestAnimationFrame(keepInviteInView);
   const done = st.rated !== undefined;
   el.ratingDone.hidden = !done;
   el.ratingDone.dataset.score = String(st.rated ?? '');
@@ -284,16 +312,39 @@ function sendText(): void {
   const text = el.text.value.trim();
   if (!text) return;
   if (!conn) return;
-  const line = conn.say(text);
-  const p: Pending = { clientMsgId: line.clientMsgId, text, ts: Date.now() };
+  say(text);
+  el.text.value = '';
+}
+
+/** A line as the frame carries it besides the text: the images without their `url`. */
+function extrasOf(p: Pending) {
+  return p.attachments ? { attachments: p.attachments.map(({ url: _url, ...a }) => a) } : {};
+}
+
+function say(text: string, attachments?: Pending['attachments']): void {
+  const p: Pending = { clientMsgId: '', text, ts: Date.now(), ...(attachments ? { attachments } : {}) };
+  const line = conn!.say(text, undefined, extrasOf(p));
+  p.clientMsgId = line.clientMsgId;
   st.pending.push(p);
   track(p, line.acked);
-  el.text.value = '';
   render();
   el.transcript.scrollTop = el.transcript.scrollHeight;
 }
 
+/** Uploads an image (POST /v1/uploads, for the buyer's open session), then sends it. */
+async function sendImage(file: File): Promise<void> {
+  if (!conn || st.closed) return;
+  toast(t('buyer.uploading'));
+  try {
+    const up = await upload(file, token);
+    say('', [{ id: up.id, contentType: up.contentType, size: up.size, url: up.url, ...(file.name ? { name: file.name.slice(0, 200) } : {}) }]);
+  } catch (err) {
+    toast(t('buyer.uploadFailed', { why: (err as Error).message }), 'error');
+  }
+}
+
 onSend(el.composer, el.text, sendText);
+onImage(el.text, el.composer, el.attach, (file) => void sendImage(file));
 
 const signin = signIn({
   kind: 'buyer',

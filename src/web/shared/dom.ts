@@ -31,11 +31,15 @@ export function cardBox(c: { kind: string; id: string; title: string; price?: nu
   );
 }
 
-/** An uploaded file of a message: the image when the server gives its `url`, else its name and size. */
-export function attachmentBox(a: { id: string; contentType: string; name?: string; size: number; url?: string }): HTMLElement {
+/**
+ * An uploaded file of a message: the image when the server gives its `url`, else its name and
+ * size. `src` turns that url into one the browser can load (the file needs the reader's token).
+ */
+export function attachmentBox(a: { id: string; contentType: string; name?: string; size: number; url?: string }, src: (url: string) => string = (u) => u): HTMLElement {
   const label = `${a.name ?? a.id} · ${Math.max(1, Math.round(a.size / 1024))} KB`;
   if (a.url && a.contentType.startsWith('image/') && /^https?:|^\//.test(a.url)) {
-    return h('a.attachment', { href: a.url, target: '_blank', rel: 'noopener noreferrer', title: label }, h('img', { src: a.url, alt: a.name ?? '', loading: 'lazy' }));
+    const url = src(a.url);
+    return h('a.attachment', { href: url, target: '_blank', rel: 'noopener noreferrer', title: label }, h('img', { src: url, alt: a.name ?? '', loading: 'lazy', 'data-id': a.id }));
   }
   return h('span.attachment.muted.small', { 'data-id': a.id }, label);
 }
@@ -142,4 +146,50 @@ export function persister<T>(key: string): { load(): T | null; save(value: () =>
       }
     },
   };
+}
+
+/** An image of the clipboard or of a drop (the first one), or null. */
+function imageOf(items: DataTransfer | null): File | null {
+  for (const f of items?.files ?? []) if (f.type.startsWith('image/')) return f;
+  return null;
+}
+
+/** Calls `send` with an image pasted into `text`, dropped onto `area` or picked with the file input `pick`. */
+export function onImage(text: HTMLElement, area: HTMLElement, pick: HTMLInputElement, send: (file: File) => void): void {
+  text.addEventListener('paste', (e) => {
+    const file = imageOf(e.clipboardData);
+    if (!file) return;
+    e.preventDefault();
+    send(file);
+  });
+  area.addEventListener('dragover', (e) => {
+    if ([...(e.dataTransfer?.items ?? [])].some((i) => i.kind === 'file')) e.preventDefault();
+  });
+  area.addEventListener('drop', (e) => {
+    const file = imageOf(e.dataTransfer);
+    if (!file) return;
+    e.preventDefault();
+    send(file);
+  });
+  pick.addEventListener('change', () => {
+    const file = pick.files?.[0];
+    pick.value = '';
+    if (file) send(file);
+  });
+}
+
+/** `POST /v1/uploads` (multipart field `file`) with the page's token; `query` e.g. `?sessionId=…` for an agent. */
+export async function upload(file: Blob, token: string, query = ''): Promise<{ id: string; contentType: string; size: number; url: string }> {
+  const form = new FormData();
+  form.append('file', file, (file as File).name || 'image');
+  const res = await fetch(`/v1/uploads${query}`, { method: 'POST', body: form, headers: { authorization: `Bearer ${token}` } });
+  const body = (await res.json().catch(() => ({}))) as { id?: string; contentType?: string; size?: number; url?: string; message?: string };
+  if (!res.ok || !body.id) throw new Error(body.message ?? `HTTP ${res.status}`);
+  return body as { id: string; contentType: string; size: number; url: string };
+}
+
+/** A file url with the reader's token (an <img> cannot send a header), and more query parameters. */
+export function withToken(url: string, token: string, extra: Record<string, string> = {}): string {
+  const q = new URLSearchParams({ token, ...extra });
+  return `${url}${url.includes('?') ? '&' : '?'}${q}`;
 }

@@ -168,6 +168,18 @@ local function detach(sid, state, role, holder, now)
   stopChatClocks(sid)
 end
 
+-- A buyer's history index ('bh', sessions by creation time) lives as long as the longest-lived
+-- session it lists: its expiry is only ever extended ('0' = as long as an open session that
+-- does not expire). Entries whose session is gone are dropped when read.
+local function historyKey(buyer) return bkey('bh', buyer) end
+local function keepHistory(buyer, ttl)
+  local k = historyKey(buyer)
+  ttl = tonumber(ttl)
+  if ttl <= 0 then redis.call('PERSIST', k); return end
+  local left = redis.call('PTTL', k)
+  if left == -1 or left < ttl then redis.call('PEXPIRE', k, int(ttl)) end
+end
+
 -- The last step of every ending: closed, readable for `retention` ms, then gone.
 local function finalClose(sid, buyer, reason, now, retention)
   redis.call('HSET', skey(sid), 'state', 'closed', 'closedReason', reason, 'closedAt', int(now))
@@ -177,6 +189,7 @@ local function finalClose(sid, buyer, reason, now, retention)
   redis.call('ZREM', P .. 'ab', sid)
   if redis.call('GET', bkey('bs', buyer)) == sid then redis.call('DEL', bkey('bs', buyer)) end
   for _, k in ipairs({ skey(sid), P .. 't:' .. sid, P .. 'm:' .. sid }) do redis.call('PEXPIRE', k, retention) end
+  keepHistory(buyer, retention)
 end
 
 -- Token buckets shared by every instance (src/store/limits.ts mirrors them): each bucket is

@@ -134,8 +134,10 @@ end
 -- (queued ones included) even with no gateway left to close it; closing sets the retention.
 if state ~= 'bot' and life > 0 then
   for _, k in ipairs({ key, P .. 't:' .. sid, mkey, bkey('bs', s[2]) }) do redis.call('PEXPIRE', k, life) end
+  keepHistory(s[2], life)
 elseif enqueued == 1 then
   for _, k in ipairs({ key, P .. 't:' .. sid, mkey, bkey('bs', s[2]) }) do redis.call('PERSIST', k) end
+  keepHistory(s[2], 0)
 end
 -- A session nobody queued yet expires by itself; its transcript (bot messages) with it.
 if enqueued == 0 and state == 'bot' then

@@ -1,8 +1,10 @@
--- ARGV: buyerId, newSessionId, now, idleTtlMs, name ('' = none), vip
+-- ARGV: buyerId, newSessionId, now, idleTtlMs, name ('' = none), vip, historyMax
 --   name and vip come from the buyer's token on every connect, so a resumed session sees the latest.
+--   historyMax: the buyer's history index ('bh') keeps this many newest sessions (0 = no index).
 -- Returns {sessionId, lastSeq, created(0|1)}.
 local buyer, newSid, now, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local name, vip = ARGV[5] or '', ARGV[6] or '0'
+local historyMax = tonumber(ARGV[7] or '0')
 local function identify(sid)
   redis.call('HSET', skey(sid), 'vip', vip)
   if name ~= '' then redis.call('HSET', skey(sid), 'bname', name) else redis.call('HDEL', skey(sid), 'bname') end
@@ -24,4 +26,10 @@ redis.call('HSET', skey(newSid), 'buyer', buyer, 'state', 'bot', 'role', '', 'ar
 identify(newSid)
 redis.call('PEXPIRE', skey(newSid), ttl)
 redis.call('SET', bkey, newSid, 'PX', ttl)
+if historyMax > 0 then
+  local hk = historyKey(buyer)
+  redis.call('ZADD', hk, now, newSid)
+  redis.call('ZREMRANGEBYRANK', hk, 0, -(historyMax + 1))
+  keepHistory(buyer, ttl)
+end
 return { newSid, 0, 1 }
