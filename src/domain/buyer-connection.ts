@@ -191,7 +191,7 @@ export class BuyerConnection {
       leftMessage = !roleOpen(resolveShop(this.d.config(), this.shop), role, this.d.now());
       this.d.metrics.sessions.inc({ shop: this.shop, role });
       this.plan.queued(this.shop, role);
-      this.log.info({ sessionId, role, position: result.enqueued.position, keywords: intent?.keywords }, 'session queued');
+      this.log.info({ sessionId, role, position: result.enqueued.position, keywords: intent?.keywords, ...(this.identity.vip ? { vip: this.identity.vip } : {}) }, 'session queued');
       await this.queued(role, result.enqueued.position);
     } else if (result.moved) {
       const { fromRole, toRole, position } = result.moved;
