@@ -144,6 +144,8 @@ export class BuyerConnection {
       // answers; otherwise a question the FAQ answers fully does not need a human (the entry says so).
       const botFirst = !skip && isBotFirst(sc, role);
       const enqueue = botFirst ? !faq || asksForHuman(config, this.shop, text) : !faq || faq.queue;
+      // Outside the role's business hours a session entering the queue is a left message.
+      const leftMessage = !skip && !roleOpen(sc, role, now);
       const extras = await storedExtras(this.d.files, this.shop, { kind: 'buyer', id: this.buyerId }, this.sessionId, content);
       const result = await store.postBuyerMessage(this.shop, this.sessionId, this.buyerId, {
         clientMsgId,
@@ -158,10 +160,10 @@ export class BuyerConnection {
         priority: queuePriority(config, role),
         stickyHoldMs: stickyHoldMs(config),
         botFirst,
-        leftMessage: !skip && !roleOpen(sc, role, now),
+        leftMessage,
       });
       if (botFirst && result.state === 'bot') this.botRole = role;
-      return { result, intent: intent && { ...intent, role }, faq };
+      return { result, intent: intent && { ...intent, role }, faq, leftMessage: leftMessage && !!result.enqueued };
     };
     let posted: Awaited<ReturnType<typeof post>>;
     try {
@@ -177,18 +179,16 @@ export class BuyerConnection {
       await this.openSession();
       posted = await post();
     }
-    const { result, intent, faq } = posted;
+    const { result, intent, faq, leftMessage } = posted;
     this.withAgent = result.state === 'assigned';
     this.send(encode({ type: 'ack', clientMsgId, seq: result.seq }));
     if (result.duplicate) return;
     this.d.metrics.events.inc({ shop: this.shop, from: 'buyer' });
     const sessionId = this.sessionId;
     let role = intent?.role ?? '';
-    let leftMessage = false;
     if (result.enqueued) {
       role = result.enqueued.role;
       this.botRole = '';
-      leftMessage = !roleOpen(resolveShop(this.d.config(), this.shop), role, this.d.now());
       this.d.metrics.sessions.inc({ shop: this.shop, role });
       this.plan.queued(this.shop, role);
       this.log.info({ sessionId, role, position: result.enqueued.position, keywords: intent?.keywords, ...(this.identity.vip ? { vip: this.identity.vip } : {}) }, 'session queued');
