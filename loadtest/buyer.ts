@@ -90,7 +90,7 @@ export class SimBuyer {
     return this.state === 'offline';
   }
 
-  /** Off the page (--leave-share) and not back yet. */
+  /** Off the page (--leave-share), or back but not welcomed yet. */
   get away(): boolean {
     return this.state === 'away';
   }
@@ -398,7 +398,7 @@ export class SimBuyer {
         if (this.state !== 'away' || !this.client) return;
         ctx.counters.buyersBackFromPage++;
         this.note('back on the page');
-        this.setState('connecting');
+        // Still `away` until the welcome: a buyer whose connection never opens by the end read nothing.
         this.client.start();
       }, true);
     });
