@@ -10,7 +10,7 @@ import { lognormal, pick } from './profile.ts';
 import type { Frame, SimContext } from './context.ts';
 import { newTally, type PlanBuyer } from './plan-run.ts';
 
-type State = 'pending' | 'connecting' | 'greeting' | 'waiting' | 'chatting' | 'offline' | 'done';
+type State = 'pending' | 'connecting' | 'greeting' | 'waiting' | 'chatting' | 'offline' | 'away' | 'done';
 
 export class SimBuyer {
   private client: BuyerClient | undefined;
@@ -43,6 +43,11 @@ export class SimBuyer {
   private readonly reconnectAt: number;
   private readonly role: string | undefined;
   private gaveUp = false;
+  /** VIP level in the token (0 = regular). */
+  private readonly vip: number;
+  /** Closes the page once while queued, and comes back. */
+  private readonly leavesPage: boolean;
+  private leftPage = false;
 
   constructor(
     private readonly ctx: SimContext,
@@ -67,6 +72,10 @@ export class SimBuyer {
     this.repliesLeft = Math.max(0, Math.round(ctx.b.messages * (0.5 + r())));
     this.abandon = plan ? plan.patienceS !== null : r() < ctx.b.abandonRate;
     this.reconnectAt = r() < ctx.b.reconnectRate ? 1 + Math.floor(r() * 3) : 0;
+    // Drawn after the others, so a seed gives the same buyers as before these options.
+    this.vip = r() < ctx.b.vipShare ? ctx.b.vipLevel : 0;
+    this.leavesPage = r() < ctx.b.leaveShare;
+    if (this.vip) ctx.counters.buyersVip++;
   }
 
   get waitingForAgent(): boolean {
@@ -79,6 +88,11 @@ export class SimBuyer {
 
   get reconnecting(): boolean {
     return this.state === 'offline';
+  }
+
+  /** Off the page (--leave-share), or back but not welcomed yet. */
+  get away(): boolean {
+    return this.state === 'away';
   }
 
   get notGreeted(): boolean {
@@ -130,7 +144,7 @@ export class SimBuyer {
     this.setState('connecting');
     let token: string;
     try {
-      token = await ctx.token(this.id, 'buyer');
+      token = await ctx.token(this.id, 'buyer', undefined, this.vip);
     } catch (err) {
       ctx.sample('buyerConnectError', String(err));
       this.gone();
@@ -173,6 +187,8 @@ export class SimBuyer {
     if (wasOpen) ctx.connectedBuyers--;
     this.opened = false;
     if (st.state === 'stopped' || this.state === 'done') return;
+    // Away from the page: the close was ours.
+    if (this.state === 'away') return;
     if (st.state === 'refused') {
       ctx.counters.buyerConnectErrors++;
       ctx.sample('buyerConnectError', `token refused (HTTP ${st.httpStatus})`);
@@ -311,6 +327,7 @@ export class SimBuyer {
     if (!this.agentSeen) {
       this.agentSeen = true;
       ctx.record('timeToAgent', now - this.firstSentAt);
+      ctx.record(this.vip ? 'timeToAgentVip' : 'timeToAgentRegular', now - this.firstSentAt);
       ctx.counters.buyersReachedAgent++;
     }
     if (this.state === 'waiting' || this.state === 'greeting') this.setState('chatting');
@@ -348,6 +365,7 @@ export class SimBuyer {
           if (this.state === 'waiting') this.say(pick(ctx.rand, ctx.fx.waiting));
         });
       }
+      if (this.leavesPage && !this.abandon) this.leavePage();
       if (this.abandon) {
         // A plan's buyers have the model's exponential patience, counted from their first line.
         const patienceMs = this.plan?.patienceS ? Math.max(0, -Math.log(1 - ctx.rand()) * this.plan.patienceS * 1000 - (performance.now() - this.firstSentAt)) : lognormal(ctx.rand, ctx.b.patienceS * 1000, 0.5);
@@ -360,6 +378,30 @@ export class SimBuyer {
         });
       }
     }
+  }
+
+  /**
+   * Closes the page while queued (the store counts the buyer offline: its session waits behind
+   * the online ones), then comes back on the same client, which resumes the session.
+   */
+  private leavePage(): void {
+    const ctx = this.ctx;
+    ctx.later(lognormal(ctx.rand, 4000, 0.5), () => {
+      if (this.state !== 'waiting' || this.agentSeen || this.leftPage || !this.client) return;
+      this.leftPage = true;
+      ctx.counters.buyersLeftPage++;
+      this.note('left the page');
+      this.setState('away');
+      this.client.stop();
+      // Coming back is part of the drain too (`always`): the buyer returns to read its chat.
+      ctx.later(lognormal(ctx.rand, ctx.b.awayS * 1000, 0.5), () => {
+        if (this.state !== 'away' || !this.client) return;
+        ctx.counters.buyersBackFromPage++;
+        this.note('back on the page');
+        // Still `away` until the welcome: a buyer whose connection never opens by the end read nothing.
+        this.client.start();
+      }, true);
+    });
   }
 
   /** The phone lost its connection mid-chat: drop the socket, let the client come back and resume. */

@@ -79,8 +79,8 @@ export class SimContext {
     }
   }
 
-  token(sub: string, kind: 'buyer' | 'agent', roles?: string[]): Promise<string> {
-    return new SignJWT({ shop: this.shop, kind, ...(roles ? { roles } : {}) }).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).sign(this.key);
+  token(sub: string, kind: 'buyer' | 'agent', roles?: string[], vip = 0): Promise<string> {
+    return new SignJWT({ shop: this.shop, kind, ...(roles ? { roles } : {}), ...(vip ? { vip } : {}) }).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).sign(this.key);
   }
 
   /**

@@ -41,6 +41,10 @@ export const { values: a } = parseArgs({
     'patience-seconds': { type: 'string', default: '20' },
     'transfer-rate': { type: 'string', default: '0.05' },
     'decline-rate': { type: 'string', default: '0.02' },
+    'vip-share': { type: 'string', default: '0.1' },
+    'vip-level': { type: 'string', default: '3' },
+    'leave-share': { type: 'string', default: '0.1' },
+    'away-seconds': { type: 'string', default: '15' },
     'max-conns': { type: 'string' },
     ceilings: { type: 'boolean', default: true },
     'no-ceilings': { type: 'boolean', default: false },
@@ -73,6 +77,11 @@ if (a.help) {
   --tail S              after the last arrival, chats go on at most S seconds (default 30)
   --messages N          buyer lines per chat after an agent answers (median; default 5)
   --workers N|auto      load-generator processes (default auto)
+  --vip-share F         share of buyers whose token carries vip = --vip-level (default 0.1)
+  --vip-level N         their VIP level, 1..9 (default 3); the report gives time to agent
+                        p50/p99 for VIP and regular buyers apart
+  --leave-share F       share of queued buyers who close the page while waiting (default 0.1);
+                        they come back after a median --away-seconds (default 15) and resume
   --redis-server        start a private redis-server on a free loopback port for the run
   --redis URL           use this Redis (the gateway's store and the Redis ceiling)
   --url ws://HOST:PORT  drive a running gateway instead of starting one
@@ -138,10 +147,14 @@ export const behaviour: Behaviour = {
   patienceS: numIn(a['patience-seconds'], 0.5, 3600, 'patience-seconds'),
   transferRate: numIn(a['transfer-rate'], 0, 1, 'transfer-rate'),
   declineRate: numIn(a['decline-rate'], 0, 1, 'decline-rate'),
+  vipShare: numIn(a['vip-share'], 0, 1, 'vip-share'),
+  vipLevel: clampInt(a['vip-level'], 1, 9, 'vip-level'),
+  leaveShare: numIn(a['leave-share'], 0, 1, 'leave-share'),
+  awayS: numIn(a['away-seconds'], 0.5, 3600, 'away-seconds'),
   rateRate: 0.5,
   greetOnly: burst !== undefined,
   // A plan run keeps to the model: no transfers, declines or dropped connections.
-  ...(PLAN ? { plan: true, transferRate: 0, declineRate: 0, reconnectRate: 0 } : {}),
+  ...(PLAN ? { plan: true, transferRate: 0, declineRate: 0, reconnectRate: 0, vipShare: 0, leaveShare: 0 } : {}),
 };
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 export const OUT = a.out ?? join(REPO_ROOT, 'loadtest', 'results', stamp);

@@ -16,11 +16,11 @@ function table(head: string[], rows: (string | number)[][]): string {
 export function renderHtml(r: RunReport): string {
   const L = r.run.latency;
   const c = r.run.counters;
-  const latRows = (['connect', 'firstResponse', 'arrivalToGreeting', 'timeToAgent', 'buyerToAgent', 'agentToBuyer'] as const)
+  const latRows = (['connect', 'firstResponse', 'arrivalToGreeting', 'timeToAgent', 'timeToAgentVip', 'timeToAgentRegular', 'buyerToAgent', 'agentToBuyer'] as const)
     .filter((k) => L[k])
     .map((k) => {
       const s = L[k]!;
-      const label = { connect: 'connect (arrival → socket open)', firstResponse: 'first response (greeting)', arrivalToGreeting: 'arrival → greeting', timeToAgent: 'time to agent', buyerToAgent: 'buyer→agent delivery', agentToBuyer: 'agent→buyer delivery' }[k];
+      const label = { connect: 'connect (arrival → socket open)', firstResponse: 'first response (greeting)', arrivalToGreeting: 'arrival → greeting', timeToAgent: 'time to agent', timeToAgentVip: 'time to agent: VIP buyers', timeToAgentRegular: 'time to agent: regular buyers', buyerToAgent: 'buyer→agent delivery', agentToBuyer: 'agent→buyer delivery' }[k];
       return [label, s.count, num(s.p50), num(s.p90), num(s.p95), num(s.p99), num(s.p999), num(s.max)];
     });
   const ce = r.ceilings;

@@ -154,6 +154,12 @@ export function consoleSummary(r: RunReport): string {
   out.push(line('first response (greeting)', L.firstResponse));
   out.push(line('arrival → greeting', L.arrivalToGreeting));
   out.push(line('time to agent', L.timeToAgent));
+  // VIP vs regular (--vip-share): what routing.vipBoostMs buys at the peak.
+  if (c.buyersVip) {
+    out.push(line('  VIP buyers', L.timeToAgentVip));
+    out.push(line('  regular buyers', L.timeToAgentRegular));
+    out.push(`  VIP buyers ${c.buyersVip}; left the page while queued ${c.buyersLeftPage} (back ${c.buyersBackFromPage})`);
+  }
   out.push(line('buyer→agent delivery', L.buyerToAgent));
   out.push(line('agent→buyer delivery', L.agentToBuyer));
   out.push(

@@ -8,7 +8,7 @@ import * as hdr from 'hdr-histogram-js';
 export type Histogram = hdr.Histogram;
 
 /** The latency series every worker records. */
-export const LATENCIES = ['connect', 'firstResponse', 'arrivalToGreeting', 'timeToAgent', 'buyerToAgent', 'agentToBuyer'] as const;
+export const LATENCIES = ['connect', 'firstResponse', 'arrivalToGreeting', 'timeToAgent', 'buyerToAgent', 'agentToBuyer', 'timeToAgentVip', 'timeToAgentRegular'] as const;
 export type LatencyName = (typeof LATENCIES)[number];
 
 /** Time-series latencies (per second), a subset to keep ticks small. */
@@ -84,6 +84,11 @@ export function newCounters() {
     greetedWithin6sOfArrival: 0,
     buyersReachedAgent: 0,
     buyersAbandoned: 0,
+    /** Buyers whose token carried a VIP level (--vip-share). */
+    buyersVip: 0,
+    /** Buyers who closed the page while queued (--leave-share), and of them those who came back. */
+    buyersLeftPage: 0,
+    buyersBackFromPage: 0,
     buyersFaqOnlyDone: 0,
     /** Got `closed` (after rating, or the rating window ended, or an idle close). */
     buyersClosed: 0,

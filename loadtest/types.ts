@@ -38,6 +38,15 @@ export interface Behaviour {
   transferRate: number;
   declineRate: number;
   rateRate: number;
+  /** Share of buyers whose token carries `vip` = vipLevel (routing.vipBoostMs per level). */
+  vipShare: number;
+  vipLevel: number;
+  /**
+   * Share of buyers who close the page while queued (their session waits offline, behind the
+   * online ones) and come back after a median awayS seconds, resuming the same session.
+   */
+  leaveShare: number;
+  awayS: number;
   /** Burst mode: buyers only say hello, wait for the greeting, and hold the connection. */
   greetOnly: boolean;
   /**

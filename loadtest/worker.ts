@@ -177,7 +177,7 @@ async function onStop(drainMs: number): Promise<void> {
   // Let what is in flight land; wait for dropped buyers that are coming back.
   const until = performance.now() + drainMs;
   await new Promise((r) => setTimeout(r, Math.min(1500, drainMs)));
-  while (performance.now() < until && buyers.some((b) => b.reconnecting)) await new Promise((r) => setTimeout(r, 100));
+  while (performance.now() < until && buyers.some((b) => b.reconnecting || b.away)) await new Promise((r) => setTimeout(r, 100));
   await new Promise((r) => setTimeout(r, 500));
   clearInterval(tickTimer);
   sendTick();
@@ -185,6 +185,8 @@ async function onStop(drainMs: number): Promise<void> {
   for (const b of buyers) {
     if (b.waitingForAgent) c.buyersStillWaitingAtEnd++;
     if (b.notGreeted) c.buyersNotGreetedAtEnd++;
+    // Still off the page (--leave-share) when the run ended: its agent's lines had nobody to read them.
+    if (b.away && b.sessionId) ctx.ledger.buyerGone(b.sessionId);
   }
   ctx.ledger.check(c, (kind, detail) => {
     const sid = (detail as { sessionId?: string }).sessionId;

@@ -26,8 +26,8 @@ const baseBots = {
   ],
 };
 
-async function withGateway(config: Record<string, any>, fn: (g: RunningGateway) => Promise<void>, now?: () => number): Promise<void> {
-  const g = await startGateway({ redisUrl: redis.url, config, ...(now ? { now } : {}) });
+async function withGateway(config: Record<string, any>, fn: (g: RunningGateway) => Promise<void>, now?: () => number, engine: 'redis' | 'embedded' = 'redis'): Promise<void> {
+  const g = await startGateway({ ...(engine === 'redis' ? { redisUrl: redis.url } : {}), config, ...(now ? { now } : {}) });
   try {
     await fn(g);
   } finally {
@@ -191,7 +191,7 @@ describe('waiting-room bots', () => {
     );
   });
 
-  it('quiet hours covering the whole day still let a connected buyer get queue updates', async () => {
+  it.each(['redis', 'embedded'] as const)('quiet hours covering the whole day still let a connected buyer get queue updates (%s)', async (engine) => {
     const config = { bots: { ...baseBots, quietHours: { from: '00:00', to: '23:59' }, timezone: 'UTC' } };
     // 23:59 is the one minute outside the window; keep the clock away from it.
     let clock = Date.parse('2026-11-11T12:00:00Z');
@@ -212,6 +212,7 @@ describe('waiting-room bots', () => {
         await Promise.all([a.close(), first.c.close(), second.c.close()]);
       },
       () => clock,
+      engine,
     );
   });
 

@@ -39,6 +39,16 @@ describe('config', () => {
     expect(() => parseConfig({ routing: { defaultRole: 'vip' } })).toThrow(/routing\.defaultRole: must be one of routing\.roles/);
   });
 
+  it('checks bot-first modes and business hours: known roles, HH:MM, human keywords by default', () => {
+    expect(() => parseConfig({ bots: { mode: { vip: 'bot-first' } } })).toThrow(/bots\.mode\.vip: unknown role "vip"/);
+    expect(() => parseConfig({ bots: { mode: { 'pre-sale': 'robot' } } })).toThrow(/bots\.mode\.pre-sale/);
+    expect(() => parseConfig({ bots: { businessHours: { nightshift: { from: '09:00', to: '18:00' } } } })).toThrow(/bots\.businessHours\.nightshift: unknown role/);
+    expect(() => parseConfig({ bots: { businessHours: { 'pre-sale': { from: '9:00', to: '18:00' } } } })).toThrow(/bots\.businessHours\.pre-sale\.from: expected HH:MM/);
+    const c = parseConfig({ bots: { mode: { 'after-sale': 'bot-first' }, businessHours: { 'pre-sale': { from: '09:00', to: '18:00' } } } });
+    expect(c.bots.humanKeywords).toEqual(expect.arrayContaining(['转人工', '人工客服', '人工', '真人', 'human', 'agent']));
+    expect(c.bots.texts.outsideHours).toContain('{hours}');
+  });
+
   it('lets the environment override address, port, Redis and secret', () => {
     const file = tempConfig(JSON.stringify({ server: { port: 9000 } }));
     const { config } = loadConfig({

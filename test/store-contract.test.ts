@@ -978,15 +978,15 @@ describe.each(impls)('Store contract: $name', (impl) => {
     const waiting = await queued('b3', 'presale', T0 + 4);
     const agent = await listen({ kind: 'agent', shop: SHOP, id: 'A' });
 
-    expect(await store.queueStats(SHOP, 'presale')).toEqual({ depth: 1, offline: 0, oldestArrivedAt: T0 + 4 });
-    expect(await store.queueStats(SHOP, 'aftersales')).toEqual({ depth: 0, offline: 0, oldestArrivedAt: null });
+    expect(await store.queueStats(SHOP, 'presale')).toMatchObject({ depth: 1, offline: 0, oldestArrivedAt: T0 + 4 });
+    expect(await store.queueStats(SHOP, 'aftersales')).toMatchObject({ depth: 0, offline: 0, oldestArrivedAt: null });
     for (const [sid, prev] of [[served, 'A'], [offered, 'A'], [waiting, undefined]] as const) {
       const r = await store.transfer(SHOP, sid, 'ops-1', 'aftersales', 'by ops', T0 + 10, { ...xfer(0), force: true });
       expect(r).toMatchObject({ fromRole: 'presale', ...(prev ? { previousAgentId: prev } : {}) });
       expect(await store.getSession(SHOP, sid)).toMatchObject({ state: 'queued', role: 'aftersales' });
     }
-    expect(await store.queueStats(SHOP, 'aftersales')).toEqual({ depth: 3, offline: 0, oldestArrivedAt: T0 + 1 });
-    expect(await store.queueStats(SHOP, 'presale')).toEqual({ depth: 0, offline: 0, oldestArrivedAt: null });
+    expect(await store.queueStats(SHOP, 'aftersales')).toMatchObject({ depth: 3, offline: 0, oldestArrivedAt: T0 + 1 });
+    expect(await store.queueStats(SHOP, 'presale')).toMatchObject({ depth: 0, offline: 0, oldestArrivedAt: null });
     await settle(agent);
     expect(frames(agent).map((f) => [f.type, f.sessionId])).toEqual([
       ['session_closed', served],
@@ -1472,7 +1472,7 @@ describe.each(impls)('Store contract: $name', (impl) => {
       expect(await store.getSession(SHOP, early)).toMatchObject({ buyerOnline: false, buyerOfflineSince: T0 + 2_000 });
       expect(await store.queuePosition(SHOP, 'presale', later)).toBe(1);
       expect(await store.queuePosition(SHOP, 'presale', early)).toBe(2);
-      expect(await store.queueStats(SHOP, 'presale')).toEqual({ depth: 2, offline: 1, oldestArrivedAt: T0 + 1_000 });
+      expect(await store.queueStats(SHOP, 'presale')).toMatchObject({ depth: 2, offline: 1, oldestArrivedAt: T0 + 1_000 });
 
       // The abandonment clock: nothing before abandonMs, the shop is due again right then.
       const w1 = await store.sweepShop(SHOP, 0, T0 + 5_000, sweepOpts(T0 + 5_000, { abandonMs: ABANDON_MS }));
@@ -1532,6 +1532,78 @@ describe.each(impls)('Store contract: $name', (impl) => {
         { type: 'buyer_status', sessionId: held, online: true, since: T0 + 200 },
       ]);
       expect((await store.getSession(SHOP, held))?.buyerOnline).toBe(true);
+    });
+  });
+
+  describe('bot-first roles, left messages and the hook\'s VIP', () => {
+    const post = (sid: string, buyer: string, id: string, ts: number, o: { enqueue: boolean; botFirst?: boolean; leftMessage?: boolean }) =>
+      store.postBuyerMessage(SHOP, sid, buyer, { clientMsgId: id, text: `line ${id}`, ts, role: 'presale', reclassify: false, priority: { vipBoostMs: 60_000, boostMs: 0 }, ...o });
+
+    it('a bot-first session the bot answers stays with the bot, remembers its role, and queues at its first line\'s arrival time', async () => {
+      const { sessionId: sid } = await store.openSession(SHOP, 'bf-1', T0);
+      const r1 = await post(sid, 'bf-1', '1', T0 + 1_000, { enqueue: false, botFirst: true });
+      expect(r1.enqueued).toBeUndefined();
+      expect(await store.getSession(SHOP, sid)).toMatchObject({ state: 'bot', botRole: 'presale' });
+      // Someone else queues meanwhile; the bot-first buyer asking for a person goes ahead of them.
+      const other = await queued('bf-2', 'presale', T0 + 5_000);
+      const r2 = await post(sid, 'bf-1', '2', T0 + 9_000, { enqueue: true, botFirst: true });
+      expect(r2.enqueued).toEqual({ role: 'presale', position: 1 });
+      expect(await store.getSession(SHOP, sid)).toMatchObject({ state: 'queued', arrivedAt: T0 + 1_000 });
+      expect(await store.queuePosition(SHOP, 'presale', other)).toBe(2);
+      // Without the flag (a human role) the session queues at the time of the line that queues it.
+      const { sessionId: h } = await store.openSession(SHOP, 'bf-3', T0);
+      await post(h, 'bf-3', '1', T0 + 1_000, { enqueue: false });
+      await post(h, 'bf-3', '2', T0 + 9_000, { enqueue: true });
+      expect(await store.getSession(SHOP, h)).toMatchObject({ state: 'queued', arrivedAt: T0 + 9_000 });
+      expect((await store.getSession(SHOP, h))?.botRole).toBeUndefined();
+    });
+
+    it('a left message never times out in the queue and is not abandoned while its buyer is away', async () => {
+      await store.buyerConnect(SHOP, 'lm-1', 'lm-1-c1', 5, T0);
+      const { sessionId: sid } = await store.openSession(SHOP, 'lm-1', T0);
+      await post(sid, 'lm-1', '1', T0, { enqueue: true, leftMessage: true });
+      expect(await store.getSession(SHOP, sid)).toMatchObject({ state: 'queued', leftMessage: true });
+      await store.buyerDisconnect(SHOP, 'lm-1', 'lm-1-c1', T0 + 1_000);
+      const later = T0 + 10 * 3_600_000;
+      const w = await store.sweepShop(SHOP, 0, later, sweepOpts(later, { maxQueuedMs: 60_000, abandonMs: 60_000 }));
+      expect(w).toMatchObject({ queueExpired: [], abandoned: [], queued: 1 });
+      // A declined offer puts it back as a left message too.
+      await ready('lm-a', ['presale'], 1, later);
+      expect((await store.dispatch(SHOP, 'presale', later, OFFER_MS, 1)).map((o) => o.sessionId)).toEqual([sid]);
+      await store.decline(SHOP, sid, 'lm-a', later + 1, 0);
+      const w2 = await store.sweepShop(SHOP, 0, later + 3_600_000, sweepOpts(later + 3_600_000, { maxQueuedMs: 60_000, abandonMs: 60_000 }));
+      expect(w2).toMatchObject({ queueExpired: [], abandoned: [] });
+    });
+
+    it("the context hook's VIP moves a queued session up (and down), and one not queued yet queues with it", async () => {
+      const a = await queued('hv-1', 'presale', T0);
+      const b = await queued('hv-2', 'presale', T0 + 10_000);
+      const c = await queued('hv-3', 'presale', T0 + 20_000);
+      await store.setBuyerContext(SHOP, c, { vip: 1, tags: ['gold'] }, 60_000);
+      expect(await store.queuePosition(SHOP, 'presale', c)).toBe(1);
+      expect(await store.getSession(SHOP, c)).toMatchObject({ buyerContext: { vip: 1, tags: ['gold'] }, arrivedAt: T0 + 20_000 });
+      // The same level again changes nothing; a lower one gives the boost back.
+      await store.setBuyerContext(SHOP, c, { vip: 1 }, 60_000);
+      expect(await store.queuePosition(SHOP, 'presale', c)).toBe(1);
+      await store.setBuyerContext(SHOP, c, { vip: 0 }, 60_000);
+      expect(await store.queuePosition(SHOP, 'presale', c)).toBe(3);
+      // No vip in the answer: the place stays.
+      await store.setBuyerContext(SHOP, b, { name: 'B' }, 60_000);
+      expect(await store.queuePosition(SHOP, 'presale', b)).toBe(2);
+      expect(await store.queuePosition(SHOP, 'presale', a)).toBe(1);
+      // The hook answered before the first line: entering the queue takes its VIP (over the token's 0).
+      const { sessionId: d } = await store.openSession(SHOP, 'hv-4', T0 + 30_000, { vip: 0 });
+      await store.setBuyerContext(SHOP, d, { vip: 2 }, 60_000);
+      await post(d, 'hv-4', '1', T0 + 30_000, { enqueue: true });
+      expect(await store.queuePosition(SHOP, 'presale', d)).toBe(1);
+    });
+
+    it('counts routing outcomes per role for every instance', async () => {
+      await store.countRouting(SHOP, 'presale', 'overflowed');
+      await store.countRouting(SHOP, 'presale', 'overflowed');
+      await store.countRouting(SHOP, 'presale', 'deflected');
+      expect((await store.queueStats(SHOP, 'presale')).counts).toEqual({ overflowed: 2, sticky: 0, abandoned: 0, deflected: 1 });
+      expect((await store.queueStats(SHOP, 'aftersales')).counts).toEqual({ overflowed: 0, sticky: 0, abandoned: 0, deflected: 0 });
     });
   });
 

@@ -205,7 +205,10 @@ export class ReconnectingSocket<F extends { type: string }> {
     const ws = this.ws;
     this.ws = null;
     if (!ws) return;
-    ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+    ws.onopen = ws.onmessage = ws.onclose = null;
+    // Closing a socket that is still connecting makes the `ws` package emit an error; without a
+    // listener that error would crash the process (browsers only log it).
+    ws.onerror = () => {};
     try {
       ws.close();
     } catch {

@@ -23,7 +23,7 @@ export const intentSchema = z
   })
   .strict();
 
-/** Bot texts; `{position}`, `{eta}`, `{shop}` and `{role}` (its display name) are filled in. */
+/** Bot texts; `{position}`, `{eta}`, `{shop}`, `{role}` (its display name) and `{hours}` are filled in. */
 export const botTextsSchema = z
   .object({
     greeting: z.string().min(1),
@@ -39,6 +39,8 @@ export const botTextsSchema = z
     goodbye: z.string().min(1),
     /** Said when a chat is closed because the buyer has gone quiet. */
     idleClose: z.string().min(1),
+    /** Said after the greeting when the role is outside its business hours (`{hours}`: "09:00–22:00"); the line stays as a left message. */
+    outsideHours: z.string().min(1),
   })
   .strict();
 
@@ -51,6 +53,7 @@ export const DEFAULT_BOT_TEXTS: z.infer<typeof botTextsSchema> = {
   ratingInvite: '亲，本次服务就到这里啦。请为我们的服务打个分（1-5分），您的评价是我们进步的动力～',
   goodbye: '感谢您光临{shop}！发货后可在“我的订单”里查看物流，签收时请当面检查包裹是否完好，有问题随时找我们哦～祝您购物愉快，再见！',
   idleClose: '亲，您已经有一段时间没有回复啦，本次会话先结束。如果还有问题，随时发消息给我们哦～',
+  outsideHours: '亲，现在是非工作时间（客服工作时间{hours}），您的留言我们已经收到，客服上班后会第一时间回复您哦～',
 };
 
 export const faqEntrySchema = z
@@ -74,6 +77,9 @@ export const campaignSchema = z
   .strict();
 
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected HH:MM');
+
+/** Words a buyer uses to ask for a person (bot-first roles queue on them). */
+export const DEFAULT_HUMAN_KEYWORDS = ['转人工', '人工客服', '人工', '真人', 'human', 'agent'];
 
 export const botsSchema = z
   .object({
@@ -111,9 +117,23 @@ export const botsSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * Per role: `human` (queue for an agent at once, the bot keeps company) or `bot-first`
+     * (FAQ answers handle the buyer; the session queues, at its original arrival time, only
+     * when the buyer asks for a person or writes something no FAQ entry answers).
+     */
+    mode: z.record(z.string(), z.enum(['human', 'bot-first'])).default({}),
+    /** What asking for a person looks like (substrings; case and simplified/traditional do not matter). */
+    humanKeywords: z.array(z.string().min(1).max(64)).max(200).default(DEFAULT_HUMAN_KEYWORDS),
+    /**
+     * Per role, the hours agents answer (shop time, `timezone`; `from` > `to` wraps midnight);
+     * a role not named is always open. Outside them the bot says `outsideHours`, the session
+     * waits as a left message and dispatch offers none of the role's sessions until it opens.
+     */
+    businessHours: z.record(z.string(), z.object({ from: hhmm, to: hhmm }).strict()).default({}),
     /** No proactive (unprompted) bot text in this window of shop time; null = none. */
     quietHours: z.object({ from: hhmm, to: hhmm }).strict().nullable().default({ from: '22:00', to: '08:00' }),
-    /** The shop's IANA time zone, for quiet hours. */
+    /** The shop's IANA time zone, for quiet hours and business hours. */
     timezone: z
       .string()
       .refine((tz) => {
@@ -164,6 +184,9 @@ export const botsOverrideSchema = z
     faq: botsShape.faq.unwrap().optional(),
     campaigns: botsShape.campaigns.unwrap().optional(),
     limits: botsShape.limits.unwrap().optional(),
+    mode: botsShape.mode.unwrap().optional(),
+    humanKeywords: botsShape.humanKeywords.unwrap().optional(),
+    businessHours: botsShape.businessHours.unwrap().optional(),
     quietHours: botsShape.quietHours.unwrap().optional(),
     timezone: botsShape.timezone.unwrap().optional(),
   } satisfies Record<keyof typeof botsShape, z.ZodType>)

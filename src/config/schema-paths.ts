@@ -14,7 +14,7 @@ export function configPaths(): string[] {
 }
 
 /** What a record's keys stand for, by the record's own field name. */
-const KEY_PLACEHOLDERS: Record<string, string> = { shops: '<shopId>', roles: '<role>', roleNames: '<role>', quickReplies: '<role>', priorityBoostMs: '<role>', overflow: '<role>' };
+const KEY_PLACEHOLDERS: Record<string, string> = { shops: '<shopId>', roles: '<role>', roleNames: '<role>', quickReplies: '<role>', priorityBoostMs: '<role>', overflow: '<role>', mode: '<role>', businessHours: '<role>' };
 
 /**
  * Object-valued fields documented as one field, because their fields repeat a section that is

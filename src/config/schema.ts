@@ -292,6 +292,8 @@ export const configSchema = z
         roleKnown(role, ['routing', 'overflow', role]);
         list<unknown>((o as { to?: unknown })?.to).forEach((to, i) => roleKnown(to, ['routing', 'overflow', role, 'to', i]));
       }
+      for (const role of Object.keys(cfg.bots?.mode ?? {})) roleKnown(role, ['bots', 'mode', role]);
+      for (const role of Object.keys(cfg.bots?.businessHours ?? {})) roleKnown(role, ['bots', 'businessHours', role]);
       for (const [shop, o] of shops) {
         rules(o.intent?.rules).forEach((r, i) => roleKnown(r.role, ['shops', shop, 'intent', 'rules', i, 'role']));
         if (o.defaultRole) roleKnown(o.defaultRole, ['shops', shop, 'defaultRole']);

@@ -81,11 +81,11 @@ export function roleName(sc: ShopConfig, role: string): string {
 }
 
 /**
- * Fills `{position}`, `{eta}`, `{shop}` and `{role}`. A placeholder whose value is not given,
+ * Fills `{position}`, `{eta}`, `{shop}`, `{role}` and `{hours}`. A placeholder whose value is not given,
  * and any other `{…}`, is left as it is.
  */
-export function fillText(template: string, vars: { position?: number; eta?: string; shop: string; role?: string }): string {
-  return template.replace(/\{(position|eta|shop|role)\}/g, (whole, name: 'position' | 'eta' | 'shop' | 'role') => {
+export function fillText(template: string, vars: { position?: number; eta?: string; shop: string; role?: string; hours?: string }): string {
+  return template.replace(/\{(position|eta|shop|role|hours)\}/g, (whole, name: 'position' | 'eta' | 'shop' | 'role' | 'hours') => {
     const v = vars[name];
     return v === undefined ? whole : String(v);
   });

@@ -1,4 +1,4 @@
-import { resolveShop } from '../config/shop-config.ts';
+import { botTexts, fillText, resolveShop } from '../config/shop-config.ts';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { PeakError, isPeakError } from '../protocol/errors.ts';
@@ -9,6 +9,8 @@ import { buyerLimits, queuePriority, sessionBounds, stickyHoldMs } from './bound
 import type { Deps } from './deps.ts';
 import type { Sink } from './hub.ts';
 import { matchFaq } from './bots/faq.ts';
+import { asksForHuman, isBotFirst } from './bots/bot-first.ts';
+import { hoursText, roleOpen } from './bots/business-hours.ts';
 import { PlanRecorder } from './plan-recorder.ts';
 import { routingText, storedExtras, type MessageContent } from './message-content.ts';
 import type { Services } from './deps.ts';
@@ -31,6 +33,8 @@ export class BuyerConnection {
   private withAgent = false;
   /** The session whose transcript was found full: its next lines go to the store (which refuses them, or answers a resend) unclassified. */
   private fullSession = '';
+  /** The bot-first role whose FAQ bot has been answering this session ('' = none; restored on resume from the store). */
+  private botRole = '';
 
   private constructor(
     private readonly d: Deps,
@@ -77,6 +81,7 @@ export class BuyerConnection {
     if (this.sessionId) this.delivery.forget(this.sessionId);
     this.sessionId = opened.sessionId;
     this.withAgent = false;
+    this.botRole = '';
     this.delivery.follow(opened.sessionId);
     if (opened.created) {
       // Beside the greeting, never before it: the hook's answer lands on the session when it comes.
@@ -91,6 +96,7 @@ export class BuyerConnection {
   /** A buyer back while waiting keeps getting its place in line. */
   private async rejoinQueue(sessionId: string): Promise<void> {
     const s = await this.d.store.getSession(this.shop, sessionId);
+    if (s?.state === 'bot') this.botRole = s.botRole ?? '';
     if (s?.state !== 'queued') return;
     const position = await this.d.store.queuePosition(this.shop, s.role, sessionId);
     if (position === null) return;
@@ -127,24 +133,37 @@ export class BuyerConnection {
       // With an agent on the chat, or a transcript that is full, routing and the FAQ have
       // nothing to decide: the matching (the costliest step of a buyer line) is skipped.
       const skip = this.withAgent || this.fullSession === this.sessionId;
+      const config = this.d.config();
       const intent = skip ? undefined : this.d.classifier.classify(this.shop, text);
-      const faq = skip ? undefined : matchFaq(this.d.config(), this.shop, text);
+      const faq = skip ? undefined : matchFaq(config, this.shop, text);
+      const sc = resolveShop(config, this.shop);
+      const now = this.d.now();
+      // A line naming no role stays with the bot-first role the bot has been answering.
+      const role = intent && !intent.matched && this.botRole ? this.botRole : (intent?.role ?? '');
+      // A bot-first role's bot keeps the buyer until a person is asked for or no FAQ entry
+      // answers; otherwise a question the FAQ answers fully does not need a human (the entry says so).
+      const botFirst = !skip && isBotFirst(sc, role);
+      const enqueue = botFirst ? !faq || asksForHuman(config, this.shop, text) : !faq || faq.queue;
+      // Outside the role's business hours a session entering the queue is a left message.
+      const leftMessage = !skip && !roleOpen(sc, role, now);
       const extras = await storedExtras(this.d.files, this.shop, { kind: 'buyer', id: this.buyerId }, this.sessionId, content);
       const result = await store.postBuyerMessage(this.shop, this.sessionId, this.buyerId, {
         clientMsgId,
         text: content.text ?? '',
         extras,
-        ts: this.d.now(),
-        role: intent?.role ?? '',
-        // A question the FAQ answers fully does not need a human (the entry says so).
-        enqueue: !faq || faq.queue,
+        ts: now,
+        role,
+        enqueue,
         reclassify: intent?.matched ?? false,
-        bounds: sessionBounds(this.d.config()),
-        limits: buyerLimits(this.d.config()),
-        priority: queuePriority(this.d.config(), intent?.role ?? ''),
-        stickyHoldMs: stickyHoldMs(this.d.config()),
+        bounds: sessionBounds(config),
+        limits: buyerLimits(config),
+        priority: queuePriority(config, role),
+        stickyHoldMs: stickyHoldMs(config),
+        botFirst,
+        leftMessage,
       });
-      return { result, intent, faq };
+      if (botFirst && result.state === 'bot') this.botRole = role;
+      return { result, intent: intent && { ...intent, role }, faq, leftMessage: leftMessage && !!result.enqueued };
     };
     let posted: Awaited<ReturnType<typeof post>>;
     try {
@@ -160,7 +179,7 @@ export class BuyerConnection {
       await this.openSession();
       posted = await post();
     }
-    const { result, intent, faq } = posted;
+    const { result, intent, faq, leftMessage } = posted;
     this.withAgent = result.state === 'assigned';
     this.send(encode({ type: 'ack', clientMsgId, seq: result.seq }));
     if (result.duplicate) return;
@@ -169,9 +188,10 @@ export class BuyerConnection {
     let role = intent?.role ?? '';
     if (result.enqueued) {
       role = result.enqueued.role;
+      this.botRole = '';
       this.d.metrics.sessions.inc({ shop: this.shop, role });
       this.plan.queued(this.shop, role);
-      this.log.info({ sessionId, role, position: result.enqueued.position, keywords: intent?.keywords }, 'session queued');
+      this.log.info({ sessionId, role, position: result.enqueued.position, keywords: intent?.keywords, ...(this.identity.vip ? { vip: this.identity.vip } : {}) }, 'session queued');
       await this.queued(role, result.enqueued.position);
     } else if (result.moved) {
       const { fromRole, toRole, position } = result.moved;
@@ -185,6 +205,12 @@ export class BuyerConnection {
     // human has the chat the bot keeps quiet rather than talk over the agent.
     if (result.state === 'assigned') return;
     await this.svc.bots.reply(this.shop, sessionId, role, { greet: result.seq === 1, faq });
+    // Outside business hours the greeting still comes at once; then the bot says when agents
+    // are back, and the line waits as a left message.
+    if (leftMessage) {
+      const sc = resolveShop(this.d.config(), this.shop);
+      await this.svc.bots.say(this.shop, sessionId, fillText(botTexts(sc, role).outsideHours, { shop: sc.displayName, hours: hoursText(sc, role) }), 'reply', role);
+    }
   }
 
   private async queued(role: string, position: number): Promise<void> {

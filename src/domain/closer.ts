@@ -70,11 +70,12 @@ export class Closer {
 
   /** Closes a chat whose buyer has been silent since before `silentSince`, if it still is. */
   async idle(shop: string, sessionId: string, silentSince: number): Promise<void> {
-    const { t, name } = await this.read(shop, sessionId);
+    const { s, t, name } = await this.read(shop, sessionId);
     const line: BotLine = { text: fillText(t.idleClose, { shop: name }), kind: 'idle_close' };
     const r = await this.d.store.idleClose(shop, sessionId, this.d.now(), silentSince, { retentionMs: this.d.config().sessions.retentionMs, line });
     if (!r) return;
     this.d.logger.info({ shop, sessionId, buyerId: r.buyerId, agentId: r.agentId, role: r.role }, 'idle session closed');
+    this.deflected(shop, s);
     await this.announce(shop, sessionId, r, 'idle');
   }
 
@@ -95,6 +96,7 @@ export class Closer {
     if (!r) return;
     this.d.logger.info({ shop, sessionId, buyerId: r.buyerId, role: r.role }, 'session abandoned: its buyer stayed offline');
     this.d.metrics.abandoned.inc({ shop, role: r.role });
+    this.router.countRouting(shop, r.role, 'abandoned');
     // The staffing plan counts the give-up once, here, with how long the buyer had waited.
     this.plan.abandoned(shop, r.role, Math.max(0, this.d.now() - (s?.arrivedAt || this.d.now())));
     await this.announce(shop, sessionId, r, 'abandoned');
@@ -108,7 +110,15 @@ export class Closer {
     const r = await this.d.store.endSession(shop, sessionId, reason, this.d.now(), { retentionMs: this.d.config().sessions.retentionMs, line });
     this.d.logger.info({ shop, sessionId, buyerId: r.buyerId, agentId: r.agentId, role: r.role, reason, by }, 'session closed by ops');
     if (s.state === 'assigned') this.plan.handled(shop, r.role, sessionId);
+    this.deflected(shop, s);
     await this.announce(shop, sessionId, r, reason);
+  }
+
+  /** A bot-first session that ends without ever queuing was resolved by the bot alone. */
+  private deflected(shop: string, s: SessionView | null): void {
+    if (s?.state !== 'bot' || !s.botRole) return;
+    this.d.metrics.deflected.inc({ shop, role: s.botRole });
+    this.router.countRouting(shop, s.botRole, 'deflected');
   }
 
   /** Tells both sides and frees the agent's capacity for the next waiting buyer. */

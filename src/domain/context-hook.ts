@@ -44,7 +44,7 @@ export class ContextHook {
     const hook = resolveShop(this.d.config(), shop).context;
     if (!hook) return;
     void this.lookup(shop, buyerId, hook)
-      .then((ctx) => (ctx ? this.d.store.setBuyerContext(shop, sessionId, ctx) : undefined))
+      .then((ctx) => (ctx ? this.d.store.setBuyerContext(shop, sessionId, ctx, this.d.config().routing.vipBoostMs) : undefined))
       .catch((err) => this.d.logger.warn({ err, shop, sessionId }, 'keeping the buyer context failed'));
   }
 

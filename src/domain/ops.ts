@@ -7,15 +7,25 @@ import type { Deps, Services } from './deps.ts';
 import { PlanRecorder } from './plan-recorder.ts';
 import { PlanService } from './plan-service.ts';
 import { BuyerHistory } from './buyer-history.ts';
+import { roleOpen } from './bots/business-hours.ts';
 
 export interface QueueRow {
   shop: string;
   role: string;
   depth: number;
+  /** Of `depth`, sessions whose buyer is connected. */
+  online: number;
   /** Of `depth`, sessions whose buyer is offline (they wait behind the online ones). */
   offline: number;
   /** How long the session at the head has waited; null when the queue is empty. */
   oldestWaitSeconds: number | null;
+  /** Inside the role's business hours (bots.businessHours) now. */
+  open: boolean;
+  /** Routing outcomes so far, all instances: overflow offers, offers to the known agent, abandoned and bot-deflected sessions. */
+  overflowed: number;
+  sticky: number;
+  abandoned: number;
+  deflected: number;
 }
 
 /**
@@ -45,7 +55,8 @@ export class Ops {
       rows.map(async ({ shop, role }) => {
         const q = await this.d.store.queueStats(shop, role);
         const oldestWaitSeconds = q.oldestArrivedAt === null ? null : Math.max(0, Math.round((now - q.oldestArrivedAt) / 1000));
-        return { shop, role, depth: q.depth, offline: q.offline, oldestWaitSeconds };
+        const open = roleOpen(resolveShop(this.d.config(), shop), role, now);
+        return { shop, role, depth: q.depth, online: q.depth - q.offline, offline: q.offline, oldestWaitSeconds, open, ...q.counts };
       }),
     );
   }

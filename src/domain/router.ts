@@ -1,8 +1,10 @@
 import { buyerCard } from './buyer-card.ts';
 import { encode, messageFrame } from '../protocol/encode.ts';
-import type { Offer, OverflowSource, Requeued } from '../store/types.ts';
+import type { Offer, OverflowSource, Requeued, RouteCount } from '../store/types.ts';
 import type { Deps } from './deps.ts';
 import { KeyedTimers } from './timers.ts';
+import { roleOpen } from './bots/business-hours.ts';
+import { resolveShop } from '../config/shop-config.ts';
 
 /** Offers reserved per dispatch call; the loop repeats while a call comes back full. */
 const DISPATCH_BATCH = 50;
@@ -58,8 +60,15 @@ export class Router {
         state.again = false;
         let offers: Offer[];
         do {
-          const { offerTimeoutMs } = this.d.config().routing;
-          offers = await this.d.store.dispatch(shop, role, this.d.now(), offerTimeoutMs, DISPATCH_BATCH, overflowInto(this.d.config().routing.overflow, role));
+          const { offerTimeoutMs, overflow } = this.d.config().routing;
+          const now = this.d.now();
+          // Outside its business hours a role's sessions wait as left messages and its agents
+          // get nothing; the sweep dispatches again every pass while sessions wait, so the
+          // first agent in the morning gets the oldest.
+          const sc = resolveShop(this.d.config(), shop);
+          if (!roleOpen(sc, role, now)) return;
+          const sources = overflowInto(overflow, role).filter((src) => roleOpen(sc, src.role, now));
+          offers = await this.d.store.dispatch(shop, role, now, offerTimeoutMs, DISPATCH_BATCH, sources);
           await Promise.all(offers.map((o) => this.deliverOffer(shop, o, role)));
         } while (offers.length === DISPATCH_BATCH && !this.stopped);
       } while (state.again && !this.stopped);
@@ -73,6 +82,9 @@ export class Router {
     this.d.metrics.offers.inc({ shop, role, outcome: 'made' });
     if (offer.overflow) this.d.metrics.overflows.inc({ shop, role, to: dispatched });
     if (offer.sticky) this.d.metrics.sticky.inc({ shop, role, outcome: offer.sticky });
+    // The admin view's counts, shared by every instance (the metrics above are this one's).
+    if (offer.overflow) this.countRouting(shop, role, 'overflowed');
+    if (offer.sticky === 'hit') this.countRouting(shop, role, 'sticky');
     this.d.logger.info({ shop, sessionId, agentId, role, expiresAt }, 'session offered');
     this.offerTimers.at(key(shop, sessionId), expiresAt, () => this.track(this.expireOffer(shop, sessionId)));
     const [preview, s] = await Promise.all([
@@ -83,6 +95,11 @@ export class Router {
       { kind: 'agent', shop, id: agentId },
       encode({ type: 'offer', sessionId, role, expiresAt, preview: preview.map((e) => messageFrame(sessionId, e)), ...(s ? { buyer: buyerCard(s) } : {}), ...(offer.overflow ? { overflow: true } : {}), ...(offer.sticky === 'hit' ? { sticky: true } : {}) }),
     );
+  }
+
+  /** Counting is best effort: a store hiccup must not fail the offer it counts. */
+  countRouting(shop: string, role: string, what: RouteCount): void {
+    this.d.store.countRouting(shop, role, what).catch((err) => this.d.logger.warn({ err, shop, role, what }, 'routing count failed'));
   }
 
   /** The offer was answered here; its timer has nothing left to do. */

@@ -52,6 +52,12 @@ export class Metrics {
     labelNames: ['shop', 'role'] as const,
     registers: [this.registry],
   });
+  readonly deflected = new Counter({
+    name: 'peakdesk_sessions_deflected_total',
+    help: 'Sessions of a bot-first role (bots.mode) that ended without ever queuing: resolved by the FAQ bot alone',
+    labelNames: ['shop', 'role'] as const,
+    registers: [this.registry],
+  });
   readonly overflows = new Counter({
     name: 'peakdesk_overflows_total',
     help: 'Offers of a session of one role to an agent of another (routing.overflow)',

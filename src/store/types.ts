@@ -59,6 +59,10 @@ export interface SessionView {
   buyerOfflineSince?: number;
   /** Offered or assigned to an agent of this other role by routing.overflow. */
   overflowTo?: string;
+  /** The bot-first role whose FAQ bot answered the buyer while the session was with the bot. */
+  botRole?: string;
+  /** Queued outside its role's business hours: waits without queue timeout or abandonment. */
+  leftMessage?: boolean;
 }
 
 /** Who a session's buyer is, from the token (kept on the session). */
@@ -217,6 +221,13 @@ export interface BuyerMessage {
   priority?: { vipBoostMs: number; boostMs: number };
   /** Entering the queue, the session waits this long at most for the buyer's known agent if that agent is ready for the role (routing.sticky). */
   stickyHoldMs?: number;
+  /**
+   * `role` is bot-first (bots.mode): a `bot` session the bot answered remembers it (`botRole`);
+   * entering the queue, it keeps the arrival time of its first buyer line.
+   */
+  botFirst?: boolean;
+  /** `role` is outside its business hours: the session queues as a left message (no queue timeout, no abandonment). */
+  leftMessage?: boolean;
 }
 
 export interface Store {
@@ -238,7 +249,7 @@ export interface Store {
   /** Rating by its buyer of a session in its rating window (`closing`); once. */
   rate(shop: string, sessionId: string, buyerId: string, score: number, comment: string | undefined, now: number): Promise<void>;
   /** Keeps the context hook's answer on an existing session (nothing when it is gone). */
-  setBuyerContext(shop: string, sessionId: string, ctx: BuyerContext): Promise<void>;
+  setBuyerContext(shop: string, sessionId: string, ctx: BuyerContext, vipBoostMs?: number): Promise<void>;
 
   // ---- bots ----
   /** Stores a bot line unless it breaks the per-minute cap or repeats the previous bot line. */
@@ -391,6 +402,11 @@ export interface Store {
   /** Every agent that ever connected to the shop (offline ones included). */
   listAgents(shop: string): Promise<AgentView[]>;
   queueStats(shop: string, role: string): Promise<QueueStats>;
+  /**
+   * Counts one routing outcome of a role (an overflow or sticky offer, an abandoned session, a
+   * session the bot-first bot resolved alone), shared by every instance, for the admin view.
+   */
+  countRouting(shop: string, role: string, what: RouteCount): Promise<void>;
 
   /**
    * True once after the store lost its data since the last call (Redis restarted empty or
@@ -557,10 +573,16 @@ export interface SharedConfig {
   updatedAt: number;
 }
 
+/** Routing outcomes counted per role in the store (all instances): see countRouting. */
+export const ROUTE_COUNTS = ['overflowed', 'sticky', 'abandoned', 'deflected'] as const;
+export type RouteCount = (typeof ROUTE_COUNTS)[number];
+
 export interface QueueStats {
   depth: number;
   /** Of those, sessions whose buyer is offline (offered only after the online ones). */
   offline: number;
+  /** Routing outcomes of the role so far, every instance's (countRouting). */
+  counts: Record<RouteCount, number>;
   /** Arrival time of the session at the head of the queue; null when empty. */
   oldestArrivedAt: number | null;
 }

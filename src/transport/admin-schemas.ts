@@ -52,7 +52,14 @@ export const queueRow = z.object({
   shop: z.string(),
   role: z.string(),
   depth: z.number(),
+  online: z.number().describe('of depth: sessions whose buyer is connected'),
+  offline: z.number().describe('of depth: sessions whose buyer is offline (offered only after the online ones; closed as abandoned after sessions.abandonMs)'),
   oldestWaitSeconds: z.number().nullable().describe('how long the head of the queue has waited; null when empty'),
+  open: z.boolean().describe("inside the role's business hours (bots.businessHours) now; outside, its sessions wait as left messages"),
+  overflowed: z.number().describe("offers of this role's sessions to agents of another role (routing.overflow), all instances, since the store's data began"),
+  sticky: z.number().describe("offers of this role's sessions to the buyer's known agent (routing.sticky), likewise"),
+  abandoned: z.number().describe('queued sessions closed as abandoned (sessions.abandonMs), likewise'),
+  deflected: z.number().describe('sessions of this bot-first role (bots.mode) that ended without ever queuing, likewise'),
 });
 
 export const configState = z.object({

@@ -15,12 +15,16 @@ export function minutesOfDay(now: number, timeZone: string): number {
 
 const toMinutes = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
 
-/** Whether `now` falls in [from, to) shop time; a window like 22:00–08:00 wraps midnight. */
-export function isQuiet(now: number, quiet: { from: string; to: string } | null, timeZone: string): boolean {
-  if (!quiet) return false;
+/** Whether `now` falls in [from, to) shop time; a window like 22:00–08:00 wraps midnight; from = to is empty. */
+export function inWindow(now: number, w: { from: string; to: string }, timeZone: string): boolean {
   const m = minutesOfDay(now, timeZone);
-  const from = toMinutes(quiet.from);
-  const to = toMinutes(quiet.to);
+  const from = toMinutes(w.from);
+  const to = toMinutes(w.to);
   if (from === to) return false;
   return from < to ? m >= from && m < to : m >= from || m < to;
+}
+
+/** Whether `now` is inside the quiet hours (null = none). */
+export function isQuiet(now: number, quiet: { from: string; to: string } | null, timeZone: string): boolean {
+  return quiet ? inWindow(now, quiet, timeZone) : false;
 }

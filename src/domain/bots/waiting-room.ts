@@ -4,6 +4,7 @@ import type { Deps } from '../deps.ts';
 import type { Bots } from './bots.ts';
 import { etaSeconds, formatEta } from './eta.ts';
 import { Periodic } from '../periodic.ts';
+import { roleOpen } from './business-hours.ts';
 
 /** Waiting sessions checked at once; the next slice starts when these are done. */
 const CHECK_SLICE = 100;
@@ -127,7 +128,8 @@ export class WaitingRoom {
       }
     }
     const { afterMs } = sc.bots.busy;
-    if (!w.busyTold && afterMs > 0 && now - w.queuedAt >= afterMs) {
+    // Outside business hours the bot has said when agents are back; "we are busy" would be wrong.
+    if (!w.busyTold && afterMs > 0 && now - w.queuedAt >= afterMs && roleOpen(sc, w.role, now)) {
       const said = await this.bots.say(w.shop, sessionId, fillText(texts.busy, { shop: sc.displayName }), 'proactive', w.role);
       if (said?.seq) w.busyTold = true;
     }

@@ -89,6 +89,8 @@ export const buyerHistoryKey = (p: string, buyer: string) => `${p}bh:${idPart(bu
 export const closingKey = (p: string) => `${p}closing`;
 export const idleKey = (p: string) => `${p}idle`;
 export const replyKey = (p: string) => `${p}reply`;
+/** Per role: routing outcomes counted since the data began (overflowed, sticky, abandoned, deflected), for the admin queue view. */
+export const routeStatsKey = (p: string, role: string) => `${p}rs:${role}`;
 export const planBucketKey = (p: string, bucketMs: number, start: number) => `${p}ps:${bucketMs}:${start}`;
 
 export function channelOf(prefix: string, address: Address): string {

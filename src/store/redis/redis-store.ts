@@ -14,6 +14,7 @@ import type {
   Escalation,
   Handover,
   QueueStats,
+  RouteCount,
   SharedConfig,
   Transferred,
   TransferOptions,
@@ -39,8 +40,9 @@ import type {
   StoredEvent,
   MessageExtras,
 } from '../types.ts';
+import { ROUTE_COUNTS } from '../types.ts';
 import { ACTIVE_HOLD_MS, MARK_EVERY_MS, MAX_DEFER_MS } from '../active.ts';
-import { activeKey, epochKey, agentsKey, buyerConnsKey, buyerHistoryKey, instanceKey, instancesKey, channelOf, closingKey, configKey, graceKey, idleKey, replyKey, offersKey, planBucketKey, queueKey, rateKey, sessionKey, shopPrefix, shopsKey, transcriptKey, agentKey, readyKey } from './keys.ts';
+import { activeKey, epochKey, agentsKey, buyerConnsKey, buyerHistoryKey, instanceKey, instancesKey, channelOf, closingKey, configKey, graceKey, idleKey, replyKey, offersKey, planBucketKey, queueKey, rateKey, sessionKey, shopPrefix, shopsKey, transcriptKey, agentKey, readyKey, routeStatsKey } from './keys.ts';
 import { rateOf } from '../rate.ts';
 import { ASSIGNED_MARK_TTL_MS, bucketExpiresAt, bucketRows, bucketStartOf, bucketStarts, increments } from '../plan-stats.ts';
 import { defineScripts, OFFLINE_SHIFT, type ScriptClient } from './scripts.ts';
@@ -388,7 +390,7 @@ export class RedisStore implements Store {
   }
 
   async postBuyerMessage(shop: string, sessionId: string, buyerId: string, msg: BuyerMessage): Promise<BuyerPostResult> {
-    const flags = `${msg.enqueue ? 'q' : ''}${msg.reclassify ? 'm' : ''}`;
+    const flags = `${msg.enqueue ? 'q' : ''}${msg.reclassify ? 'm' : ''}${msg.botFirst ? 'b' : ''}${msg.leftMessage ? 'l' : ''}`;
     const r = await this.call<AppendReply>(
       'appendEvent', shop, sessionId, 'buyer', buyerId, msg.clientMsgId, msg.text, msg.ts, msg.role, flags, 0, ...boundArgs(msg.bounds), ...limitArgs(msg.limits),
       msg.priority?.vipBoostMs ?? 0, msg.priority?.boostMs ?? 0, msg.stickyHoldMs ?? 0, extraArg(msg.extras),
@@ -412,8 +414,8 @@ export class RedisStore implements Store {
     return { seq: r[0], duplicate: false, ...(r[7] >= 0 ? { firstResponseMs: r[7] } : {}) };
   }
 
-  async setBuyerContext(shop: string, sessionId: string, ctx: BuyerContext): Promise<void> {
-    await this.call('setBuyer', shop, sessionId, JSON.stringify(ctx));
+  async setBuyerContext(shop: string, sessionId: string, ctx: BuyerContext, vipBoostMs = 0): Promise<void> {
+    await this.call('setBuyer', shop, sessionId, JSON.stringify(ctx), vipBoostMs);
   }
 
   async rate(shop: string, sessionId: string, buyerId: string, score: number, comment: string | undefined, now: number) {
@@ -594,6 +596,8 @@ export class RedisStore implements Store {
     if (h.rating) view.rating = Number(h.rating);
     if (h.ratingComment) view.ratingComment = h.ratingComment;
     if (h.ctx) view.buyerContext = JSON.parse(h.ctx) as BuyerContext;
+    if (h.bf) view.botRole = h.bf;
+    if (h.lm) view.leftMessage = true;
     return view;
   }
 
@@ -669,10 +673,17 @@ export class RedisStore implements Store {
   async queueStats(shop: string, role: string): Promise<QueueStats> {
     const p = this.p(shop);
     const q = queueKey(p, role);
-    const [depth, offline, head] = await this.guard(Promise.all([this.client.zcard(q), this.client.zcount(q, OFFLINE_SHIFT, '+inf'), this.client.zrange(q, 0, 0)]));
-    if (!head[0]) return { depth, offline, oldestArrivedAt: null };
+    const [depth, offline, head, raw] = await this.guard(
+      Promise.all([this.client.zcard(q), this.client.zcount(q, OFFLINE_SHIFT, '+inf'), this.client.zrange(q, 0, 0), this.client.hgetall(routeStatsKey(p, role))]),
+    );
+    const counts = Object.fromEntries(ROUTE_COUNTS.map((k) => [k, Number(raw[k] ?? 0)])) as QueueStats['counts'];
+    if (!head[0]) return { depth, offline, counts, oldestArrivedAt: null };
     const arrived = await this.guard(this.client.hget(sessionKey(p, head[0]), 'arrived'));
-    return { depth, offline, oldestArrivedAt: arrived === null ? null : Number(arrived) };
+    return { depth, offline, counts, oldestArrivedAt: arrived === null ? null : Number(arrived) };
+  }
+
+  async countRouting(shop: string, role: string, what: RouteCount): Promise<void> {
+    await this.guard(this.client.hincrby(routeStatsKey(this.p(shop), role), what, 1));
   }
 
   /** The data's epoch as this process last saw it; a new one means the data it knew is gone. */

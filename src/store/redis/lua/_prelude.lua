@@ -89,7 +89,10 @@ end
 
 -- Since when a session has waited without an agent (sessions.maxQueuedMs counts from it):
 -- kept while offers come back unanswered, restarted once an agent has had the chat.
-local function markQueued(sid, now) redis.call('ZADD', P .. 'qt', 'NX', int(now), sid) end
+-- A left message ('lm', queued outside its role's business hours) waits for the morning.
+local function markQueued(sid, now)
+  if redis.call('HEXISTS', skey(sid), 'lm') == 0 then redis.call('ZADD', P .. 'qt', 'NX', int(now), sid) end
+end
 
 -- While its buyer is offline ('off': since when) a queued session sorts after every online
 -- one of its role: its score is shifted by OFFLINE_SHIFT (rendered from scripts.ts, far more
@@ -105,14 +108,15 @@ end
 -- ('ab', by offline-since) runs while the buyer is away; the agent holding or offered the
 -- session hears of it in the same step.
 local function setPresence(sid, online, now)
-  local s = redis.call('HMGET', skey(sid), 'state', 'role', 'agent', 'off')
+  local s = redis.call('HMGET', skey(sid), 'state', 'role', 'agent', 'off', 'lm')
   if not s[1] or ENDED[s[1]] or online == (not s[4]) then return end
   if online then
     redis.call('HDEL', skey(sid), 'off')
     redis.call('ZREM', P .. 'ab', sid)
   else
     redis.call('HSET', skey(sid), 'off', int(now))
-    redis.call('ZADD', P .. 'ab', int(now), sid)
+    -- A left message is not abandoned: its buyer is expected to be gone.
+    if not s[5] then redis.call('ZADD', P .. 'ab', int(now), sid) end
   end
   if s[1] == 'queued' then redis.call('ZADD', P .. 'q:' .. s[2], 'XX', qscore(sid), sid) end
   if (s[1] == 'offered' or s[1] == 'assigned') and s[3] then
@@ -123,12 +127,12 @@ end
 -- Back into its role's queue at its priority: its original arrival time, less any VIP,
 -- role and transfer boost, which puts it ahead of everyone who arrived later.
 local function requeue(sid, now)
-  local s = redis.call('HMGET', skey(sid), 'role', 'arrived', 'buyer', 'prio', 'off')
+  local s = redis.call('HMGET', skey(sid), 'role', 'arrived', 'buyer', 'prio', 'off', 'lm')
   redis.call('HSET', skey(sid), 'state', 'queued')
   redis.call('HDEL', skey(sid), 'agent', 'offerExp', 'ovf')
   redis.call('ZREM', P .. 'offers', sid)
   redis.call('ZADD', P .. 'q:' .. s[1], qscore(sid), sid)
-  if s[5] then redis.call('ZADD', P .. 'ab', 'NX', s[5], sid) end
+  if s[5] and not s[6] then redis.call('ZADD', P .. 'ab', 'NX', s[5], sid) end
   markQueued(sid, now)
   stopChatClocks(sid)
   return s

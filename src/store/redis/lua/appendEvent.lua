@@ -3,7 +3,11 @@
 --       flags, botPerMinute
 --   role:  buyer: the classified role; bot: an optional label.
 --   flags: buyer: 'q' = may enter the queue now (a `bot` session), 'm' = the role was matched
---          by a rule, so a waiting session moves there. bot: unused.
+--          by a rule, so a waiting session moves there, 'b' = `role` is bot-first (bots.mode):
+--          a line the bot answers keeps the session with the bot and remembers the role
+--          ('bf'); entering the queue, the session keeps its original arrival time (its first
+--          buyer line), 'l' = a left message (its role is outside business hours): no queue
+--          timeout and no abandonment while it waits ('lm'). bot: unused.
 --   botPerMinute: bot messages allowed per session per rolling minute.
 --       lifeMs, maxEvents, maxBytes, buyerRate, buyerBurst, shopRate, shopBurst
 --   lifeMs: an open (no longer `bot`) session's keys expire this long after its last event.
@@ -103,10 +107,15 @@ local enqueued, qrole, position, movedFrom = 0, s[4], 0, ''
 if from == 'buyer' and state == 'bot' and string.find(flags, 'q', 1, true) then
   state = transition('enqueue', sid, state)
   qrole = role
-  local boost = tonumber(redis.call('HGET', key, 'vip') or '0') * tonumber(ARGV[17] or '0') + tonumber(ARGV[18] or '0')
-  redis.call('HSET', key, 'state', state, 'role', role, 'arrived', ts, 'roles', role, 'prio', int(now - boost), 'boost', int(boost))
+  -- The context hook's VIP ('cvip', see setBuyer.lua) overrides the token's.
+  local vip = redis.call('HMGET', key, 'cvip', 'vip')
+  local boost = tonumber(vip[1] or vip[2] or '0') * tonumber(ARGV[17] or '0') + tonumber(ARGV[18] or '0')
+  -- A bot-first session asking for a person keeps the place its first line gave it.
+  local arrived = (string.find(flags, 'b', 1, true) and s[7]) and tonumber(s[7]) or now
+  redis.call('HSET', key, 'state', state, 'role', role, 'arrived', int(arrived), 'roles', role, 'prio', int(arrived - boost), 'boost', int(boost))
+  if string.find(flags, 'l', 1, true) then redis.call('HSET', key, 'lm', '1') end
   redis.call('ZREM', P .. 'idle', sid)
-  redis.call('ZADD', P .. 'q:' .. role, int(now - boost), sid)
+  redis.call('ZADD', P .. 'q:' .. role, int(arrived - boost), sid)
   -- Known agent (routing.sticky): offered to them first, for at most holdMs, if they are
   -- ready for this role now; dispatch checks again, as they may go away meanwhile.
   local hold = tonumber(ARGV[19] or '0')
@@ -129,6 +138,9 @@ elseif from == 'buyer' and state == 'queued' and role ~= s[4] and string.find(fl
   redis.call('ZADD', P .. 'q:' .. role, prio, sid)
   redis.call('HSET', key, 'role', role, 'roles', (s[6] or s[4]) .. ',' .. role)
   position = redis.call('ZRANK', P .. 'q:' .. role, sid) + 1
+elseif from == 'buyer' and state == 'bot' and string.find(flags, 'b', 1, true) then
+  -- The bot answered a bot-first role's buyer: deflected so far (counted if it ends so).
+  redis.call('HSET', key, 'bf', role)
 end
 -- An open session's keys live `life` past its last event, so none waits in Redis forever
 -- (queued ones included) even with no gateway left to close it; closing sets the retention.
