@@ -2,6 +2,7 @@ import { buyerCard } from './buyer-card.ts';
 import { encode, messageFrame } from '../protocol/encode.ts';
 import type { Offer, OverflowSource, Requeued } from '../store/types.ts';
 import type { Deps } from './deps.ts';
+import { PlanRecorder } from './plan-recorder.ts';
 import { KeyedTimers } from './timers.ts';
 
 /** Offers reserved per dispatch call; the loop repeats while a call comes back full. */
@@ -28,8 +29,10 @@ export class Router {
   private readonly graceTimers: KeyedTimers;
   private readonly inflight = new Set<Promise<unknown>>();
   private stopped = false;
+  private readonly plan: PlanRecorder;
 
   constructor(private readonly d: Deps) {
+    this.plan = new PlanRecorder(d);
     this.offerTimers = new KeyedTimers(d.now);
     this.graceTimers = new KeyedTimers(d.now);
   }
@@ -71,7 +74,10 @@ export class Router {
   private async deliverOffer(shop: string, offer: Offer, dispatched: string): Promise<void> {
     const { sessionId, agentId, role, expiresAt } = offer;
     this.d.metrics.offers.inc({ shop, role, outcome: 'made' });
-    if (offer.overflow) this.d.metrics.overflows.inc({ shop, role, to: dispatched });
+    if (offer.overflow) {
+      this.d.metrics.overflows.inc({ shop, role, to: dispatched });
+      this.plan.overflowed(shop, role);
+    }
     if (offer.sticky) this.d.metrics.sticky.inc({ shop, role, outcome: offer.sticky });
     this.d.logger.info({ shop, sessionId, agentId, role, expiresAt }, 'session offered');
     this.offerTimers.at(key(shop, sessionId), expiresAt, () => this.track(this.expireOffer(shop, sessionId)));

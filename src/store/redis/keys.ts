@@ -86,6 +86,8 @@ export const closingKey = (p: string) => `${p}closing`;
 export const idleKey = (p: string) => `${p}idle`;
 export const replyKey = (p: string) => `${p}reply`;
 export const planBucketKey = (p: string, bucketMs: number, start: number) => `${p}ps:${bucketMs}:${start}`;
+/** The ops dashboard's recent stats of one short bucket (recentRecord.lua, recentSample.lua). */
+export const recentBucketKey = (p: string, bucketMs: number, start: number) => `${p}rs:${bucketMs}:${start}`;
 
 export function channelOf(prefix: string, address: Address): string {
   return `${shopPrefix(prefix, address.shop)}ch:${address.kind === 'buyer' ? 'b' : 'a'}:${address.id}`;
