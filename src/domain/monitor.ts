@@ -53,17 +53,18 @@ export class Monitor {
     const refresh = async () => {
       const [session, events] = await Promise.all([this.d.store.getSession(shop, sessionId), this.d.store.readEvents(shop, sessionId, lastSeq)]);
       if (stopped) return;
+      // The session first: a view starts with what the chat is, then what was said.
+      const json = session ? JSON.stringify(session) : shown;
+      if (session && json !== shown) {
+        shown = json;
+        emit({ type: 'session', session });
+      }
       for (const e of events) {
         if (e.seq <= lastSeq) continue;
         lastSeq = e.seq;
         emit({ type: 'message', message: messageFrame(sessionId, e) });
       }
       if (!session) return;
-      const json = JSON.stringify(session);
-      if (json !== shown) {
-        shown = json;
-        emit({ type: 'session', session });
-      }
       await follow(session.agentId ? { kind: 'agent', shop, id: session.agentId } : null, 'agent');
     };
 

@@ -42,7 +42,8 @@ const recentResponse = z.object({
 export function registerDashboardRoutes(admin: FastifyInstance, deps: { dashboard: Dashboard; monitor: Monitor }): void {
   const r = admin.withTypeProvider<ZodTypeProvider>();
   const live = new Set<() => void>();
-  admin.addHook('onClose', async () => {
+  // Before the server waits for its connections to end: a live view never ends by itself.
+  admin.addHook('preClose', async () => {
     for (const end of [...live]) end();
   });
 
@@ -82,7 +83,9 @@ export function registerDashboardRoutes(admin: FastifyInstance, deps: { dashboar
       if (!stop) return sendProblem(reply, 404, 'not_found', `no session ${req.params.sessionId}`);
       reply.hijack();
       const res = reply.raw;
-      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
+      const socket = res.socket;
+      // connection: close, so ending the view (client gone, shutdown) frees the socket too.
+      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no', connection: 'close' });
       write = (ev) => void res.write(`event: ${ev.type}\ndata: ${JSON.stringify(ev.type === 'session' ? ev.session : ev.message)}\n\n`);
       for (const ev of pending.splice(0)) write(ev);
       const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
@@ -90,11 +93,15 @@ export function registerDashboardRoutes(admin: FastifyInstance, deps: { dashboar
         if (!live.delete(end)) return;
         clearInterval(keepalive);
         void stop();
+        // The socket goes with the view: a hijacked response's socket outlives it otherwise
+        // (and holds shutdown open). Nothing is lost: the client left, or the server is stopping.
         res.end();
+        socket?.destroy();
       };
       live.add(end);
-      req.raw.on('close', end);
+      // The client went (a request's own 'close' comes as soon as its body is read).
       res.on('close', end);
+      socket?.on('close', end);
     },
   });
 }
