@@ -1,30 +1,12 @@
 import { binQuantile, RECENT_COUNTERS, RECENT_GAUGES, type RecentBucket, type RecentCounter, type RecentGauge } from '../store/recent-stats.ts';
 import { bucketStarts } from '../store/plan-stats.ts';
+import type { DashboardAlert, RecentResponse, RecentRole } from '../protocol/dashboard.ts';
 import type { Deps } from './deps.ts';
 import { Periodic } from './periodic.ts';
 
 /** One role's series, one value per bucket of `times`; gauges are null where nobody sampled. */
-export type RoleSeries = { role: string } & Record<RecentCounter, number[]> &
-  Record<RecentGauge, (number | null)[]> & { waitP50Ms: (number | null)[]; waitP90Ms: (number | null)[] };
-
-export interface DashboardAlert {
-  role: string;
-  kind: 'oldestWait' | 'abandonment';
-  /** Seconds waited (oldestWait) or the share that gave up (abandonment). */
-  value: number;
-  threshold: number;
-}
-
-export interface Recent {
-  shop: string;
-  bucketMs: number;
-  from: number;
-  to: number;
-  /** Bucket starts (epoch ms), oldest first. */
-  times: number[];
-  roles: RoleSeries[];
-  alerts: DashboardAlert[];
-}
+export type RoleSeries = RecentRole;
+export type Recent = RecentResponse;
 
 /**
  * The ops dashboard's last half hour: samples every active shop's queues and agents once per

@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Dashboard } from '../domain/dashboard.ts';
 import type { Monitor, MonitorEvent } from '../domain/monitor.ts';
-import { RECENT_COUNTERS, RECENT_GAUGES } from '../store/recent-stats.ts';
+import { recentResponse } from '../protocol/dashboard.ts';
 import { errors } from './admin-schemas.ts';
 import { shopFor } from './admin-scope.ts';
 import { problemResponses, sendProblem } from './problem.ts';
@@ -12,27 +12,6 @@ import { problemResponses, sendProblem } from './problem.ts';
 const KEEPALIVE_MS = 15_000;
 
 const shop = z.string().min(1).max(64).optional().describe("shop id; defaults to the token's shop; another shop takes a token with scope \"platform\"");
-const numbers = z.array(z.number());
-const gaps = z.array(z.number().nullable());
-
-const recentResponse = z.object({
-  shop: z.string(),
-  bucketMs: z.number(),
-  from: z.number(),
-  to: z.number(),
-  times: numbers.describe('bucket starts (epoch ms), oldest first; every series has one value per bucket'),
-  roles: z.array(
-    z.object({
-      role: z.string(),
-      ...Object.fromEntries(RECENT_COUNTERS.map((c) => [c, numbers])),
-      ...Object.fromEntries(RECENT_GAUGES.map((g) => [g, gaps])),
-      waitP50Ms: gaps.describe('time to agent, median: the upper edge of the histogram bin it falls in (or the largest wait when smaller); null without answers'),
-      waitP90Ms: gaps,
-    }),
-  ),
-  alerts: z.array(z.object({ role: z.string(), kind: z.enum(['oldestWait', 'abandonment']), value: z.number(), threshold: z.number() })),
-});
-
 /**
  * The ops dashboard's endpoints: the last half hour per role (counted in Redis, so every
  * instance answers the same) and a supervisor's live view of one session as server-sent
