@@ -57,6 +57,12 @@ describe('ops dashboard state', () => {
     apply(s, { type: 'recent', body: body([role('after-sale')]) });
     expect(s.role).toBe('after-sale');
     expect(chartData(initialState())).toBeNull();
+    // Until someone picks, the charts follow the busiest role.
+    const auto = initialState();
+    apply(auto, { type: 'recent', body: body([role('pre-sale'), role('after-sale')]) });
+    expect(auto.role).toBe('pre-sale');
+    apply(auto, { type: 'recent', body: body([role('pre-sale'), role('after-sale', { waiting: [0, 0, 3] })]) });
+    expect(auto.role).toBe('after-sale');
   });
 
   it('orders alerts by role and kind', () => {

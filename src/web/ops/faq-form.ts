@@ -77,6 +77,7 @@ export function mountFaqForm(d: FaqFormDeps): { load(): void } {
     faqs = (faq ?? []).map((f) => ({ keywords: (f.keywords ?? []).join(', '), answer: f.answer ?? '', queue: f.queue ?? true }));
     rules = (rs ?? []).map((r) => ({ role: r.role ?? '', keywords: (r.keywords ?? []).join(', '), patterns: r.patterns ?? [] }));
     problems.replaceChildren();
+    problems.hidden = true;
     render();
   }
 
@@ -110,6 +111,7 @@ export function mountFaqForm(d: FaqFormDeps): { load(): void } {
 
   async function submit(): Promise<void> {
     problems.replaceChildren();
+    problems.hidden = true;
     const faqValue = faqs.map((f) => ({ keywords: words(f.keywords), answer: f.answer.trim(), queue: f.queue }));
     const ruleValue = rules.map((r) => ({ role: r.role || (d.roles()[0] ?? ''), keywords: words(r.keywords), patterns: r.patterns }));
     const issues = [
@@ -118,6 +120,7 @@ export function mountFaqForm(d: FaqFormDeps): { load(): void } {
     ];
     if (issues.length) {
       problems.replaceChildren(h('p', {}, h('b', {}, t('ops.form.invalid', { n: issues.length }))), h('ul', {}, ...issues.map((p) => h('li', { 'data-path': p.path }, h('code.path', {}, p.path), ' ', p.message))));
+      problems.hidden = false;
       return;
     }
     const doc = d.doc();

@@ -33,8 +33,9 @@ export interface LiveView {
 
 export interface OpsState {
   recent: RecentResponse | null;
-  /** The role whose charts are shown; the first role with data when none was picked. */
+  /** The role whose charts are shown: the one picked, else the busiest of each update. */
   role: string | null;
+  picked: boolean;
   alerts: DashboardAlert[];
   live: LiveView | null;
 }
@@ -48,7 +49,7 @@ export type OpsInput =
   | { type: 'live_ended' };
 
 export function initialState(): OpsState {
-  return { recent: null, role: null, alerts: [], live: null };
+  return { recent: null, role: null, picked: false, alerts: [], live: null };
 }
 
 export function apply(s: OpsState, input: OpsInput): OpsState {
@@ -56,10 +57,14 @@ export function apply(s: OpsState, input: OpsInput): OpsState {
     case 'recent':
       s.recent = input.body;
       s.alerts = [...input.body.alerts].sort((a, b) => (a.role === b.role ? a.kind.localeCompare(b.kind) : a.role.localeCompare(b.role)));
-      if (!s.role || !input.body.roles.some((r) => r.role === s.role)) s.role = busiest(input.body.roles);
+      if (!s.picked || !input.body.roles.some((r) => r.role === s.role)) {
+        s.picked = false;
+        s.role = busiest(input.body.roles);
+      }
       return s;
     case 'pick_role':
       s.role = input.role;
+      s.picked = true;
       return s;
     case 'live_open':
       s.live = { sessionId: input.sessionId, session: null, lines: [], open: true };
@@ -85,7 +90,7 @@ export function apply(s: OpsState, input: OpsInput): OpsState {
   }
 }
 
-/** The role with the most arrivals in the window (the one ops most likely want first). */
+/** The role with the most arrivals and waiting in the window (the one ops most likely want); the first on a tie. */
 function busiest(roles: RecentRole[]): string | null {
   let best: RecentRole | null = null;
   const total = (r: RecentRole) => r.arrivals.reduce((a, b) => a + b, 0) + r.waiting.reduce<number>((a, b) => a + (b ?? 0), 0);

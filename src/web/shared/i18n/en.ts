@@ -258,6 +258,7 @@ export const en: Catalogue = {
   'ops.live.confirmTransfer': 'Transfer this session to {role}?',
   'ops.live.transferred': 'Transferred to {role}',
   'ops.live.closed': 'Session closed',
+  'reason.ops_closed': 'closed by ops',
   'ops.live.failed': 'Failed: {why}',
   'ops.state.bot': 'with the bot',
   'ops.state.queued': 'queued',

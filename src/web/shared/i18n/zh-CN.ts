@@ -260,6 +260,7 @@ export const zhCN = {
   'ops.live.confirmTransfer': '确定把这个会话转到 {role} 吗？',
   'ops.live.transferred': '已转到 {role}',
   'ops.live.closed': '会话已结束',
+  'reason.ops_closed': '运营强制结束',
   'ops.live.failed': '操作失败：{why}',
   'ops.state.bot': '机器人接待',
   'ops.state.queued': '排队中',
