@@ -144,3 +144,40 @@ describe('ops dashboard: charts, alerts, supervisor view', () => {
     }
   }, 60_000);
 });
+
+describe('ops dashboard: FAQ and intent-keyword form', () => {
+  it('checks entries with the server schema before sending, then applies them to the shop', async () => {
+    const pages: Record<string, Page> = {};
+    try {
+      const token = await web.g.token({ sub: 'ops-faq', kind: 'admin', shop: SHOP });
+      const ops = (pages.ops = await web.open(`/ops/?token=${token}`, 'ops-faq'));
+      await see(ops, '#config-version', /\w{6}/);
+      expect(await ops.locator('#faq-scope option').allTextContents()).toEqual(['本店：dash-shop']);
+
+      // An entry without keywords is refused on the page (faqEntrySchema: keywords min 1), nothing sent.
+      await ops.locator('#faq-add').click();
+      await ops.locator('#faq-rows .faq-answer').last().fill('亲，满 99 包邮哦～');
+      await ops.locator('#faq-apply').click();
+      await see(ops, '#faq-problems li[data-path="faq.0.keywords"]');
+
+      await ops.locator('#faq-rows .faq-keywords').last().fill('包邮，运费');
+      await ops.locator('#rule-add').click();
+      await ops.locator('#rule-rows .rule-role').last().selectOption('after-sale');
+      await ops.locator('#rule-rows .rule-keywords').last().fill('坏了, 破损');
+      await ops.locator('#faq-apply').click();
+      await see(ops, '#config-result', '已应用');
+      await screenshot(ops, 'ops-faq-form');
+
+      const res = await fetch(`${web.g.http}/v1/admin/config`, { headers: { authorization: `Bearer ${token}` } });
+      const shop = (await res.json()).config.shops[SHOP];
+      expect(shop.bots.faq).toEqual([{ keywords: ['包邮', '运费'], answer: '亲，满 99 包邮哦～', queue: true }]);
+      expect(shop.intent.rules).toEqual([{ role: 'after-sale', keywords: ['坏了', '破损'], patterns: [] }]);
+      // The form shows what is live now.
+      expect(await ops.locator('#faq-rows .faq-keywords').inputValue()).toBe('包邮, 运费');
+      expect(web.pageErrors).toEqual([]);
+    } catch (err) {
+      for (const [name, page] of Object.entries(pages)) await screenshot(page, `failed-${name}`).catch(() => {});
+      throw err;
+    }
+  }, 40_000);
+});
