@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type RedisHandle } from './support/redis-server.ts';
 import { freshPrefix, startGateway, type RunningGateway } from './support/gateway.ts';
 import { TestClient, until } from './support/client.ts';
+import { takeEvents } from '../src/web/ops/sse.ts';
 
 const prefix = freshPrefix();
 let redis: RedisHandle;
@@ -51,7 +52,7 @@ async function connect(kind: 'buyer' | 'agent', sub: string): Promise<TestClient
 const sum = (xs: (number | null)[]) => xs.reduce<number>((a, b) => a + (b ?? 0), 0);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Opens a text/event-stream (its own socket) and collects its events as they arrive. */
+/** Opens a text/event-stream (its own socket) and collects its events as they arrive (parsed as the ops page does). */
 async function liveView(url: string, token: string): Promise<{ status: number; type: string; events: { type: string; data: any }[]; close: () => void }> {
   const events: { type: string; data: any }[] = [];
   return new Promise((resolve, reject) => {
@@ -59,15 +60,9 @@ async function liveView(url: string, token: string): Promise<{ status: number; t
       let buf = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
-        buf += chunk;
-        let at: number;
-        while ((at = buf.indexOf('\n\n')) >= 0) {
-          const block = buf.slice(0, at);
-          buf = buf.slice(at + 2);
-          const type = /^event: (.*)$/m.exec(block)?.[1];
-          const data = /^data: (.*)$/m.exec(block)?.[1];
-          if (type && data) events.push({ type, data: JSON.parse(data) });
-        }
+        const taken = takeEvents(buf + chunk);
+        buf = taken.rest;
+        events.push(...(taken.events as { type: string; data: any }[]));
       });
       resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), events, close: () => req.destroy() });
     });

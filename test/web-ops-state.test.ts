@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RecentResponse, RecentRole } from '../src/protocol/dashboard.ts';
 import { apply, chartData, initialState, totals } from '../src/web/ops/state.ts';
+import { takeEvents } from '../src/web/ops/sse.ts';
 
 function role(name: string, over: Partial<RecentRole> = {}): RecentRole {
   const zeros = [0, 0, 0];
@@ -94,5 +95,17 @@ describe('ops dashboard state', () => {
     // Watching another session starts afresh.
     apply(s, { type: 'live_open', sessionId: 'S2' });
     expect(s.live).toMatchObject({ sessionId: 'S2', session: null, lines: [], open: true });
+  });
+});
+
+describe('live view stream parsing', () => {
+  it('takes whole events, skips keepalives, and keeps a part still arriving', () => {
+    const first = takeEvents('event: session\ndata: {"id":"S1"}\n\n: keepalive\n\nevent: message\ndata: {"seq":1}\n\nevent: mess');
+    expect(first.events).toEqual([
+      { type: 'session', data: { id: 'S1' } },
+      { type: 'message', data: { seq: 1 } },
+    ]);
+    expect(first.rest).toBe('event: mess');
+    expect(takeEvents(`${first.rest}age\ndata: {"seq":2}\n\n`)).toEqual({ events: [{ type: 'message', data: { seq: 2 } }], rest: '' });
   });
 });

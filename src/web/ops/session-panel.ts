@@ -9,6 +9,7 @@
 import { byId, h, toast } from '../shared/dom.ts';
 import { reasonText, stamp, t, type MessageKey } from '../shared/i18n/index.ts';
 import { apply, type LiveSession, type OpsState } from './state.ts';
+import { takeEvents } from './sse.ts';
 import type { MessageOut } from '../../protocol/frames.ts';
 
 type Api = <T>(method: string, path: string, body?: unknown) => Promise<T>;
@@ -152,16 +153,11 @@ export function mountSessionPanel(d: SessionPanelDeps): void {
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
-        buf += value;
-        let at: number;
-        while ((at = buf.indexOf('\n\n')) >= 0) {
-          const block = buf.slice(0, at);
-          buf = buf.slice(at + 2);
-          const type = /^event: (.*)$/m.exec(block)?.[1];
-          const data = /^data: (.*)$/m.exec(block)?.[1];
-          if (!type || !data) continue;
-          if (type === 'session') apply(d.state, { type: 'live_session', session: JSON.parse(data) as LiveSession });
-          else if (type === 'message') apply(d.state, { type: 'live_message', message: JSON.parse(data) as MessageOut });
+        const taken = takeEvents(buf + value);
+        buf = taken.rest;
+        for (const ev of taken.events) {
+          if (ev.type === 'session') apply(d.state, { type: 'live_session', session: ev.data as LiveSession });
+          else if (ev.type === 'message') apply(d.state, { type: 'live_message', message: ev.data as MessageOut });
         }
         renderLive();
       }
