@@ -4,10 +4,6 @@ import type { DashboardAlert, RecentResponse, RecentRole } from '../protocol/das
 import type { Deps } from './deps.ts';
 import { Periodic } from './periodic.ts';
 
-/** One role's series, one value per bucket of `times`; gauges are null where nobody sampled. */
-export type RoleSeries = RecentRole;
-export type Recent = RecentResponse;
-
 /**
  * The ops dashboard's last half hour: samples every active shop's queues and agents once per
  * `dashboard.bucketMs` (the store lets one instance win each bucket), and reads the buckets
@@ -45,7 +41,7 @@ export class Dashboard {
     }
   }
 
-  async recent(shop: string, windowMs: number): Promise<Recent> {
+  async recent(shop: string, windowMs: number): Promise<RecentResponse> {
     const { bucketMs, alerts } = this.d.config().dashboard;
     const to = this.d.now();
     const from = to - windowMs;
@@ -80,17 +76,17 @@ export class Dashboard {
   }
 }
 
-function emptySeries(role: string, n: number): RoleSeries {
-  const s = { role, waitP50Ms: new Array(n).fill(null), waitP90Ms: new Array(n).fill(null) } as RoleSeries;
+/** One role's series, one value per bucket; gauges stay null where nobody sampled. */
+function emptySeries(role: string, n: number): RecentRole {
+  const s = { role, waitP50Ms: new Array(n).fill(null), waitP90Ms: new Array(n).fill(null) } as RecentRole;
   for (const c of RECENT_COUNTERS) s[c] = new Array<number>(n).fill(0);
   for (const g of RECENT_GAUGES) s[g] = new Array<number | null>(n).fill(null);
   return s;
 }
 
-function fill(s: RoleSeries, i: number, row: RecentBucket): void {
+function fill(s: RecentRole, i: number, row: RecentBucket): void {
   for (const c of RECENT_COUNTERS) s[c][i] = row.counts[c];
   if (row.gauges) for (const g of RECENT_GAUGES) s[g][i] = row.gauges[g];
   s.waitP50Ms[i] = binQuantile(row.waitBins, 0.5, row.waitMaxMs);
   s.waitP90Ms[i] = binQuantile(row.waitBins, 0.9, row.waitMaxMs);
 }
-

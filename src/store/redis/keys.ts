@@ -28,6 +28,9 @@ import type { Address } from '../types.ts';
  *   ps:<bucketMs>:<start>  hash  staffing-plan stats of one time bucket, `<role>|<counter>` →
  *                         count (src/store/plan-stats.ts), expiring after the retention
  *   pa:<sid>      string  when the session's agent took it (start of its handle time)
+ *   rs:<bucketMs>:<start>  hash  the ops dashboard's recent stats of one short bucket:
+ *                         `<role>|<counter or gauge>`, `<role>|w<bin>` (wait histogram), `_sampled`
+ *                         (src/store/recent-stats.ts), expiring dashboard.windowMs after it ends
  *
  * An agent or buyer id inside a key name goes through idPart (`:` and `%` percent-encoded).
  *
