@@ -140,7 +140,7 @@ function start(signedIn: string, claims: Claims): void {
   agentsShop = (platform ? loadShop() : null) ?? claims.shop;
   shops = [claims.shop];
   renderShopPicker();
-  setConn('connecting', 'connecting…');
+  setConn('connecting', t('conn.connecting'));
   void loadConfig(true);
   void poll();
   void planPanel.refresh();
@@ -153,7 +153,7 @@ function stop(): void {
   stopped = true;
   clearTimeout(pollTimer);
   token = null;
-  setConn('stopped', 'offline');
+  setConn('stopped', t('conn.stopped'));
 }
 
 // ---------------------------------------------------------------- HTTP
@@ -185,7 +185,7 @@ async function apiResponse<T>(method: string, path: string, body?: unknown, head
     const err = (data && typeof data === 'object' ? data : null) as ErrorBody | null;
     // 401: the token is no good. 403 with a good token is about what it asked (another shop, global config).
     if (res.status === 401 || (res.status === 403 && err?.detail?.includes('admin API'))) {
-      auth.show(`The gateway refused this token (${res.status}: ${err?.detail ?? res.statusText}). Sign in with an admin token.`);
+      auth.show(t('ops.refused', { status: res.status, why: err?.detail ?? res.statusText }));
     }
     throw new ApiError(res.status, err, err?.detail ?? `HTTP ${res.status}`);
   }
@@ -223,11 +223,11 @@ async function poll(): Promise<void> {
   shownSeq = seq;
   if (q.status === 'fulfilled') {
     queues = q.value.queues;
-    setConn('open', 'live');
+    setConn('open', t('conn.open'));
     el.queuesUpdated.textContent = t('ops.updated', { time: clock(Date.now()) });
     el.queuesUpdated.classList.remove('stale');
   } else {
-    setConn('waiting', `${q.reason instanceof ApiError ? q.reason.message : 'error'} · retrying`);
+    setConn('waiting', t('ops.conn.retrying', { why: q.reason instanceof ApiError ? q.reason.message : 'error' }));
     el.queuesUpdated.classList.add('stale');
   }
   if (m.status === 'fulfilled') levels = serviceLevels(m.value);
