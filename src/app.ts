@@ -139,6 +139,9 @@ export class Gateway {
     registerSockets(app, { deps, svc, auth, live: gateway.live, heartbeat });
     await registerUploads(app, { deps, auth, uploads: svc.uploads });
     const ops = new Ops(deps, svc);
+    // The dashboard's sampler runs while the app does (listen or inject: both make it ready).
+    app.addHook('onReady', async () => ops.dashboard.start());
+    app.addHook('onClose', async () => ops.dashboard.stop());
     // Only shops with something going on: a scrape must not cost O(every shop ever seen).
     metrics.setQueueSource(async () => ops.queues(await store.activeShops()));
     await registerAdmin(app, { auth, ops, live, sync, bodyLimit: config().server.maxBodyBytes });

@@ -9,6 +9,8 @@ import type { EmbeddedClient } from '../src/store/embedded/client.ts';
 import { createEmbeddedStore } from '../src/store/embedded/embedded-store.ts';
 import { RedisStore } from '../src/store/redis/redis-store.ts';
 import type { Address, Store } from '../src/store/types.ts';
+import { binQuantile } from '../src/store/recent-stats.ts';
+import { recentBucketKey, shopPrefix } from '../src/store/redis/keys.ts';
 import { startRedis, type RedisHandle } from './support/redis-server.ts';
 
 interface StoreOptions {
@@ -1352,6 +1354,71 @@ describe.each(impls)('Store contract: $name', (impl) => {
       await store.recordPlanStats(SHOP, 'presale', old, { counts: { arrivals: 1 } }, { bucketMs: BUCKET, retentionMs: BUCKET });
       await store.recordPlanStats(SHOP, 'presale', now0, { counts: { arrivals: 1 } }, { bucketMs: BUCKET, retentionMs: BUCKET });
       expect((await store.planStats(SHOP, old, now0 + BUCKET, BUCKET)).map((r) => r.bucketStart)).toEqual([now0]);
+    });
+  });
+
+  // ---------------------------------------------------------------- ops dashboard's recent stats
+
+  describe('ops dashboard recent stats', () => {
+    const BUCKET = 10_000;
+    const now0 = Math.floor(Date.now() / BUCKET) * BUCKET;
+    const opts = { bucketMs: BUCKET, keepMs: 1_800_000 };
+
+    it('adds counters per role and bucket, bins the waits and keeps the largest', async () => {
+      await store.recordRecent(SHOP, now0 + 1, { role: 'presale', counts: { arrivals: 1 } }, opts);
+      await store.recordRecent(SHOP, now0 + 2, { role: 'presale', counts: { arrivals: 1 } }, opts);
+      await store.recordRecent(SHOP, now0 + 3, { role: 'presale', counts: { answered: 1 }, waitMs: 800 }, opts);
+      await store.recordRecent(SHOP, now0 + 4, { role: 'presale', counts: { answered: 1 }, waitMs: 4_000 }, opts);
+      await store.recordRecent(SHOP, now0 + 5, { role: 'presale', counts: { answered: 1 }, waitMs: 700_000 }, opts);
+      await store.recordRecent(SHOP, now0 + 6, { role: 'presale', counts: { answered: 1 }, waitMs: 1_500 }, opts);
+      await store.recordRecent(SHOP, now0 + 7, { role: 'aftersale', counts: { abandoned: 1, overflowed: 2 } }, opts);
+      await store.recordRecent(SHOP, now0 - BUCKET, { role: 'presale', counts: { arrivals: 3 } }, opts);
+      await store.recordRecent('other-shop', now0, { role: 'presale', counts: { arrivals: 9 } }, opts);
+      const rows = await store.recentStats(SHOP, now0 - BUCKET, now0 + BUCKET, BUCKET);
+      expect(rows.map((r) => [r.bucketStart - now0, r.role, r.counts])).toEqual([
+        [-BUCKET, 'presale', { arrivals: 3, answered: 0, abandoned: 0, overflowed: 0 }],
+        [0, 'aftersale', { arrivals: 0, answered: 0, abandoned: 1, overflowed: 2 }],
+        [0, 'presale', { arrivals: 2, answered: 4, abandoned: 0, overflowed: 0 }],
+      ]);
+      const presale = rows[2]!;
+      // Bins: ≤1 s, ≤2 s, …, ≤5 s (4 s), and the open bin above 600 s.
+      expect(presale.waitBins.slice(0, 4)).toEqual([1, 1, 0, 1]);
+      expect(presale.waitBins.at(-1)).toBe(1);
+      expect(presale.waitMaxMs).toBe(700_000);
+      // No sample yet: the gauges are unknown, not zero.
+      expect(presale.gauges).toBeNull();
+      expect(binQuantile(presale.waitBins, 0.5, presale.waitMaxMs)).toBe(2_000);
+      expect(binQuantile(presale.waitBins, 0.9, presale.waitMaxMs)).toBe(700_000);
+      // The range is half-open, and the buckets expire with their window.
+      expect(await store.recentStats(SHOP, now0 - BUCKET, now0, BUCKET)).toHaveLength(1);
+      const raw = store as unknown as { prefix: string; redis: { pttl(k: string): Promise<number> } };
+      const ttl = await raw.redis.pttl(recentBucketKey(shopPrefix(raw.prefix, SHOP), BUCKET, now0));
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(BUCKET + opts.keepMs);
+    });
+
+    it('samples queues and agents once per bucket, whoever asks first', async () => {
+      await ready('A', ['presale'], 3, now0);
+      await ready('B', ['presale', 'aftersale'], 2, now0);
+      await store.agentAway(SHOP, 'B', now0);
+      await assigned('b0', 'presale', now0 - 5_000, 'A');
+      const waitingSince = now0 - 4_000;
+      await queued('b1', 'aftersale', waitingSince);
+      await store.buyerConnect(SHOP, 'b2', 'b2-c', 5, now0);
+      await queued('b2', 'aftersale', now0 - 1_000);
+      await store.buyerDisconnect(SHOP, 'b2', 'b2-c', now0);
+      expect(await store.sampleRecent(SHOP, now0 + 500, ['presale', 'aftersale'], opts)).toBe(true);
+      // A second sampler (another instance) in the same bucket changes nothing.
+      await queued('b3', 'aftersale', now0 + 600);
+      expect(await store.sampleRecent(SHOP, now0 + 700, ['presale', 'aftersale'], opts)).toBe(false);
+      const rows = await store.recentStats(SHOP, now0, now0 + BUCKET, BUCKET);
+      expect(rows.map((r) => [r.role, r.gauges])).toEqual([
+        // B is away: not ready, but its sessions (none) count as in use; an agent of two roles counts in both.
+        ['aftersale', { waiting: 2, offline: 1, oldestWaitMs: 4_500, agentsReady: 0, capacity: 0, inUse: 0 }],
+        ['presale', { waiting: 0, offline: 0, oldestWaitMs: 0, agentsReady: 1, capacity: 3, inUse: 1 }],
+      ]);
+      // The next bucket gets its own sample.
+      expect(await store.sampleRecent(SHOP, now0 + BUCKET, ['presale'], opts)).toBe(true);
     });
   });
 

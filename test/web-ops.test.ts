@@ -121,7 +121,7 @@ describe('ops dashboard', () => {
       await ops.locator('#config-apply').click();
       await see(ops, '#config-problems li[data-path="routing.offerTimeoutMs"]');
       await see(ops, '#config-problems li[data-path="routing.previewEvents"]');
-      await see(ops, '#config-problems', '2 problems');
+      await see(ops, '#config-problems', '2 处问题');
       expect(await ops.locator('#config-result').isHidden()).toBe(true);
       expect((await adminGet('/v1/admin/config')).version).toBe(before.version);
       await screenshot(ops, 'ops-config-problems');
@@ -136,7 +136,7 @@ describe('ops dashboard', () => {
       doc.routing.previewEvents = before.config.routing.previewEvents;
       await ops.locator('#config-text').fill(JSON.stringify(doc, null, 2));
       await ops.locator('#config-text').press('Control+Enter');
-      await see(ops, '#config-result', 'Applied');
+      await see(ops, '#config-result', '已应用');
       expect(await ops.locator('#config-problems').isHidden()).toBe(true);
       const after = await adminGet('/v1/admin/config');
       expect(after.version).not.toBe(before.version);
@@ -165,7 +165,7 @@ describe('ops dashboard', () => {
       await see(ops, '#config-source', 'admin:ops-2');
       // Applying the edits made on the older version is refused (If-Match is that version's ETag).
       await ops.locator('#config-apply').click();
-      await see(ops, '#config-problems', 'someone changed the config');
+      await see(ops, '#config-problems', '有人改过配置');
       expect((await adminGet('/v1/admin/config')).config.routing.offerTimeoutMs).toBe(25_000);
       await ops.locator('#config-reload').click();
       await ops.locator('#config-stale').waitFor({ state: 'hidden' });

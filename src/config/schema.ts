@@ -271,6 +271,28 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    dashboard: z
+      .object({
+        /** The ops dashboard's recent stats are counted per shop and role in buckets this long. */
+        bucketMs: z.number().int().min(1_000).max(60_000).default(10_000),
+        /** How far back the dashboard reads; buckets are kept this long after they end. */
+        windowMs: z.number().int().min(60_000).max(6 * 3_600_000).default(30 * 60_000),
+        alerts: z
+          .object({
+            /** A role's oldest waiting buyer has waited at least this long: alert. */
+            oldestWaitSeconds: z.number().min(1).max(86_400).default(120),
+            /** Of the buyers who left a role's queue (answered or gone) in the last `windowSeconds`, at least this share gave up: alert … */
+            abandonment: z.number().gt(0).max(1).default(0.2),
+            /** … once at least `minOutcomes` left it (a single early leaver is no alarm). */
+            minOutcomes: z.number().int().min(1).max(10_000).default(5),
+            windowSeconds: z.number().int().min(10).max(3_600).default(300),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .refine((d) => d.windowMs / d.bucketMs <= 2_160, { message: 'at most 2160 buckets of bucketMs per windowMs', path: ['windowMs'] })
+      .prefault({}),
   })
   .strict()
   // Runs even when other fields failed, so one PUT lists every problem; hence the defensive reads.

@@ -4,6 +4,8 @@ import { PeakError } from '../protocol/errors.ts';
 import type { MessageOut } from '../protocol/frames.ts';
 import type { AgentView, SessionView } from '../store/types.ts';
 import type { Deps, Services } from './deps.ts';
+import { Dashboard } from './dashboard.ts';
+import { Monitor } from './monitor.ts';
 import { PlanRecorder } from './plan-recorder.ts';
 import { PlanService } from './plan-service.ts';
 import { BuyerHistory } from './buyer-history.ts';
@@ -33,6 +35,10 @@ export interface QueueRow {
  * the same atomic store steps as the agents' own, so it tells the same people the same way.
  */
 export class Ops {
+  /** The last half hour per role, and its alerts (GET /v1/admin/stats/recent). */
+  readonly dashboard: Dashboard;
+  /** Supervisors' live view of a session (GET /v1/admin/sessions/:id/live). */
+  readonly monitor: Monitor;
   private readonly plan: PlanRecorder;
   /** The staffing plan from the shop's recorded stats. */
   readonly planning: PlanService;
@@ -43,6 +49,8 @@ export class Ops {
     private readonly d: Deps,
     private readonly svc: Services,
   ) {
+    this.dashboard = new Dashboard(d);
+    this.monitor = new Monitor(d);
     this.plan = new PlanRecorder(d);
     this.planning = new PlanService(d);
     this.history = new BuyerHistory(d.store);

@@ -2,6 +2,7 @@ import { buyerCard } from './buyer-card.ts';
 import { encode, messageFrame } from '../protocol/encode.ts';
 import type { Offer, OverflowSource, Requeued, RouteCount } from '../store/types.ts';
 import type { Deps } from './deps.ts';
+import { PlanRecorder } from './plan-recorder.ts';
 import { KeyedTimers } from './timers.ts';
 import { roleOpen } from './bots/business-hours.ts';
 import { resolveShop } from '../config/shop-config.ts';
@@ -30,8 +31,10 @@ export class Router {
   private readonly graceTimers: KeyedTimers;
   private readonly inflight = new Set<Promise<unknown>>();
   private stopped = false;
+  private readonly plan: PlanRecorder;
 
   constructor(private readonly d: Deps) {
+    this.plan = new PlanRecorder(d);
     this.offerTimers = new KeyedTimers(d.now);
     this.graceTimers = new KeyedTimers(d.now);
   }
@@ -80,7 +83,10 @@ export class Router {
   private async deliverOffer(shop: string, offer: Offer, dispatched: string): Promise<void> {
     const { sessionId, agentId, role, expiresAt } = offer;
     this.d.metrics.offers.inc({ shop, role, outcome: 'made' });
-    if (offer.overflow) this.d.metrics.overflows.inc({ shop, role, to: dispatched });
+    if (offer.overflow) {
+      this.d.metrics.overflows.inc({ shop, role, to: dispatched });
+      this.plan.overflowed(shop, role);
+    }
     if (offer.sticky) this.d.metrics.sticky.inc({ shop, role, outcome: offer.sticky });
     // The admin view's counts, shared by every instance (the metrics above are this one's).
     if (offer.overflow) this.countRouting(shop, role, 'overflowed');

@@ -1,3 +1,4 @@
+import type { RecentBucket, RecentOptions, RecentRecord } from './recent-stats.ts';
 import type { BuyerContext, Card, EventFrom, EventKind, MessageOut } from '../protocol/frames.ts';
 import type { SessionState } from '../domain/lifecycle.ts';
 import type { BuyerLimits } from './limits.ts';
@@ -477,6 +478,17 @@ export interface Store {
   recordPlanStats(shop: string, role: string, at: number, rec: PlanRecord, opts: PlanStatsOptions): Promise<void>;
   /** Every non-empty (role, bucket) with a bucket start in [from, to), oldest first. */
   planStats(shop: string, from: number, to: number, bucketMs: number): Promise<PlanBucket[]>;
+
+  // ---- ops dashboard's recent stats (src/store/recent-stats.ts) ----
+  /** Adds one event to its role's counters in the bucket holding `at`. */
+  recordRecent(shop: string, at: number, rec: RecentRecord, opts: RecentOptions): Promise<void>;
+  /**
+   * Samples the queues and agents of `roles` into the bucket holding `now`, unless an instance
+   * already did for that bucket (false then). Does not mark the shop active: a sample is not work.
+   */
+  sampleRecent(shop: string, now: number, roles: readonly string[], opts: RecentOptions): Promise<boolean>;
+  /** Every non-empty (role, bucket) with a bucket start in [from, to), oldest first. */
+  recentStats(shop: string, from: number, to: number, bucketMs: number): Promise<RecentBucket[]>;
 }
 
 /** What the staffing plan counts per shop, role and time bucket. Times are milliseconds. */

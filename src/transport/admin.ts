@@ -9,6 +9,7 @@ import { isPeakError, type ErrorCode } from '../protocol/errors.ts';
 import { AuthError, tokenOf, type Auth, type Claims } from './auth.ts';
 import { agentView, errors, queueRow, sessionWithTranscript } from './admin-schemas.ts';
 import { shopFor, shopsFor } from './admin-scope.ts';
+import { registerDashboardRoutes } from './admin-dashboard.ts';
 import { etagOf } from './admin-config.ts';
 import { registerConfigRoutes, JSON_TYPE, MERGE_PATCH_TYPE } from './admin-config-routes.ts';
 import { registerPlanRoutes } from './admin-plan.ts';
@@ -132,6 +133,8 @@ export async function registerAdmin(app: FastifyInstance, deps: AdminDeps): Prom
 
       const r = admin.withTypeProvider<ZodTypeProvider>();
       const claims = (req: FastifyRequest) => req.admin!;
+      registerDashboardRoutes(admin, { dashboard: deps.ops.dashboard, monitor: deps.ops.monitor });
+
       registerConfigRoutes(r, deps);
       registerPlanRoutes(admin, { planning: deps.ops.planning });
       registerBuyerRoutes(admin, { history: deps.ops.history });

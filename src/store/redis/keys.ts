@@ -31,6 +31,10 @@ import type { Address } from '../types.ts';
  *   ps:<bucketMs>:<start>  hash  staffing-plan stats of one time bucket, `<role>|<counter>` →
  *                         count (src/store/plan-stats.ts), expiring after the retention
  *   pa:<sid>      string  when the session's agent took it (start of its handle time)
+ *   rc:<role>     hash    routing outcomes per role (overflowed, sticky, abandoned, deflected)
+ *   rs:<bucketMs>:<start>  hash  the ops dashboard's recent stats of one short bucket:
+ *                         `<role>|<counter or gauge>`, `<role>|w<bin>` (wait histogram), `_sampled`
+ *                         (src/store/recent-stats.ts), expiring dashboard.windowMs after it ends
  *
  * An agent or buyer id inside a key name goes through idPart (`:` and `%` percent-encoded).
  *
@@ -90,8 +94,10 @@ export const closingKey = (p: string) => `${p}closing`;
 export const idleKey = (p: string) => `${p}idle`;
 export const replyKey = (p: string) => `${p}reply`;
 /** Per role: routing outcomes counted since the data began (overflowed, sticky, abandoned, deflected), for the admin queue view. */
-export const routeStatsKey = (p: string, role: string) => `${p}rs:${role}`;
+export const routeStatsKey = (p: string, role: string) => `${p}rc:${role}`;
 export const planBucketKey = (p: string, bucketMs: number, start: number) => `${p}ps:${bucketMs}:${start}`;
+/** The ops dashboard's recent stats of one short bucket (recentRecord.lua, recentSample.lua). */
+export const recentBucketKey = (p: string, bucketMs: number, start: number) => `${p}rs:${bucketMs}:${start}`;
 
 export function channelOf(prefix: string, address: Address): string {
   return `${shopPrefix(prefix, address.shop)}ch:${address.kind === 'buyer' ? 'b' : 'a'}:${address.id}`;

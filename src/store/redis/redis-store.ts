@@ -45,6 +45,8 @@ import { ACTIVE_HOLD_MS, MARK_EVERY_MS, MAX_DEFER_MS } from '../active.ts';
 import { activeKey, epochKey, agentsKey, buyerConnsKey, buyerHistoryKey, instanceKey, instancesKey, channelOf, closingKey, configKey, graceKey, idleKey, replyKey, offersKey, planBucketKey, queueKey, rateKey, sessionKey, shopPrefix, shopsKey, transcriptKey, agentKey, readyKey, routeStatsKey } from './keys.ts';
 import { rateOf } from '../rate.ts';
 import { ASSIGNED_MARK_TTL_MS, bucketExpiresAt, bucketRows, bucketStartOf, bucketStarts, increments } from '../plan-stats.ts';
+import { recentRows, recordFields, type RecentBucket, type RecentOptions, type RecentRecord } from '../recent-stats.ts';
+import { recentBucketKey } from './keys.ts';
 import { defineScripts, OFFLINE_SHIFT, type ScriptClient } from './scripts.ts';
 import { translate } from './errors.ts';
 
@@ -840,5 +842,34 @@ export class RedisStore implements Store {
     const p = this.p(shop);
     const hashes = await this.guard(Promise.all(starts.map((t) => this.client.hgetall(planBucketKey(p, bucketMs, t)))));
     return starts.flatMap((t, i) => bucketRows(t, hashes[i]!));
+  }
+
+  async recordRecent(shop: string, at: number, rec: RecentRecord, opts: RecentOptions): Promise<void> {
+    const bucket = bucketStartOf(at, opts.bucketMs);
+    const { add, max } = recordFields(rec);
+    if (!Object.keys(add).length) return;
+    // cjson decodes an empty JSON object as an empty table: `max` may be {}.
+    const args = { bucket, bucketMs: opts.bucketMs, expireAt: bucket + opts.bucketMs + opts.keepMs, role: rec.role, add, max };
+    await this.call('recentRecord', shop, JSON.stringify(args));
+  }
+
+  async sampleRecent(shop: string, now: number, roles: readonly string[], opts: RecentOptions): Promise<boolean> {
+    const bucket = bucketStartOf(now, opts.bucketMs);
+    const args = { bucket, bucketMs: opts.bucketMs, expireAt: bucket + opts.bucketMs + opts.keepMs, now: Math.round(now), roles };
+    // Not this.call: a sample must not mark the shop active (it would never go idle).
+    this.online();
+    try {
+      return (await this.cmd.recentSample(this.p(shop), JSON.stringify(args))) === 1;
+    } catch (err) {
+      translate(err);
+    }
+  }
+
+  async recentStats(shop: string, from: number, to: number, bucketMs: number): Promise<RecentBucket[]> {
+    const starts = bucketStarts(from, to, bucketMs, 10_000);
+    if (!starts.length) return [];
+    const p = this.p(shop);
+    const hashes = await this.guard(Promise.all(starts.map((t) => this.client.hgetall(recentBucketKey(p, bucketMs, t)))));
+    return starts.flatMap((t, i) => recentRows(t, hashes[i]!));
   }
 }

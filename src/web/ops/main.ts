@@ -1,7 +1,9 @@
 /**
  * Ops dashboard: sign in with an admin token, watch every shop's queues (polled every 2 s) with
- * the first-response and reply service levels read from `/metrics`, see a shop's agents and set
- * one away, and edit the shared config (validated by the gateway, all or nothing).
+ * the first-response and reply service levels read from `/metrics`, the last half hour of the
+ * chosen shop as charts with alerts (trends-panel.ts), see a shop's agents and set one away,
+ * look up or watch a session live (session-panel.ts), and edit the shared config (validated by
+ * the gateway, all or nothing), FAQ entries and intent keywords through a form (faq-form.ts).
  * Everything goes through the admin HTTP API (`/v1/admin/*`, `Authorization: Bearer`).
  */
 import { byId, clock, h, toast } from '../shared/dom.ts';
@@ -11,6 +13,9 @@ import type { Claims } from '../shared/token.ts';
 import { ratio, serviceLevels, type ServiceLevel, type Share } from './prom.ts';
 import { mountPlanPanel } from './plan-panel.ts';
 import { mountSessionPanel } from './session-panel.ts';
+import { mountTrendsPanel } from './trends-panel.ts';
+import { mountFaqForm } from './faq-form.ts';
+import { initialState } from './state.ts';
 
 mountLangSwitch('ops.title');
 
@@ -89,6 +94,20 @@ function roleLabel(role: string): string {
   const names = (cfg?.config.bots as { roleNames?: Record<string, string> } | undefined)?.roleNames;
   return names && Object.hasOwn(names, role) ? names[role]! : role;
 }
+
+/** A shop as the config names it (`shops.<id>.displayName`, else `shop.displayName` for the token's own); the id otherwise. */
+function shopLabel(shop: string): string {
+  const own = (cfg?.config.shops as Record<string, { displayName?: string }> | undefined)?.[shop]?.displayName;
+  return own ?? shop;
+}
+
+/** The roles the config routes (`routing.roles`). */
+function roles(): string[] {
+  return ((cfg?.config.routing as { roles?: string[] } | undefined)?.roles ?? []).slice();
+}
+
+/** What the charts, alerts and live view show (state.ts). */
+const opsState = initialState();
 let dirty = false;
 let applying = false;
 
@@ -121,11 +140,12 @@ function start(signedIn: string, claims: Claims): void {
   agentsShop = (platform ? loadShop() : null) ?? claims.shop;
   shops = [claims.shop];
   renderShopPicker();
-  setConn('connecting', 'connecting…');
+  setConn('connecting', t('conn.connecting'));
   void loadConfig(true);
   void poll();
   void planPanel.refresh();
-  (window as unknown as { __peakdesk: unknown }).__peakdesk = { poll, state: () => ({ queues, levels, agents, cfg, dirty }) };
+  void trends.refresh();
+  (window as unknown as { __peakdesk: unknown }).__peakdesk = { poll, trends: () => trends.refresh(), state: () => ({ queues, levels, agents, cfg, dirty, ops: opsState }) };
 }
 
 /** Before the sign-in form shows (again): stop polling and forget the token. */
@@ -133,7 +153,7 @@ function stop(): void {
   stopped = true;
   clearTimeout(pollTimer);
   token = null;
-  setConn('stopped', 'offline');
+  setConn('stopped', t('conn.stopped'));
 }
 
 // ---------------------------------------------------------------- HTTP
@@ -165,7 +185,7 @@ async function apiResponse<T>(method: string, path: string, body?: unknown, head
     const err = (data && typeof data === 'object' ? data : null) as ErrorBody | null;
     // 401: the token is no good. 403 with a good token is about what it asked (another shop, global config).
     if (res.status === 401 || (res.status === 403 && err?.detail?.includes('admin API'))) {
-      auth.show(`The gateway refused this token (${res.status}: ${err?.detail ?? res.statusText}). Sign in with an admin token.`);
+      auth.show(t('ops.refused', { status: res.status, why: err?.detail ?? res.statusText }));
     }
     throw new ApiError(res.status, err, err?.detail ?? `HTTP ${res.status}`);
   }
@@ -203,11 +223,11 @@ async function poll(): Promise<void> {
   shownSeq = seq;
   if (q.status === 'fulfilled') {
     queues = q.value.queues;
-    setConn('open', 'live');
+    setConn('open', t('conn.open'));
     el.queuesUpdated.textContent = t('ops.updated', { time: clock(Date.now()) });
     el.queuesUpdated.classList.remove('stale');
   } else {
-    setConn('waiting', `${q.reason instanceof ApiError ? q.reason.message : 'error'} · retrying`);
+    setConn('waiting', t('ops.conn.retrying', { why: q.reason instanceof ApiError ? q.reason.message : 'error' }));
     el.queuesUpdated.classList.add('stale');
   }
   if (m.status === 'fulfilled') levels = serviceLevels(m.value);
@@ -249,7 +269,7 @@ function renderQueues(): void {
         h(
           'tr',
           { 'data-shop': r.shop, 'data-role': r.role },
-          h('td', {}, r.shop),
+          h('td', { title: r.shop }, shopLabel(r.shop)),
           h('td', {}, h('span.role-tag', { title: r.role }, roleLabel(r.role))),
           h(`td.num.depth${r.q && r.q.depth > 0 ? '.busy' : ''}`, {}, r.q ? String(r.q.depth) : '—'),
           h(`td.num.wait${(r.q?.oldestWaitSeconds ?? 0) >= 60 ? '.level-poor' : ''}`, {}, fmtWait(r.q?.oldestWaitSeconds ?? null)),
@@ -276,7 +296,7 @@ function loadShop(): string | null {
 function renderShopPicker(): void {
   const wanted = [...new Set([agentsShop, ...shops])].sort();
   const have = [...el.agentShop.options].map((o) => o.value);
-  if (wanted.join('\n') !== have.join('\n')) el.agentShop.replaceChildren(...wanted.map((s) => h('option', { value: s }, s)));
+  if (wanted.join('\n') !== have.join('\n')) el.agentShop.replaceChildren(...wanted.map((s) => h('option', { value: s }, shopLabel(s))));
   el.agentShop.value = agentsShop;
 }
 
@@ -291,6 +311,8 @@ el.agentShop.addEventListener('change', () => {
   agentsKey = '';
   renderAgents();
   void planPanel.refresh();
+  void trends.refresh();
+  faqForm.load();
   void poll();
 });
 
@@ -300,7 +322,7 @@ function renderAgents(): void {
   if (k === agentsKey) return;
   agentsKey = k;
   if (!agents.length) {
-    el.agentsBody.replaceChildren(h('tr', {}, h('td.muted', { colspan: 7 }, t('ops.noAgents', { shop: agentsShop }))));
+    el.agentsBody.replaceChildren(h('tr', {}, h('td.muted', { colspan: 7 }, t('ops.noAgents', { shop: shopLabel(agentsShop) }))));
     return;
   }
   el.agentsBody.replaceChildren(
@@ -346,7 +368,7 @@ function showConfigHead(): void {
   el.configVersion.textContent = shortVersion(cfg.version);
   el.configVersion.title = cfg.version;
   el.configSource.textContent = cfg.source;
-  el.configApplied.textContent = `applied ${new Date(cfg.appliedAt).toLocaleString()}`;
+  el.configApplied.textContent = t('ops.config.applied', { time: new Date(cfg.appliedAt).toLocaleString() });
 }
 
 function fillEditor(): void {
@@ -355,6 +377,7 @@ function fillEditor(): void {
   el.configText.scrollTop = 0;
   dirty = false;
   el.configStale.hidden = true;
+  faqForm.load();
 }
 
 /** Reads the live config; replaces the editor's text when asked or when it holds no edits. */
@@ -366,7 +389,7 @@ async function loadConfig(replace: boolean): Promise<void> {
     next = r.data;
     etag = r.res.headers.get('etag');
   } catch (err) {
-    if (replace && !stopped) toast(`Could not read the config: ${(err as Error).message}`, 'error');
+    if (replace && !stopped) toast(t('ops.config.readFailed', { why: (err as Error).message }), 'error');
     return;
   }
   if (applying) return;
@@ -379,7 +402,7 @@ async function loadConfig(replace: boolean): Promise<void> {
   if (takeText) fillEditor();
   else if (changed) {
     el.configStale.hidden = false;
-    el.configStale.textContent = `The live config changed to version ${shortVersion(next.version)} (${next.source}) while you were editing. Reload to start from it; applying your edits will be refused.`;
+    el.configStale.textContent = t('ops.config.changedElsewhere', { version: shortVersion(next.version), source: next.source });
   }
 }
 
@@ -437,17 +460,17 @@ async function applyConfig(): Promise<void> {
   try {
     doc = JSON.parse(el.configText.value);
   } catch (err) {
-    showProblems('this is not valid JSON', [`(JSON): ${(err as Error).message}`]);
+    showProblems(t('ops.config.notJson'), [`(JSON): ${(err as Error).message}`]);
     return;
   }
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) {
-    showProblems('the config must be a JSON object', ['(root): expected an object']);
+    showProblems(t('ops.config.notObject'), ['(root): expected an object']);
     return;
   }
   const before = cfg.version;
   applying = true;
   el.configApply.disabled = true;
-  el.configApply.textContent = 'Applying…';
+  el.configApply.textContent = t('ops.config.applying');
   try {
     const r = await apiResponse<ConfigState>('PUT', '/v1/admin/config', doc, cfgEtag ? { 'if-match': cfgEtag } : {});
     cfg = r.data;
@@ -456,27 +479,44 @@ async function applyConfig(): Promise<void> {
     fillEditor();
     el.result.textContent =
       cfg.version === before
-        ? `No change: version ${shortVersion(cfg.version)} is already live.`
-        : `Applied: version ${shortVersion(cfg.version)} (was ${shortVersion(before)}) is rolling out to every instance.`;
+        ? t('ops.config.noChange', { version: shortVersion(cfg.version) })
+        : t('ops.config.rolledOut', { version: shortVersion(cfg.version), before: shortVersion(before) });
     el.result.hidden = false;
   } catch (err) {
     if (err instanceof ApiError && err.status === 400) {
       const issues: unknown[] = err.body?.errors?.length ? err.body.errors : [err.message];
-      showProblems(`${issues.length} problem${issues.length === 1 ? '' : 's'}; the live config is unchanged`, issues);
+      showProblems(t('ops.config.problems', { n: issues.length }), issues);
     } else if (err instanceof ApiError && (err.status === 412 || err.status === 428)) {
-      showProblems('someone changed the config since you loaded it; the live config is unchanged', [
-        `(version): ${err.message}. Reload to see theirs, then make your edit again.`,
-      ]);
+      showProblems(t('ops.config.conflict'), [`(version): ${t('ops.config.conflictHint', { why: err.message })}`]);
     } else if (!stopped) {
-      showProblems('the gateway did not take it', [`(request): ${(err as Error).message}`]);
+      showProblems(t('ops.config.refused'), [`(request): ${(err as Error).message}`]);
     }
   } finally {
     applying = false;
     el.configApply.disabled = false;
-    el.configApply.textContent = 'Validate & apply';
+    el.configApply.textContent = t('ops.configApply');
   }
 }
 
-const planPanel = mountPlanPanel(api, () => agentsShop, () => token);
-mountSessionPanel(api, () => agentsShop);
+const planPanel = mountPlanPanel(api, () => agentsShop, () => token, roleLabel, shopLabel);
+const trends = mountTrendsPanel(api, () => agentsShop, roleLabel, opsState);
+mountSessionPanel({ api, shop: () => agentsShop, token: () => token, roleLabel, roles, state: opsState });
+const faqForm = mountFaqForm({
+  doc: () => {
+    try {
+      const doc: unknown = JSON.parse(el.configText.value);
+      return doc && typeof doc === 'object' && !Array.isArray(doc) ? (doc as Record<string, unknown>) : null;
+    } catch {
+      return null;
+    }
+  },
+  apply: async (doc) => {
+    el.configText.value = JSON.stringify(doc, null, 2);
+    dirty = true;
+    await applyConfig();
+  },
+  roles,
+  roleLabel,
+  scopes: () => (platform ? [null, agentsShop] : [agentsShop]),
+});
 const auth = signIn({ kind: 'admin', storageKey: 'peakdesk.ops.token', el, app: el.app, start, stop });

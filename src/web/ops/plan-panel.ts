@@ -4,6 +4,7 @@
  * measured inputs and the agents needed at the busiest interval; the stats as a CSV download.
  */
 import { byId, h, toast } from '../shared/dom.ts';
+import { t } from '../shared/i18n/index.ts';
 
 type Api = <T>(method: string, path: string, body?: unknown) => Promise<T>;
 
@@ -34,7 +35,7 @@ const HOUR_MS = 3_600_000;
 const pct = (x: number | null) => (x === null ? '—' : `${(Math.round(x * 1000) / 10).toFixed(1)}%`);
 const secs = (x: number | null) => (x === null ? '—' : `${x < 10 ? x.toFixed(1) : Math.round(x)}s`);
 
-export function mountPlanPanel(api: Api, shop: () => string, token: () => string | null): { refresh(): Promise<void> } {
+export function mountPlanPanel(api: Api, shop: () => string, token: () => string | null, roleLabel: (role: string) => string, shopLabel: (shop: string) => string): { refresh(): Promise<void> } {
   const body = byId<HTMLTableElement>('plan').tBodies[0]!;
   const note = byId('plan-note');
   const hours = byId<HTMLInputElement>('plan-hours');
@@ -64,7 +65,7 @@ export function mountPlanPanel(api: Api, shop: () => string, token: () => string
           return h(
             'tr',
             { 'data-role': p.role },
-            h('td', {}, h('span.role-tag', {}, p.role)),
+            h('td', {}, h('span.role-tag', { title: p.role }, roleLabel(p.role))),
             h('td.num', {}, String(Math.round(arrivals))),
             h('td.num', {}, secs(p.handleSeconds)),
             h('td.num', {}, String(p.concurrency)),
@@ -81,19 +82,19 @@ export function mountPlanPanel(api: Api, shop: () => string, token: () => string
           return h(
             'tr.skipped',
             { 'data-role': k.role },
-            h('td', {}, h('span.role-tag', {}, k.role)),
+            h('td', {}, h('span.role-tag', { title: k.role }, roleLabel(k.role))),
             h('td.num', {}, String(Math.round(((m?.counts.arrivals ?? 0) + (m?.counts.transfersIn ?? 0)) * (Number(growth.value) || 1)))),
-            h('td.muted.small', { colspan: 8 }, `not planned: ${k.reason}`),
+            h('td.muted.small', { colspan: 8 }, t('ops.plan.skipped', { why: k.reason })),
           );
         }),
       );
-      const t = r.plan.roles[0]?.target;
-      note.textContent = t
-        ? `Shop ${s}: the last ${hours.value} h × ${growth.value}; target ${pct(t.serviceLevel)} within ${t.answerWithinSeconds}s, at most ${pct(t.maxAbandonment)} giving up. Agents, service level, ASA and occupancy are those of each role's busiest interval.`
+      const target = r.plan.roles[0]?.target;
+      note.textContent = target
+        ? t('ops.plan.summary', { shop: shopLabel(s), hours: hours.value, growth: growth.value, sl: pct(target.serviceLevel), within: target.answerWithinSeconds, abandon: pct(target.maxAbandonment) })
         : '';
     } catch (err) {
       body.replaceChildren();
-      note.textContent = `No plan for shop ${s}: ${(err as Error).message}`;
+      note.textContent = t('ops.plan.none', { shop: shopLabel(s), why: (err as Error).message });
     } finally {
       run.disabled = false;
     }
