@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { contextSchema } from './context-schema.ts';
+import { webhookDeliverySchema, webhooksSchema } from './webhooks-schema.ts';
 import { botsSchema, intentSchema, moderationSchema, shopOverrideSchema } from './bots-schema.ts';
 
 const bucket = z
@@ -224,6 +225,9 @@ export const configSchema = z
       .prefault({}),
     /** The shop's context hook; unset = none (a shop may have its own under `shops.<id>.context`). */
     context: contextSchema.optional(),
+    /** Event webhooks every shop has (a shop adds its own under `shops.<id>.webhooks`). */
+    webhooks: webhooksSchema.default([]),
+    webhookDelivery: webhookDeliverySchema.prefault({}),
     uploads: z
       .object({
         /** Largest accepted upload; larger ones get 413. */

@@ -12,6 +12,8 @@ import { shopFor, shopsFor } from './admin-scope.ts';
 import { etagOf } from './admin-config.ts';
 import { registerConfigRoutes, JSON_TYPE, MERGE_PATCH_TYPE } from './admin-config-routes.ts';
 import { registerPlanRoutes } from './admin-plan.ts';
+import { registerWebhookRoutes } from './admin-webhooks.ts';
+import type { WebhookDeliverer } from '../domain/webhooks/deliverer.ts';
 import { fieldProblems, sendProblem, type ProblemCode } from './problem.ts';
 
 export interface AdminDeps {
@@ -19,6 +21,7 @@ export interface AdminDeps {
   ops: Ops;
   live: LiveConfig;
   sync: ConfigSync;
+  webhooks: WebhookDeliverer;
   /** Largest request body the admin API reads; larger ones get 413. */
   bodyLimit: number;
 }
@@ -133,6 +136,7 @@ export async function registerAdmin(app: FastifyInstance, deps: AdminDeps): Prom
       const claims = (req: FastifyRequest) => req.admin!;
       registerConfigRoutes(r, deps);
       registerPlanRoutes(admin, { planning: deps.ops.planning });
+      registerWebhookRoutes(admin, { webhooks: deps.webhooks });
 
       r.get('/queues', {
         schema: {

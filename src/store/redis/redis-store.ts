@@ -45,6 +45,7 @@ import { rateOf } from '../rate.ts';
 import { ASSIGNED_MARK_TTL_MS, bucketExpiresAt, bucketRows, bucketStartOf, bucketStarts, increments } from '../plan-stats.ts';
 import { defineScripts, OFFLINE_SHIFT, type ScriptClient } from './scripts.ts';
 import { translate } from './errors.ts';
+import { WebhookOutbox } from './webhook-outbox.ts';
 
 export interface RedisStoreOptions {
   url?: string;
@@ -268,6 +269,7 @@ function toEvent(id: string, fields: string[]): StoredEvent {
 export class RedisStore implements Store {
   readonly kind: Store['kind'];
   readonly bus: Bus;
+  readonly webhooks: WebhookOutbox;
   private readonly cmd: ScriptClient;
   private readonly knownShops = new Set<string>();
   /** When this instance last marked each shop active (wall clock), so it marks at most every MARK_EVERY_MS. */
@@ -292,6 +294,7 @@ export class RedisStore implements Store {
     this.bus = new RedisBus(client, sub, prefix);
     this.idleTtl = idleTtlMs;
     this.probeKey = readyKey(prefix, randomUUID());
+    this.webhooks = new WebhookOutbox(client, this.cmd, prefix, (p) => this.guard(p), activeHoldMs);
   }
 
   static async connect(opts: RedisStoreOptions): Promise<RedisStore> {
@@ -345,6 +348,7 @@ export class RedisStore implements Store {
     this.online();
     // Marked before the step writes, so a sweep reading the index meanwhile cannot miss it.
     await this.markActive(shop);
+    await this.webhooks.beforeStep(shop);
     try {
       return (await this.cmd[name](this.p(shop), ...args)) as T;
     } catch (err) {

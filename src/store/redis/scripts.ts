@@ -31,6 +31,8 @@ export const SCRIPT_NAMES = [
   'sweepShop',
   'reschedule',
   'setBuyer',
+  'whRead',
+  'whSettle',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

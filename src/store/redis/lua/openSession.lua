@@ -24,4 +24,5 @@ redis.call('HSET', skey(newSid), 'buyer', buyer, 'state', 'bot', 'role', '', 'ar
 identify(newSid)
 redis.call('PEXPIRE', skey(newSid), ttl)
 redis.call('SET', bkey, newSid, 'PX', ttl)
+emitEvent('session.opened', newSid, now, { buyerId = buyer })
 return { newSid, 0, 1 }
