@@ -30,6 +30,7 @@ import { applyHttpTimeouts, boundConnections, httpServerOptions } from './transp
 import { Heartbeat } from './transport/heartbeat.ts';
 import { MetricsAccess, metricsServer } from './transport/metrics-access.ts';
 import { sendProblem } from './transport/problem.ts';
+import { sendError } from './transport/http-error.ts';
 import type { Server } from 'node:http';
 import { registerUploads } from './transport/uploads.ts';
 import { Uploads } from './domain/uploads.ts';
@@ -136,7 +137,7 @@ export class Gateway {
     app.addHook('onRequest', async (req, reply) => {
       if (!gateway.closing || !req.url.startsWith('/v1/')) return;
       if (req.url.startsWith('/v1/admin/')) await sendProblem(reply, 503, 'unavailable', 'shutting down');
-      else await reply.code(503).send({ error: 'unavailable', message: 'shutting down' });
+      else await sendError(reply, 503, 'unavailable', 'shutting down');
     });
     registerHttp(app, store, deps.metrics, access, !ownMetricsPort);
     registerSockets(app, { deps, svc, auth, live: gateway.live, heartbeat });

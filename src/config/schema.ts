@@ -232,7 +232,7 @@ export const configSchema = z
       .object({
         /** Largest accepted upload; larger ones get 413. */
         maxBytes: z.number().int().min(1_024).max(100 * 1_048_576).default(5 * 1_048_576),
-        /** Uploads per buyer (per gateway instance); over it: 429. */
+        /** Uploads per sender (buyer or agent), across every instance; over it: 429. */
         perBuyer: bucket.prefault({ perSecond: 0.5, burst: 10 }),
         /** `local`: the directory `uploads.dir` (one instance); `s3`: an S3-compatible bucket (several instances). */
         storage: z.enum(['local', 's3']).default('local'),

@@ -360,6 +360,8 @@ export interface Store {
   abandonQueued(shop: string, sessionId: string, now: number, offlineBefore: number, opts: { retentionMs: number }): Promise<Closed | null>;
   /** Counts one buyer frame against the buyer's and the shop's rate limits; `rate_limited` over them. */
   limitBuyer(shop: string, buyerId: string, now: number, limits: BuyerLimits): Promise<void>;
+  /** Counts one upload of `sender` (`<kind>:<id>`) across every instance; `rate_limited` when its bucket is empty. */
+  limitUploads(shop: string, sender: string, now: number, bucket: { perSecond: number; burst: number }): Promise<void>;
 
   // ---- routing ----
   /**

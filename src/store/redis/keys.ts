@@ -24,6 +24,7 @@ import type { Address } from '../types.ts';
  *   reply         zset    assigned sessions whose buyer awaits the agent, by when it began
  *   qt            zset    sessions waiting without an agent, by since when (sessions.maxQueuedMs)
  *   rl, rl:<buyer> hash   token buckets of the shop's and the buyer's lines (rate limits)
+ *   rlu:<kind:id> hash    token bucket of a sender's uploads (uploads.perBuyer)
  *   ch:b:<buyer>, ch:a:<agent>   pub/sub channels
  *   ps:<bucketMs>:<start>  hash  staffing-plan stats of one time bucket, `<role>|<counter>` →
  *                         count (src/store/plan-stats.ts), expiring after the retention

@@ -551,6 +551,10 @@ export class RedisStore implements Store {
     await this.call('limitBuyer', shop, buyerId, now, ...limitArgs(limits));
   }
 
+  async limitUploads(shop: string, sender: string, now: number, bucket: { perSecond: number; burst: number }): Promise<void> {
+    await this.call('limitUpload', shop, sender, now, bucket.perSecond, bucket.burst);
+  }
+
   async dispatch(shop: string, role: string, now: number, offerTimeoutMs: number, max: number, overflowFrom: OverflowSource[] = []): Promise<Offer[]> {
     const sources = overflowFrom.map((o) => `${o.role}:${Math.max(0, Math.round(o.afterMs))}`).join(',');
     const flat = await this.call<unknown[]>('dispatch', shop, role, now, offerTimeoutMs, max, sources);

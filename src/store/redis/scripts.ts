@@ -28,6 +28,7 @@ export const SCRIPT_NAMES = [
   'buyerDisconnect',
   'planRecord',
   'limitBuyer',
+  'limitUpload',
   'sweepShop',
   'reschedule',
   'setBuyer',
