@@ -42,7 +42,7 @@ export const webhookDeliverySchema = z
     /** Outbox entries another instance read and left this long (it died) are taken over. */
     claimIdleMs: z.number().int().min(100).max(3_600_000).default(30_000),
     /** How often each instance looks for shops with webhook work. */
-    pollIntervalMs: z.number().int().min(10).max(60_000).default(200),
+    pollIntervalMs: z.number().int().min(10).max(60_000).default(100),
     /** Dead letters kept per shop (the oldest go first). */
     deadLetterMax: z.number().int().min(10).max(1_000_000).default(10_000),
   })
