@@ -205,7 +205,10 @@ export class ReconnectingSocket<F extends { type: string }> {
     const ws = this.ws;
     this.ws = null;
     if (!ws) return;
-    ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+    ws.onopen = ws.onmessage = ws.onclose = null;
+    // Closing a socket that is still connecting makes Node's ws emit 'error' later: with no
+    // listener left that would crash the process (browsers just fire it).
+    ws.onerror = () => {};
     try {
       ws.close();
     } catch {

@@ -33,7 +33,7 @@ export const webhookDeliverySchema = z
     /** Deliveries in flight at once per endpoint (URL origin) and instance, so one slow endpoint cannot hold up the others. */
     perEndpoint: z.number().int().min(1).max(256).default(8),
     /** Deliveries waiting per endpoint and instance; beyond that they wait in the store's retry set. */
-    queuePerEndpoint: z.number().int().min(1).max(100_000).default(1_000),
+    queuePerEndpoint: z.number().int().min(1).max(100_000).default(64),
     /** The first retry comes after about this long, each next one twice as late (with jitter), at most backoffMaxMs. */
     backoffBaseMs: z.number().int().min(1).max(3_600_000).default(2_000),
     backoffMaxMs: z.number().int().min(1).max(86_400_000).default(600_000),

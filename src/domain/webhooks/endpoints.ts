@@ -40,13 +40,6 @@ export class EndpointPool {
       else if (e.active === 0) this.endpoints.delete(key);
     }
   }
-
-  /** Deliveries in flight or waiting, over every endpoint. */
-  get size(): number {
-    let n = 0;
-    for (const e of this.endpoints.values()) n += e.active + e.waiting.length;
-    return n;
-  }
 }
 
 function originOf(url: string): string {
