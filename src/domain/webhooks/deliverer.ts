@@ -1,3 +1,4 @@
+import { resolveShop } from '../../config/shop-config.ts';
 import { WEBHOOK_EVENTS } from '../../config/webhooks-schema.ts';
 import type { SettleOp } from '../../store/types.ts';
 import type { Deps } from '../deps.ts';
@@ -5,7 +6,6 @@ import { Periodic } from '../periodic.ts';
 import { EndpointBusy, EndpointPool } from './endpoints.ts';
 import { backoffMs, newJob, parseJob, type Job } from './jobs.ts';
 import { sendEvent } from './sender.ts';
-import { eventsOf, subscribersOf } from './subscribers.ts';
 
 /** Outbox entries and due retries taken per shop and round. */
 const BATCH = 200;
@@ -52,7 +52,7 @@ export class WebhookDeliverer {
     this.random = opts.random ?? Math.random;
     this.pool = new EndpointPool(() => conf().perEndpoint, () => conf().queuePerEndpoint);
     this.periodic = new Periodic(() => conf().pollIntervalMs, () => this.tick());
-    d.store.webhooks.setSubscriptions((shop) => eventsOf(d.config(), shop), WEBHOOK_EVENTS);
+    d.store.webhooks.setSubscriptions((shop) => resolveShop(d.config(), shop).webhookEvents, WEBHOOK_EVENTS);
   }
 
   start(): void {
@@ -102,7 +102,7 @@ export class WebhookDeliverer {
       const lease = this.leaseMs();
       const store = this.d.store.webhooks;
       const r = await store.read(shop, this.d.instanceId, now, { minIdleMs: c.claimIdleMs, count: BATCH, leaseMs: lease });
-      const subs = subscribersOf(this.d.config(), shop);
+      const subs = resolveShop(this.d.config(), shop).webhooks;
       const fresh: Job[] = [];
       for (const e of r.entries) for (const s of subs) if ((s.events as readonly string[]).includes(e.type)) fresh.push(newJob(shop, e, s.url, now));
       if (r.entries.length) {
@@ -140,7 +140,7 @@ export class WebhookDeliverer {
   private async attempt(shop: string, job: Job): Promise<SettleOp> {
     const c = this.d.config().webhookDelivery;
     const m = this.d.metrics.webhookDeliveries;
-    const sub = subscribersOf(this.d.config(), shop).find((s) => s.url === job.url);
+    const sub = resolveShop(this.d.config(), shop).webhooks.find((s) => s.url === job.url);
     if (!sub) {
       m.inc({ outcome: 'dropped' });
       this.d.logger.info({ shop, url: job.url, eventId: job.eventId }, 'webhook delivery dropped: its subscriber is no longer configured');
