@@ -41,8 +41,8 @@ export const webhookDeliverySchema = z
     retryForMs: z.number().int().min(1).max(7 * 86_400_000).default(3_600_000),
     /** Outbox entries another instance read and left this long (it died) are taken over. */
     claimIdleMs: z.number().int().min(100).max(3_600_000).default(30_000),
-    /** How often each instance looks for shops with webhook work. */
-    pollIntervalMs: z.number().int().min(10).max(60_000).default(100),
+    /** How often each instance looks for shops with webhook work (an instance reads a shop's outbox right after its own steps anyway). */
+    pollIntervalMs: z.number().int().min(10).max(60_000).default(500),
     /** Dead letters kept per shop (the oldest go first). */
     deadLetterMax: z.number().int().min(10).max(1_000_000).default(10_000),
   })

@@ -638,10 +638,11 @@ export interface DeadLetter {
 
 export interface WebhookStore {
   /**
-   * Which event types a shop has subscribers for, from the config (webhooks.ts): the store
-   * keeps it where the scripts read it, and indexes shops that have any.
+   * Which event types a shop has subscribers for, from the config: the store keeps it where
+   * the scripts read it, and indexes shops that have any. `onStep` hears of every step of such
+   * a shop on this instance, once it is done (its event, if any, is in the outbox).
    */
-  setSubscriptions(eventsOf: (shop: string) => readonly string[], allTypes: readonly string[]): void;
+  setSubscriptions(eventsOf: (shop: string) => readonly string[], allTypes: readonly string[], onStep?: (shop: string) => void): void;
   /** Shops with webhook work due by `now` (the index), with the mark reschedule needs. */
   dueShops(now: number, limit: number): Promise<DueShop[]>;
   read(shop: string, consumer: string, now: number, opts: { minIdleMs: number; count: number; leaseMs: number }): Promise<WebhookRound>;

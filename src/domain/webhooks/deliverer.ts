@@ -15,6 +15,8 @@ const SHOPS_PER_TICK = 500;
 const PARALLEL_SHOPS = 16;
 /** A delivery whose endpoint's queue is full waits about this long in the store. */
 const DEFER_MS = 1_000;
+/** After a step of a shop with webhooks on this instance, its outbox is read this soon (steps close together share one read). */
+const KICK_DELAY_MS = 2;
 
 /** Dead letters as ops see them. */
 export interface DeadLetterView {
@@ -43,6 +45,8 @@ export class WebhookDeliverer {
   private readonly inFlight = new Set<string>();
   private readonly stopping = new AbortController();
   private readonly random: () => number;
+  /** Shops whose outbox this instance is about to read after a local step ('again': once more after the read under way). */
+  private readonly kicked = new Map<string, 'scheduled' | 'running' | 'again'>();
 
   constructor(
     private readonly d: Deps,
@@ -52,7 +56,7 @@ export class WebhookDeliverer {
     this.random = opts.random ?? Math.random;
     this.pool = new EndpointPool(() => conf().perEndpoint, () => conf().queuePerEndpoint);
     this.periodic = new Periodic(() => conf().pollIntervalMs, () => this.tick());
-    d.store.webhooks.setSubscriptions((shop) => resolveShop(d.config(), shop).webhookEvents, WEBHOOK_EVENTS);
+    d.store.webhooks.setSubscriptions((shop) => resolveShop(d.config(), shop).webhookEvents, WEBHOOK_EVENTS, (shop) => this.kick(shop));
   }
 
   start(): void {
@@ -95,7 +99,29 @@ export class WebhookDeliverer {
     }
   }
 
-  private async round(shop: string, mark: number): Promise<void> {
+  /**
+   * A step of the shop ran here: read its outbox now rather than at the next poll, so an
+   * event usually leaves from the instance that wrote it, milliseconds later. The poll stays
+   * for everything else (other instances' leftovers, retries, a kick that failed).
+   */
+  private kick(shop: string): void {
+    if (this.stopping.signal.aborted) return;
+    const state = this.kicked.get(shop);
+    if (state === 'running') this.kicked.set(shop, 'again');
+    if (state) return;
+    this.kicked.set(shop, 'scheduled');
+    setTimeout(() => {
+      this.kicked.set(shop, 'running');
+      void this.round(shop, null).finally(() => {
+        const again = this.kicked.get(shop) === 'again';
+        this.kicked.delete(shop);
+        if (again) this.kick(shop);
+      });
+    }, KICK_DELAY_MS);
+  }
+
+  /** One read of the shop's outbox and due retries; `mark` (from the index) moves the shop in it afterwards. */
+  private async round(shop: string, mark: number | null): Promise<void> {
     try {
       const now = this.d.now();
       const c = this.d.config().webhookDelivery;
@@ -120,7 +146,7 @@ export class WebhookDeliverer {
       const other = r.backlog - r.entries.length; // read by another instance, still pending there
       if (r.entries.length >= BATCH || r.retries.length >= BATCH) next = now;
       else if (other > 0) next = Math.min(next ?? Infinity, now + Math.ceil(c.claimIdleMs / 2));
-      await store.reschedule(shop, mark, next);
+      if (mark !== null) await store.reschedule(shop, mark, next);
     } catch (err) {
       this.d.logger.warn({ err, shop }, 'webhook round failed');
     }

@@ -350,7 +350,9 @@ export class RedisStore implements Store {
     await this.markActive(shop);
     await this.webhooks.beforeStep(shop);
     try {
-      return (await this.cmd[name](this.p(shop), ...args)) as T;
+      const out = (await this.cmd[name](this.p(shop), ...args)) as T;
+      this.webhooks.afterStep(shop);
+      return out;
     } catch (err) {
       translate(err);
     }

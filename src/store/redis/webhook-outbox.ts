@@ -20,6 +20,7 @@ type RawEntry = [string, string[]];
 export class WebhookOutbox implements WebhookStore {
   private eventsOf: (shop: string) => readonly string[] = () => [];
   private allTypes: readonly string[] = [];
+  private onStep: (shop: string) => void = () => {};
   /** Per shop: the event types last written to its `wh:sub` by this instance. */
   private readonly synced = new Map<string, string>();
   private readonly marked = new Map<string, number>();
@@ -35,9 +36,15 @@ export class WebhookOutbox implements WebhookStore {
     this.markEvery = Math.min(MARK_EVERY_MS, activeHold / 5);
   }
 
-  setSubscriptions(eventsOf: (shop: string) => readonly string[], allTypes: readonly string[]): void {
+  setSubscriptions(eventsOf: (shop: string) => readonly string[], allTypes: readonly string[], onStep?: (shop: string) => void): void {
     this.eventsOf = eventsOf;
     this.allTypes = allTypes;
+    if (onStep) this.onStep = onStep;
+  }
+
+  /** After a scripted step of `shop`: when it has subscribers, the step may have written an event this instance can send at once. */
+  afterStep(shop: string): void {
+    if (this.synced.get(shop)) this.onStep(shop);
   }
 
   /** Before every scripted step of `shop`: its subscriptions in place, and the shop indexed if it has any. */
