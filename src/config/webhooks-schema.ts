@@ -31,9 +31,9 @@ export const webhookDeliverySchema = z
     /** A delivery not answered with a 2xx within this long is a failed attempt. */
     timeoutMs: z.number().int().min(100).max(60_000).default(5_000),
     /** Deliveries in flight at once per endpoint (URL origin) and instance, so one slow endpoint cannot hold up the others. */
-    perEndpoint: z.number().int().min(1).max(256).default(8),
+    perEndpoint: z.number().int().min(1).max(256).default(32),
     /** Deliveries waiting per endpoint and instance; beyond that they wait in the store's retry set. */
-    queuePerEndpoint: z.number().int().min(1).max(100_000).default(64),
+    queuePerEndpoint: z.number().int().min(1).max(100_000).default(256),
     /** The first retry comes after about this long, each next one twice as late (with jitter), at most backoffMaxMs. */
     backoffBaseMs: z.number().int().min(1).max(3_600_000).default(2_000),
     backoffMaxMs: z.number().int().min(1).max(86_400_000).default(600_000),
