@@ -17,6 +17,8 @@ const PARALLEL_SHOPS = 16;
 const DEFER_MS = 1_000;
 /** After a step of a shop with webhooks on this instance, its outbox is read this soon (steps close together share one read). */
 const KICK_DELAY_MS = 2;
+/** Outcomes of one shop's attempts within this long are written in one step. */
+const SETTLE_BATCH_MS = 5;
 
 /** Dead letters as ops see them. */
 export interface DeadLetterView {
@@ -45,6 +47,8 @@ export class WebhookDeliverer {
   private readonly inFlight = new Set<string>();
   private readonly stopping = new AbortController();
   private readonly random: () => number;
+  /** Outcomes waiting to be written, per shop: written together a moment later (one script per shop, not per delivery). */
+  private readonly outcomes = new Map<string, SettleOp[]>();
   /** Shops whose outbox this instance is about to read after a local step ('again': once more after the read under way). */
   private readonly kicked = new Map<string, 'scheduled' | 'running' | 'again'>();
 
@@ -140,7 +144,7 @@ export class WebhookDeliverer {
       for (const { job, body } of r.retries) {
         const j = parseJob(body);
         if (j) this.dispatch(shop, j);
-        else void this.settle(shop, { job, op: 'done' });
+        else this.settle(shop, { job, op: 'done' });
       }
       let next: number | null = r.retryHead;
       const other = r.backlog - r.entries.length; // read by another instance, still pending there
@@ -197,12 +201,26 @@ export class WebhookDeliverer {
     return { job: job.id, op: 'retry', at: now + backoffMs(failed.attempts, c.backoffBaseMs, c.backoffMaxMs, this.random), body: JSON.stringify(failed) };
   }
 
-  private async settle(shop: string, op: SettleOp): Promise<void> {
+  /** Writes an attempt's outcome, batched with the shop's others of the next few milliseconds. */
+  private settle(shop: string, op: SettleOp): void {
+    let ops = this.outcomes.get(shop);
+    if (!ops) {
+      ops = [];
+      this.outcomes.set(shop, ops);
+      setTimeout(() => void this.flush(shop), SETTLE_BATCH_MS);
+    }
+    ops.push(op);
+  }
+
+  private async flush(shop: string): Promise<void> {
+    const ops = this.outcomes.get(shop) ?? [];
+    this.outcomes.delete(shop);
+    if (!ops.length) return;
     try {
-      await this.d.store.webhooks.settle(shop, [], [op], { deadMax: this.d.config().webhookDelivery.deadLetterMax });
+      await this.d.store.webhooks.settle(shop, [], ops, { deadMax: this.d.config().webhookDelivery.deadLetterMax });
     } catch (err) {
-      // The job stays leased in the store: it is tried again when the lease ends.
-      this.d.logger.warn({ err, shop, job: op.job }, 'settling a webhook delivery failed');
+      // The jobs stay leased in the store: they are tried again when their leases end.
+      this.d.logger.warn({ err, shop, jobs: ops.length }, 'settling webhook deliveries failed');
     }
   }
 
