@@ -2,7 +2,7 @@ import { CommandError, type Reply, type Stream, type StreamEntry } from '../keys
 import { SYNTAX, parseInt64, upper } from '../parse.ts';
 import type { CommandTable, Context } from './types.ts';
 
-export const BAD_ID = 'ERR Invalid stream ID specified as stream command argument';
+const BAD_ID = 'ERR Invalid stream ID specified as stream command argument';
 const ID = /^(\d+)(?:-(\d+|\*))?$/;
 const MAX = 18446744073709551615n;
 
