@@ -26,6 +26,7 @@ import { arrivalTimes, makeProfile, plannedPerSecond, rng } from './profile.ts';
 import { consoleSummary, evaluateTargets, type ResourceSummary, type RunReport } from './report.ts';
 import { renderHtml } from './report-html.ts';
 import { Timeline } from './timeline.ts';
+import { WebhookReceiver, webhookLine } from './webhook-receiver.ts';
 import { LATENCIES, addCounters, addCounts, addEncoded, newCounters, newHist, summarize, type Histogram, type LatencySummary } from './stats.ts';
 import type { WorkerResult } from './types.ts';
 
@@ -72,6 +73,8 @@ async function main(): Promise<void> {
     log(`private redis-server on ${redisUrl} (pid ${redisChild.pid})`);
   }
   let gatewayUrl = a.url ?? '';
+  if (a.webhooks && a.url) throw new Error('--webhooks configures the gateway it starts: not with --url');
+  let webhookRx: WebhookReceiver | undefined;
   let gateway: (Child & { inspectorUrl?: string }) | undefined;
   if (!a.url) {
     // A port of our choosing: readiness then does not depend on the gateway's log level.
@@ -80,6 +83,11 @@ async function main(): Promise<void> {
     if (redisUrl) env.REDIS_URL = redisUrl;
     else delete env.REDIS_URL;
     if (a['gateway-config']) env.PEAKDESK_CONFIG = a['gateway-config'];
+    if (a.webhooks) {
+      webhookRx = new WebhookReceiver();
+      env.PEAKDESK_CONFIG = webhookRx.writeConfig(await webhookRx.start(), a['gateway-config'], OUT);
+      log(`webhooks: every event to a local receiver (${env.PEAKDESK_CONFIG})`);
+    }
     const nodeArgs = [...(a['gateway-node-args']?.split(/\s+/).filter(Boolean) ?? []), ...(a['gateway-cpu-prof'] ? ['--inspect=127.0.0.1:0'] : [])];
     gateway = await startNodeChild('src/main.ts', env, nodeArgs, join(OUT, 'gateway.log'));
     gatewayUrl = `ws://127.0.0.1:${gateway.port}`;
@@ -245,6 +253,10 @@ async function main(): Promise<void> {
   off();
   if (!a.quiet) bar.stop();
   const statsAfterRun = probe ? commandCalls(await probe.info()) : undefined;
+  // Deliveries still in flight (retries included) land before the figures are taken.
+  await webhookRx?.drain(3_000, 30_000);
+  const webhooks = webhookRx?.summary();
+  await webhookRx?.stop();
 
   // ---------- aggregate ----------
   const counters = newCounters();
@@ -522,11 +534,13 @@ async function main(): Promise<void> {
     for (const r of results) addTallies(tallies, r.planTally);
     report.plan = comparePlan(planRun, planWarmup, DURATION - planWarmup, tallies);
   }
+  if (webhooks) report.webhooks = webhooks;
   report.targets = evaluateTargets(report);
   writeFileSync(join(OUT, 'result.json'), JSON.stringify(report, null, 2));
   writeFileSync(join(OUT, 'report.html'), renderHtml(report));
   process.stdout.write(`${consoleSummary(report)}\n`);
   if (report.plan) process.stdout.write(`\n${planTable(report.plan)}\n`);
+  if (webhooks) process.stdout.write(`\n${webhookLine(webhooks)}\n`);
   process.stdout.write(`\nresult: ${relative(process.cwd(), join(OUT, 'result.json'))}\nreport: ${relative(process.cwd(), join(OUT, 'report.html'))}\n`);
   clearTimeout(hardStop);
 }

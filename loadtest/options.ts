@@ -58,6 +58,7 @@ export const { values: a } = parseArgs({
     'gateway-node-args': { type: 'string' },
     'gateway-config': { type: 'string' },
     plan: { type: 'string' },
+    webhooks: { type: 'boolean', default: false },
     'plan-interval': { type: 'string', default: '0' },
     'plan-warmup': { type: 'string' },
     quiet: { type: 'boolean', default: false },
@@ -94,6 +95,8 @@ if (a.help) {
   --gateway-node-args A node flags for the gateway, e.g. "--max-semi-space-size=64"
   --gateway-log-level L the gateway's LOG_LEVEL (default info, as in production)
   --gateway-cpu-prof    profile the gateway (inspector) during the run and its saturation; summarised in the report
+  --webhooks            subscribe a local receiver to every webhook event (gateway started here
+                        only) and report delivery latency p50/p99, throughput, duplicates
   --max-seconds S       hard cap on the whole run, ceilings included (default 300)
   --plan FILE           staff each role as a staffing plan says (npm run plan -- --out FILE) and
                         run its arrivals; reports measured vs predicted service level per role

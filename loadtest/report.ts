@@ -1,5 +1,6 @@
 /** The result of a run (written as result.json), its targets, and the console summary. */
 import type { PlanComparison } from './plan-run.ts';
+import type { WebhookSummary } from './webhook-receiver.ts';
 import type { RedisCeiling, SatSummary } from './ceilings.ts';
 import type { ProfileSummary } from './cpuprofile.ts';
 import type { Profile } from './profile.ts';
@@ -102,6 +103,8 @@ export interface RunReport {
   cpuProfiles: { phase: string; summary: ProfileSummary }[];
   /** --plan: predicted vs measured per role. */
   plan?: PlanComparison;
+  /** --webhooks: what the local receiver got. */
+  webhooks?: WebhookSummary;
 }
 
 const f1 = (n: number | null | undefined) => (n === null || n === undefined || !Number.isFinite(n) ? 'n/a' : n.toFixed(1));

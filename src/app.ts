@@ -30,10 +30,12 @@ import { applyHttpTimeouts, boundConnections, httpServerOptions } from './transp
 import { Heartbeat } from './transport/heartbeat.ts';
 import { MetricsAccess, metricsServer } from './transport/metrics-access.ts';
 import { sendProblem } from './transport/problem.ts';
+import { sendError } from './transport/http-error.ts';
 import type { Server } from 'node:http';
 import { registerUploads } from './transport/uploads.ts';
 import { Uploads } from './domain/uploads.ts';
 import { ContextHook } from './domain/context-hook.ts';
+import { WebhookDeliverer } from './domain/webhooks/deliverer.ts';
 import { ConfigSync } from './config/config-sync.ts';
 import { LiveConfig, sharedPart } from './config/live-config.ts';
 import { Ops } from './domain/ops.ts';
@@ -64,6 +66,7 @@ export class Gateway {
     readonly deps: Deps,
     readonly svc: Services,
     readonly sweeper: Sweeper,
+    readonly webhooks: WebhookDeliverer,
     readonly auth: Auth,
     readonly configSync: ConfigSync,
     readonly instances: InstanceWatch,
@@ -106,6 +109,7 @@ export class Gateway {
     const recovery = new Recovery(deps);
     const svc: Services = { router, bots, waitingRoom: new WaitingRoom(deps, bots), closer, recovery, buyerLimits: new LocalBuyerLimits(), uploads: new Uploads(deps), context: new ContextHook(deps) };
     const sweeper = new Sweeper(deps, router, closer, new ReplyWatch(deps, router));
+    const webhooks = new WebhookDeliverer(deps);
     const auth = new Auth(secret);
     const instances = new InstanceWatch(deps, router, recovery);
     const sync = new ConfigSync(live, store, logger, opts.configPath);
@@ -128,12 +132,12 @@ export class Gateway {
     const access = new MetricsAccess(opts.config.auth.metricsToken, auth);
     const ownMetricsPort = opts.config.server.metricsPort !== undefined;
     const metricsListener = ownMetricsPort ? metricsServer(metrics, access, opts.config.server) : undefined;
-    const gateway = new Gateway(app, deps, svc, sweeper, auth, sync, instances, !opts.store, heartbeat, metricsListener);
+    const gateway = new Gateway(app, deps, svc, sweeper, webhooks, auth, sync, instances, !opts.store, heartbeat, metricsListener);
     sockets = gateway.live;
     app.addHook('onRequest', async (req, reply) => {
       if (!gateway.closing || !req.url.startsWith('/v1/')) return;
       if (req.url.startsWith('/v1/admin/')) await sendProblem(reply, 503, 'unavailable', 'shutting down');
-      else await reply.code(503).send({ error: 'unavailable', message: 'shutting down' });
+      else await sendError(reply, 503, 'unavailable', 'shutting down');
     });
     registerHttp(app, store, deps.metrics, access, !ownMetricsPort);
     registerSockets(app, { deps, svc, auth, live: gateway.live, heartbeat });
@@ -144,7 +148,7 @@ export class Gateway {
     app.addHook('onClose', async () => ops.dashboard.stop());
     // Only shops with something going on: a scrape must not cost O(every shop ever seen).
     metrics.setQueueSource(async () => ops.queues(await store.activeShops()));
-    await registerAdmin(app, { auth, ops, live, sync, bodyLimit: config().server.maxBodyBytes });
+    await registerAdmin(app, { auth, ops, live, sync, webhooks, bodyLimit: config().server.maxBodyBytes });
     registerWeb(app);
     return gateway;
   }
@@ -169,6 +173,7 @@ export class Gateway {
       this.deps.logger.info({ port: this.metricsPort, host: metricsHost ?? host }, 'metrics listening');
     }
     this.sweeper.start();
+    this.webhooks.start();
     this.svc.waitingRoom.start();
     this.heartbeat.start();
     this.svc.uploads.start();
@@ -187,6 +192,7 @@ export class Gateway {
     this.closing = true;
     this.heartbeat.stop();
     this.sweeper.stop();
+    this.webhooks.stop();
     this.svc.waitingRoom.stop();
     this.svc.uploads.stop();
     await this.configSync.stop();

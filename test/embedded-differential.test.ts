@@ -70,7 +70,9 @@ describe('embedded engine vs redis-server', () => {
       const n = COMMANDS.HLEN!.run(ctx, a) as number;
       return n >= 2 ? n + 1 : n;
     } } };
-    const { mismatch } = await compare(SEEDS[0]!, new RedisEngine({ commands: wrong }));
+    // The walk may take more than one seed to reach a hash of two fields (more commands, fewer HLENs each).
+    let mismatch: Mismatch | null = null;
+    for (let seed = 1; seed <= 6 && !mismatch; seed++) mismatch = (await compare(seed, new RedisEngine({ commands: wrong }))).mismatch;
     expect(mismatch?.step.cmd).toBe('HLEN');
   });
 });

@@ -2,13 +2,12 @@
  * Reliability over real Redis: kill -9 of one of two gateway instances mid-chat, per-buyer
  * connection limits, browser origins, and tenants that must never see each other.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type RedisHandle } from './support/redis-server.ts';
-import { freshPrefix, merge, startGateway, TEST_SECRET, type RunningGateway } from './support/gateway.ts';
+import { freshPrefix, startGateway, type RunningGateway } from './support/gateway.ts';
 import { TestClient, until } from './support/client.ts';
+import { gatewayProcess as launchGateway } from './support/process.ts';
 
 let redis: RedisHandle;
 beforeAll(async () => {
@@ -24,26 +23,7 @@ const FAST = {
 };
 
 /** A gateway in its own process (so it can be killed for real), on the test's Redis. */
-async function gatewayProcess(keyPrefix: string): Promise<{ proc: ChildProcess; url: string }> {
-  mkdirSync('test/.tmp', { recursive: true });
-  const path = `test/.tmp/reliability-${process.pid}-${Date.now()}.json`;
-  writeFileSync(path, JSON.stringify(merge(JSON.parse(readFileSync('config/default.json', 'utf8')), { ...FAST, redis: { keyPrefix } })));
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', REDIS_URL: redis.url, PEAKDESK_AUTH_SECRET: TEST_SECRET, PEAKDESK_CONFIG: path, LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    let buf = '';
-    proc.stdout!.on('data', (d) => {
-      buf += d;
-      const lines = buf.split('\n');
-      buf = lines.pop()!;
-      for (const line of lines) if (line.includes('"msg":"listening"')) resolve(JSON.parse(line).port);
-    });
-    proc.once('exit', (code) => reject(new Error(`gateway exited with ${code}`)));
-  });
-  return { proc, url: `ws://127.0.0.1:${port}` };
-}
+const gatewayProcess = (keyPrefix: string) => launchGateway(redis.url, { ...FAST, redis: { keyPrefix } });
 
 describe('an instance killed with -9 mid-chat', () => {
   it('loses no message, and every session is served again from the other instance', { timeout: 30_000 }, async () => {

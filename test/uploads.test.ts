@@ -10,6 +10,7 @@ import type { UploadMeta } from '../src/store/files/file-store.ts';
 import { startRedis, type RedisHandle } from './support/redis-server.ts';
 import { startGateway, type RunningGateway } from './support/gateway.ts';
 import { TestClient } from './support/client.ts';
+import { ERROR_CODES } from '../src/protocol/errors.ts';
 
 /** A 1×1 PNG. */
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64');
@@ -95,6 +96,53 @@ describe('POST /v1/uploads and GET of its url', () => {
     noFile.append('other', 'x');
     const res = await fetch(`${g.http}/v1/uploads`, { method: 'POST', body: noFile, headers: { authorization: `Bearer ${await buyerToken('up-b4')}` } });
     expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: 'bad_frame' });
+  });
+
+  it('answers every refusal as { error, message } with a stable protocol code', async () => {
+    const codes = new Set(ERROR_CODES as readonly string[]);
+    const token = await buyerToken('up-codes');
+    const answers = [
+      await upload(token, ELF),
+      await upload(token, Buffer.concat([PNG, Buffer.alloc(5_000)])),
+      await upload('not-a-token', PNG),
+      await (async () => {
+        const res = await fetch(`${g.http}/v1/uploads`, { method: 'POST', body: '{"file":1}', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } });
+        return { status: res.status, body: (await res.json()) as Record<string, any> };
+      })(),
+      await (async () => {
+        const res = await fetch(`${g.http}/v1/uploads/nope`, { headers: { authorization: `Bearer ${token}` } });
+        return { status: res.status, body: (await res.json()) as Record<string, any> };
+      })(),
+    ];
+    expect(answers.map((a) => [a.status, a.body.error])).toEqual([
+      [415, 'bad_frame'],
+      [413, 'too_large'],
+      [401, 'unauthorized'],
+      [415, 'bad_frame'],
+      [404, 'unknown_session'],
+    ]);
+    for (const a of answers) {
+      expect(Object.keys(a.body).sort()).toEqual(['error', 'message']);
+      expect(codes.has(a.body.error)).toBe(true);
+    }
+  });
+
+  it('limits a buyer\'s uploads across instances (the bucket is in the store)', async () => {
+    const other = await startGateway({ redisUrl: redis.url, keyPrefix: g.gateway.deps.config().redis.keyPrefix, config: { uploads: { dir, maxBytes: 4_096, perBuyer: { perSecond: 0.1, burst: 3 } } } });
+    try {
+      const token = await buyerToken('up-spread');
+      const at = (gw: RunningGateway) => {
+        const form = new FormData();
+        form.append('file', new Blob([new Uint8Array(PNG)], { type: 'image/png' }), 'x.png');
+        return fetch(`${gw.http}/v1/uploads`, { method: 'POST', body: form, headers: { authorization: `Bearer ${token}` } }).then((r) => r.status);
+      };
+      // Three fit the bucket, wherever they land; the fourth is refused on either instance.
+      expect([await at(g), await at(other), await at(g)]).toEqual([200, 200, 200]);
+      expect(await at(other)).toBe(429);
+    } finally {
+      await other.stop();
+    }
   });
 
   it('lets an agent upload only for a session it holds', async () => {

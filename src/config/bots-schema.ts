@@ -1,4 +1,5 @@
 import { contextSchema } from './context-schema.ts';
+import { webhooksSchema } from './webhooks-schema.ts';
 import { z } from 'zod';
 
 /**
@@ -201,6 +202,8 @@ export const shopOverrideSchema = z
     bots: botsOverrideSchema.optional(),
     moderation: moderationSchema.optional(),
     context: contextSchema.optional(),
+    /** This shop's own webhooks, besides the global ones. */
+    webhooks: webhooksSchema.optional(),
   })
   .strict();
 

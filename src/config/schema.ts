@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { contextSchema } from './context-schema.ts';
+import { webhookDeliverySchema, webhooksSchema } from './webhooks-schema.ts';
 import { botsSchema, intentSchema, moderationSchema, shopOverrideSchema } from './bots-schema.ts';
 
 const bucket = z
@@ -224,11 +225,14 @@ export const configSchema = z
       .prefault({}),
     /** The shop's context hook; unset = none (a shop may have its own under `shops.<id>.context`). */
     context: contextSchema.optional(),
+    /** Event webhooks every shop has (a shop adds its own under `shops.<id>.webhooks`). */
+    webhooks: webhooksSchema.default([]),
+    webhookDelivery: webhookDeliverySchema.prefault({}),
     uploads: z
       .object({
         /** Largest accepted upload; larger ones get 413. */
         maxBytes: z.number().int().min(1_024).max(100 * 1_048_576).default(5 * 1_048_576),
-        /** Uploads per buyer (per gateway instance); over it: 429. */
+        /** Uploads per sender (buyer or agent), across every instance; over it: 429. */
         perBuyer: bucket.prefault({ perSecond: 0.5, burst: 10 }),
         /** `local`: the directory `uploads.dir` (one instance); `s3`: an S3-compatible bucket (several instances). */
         storage: z.enum(['local', 's3']).default('local'),

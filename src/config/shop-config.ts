@@ -1,5 +1,6 @@
 import type { Config } from './schema.ts';
 import type { ContextConfig } from './context-schema.ts';
+import type { WebhookConfig } from './webhooks-schema.ts';
 import type { BotTexts, BotsConfig, IntentConfig, ModerationConfig, ShopOverride } from './bots-schema.ts';
 
 /** The effective intent/bots/moderation settings of one shop: global config + `shops.<id>`. */
@@ -12,6 +13,10 @@ export interface ShopConfig {
   bots: BotsConfig;
   moderation: ModerationConfig;
   context?: ContextConfig;
+  /** Webhook subscribers: the global ones, then the shop's own (`shops.<id>.webhooks`). */
+  webhooks: readonly WebhookConfig[];
+  /** The event types any of them wants (sorted): what the scripts write to the shop's outbox. */
+  webhookEvents: readonly string[];
 }
 
 const cache = new WeakMap<Config, Map<string, ShopConfig>>();
@@ -48,7 +53,13 @@ function compute(config: Config, shop: string): ShopConfig {
     bots: o?.bots ? mergeBots(config.bots, o.bots) : config.bots,
     moderation: o?.moderation ?? config.moderation,
     ...(o?.context ?? config.context ? { context: o?.context ?? config.context } : {}),
+    ...webhooksOf(config.webhooks, o?.webhooks ?? []),
   };
+}
+
+function webhooksOf(global: readonly WebhookConfig[], own: readonly WebhookConfig[]) {
+  const webhooks = [...global, ...own];
+  return { webhooks, webhookEvents: [...new Set(webhooks.flatMap((w) => w.events))].sort() };
 }
 
 function mergeBots(base: BotsConfig, o: NonNullable<ShopOverride['bots']>): BotsConfig {

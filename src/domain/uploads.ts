@@ -46,12 +46,18 @@ export class Uploads {
     this.sweeper.stop();
   }
 
-  /** Whether another upload of this sender fits its bucket (checked before the body is read). */
-  admit(who: Reader): void {
+  /**
+   * Whether another upload of this sender fits its bucket (checked before the body is read):
+   * the bucket in the store, shared by every instance; this instance's copy only refuses
+   * early, without a round trip, a sender it has already seen over the limit.
+   */
+  async admit(who: Reader): Promise<void> {
     const { perBuyer } = this.d.config().uploads;
-    if (!this.limits.admit(who.shop, `${who.kind}:${who.id}`, this.d.now(), { buyer: perBuyer, shop: NO_SHOP_BUCKET })) {
+    const sender = `${who.kind}:${who.id}`;
+    if (!this.limits.admit(who.shop, sender, this.d.now(), { buyer: perBuyer, shop: NO_SHOP_BUCKET })) {
       throw new PeakError('rate_limited', 'too many uploads; slow down');
     }
+    await this.d.store.limitUploads(who.shop, sender, this.d.now(), perBuyer);
   }
 
   /**

@@ -166,6 +166,18 @@ export class Metrics {
     labelNames: ['shop', 'outcome'] as const,
     registers: [this.registry],
   });
+  readonly webhookDeliveries = new Counter({
+    name: 'peakdesk_webhook_deliveries_total',
+    help: 'Webhook delivery attempts by outcome: delivered (2xx), retried (failed, tried again later), parked (failed for retryForMs: dead letter), deferred (endpoint queue full), dropped (subscriber gone from the config)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly webhookLatency = new Histogram({
+    name: 'peakdesk_webhook_delivery_seconds',
+    help: "Time from an event's state change to its receiver's 2xx (retries included)",
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600],
+    registers: [this.registry],
+  });
   readonly frameSeconds = new Histogram({
     name: 'peakdesk_frame_handling_seconds',
     help: 'Time from receiving a client frame to finishing it (store round trips included)',

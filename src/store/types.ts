@@ -234,6 +234,8 @@ export interface BuyerMessage {
 export interface Store {
   readonly kind: 'redis' | 'memory';
   readonly bus: Bus;
+  /** The shops' webhook outboxes (src/store/redis/webhook-outbox.ts). */
+  readonly webhooks: WebhookStore;
   /** True when the store answers now (for /readyz). */
   ping(): Promise<boolean>;
   /** Releases connections; the store is unusable afterwards. */
@@ -370,6 +372,8 @@ export interface Store {
   abandonQueued(shop: string, sessionId: string, now: number, offlineBefore: number, opts: { retentionMs: number }): Promise<Closed | null>;
   /** Counts one buyer frame against the buyer's and the shop's rate limits; `rate_limited` over them. */
   limitBuyer(shop: string, buyerId: string, now: number, limits: BuyerLimits): Promise<void>;
+  /** Counts one upload of `sender` (`<kind>:<id>`) across every instance; `rate_limited` when its bucket is empty. */
+  limitUploads(shop: string, sender: string, now: number, bucket: { perSecond: number; burst: number }): Promise<void>;
 
   // ---- routing ----
   /**
@@ -638,4 +642,60 @@ export interface Closed {
   agentId?: string;
   state: 'closing' | 'closed';
   role: string;
+}
+
+/** An event as a script wrote it to a shop's webhook outbox. */
+export interface OutboxEntry {
+  /** Its outbox entry id (unique within the shop). */
+  entry: string;
+  type: string;
+  sessionId: string;
+  ts: number;
+  /** The event's `data`, as JSON. */
+  data: string;
+}
+
+/** One read of a shop's outbox: its events to deliver, its retries now due (leased), what is left. */
+export interface WebhookRound {
+  entries: OutboxEntry[];
+  retries: { job: string; body: string }[];
+  /** Outbox entries not settled yet, these included. */
+  backlog: number;
+  /** When the next retry (or lease) falls due; null when none is scheduled. */
+  retryHead: number | null;
+}
+
+export type SettleOp =
+  | { job: string; op: 'done' }
+  | { job: string; op: 'retry'; at: number; body: string }
+  | { job: string; op: 'park'; body: string };
+
+export interface DeadLetter {
+  id: string;
+  /** The delivery job as it was parked (JSON). */
+  body: string;
+}
+
+export interface WebhookStore {
+  /**
+   * Which event types a shop has subscribers for, from the config: the store keeps it where
+   * the scripts read it, and indexes shops that have any. `onStep` hears of every step of such
+   * a shop on this instance, once it is done (its event, if any, is in the outbox).
+   */
+  setSubscriptions(eventsOf: (shop: string) => readonly string[], allTypes: readonly string[], onStep?: (shop: string) => void): void;
+  /** Shops with webhook work due by `now` (the index), with the mark reschedule needs. */
+  dueShops(now: number, limit: number): Promise<DueShop[]>;
+  read(shop: string, consumer: string, now: number, opts: { minIdleMs: number; count: number; leaseMs: number }): Promise<WebhookRound>;
+  /**
+   * Settles delivery jobs, then acknowledges and deletes the outbox `entries` (turned into
+   * those jobs) and drops the replayed dead letter, if given (returns whether it was there).
+   */
+  settle(shop: string, entries: readonly string[], ops: SettleOp[], opts: { deadMax: number; replayed?: string }): Promise<boolean>;
+  /** Moves the shop in the index to `nextDue` (null: drops it), unless it was marked since `mark`. */
+  reschedule(shop: string, mark: number, nextDue: number | null): Promise<void>;
+  /** Marks a shop due now (a replay, a test). */
+  markDue(shop: string): Promise<void>;
+  /** The newest parked deliveries first. */
+  deadLetters(shop: string, limit: number): Promise<DeadLetter[]>;
+  deadLetter(shop: string, id: string): Promise<DeadLetter | null>;
 }

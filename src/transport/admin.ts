@@ -14,6 +14,8 @@ import { etagOf } from './admin-config.ts';
 import { registerConfigRoutes, JSON_TYPE, MERGE_PATCH_TYPE } from './admin-config-routes.ts';
 import { registerPlanRoutes } from './admin-plan.ts';
 import { registerBuyerRoutes } from './admin-buyers.ts';
+import { registerWebhookRoutes } from './admin-webhooks.ts';
+import type { WebhookDeliverer } from '../domain/webhooks/deliverer.ts';
 import { fieldProblems, sendProblem, type ProblemCode } from './problem.ts';
 
 export interface AdminDeps {
@@ -21,6 +23,7 @@ export interface AdminDeps {
   ops: Ops;
   live: LiveConfig;
   sync: ConfigSync;
+  webhooks: WebhookDeliverer;
   /** Largest request body the admin API reads; larger ones get 413. */
   bodyLimit: number;
 }
@@ -138,6 +141,7 @@ export async function registerAdmin(app: FastifyInstance, deps: AdminDeps): Prom
       registerConfigRoutes(r, deps);
       registerPlanRoutes(admin, { planning: deps.ops.planning });
       registerBuyerRoutes(admin, { history: deps.ops.history });
+      registerWebhookRoutes(admin, { webhooks: deps.webhooks });
 
       r.get('/queues', {
         schema: {

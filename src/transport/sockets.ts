@@ -10,6 +10,7 @@ import type { Deps, Services } from '../domain/deps.ts';
 import { AuthError, type Auth, type Claims, type TokenKind } from './auth.ts';
 import { runFrameLoop, sender } from './frame-loop.ts';
 import type { Heartbeat } from './heartbeat.ts';
+import { sendError } from './http-error.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -48,14 +49,14 @@ function authenticate(ctx: SocketContext, kind: TokenKind) {
   const { auth } = ctx;
   return async (req: FastifyRequest, reply: FastifyReply) => {
     if (!originAllowed(req.headers.origin, req.headers.host, ctx.deps.config().server.allowedOrigins)) {
-      await reply.code(403).send({ error: 'forbidden', message: `origin ${req.headers.origin} is not allowed` });
+      await sendError(reply, 403, 'forbidden', `origin ${req.headers.origin} is not allowed`);
       return;
     }
     try {
       req.claims = await auth.fromRequest(req, kind);
     } catch (err) {
       if (!(err instanceof AuthError)) throw err;
-      await reply.code(401).send({ error: 'unauthorized', message: err.message });
+      await sendError(reply, 401, 'unauthorized', err.message);
     }
   };
 }

@@ -4,6 +4,7 @@ import { isPeakError, type ErrorCode } from '../protocol/errors.ts';
 import type { Deps } from '../domain/deps.ts';
 import { NotAnImage, type Reader, type Uploads } from '../domain/uploads.ts';
 import { AuthError, tokenOf, type Auth } from './auth.ts';
+import { codeOfStatus, sendError } from './http-error.ts';
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
   bad_frame: 400,
@@ -26,15 +27,17 @@ async function reader(auth: Auth, req: FastifyRequest): Promise<Reader> {
   return { kind: c.kind, id: c.sub, shop: c.shop };
 }
 
+/** Every refusal as `{ error, message }` with a stable code (http-error.ts), never a framework's own body. */
 function fail(reply: FastifyReply, err: unknown, log: Deps['logger']): FastifyReply {
-  if (err instanceof AuthError) return reply.code(401).send({ error: 'unauthorized', message: err.message });
-  if (err instanceof NotAnImage) return reply.code(415).send({ error: err.code, message: err.message });
-  if (isPeakError(err)) return reply.code(STATUS[err.code] ?? 400).send({ error: err.code, message: err.message });
+  if (err instanceof AuthError) return sendError(reply, 401, 'unauthorized', err.message);
+  if (err instanceof NotAnImage) return sendError(reply, 415, err.code, err.message);
+  if (isPeakError(err)) return sendError(reply, STATUS[err.code] ?? 400, err.code, err.message);
   const e = err as { code?: string; statusCode?: number; message?: string };
-  if (e.code === 'FST_REQ_FILE_TOO_LARGE') return reply.code(413).send({ error: 'too_large', message: e.message });
-  if (e.statusCode && e.statusCode < 500) return reply.code(e.statusCode).send({ error: 'bad_frame', message: e.message });
+  if (e.code === 'FST_INVALID_MULTIPART_CONTENT_TYPE') return sendError(reply, 415, 'bad_frame', 'the body must be multipart/form-data with a field "file"');
+  if (e.code === 'FST_REQ_FILE_TOO_LARGE') return sendError(reply, 413, 'too_large', e.message ?? 'file too large');
+  if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) return sendError(reply, e.statusCode, codeOfStatus(e.statusCode), e.message ?? 'bad request');
   log.error({ err }, 'upload request failed');
-  return reply.code(500).send({ error: 'internal', message: 'internal error' });
+  return sendError(reply, 500, 'internal', 'internal error');
 }
 
 /**
@@ -44,6 +47,8 @@ function fail(reply: FastifyReply, err: unknown, log: Deps['logger']): FastifyRe
 export async function registerUploads(app: FastifyInstance, ctx: { deps: Deps; auth: Auth; uploads: Uploads }): Promise<void> {
   const { deps, auth, uploads } = ctx;
   await app.register(async (scope) => {
+    // Refusals before a handler runs (body parsing, content types) get the same body as the handlers'.
+    scope.setErrorHandler((err, _req, reply) => fail(reply, err, deps.logger));
     await scope.register(multipart, { limits: { files: 1, fields: 4, parts: 5, fieldSize: 1_024, headerPairs: 100 } });
 
     scope.post('/v1/uploads', async (req, reply) => {
@@ -51,10 +56,10 @@ export async function registerUploads(app: FastifyInstance, ctx: { deps: Deps; a
         const who = await reader(auth, req);
         const { maxBytes } = deps.config().uploads;
         const declared = Number(req.headers['content-length'] ?? 0);
-        if (declared > maxBytes + ENVELOPE_BYTES) return reply.code(413).send({ error: 'too_large', message: `a file may have at most ${maxBytes} bytes` });
-        uploads.admit(who);
+        if (declared > maxBytes + ENVELOPE_BYTES) return sendError(reply, 413, 'too_large', `a file may have at most ${maxBytes} bytes`);
+        await uploads.admit(who);
         const part = await req.file({ limits: { fileSize: maxBytes } });
-        if (!part || part.fieldname !== 'file') return reply.code(400).send({ error: 'bad_frame', message: 'file: expected a multipart field named "file"' });
+        if (!part || part.fieldname !== 'file') return sendError(reply, 400, 'bad_frame', 'file: expected a multipart field named "file"');
         const body = await part.toBuffer();
         const q = req.query as Record<string, unknown>;
         const sessionId = typeof q.sessionId === 'string' ? q.sessionId : undefined;

@@ -29,6 +29,8 @@ const TTLS = ['10000', '60000', '120000', '0', '-5', 'x', '2.5'];
 const STREAM_IDS = ['1-0', '1-1', '2-0', '5', '5-*', '7-3', '0-0', '0-1', '3-x', '18446744073709551615-0', '9-1'];
 const RANGE_IDS = ['-', '+', '1', '2-0', '(1-0', '(5', '0', '7-3', '(0-0', 'z'];
 const FIELDS = ['f1', 'f2', 'f3', 'n'];
+const GROUPS = ['g1', 'g2'];
+const CONSUMERS = ['c1', 'c2'];
 
 /** Generators of argument lists, one per command of the embedded table (TIME aside: wall clock). */
 export const GENERATORS: Record<string, Gen> = {
@@ -129,6 +131,26 @@ export const GENERATORS: Record<string, Gen> = {
   XLEN: (r) => ['XLEN', r.key()],
   XTRIM: (r) => ['XTRIM', r.key(), r.pick(['MAXLEN', 'MINID', 'BAD']), ...(r.chance(0.3) ? ['='] : []), r.pick(['1', '0', '2-0', '-1', 'x'])],
   XDEL: (r) => ['XDEL', r.key(), r.pick(STREAM_IDS), ...(r.chance(0.3) ? [r.pick(STREAM_IDS)] : [])],
+  XGROUP: (r) => {
+    const op = r.pick(['CREATE', 'CREATE', 'CREATE', 'DESTROY', 'CREATECONSUMER', 'DELCONSUMER', 'SETID']);
+    const a = ['XGROUP', op, r.key(), r.pick(GROUPS)];
+    if (op === 'CREATE') a.push(r.pick([...STREAM_IDS, '$', '0']), ...(r.chance(0.6) ? ['MKSTREAM'] : []));
+    if (op === 'CREATECONSUMER' || op === 'DELCONSUMER') a.push(r.pick(CONSUMERS));
+    if (op === 'SETID') a.push(r.pick(['$', '0', '2-0', 'x']));
+    return a;
+  },
+  XREADGROUP: (r) => [
+    'XREADGROUP', 'GROUP', r.pick(GROUPS), r.pick(CONSUMERS),
+    ...(r.chance(0.5) ? ['COUNT', r.pick(['1', '2', '0', '-1'])] : []),
+    ...(r.chance(0.1) ? ['NOACK'] : []),
+    'STREAMS', r.key(), r.pick(['>', '>', '0', '1-0', 'x']),
+  ],
+  XACK: (r) => ['XACK', r.key(), r.pick(GROUPS), r.pick(STREAM_IDS.filter((id) => !id.includes('*'))), ...(r.chance(0.3) ? [r.pick(['1-0', '2-0', '5'])] : [])],
+  XAUTOCLAIM: (r) => [
+    'XAUTOCLAIM', r.key(), r.pick(GROUPS), r.pick(CONSUMERS), r.pick(['0', '0', '99999999999', 'x']), r.pick(['0', '-', '2-0', '(1-0']),
+    ...(r.chance(0.5) ? ['COUNT', r.pick(['1', '2', '0'])] : []),
+    ...(r.chance(0.2) ? ['JUSTID'] : []),
+  ],
   PING: (r) => ['PING', ...(r.chance(0.3) ? ['hello'] : [])],
   PUBLISH: (r) => ['PUBLISH', r.pick(['ch1', 'ch2']), r.pick(MEMBERS)],
   SPUBLISH: (r) => ['SPUBLISH', r.pick(['ch1', 'ch2']), r.pick(MEMBERS)],

@@ -99,3 +99,30 @@ export function killTree(run: Launched): void {
   }
   run.proc.kill('SIGKILL');
 }
+
+/**
+ * A gateway in its own process (so it can be killed for real) on the Redis at `redisUrl`,
+ * with `config` laid over config/default.json. Resolves once it listens.
+ */
+export async function gatewayProcess(redisUrl: string, config: Record<string, unknown>): Promise<{ proc: ChildProcess; url: string; http: string }> {
+  const { mkdirSync, writeFileSync } = await import('node:fs');
+  const { merge, TEST_SECRET } = await import('./gateway.ts');
+  mkdirSync('test/.tmp', { recursive: true });
+  const path = `test/.tmp/gateway-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.json`;
+  writeFileSync(path, JSON.stringify(merge(JSON.parse(readFileSync('config/default.json', 'utf8')), config)));
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', REDIS_URL: redisUrl, PEAKDESK_AUTH_SECRET: TEST_SECRET, PEAKDESK_CONFIG: path, LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    let buf = '';
+    proc.stdout!.on('data', (d) => {
+      buf += d;
+      const lines = buf.split('\n');
+      buf = lines.pop()!;
+      for (const line of lines) if (line.includes('"msg":"listening"')) resolve(JSON.parse(line).port);
+    });
+    proc.once('exit', (code) => reject(new Error(`gateway exited with ${code}`)));
+  });
+  return { proc, url: `ws://127.0.0.1:${port}`, http: `http://127.0.0.1:${port}` };
+}

@@ -6,10 +6,28 @@ export interface StreamEntry {
   fields: string[];
 }
 
+/** One pending (delivered, not yet acknowledged) entry of a consumer group. */
+export interface PendingEntry {
+  ms: bigint;
+  seq: bigint;
+  consumer: string;
+  /** When it was last delivered (keyspace clock) and how often. */
+  at: number;
+  count: number;
+}
+
+/** A consumer group: its last delivered ID, its pending entries by ID string, its consumers. */
+export interface StreamGroup {
+  last: { ms: bigint; seq: bigint };
+  pel: Map<string, PendingEntry>;
+  consumers: Set<string>;
+}
+
 export interface Stream {
   entries: StreamEntry[];
   /** The last ID ever added: IDs only grow, whatever was trimmed or deleted. */
   last: { ms: bigint; seq: bigint };
+  groups: Map<string, StreamGroup>;
 }
 
 interface Types {
@@ -51,7 +69,7 @@ const EMPTY: { [T in TypeName]: () => Types[T] } = {
   set: () => new Set(),
   zset: () => new SortedSet(),
   list: () => [],
-  stream: () => ({ entries: [], last: { ms: 0n, seq: 0n } }),
+  stream: () => ({ entries: [], last: { ms: 0n, seq: 0n }, groups: new Map() }),
 };
 
 /**

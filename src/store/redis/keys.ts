@@ -27,6 +27,7 @@ import type { Address } from '../types.ts';
  *   reply         zset    assigned sessions whose buyer awaits the agent, by when it began
  *   qt            zset    sessions waiting without an agent, by since when (sessions.maxQueuedMs)
  *   rl, rl:<buyer> hash   token buckets of the shop's and the buyer's lines (rate limits)
+ *   rlu:<kind:id> hash    token bucket of a sender's uploads (uploads.perBuyer)
  *   ch:b:<buyer>, ch:a:<agent>   pub/sub channels
  *   ps:<bucketMs>:<start>  hash  staffing-plan stats of one time bucket, `<role>|<counter>` →
  *                         count (src/store/plan-stats.ts), expiring after the retention
@@ -35,11 +36,18 @@ import type { Address } from '../types.ts';
  *   rs:<bucketMs>:<start>  hash  the ops dashboard's recent stats of one short bucket:
  *                         `<role>|<counter or gauge>`, `<role>|w<bin>` (wait histogram), `_sampled`
  *                         (src/store/recent-stats.ts), expiring dashboard.windowMs after it ends
+ *   wh:sub        hash    webhook event types the shop has subscribers for (type → 1), kept
+ *                         from the config by src/store/redis/webhook-outbox.ts; read by emitEvent
+ *   wh:out        stream  the webhook outbox: events written in the step of their change,
+ *                         read by the consumer group `d` all instances share
+ *   wh:retry      zset    delivery jobs by when they are next due (or their lease ends)
+ *   wh:job        hash    delivery job id → the job (JSON: event, url, attempts)
+ *   wh:dead       stream  parked deliveries (field `job`), listed and replayed by ops
  *
  * An agent or buyer id inside a key name goes through idPart (`:` and `%` percent-encoded).
  *
  * Outside any shop: `<prefix>:shops` (set of shop ids), `<prefix>:active` (zset: the index of
- * active shops, by next due sweep), `<prefix>:config` (hash: the shared
+ * active shops, by next due sweep), `<prefix>:whdue` (zset: shops with webhook work, by when due), `<prefix>:config` (hash: the shared
  * config document and its version; also the channel announcing a new version),
  * `<prefix>:instances` (zset: gateway instances by last heartbeat) and
  * `<prefix>:instance:<id>` (set: that instance's live connections, as JSON ConnRefs).
@@ -62,6 +70,14 @@ export function activeKey(prefix: string): string {
 export function epochKey(prefix: string): string {
   return `${prefix}:epoch`;
 }
+
+/** zset: shops with webhook work pending (outbox, retries), by when they are next due; as `active`. */
+export function webhookIndexKey(prefix: string): string {
+  return `${prefix}:whdue`;
+}
+
+export const webhookSubKey = (p: string) => `${p}wh:sub`;
+export const webhookDeadKey = (p: string) => `${p}wh:dead`;
 
 export function configKey(prefix: string): string {
   return `${prefix}:config`;

@@ -49,6 +49,7 @@ import { recentRows, recordFields, type RecentBucket, type RecentOptions, type R
 import { recentBucketKey } from './keys.ts';
 import { defineScripts, OFFLINE_SHIFT, type ScriptClient } from './scripts.ts';
 import { translate } from './errors.ts';
+import { WebhookOutbox } from './webhook-outbox.ts';
 
 export interface RedisStoreOptions {
   url?: string;
@@ -274,6 +275,7 @@ function toEvent(id: string, fields: string[]): StoredEvent {
 export class RedisStore implements Store {
   readonly kind: Store['kind'];
   readonly bus: Bus;
+  readonly webhooks: WebhookOutbox;
   private readonly cmd: ScriptClient;
   private readonly knownShops = new Set<string>();
   /** When this instance last marked each shop active (wall clock), so it marks at most every MARK_EVERY_MS. */
@@ -298,6 +300,7 @@ export class RedisStore implements Store {
     this.bus = new RedisBus(client, sub, prefix);
     this.idleTtl = idleTtlMs;
     this.probeKey = readyKey(prefix, randomUUID());
+    this.webhooks = new WebhookOutbox(client, this.cmd, prefix, (p) => this.guard(p), activeHoldMs);
   }
 
   static async connect(opts: RedisStoreOptions): Promise<RedisStore> {
@@ -351,8 +354,11 @@ export class RedisStore implements Store {
     this.online();
     // Marked before the step writes, so a sweep reading the index meanwhile cannot miss it.
     await this.markActive(shop);
+    await this.webhooks.beforeStep(shop);
     try {
-      return (await this.cmd[name](this.p(shop), ...args)) as T;
+      const out = (await this.cmd[name](this.p(shop), ...args)) as T;
+      this.webhooks.afterStep(shop);
+      return out;
     } catch (err) {
       translate(err);
     }
@@ -551,6 +557,10 @@ export class RedisStore implements Store {
 
   async limitBuyer(shop: string, buyerId: string, now: number, limits: BuyerLimits): Promise<void> {
     await this.call('limitBuyer', shop, buyerId, now, ...limitArgs(limits));
+  }
+
+  async limitUploads(shop: string, sender: string, now: number, bucket: { perSecond: number; burst: number }): Promise<void> {
+    await this.call('limitUpload', shop, sender, now, bucket.perSecond, bucket.burst);
   }
 
   async dispatch(shop: string, role: string, now: number, offerTimeoutMs: number, max: number, overflowFrom: OverflowSource[] = []): Promise<Offer[]> {

@@ -28,11 +28,14 @@ export const SCRIPT_NAMES = [
   'buyerDisconnect',
   'planRecord',
   'limitBuyer',
+  'limitUpload',
   'sweepShop',
   'reschedule',
   'setBuyer',
   'recentRecord',
   'recentSample',
+  'whRead',
+  'whSettle',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

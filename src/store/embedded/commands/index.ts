@@ -3,6 +3,7 @@ import { listCommands } from './lists.ts';
 import { serverCommands } from './server.ts';
 import { setCommands } from './sets.ts';
 import { streamCommands } from './streams.ts';
+import { streamGroupCommands } from './stream-groups.ts';
 import { stringCommands } from './strings.ts';
 import type { CommandTable } from './types.ts';
 import { zsetCommands } from './zsets.ts';
@@ -20,5 +21,6 @@ export const COMMANDS: CommandTable = Object.assign(Object.create(null) as Comma
   ...zsetCommands,
   ...listCommands,
   ...streamCommands,
+  ...streamGroupCommands,
   ...serverCommands,
 });

@@ -7,26 +7,26 @@ const ID = /^(\d+)(?:-(\d+|\*))?$/;
 const MAX = 18446744073709551615n;
 
 /** Stream IDs are two uint64s, exact (BigInt), as Redis keeps them. */
-interface Id {
+export interface Id {
   ms: bigint;
   seq: bigint;
 }
 
-const cmp = (a: Id, b: Id): number => (a.ms < b.ms ? -1 : a.ms > b.ms ? 1 : a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0);
+export const cmp = (a: Id, b: Id): number => (a.ms < b.ms ? -1 : a.ms > b.ms ? 1 : a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0);
 
 function u64(s: string): bigint {
   const n = BigInt(s);
   if (n > MAX) throw new CommandError(BAD_ID);
   return n;
 }
-const idString = (e: Id): string => `${e.ms}-${e.seq}`;
+export const idString = (e: Id): string => `${e.ms}-${e.seq}`;
 
-function stream(ctx: Context, key: string): Stream | undefined {
+export function stream(ctx: Context, key: string): Stream | undefined {
   return ctx.ks.read(key, 'stream');
 }
 
 /** A range end: '-', '+', "ms" (the whole millisecond), "ms-seq", "(" for exclusive. */
-function parseRangeId(s: string, isStart: boolean): Id {
+export function parseRangeId(s: string, isStart: boolean): Id {
   if (s === '-') return { ms: 0n, seq: 0n };
   if (s === '+') return { ms: MAX, seq: MAX };
   const exclusive = s.startsWith('(');
@@ -43,13 +43,13 @@ function parseRangeId(s: string, isStart: boolean): Id {
 }
 
 /** An exact ID ("ms" meaning ms-0), no '-', '+' or '*'. */
-function parseStrictId(s: string): Id {
+export function parseStrictId(s: string): Id {
   const m = ID.exec(s);
   if (!m || m[2] === '*') throw new CommandError(BAD_ID);
   return { ms: u64(m[1]!), seq: u64(m[2] ?? '0') };
 }
 
-function entryReply(e: StreamEntry): Reply {
+export function entryReply(e: StreamEntry): Reply {
   return [idString(e), e.fields.slice()];
 }
 
@@ -82,7 +82,7 @@ function range(ctx: Context, [key, a, b, ...opts]: string[], rev: boolean): Repl
 }
 
 /** The first entry not before `id`. */
-function lowerBound(entries: StreamEntry[], id: Id): number {
+export function lowerBound(entries: StreamEntry[], id: Id): number {
   let lo = 0;
   let hi = entries.length;
   while (lo < hi) {
@@ -94,7 +94,7 @@ function lowerBound(entries: StreamEntry[], id: Id): number {
 }
 
 /** The first entry after `id`. */
-function upperBound(entries: StreamEntry[], id: Id): number {
+export function upperBound(entries: StreamEntry[], id: Id): number {
   let lo = 0;
   let hi = entries.length;
   while (lo < hi) {

@@ -184,8 +184,20 @@ local function keepHistory(buyer, ttl)
   if left == -1 or left < ttl then redis.call('PEXPIRE', k, int(ttl)) end
 end
 
+-- A webhook event (src/domain/webhooks) into the shop's outbox, in the step that makes the
+-- change it describes, so it is never lost or told of a change that did not happen. Only when
+-- the shop has a subscriber for it: 'wh:sub' (event type -> 1) is kept from the config by the
+-- store; a shop without webhooks pays one HEXISTS. data: a table, the event's `data`.
+local function emitEvent(ev, sid, now, data)
+  if redis.call('HEXISTS', P .. 'wh:sub', ev) == 0 then return end
+  local out = P .. 'wh:out'
+  if redis.call('EXISTS', out) == 0 then redis.call('XGROUP', 'CREATE', out, 'd', '0', 'MKSTREAM') end
+  redis.call('XADD', out, '*', 't', ev, 's', sid, 'ts', int(now), 'd', cjson.encode(data))
+end
+
 -- The last step of every ending: closed, readable for `retention` ms, then gone.
 local function finalClose(sid, buyer, reason, now, retention)
+  emitEvent('session.closed', sid, now, { buyerId = buyer, reason = reason })
   redis.call('HSET', skey(sid), 'state', 'closed', 'closedReason', reason, 'closedAt', int(now))
   redis.call('HDEL', skey(sid), 'closingUntil')
   redis.call('ZREM', P .. 'closing', sid)

@@ -23,4 +23,5 @@ redis.call('ZADD', P .. 'reply', int(now), sid)
 -- Recent assignment times per role: the honest basis of the ETA waiting buyers are told.
 redis.call('LPUSH', P .. 'rate:' .. s[3], int(now))
 redis.call('LTRIM', P .. 'rate:' .. s[3], 0, 49)
+emitEvent('session.assigned', sid, now, { buyerId = s[7], agentId = aid, role = s[3] })
 return { s[3], s[5] or '', 0, s[6] or '' }

@@ -129,6 +129,7 @@ if from == 'buyer' and state == 'bot' and string.find(flags, 'q', 1, true) then
   markQueued(sid, now)
   enqueued = 1
   position = redis.call('ZRANK', P .. 'q:' .. role, sid) + 1
+  emitEvent('session.queued', sid, now, { buyerId = s[2], role = role, position = position })
 elseif from == 'buyer' and state == 'queued' and role ~= s[4] and string.find(flags, 'm', 1, true) then
   -- The buyer said clearly what this is about: move to that role's queue, keeping the
   -- original arrival time as its place in line.

@@ -66,6 +66,9 @@ else
     pushEvent(sid, { from = 'bot', text = goodbye, ts = ARGV[5], kind = 'goodbye' }, buyer, nil)
   end
   finalClose(sid, buyer, reason, now, retention)
-  if mode == 'block' then redis.call('SET', bkey('blk', buyer), reason, 'PX', int(blockMs)) end
+  if mode == 'block' then
+    redis.call('SET', bkey('blk', buyer), reason, 'PX', int(blockMs))
+    emitEvent('buyer.blocked', sid, now, { buyerId = buyer, agentId = aid, reason = reason, untilTs = now + blockMs })
+  end
 end
 return { buyer, holder or '', nxt, role }

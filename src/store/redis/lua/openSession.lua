@@ -32,4 +32,5 @@ if historyMax > 0 then
   redis.call('ZREMRANGEBYRANK', hk, 0, -(historyMax + 1))
   keepHistory(buyer, ttl)
 end
+emitEvent('session.opened', newSid, now, { buyerId = buyer })
 return { newSid, 0, 1 }

@@ -7,4 +7,5 @@ if s[4] then fail('bad_state', 'session ' .. sid .. ' is already rated') end
 redis.call('HSET', skey(sid), 'rating', score, 'ratingComment', comment, 'ratedAt', now)
 redis.call('HINCRBY', akey(s[3]), 'ratingSum', score)
 redis.call('HINCRBY', akey(s[3]), 'ratingCount', 1)
+emitEvent('session.rated', sid, now, { buyerId = buyer, agentId = s[3], score = tonumber(score), comment = comment ~= '' and comment or nil })
 return 1

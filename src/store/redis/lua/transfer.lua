@@ -38,6 +38,7 @@ elseif state == 'offered' then
   redis.call(PUBLISH, P .. 'ch:a:' .. holder, cjson.encode({ type = 'revoked', sessionId = sid, reason = 'transferred' }))
 end
 if line ~= '' then pushEvent(sid, { from = 'bot', text = line, ts = ARGV[5], role = toRole, kind = 'handover' }, buyer, nil) end
+emitEvent('session.transferred', sid, now, { buyerId = buyer, fromRole = fromRole, toRole = toRole, agentId = aid, note = note ~= '' and note or nil })
 local previous = ''
 if state == 'assigned' or state == 'offered' then previous = holder end
 return { fromRole, buyer, redis.call('ZRANK', P .. 'q:' .. toRole, sid) + 1, previous }

@@ -1,0 +1,126 @@
+import type { Redis, Cluster } from 'ioredis';
+import { ACTIVE_HOLD_MS, MARK_EVERY_MS, MAX_DEFER_MS } from '../active.ts';
+import type { DeadLetter, DueShop, SettleOp, WebhookRound, WebhookStore } from '../types.ts';
+import { shopPrefix, webhookDeadKey, webhookIndexKey, webhookSubKey } from './keys.ts';
+import type { ScriptClient } from './scripts.ts';
+
+type Client = Redis | Cluster;
+type Guard = <T>(p: Promise<T>) => Promise<T>;
+
+/** Stream IDs as ioredis returns them: `[id, [field, value, ...]]`. */
+type RawEntry = [string, string[]];
+
+/**
+ * The webhook side of the store. The scripts write events into a shop's outbox only when its
+ * `wh:sub` hash names the type; this keeps that hash as the config says (once per shop and
+ * config, per instance) before the shop's first step, and keeps the index of shops with
+ * webhook work the way src/store/active.ts keeps the active one: marked before every step of a
+ * shop with subscribers, moved or dropped by the deliverer, so polling costs O(shops with work).
+ */
+export class WebhookOutbox implements WebhookStore {
+  private eventsOf: (shop: string) => readonly string[] = () => [];
+  private allTypes: readonly string[] = [];
+  private onStep: (shop: string) => void = () => {};
+  /** Per shop: the event types last written to its `wh:sub` by this instance. */
+  private readonly synced = new Map<string, string>();
+  private readonly marked = new Map<string, number>();
+  private readonly markEvery: number;
+
+  constructor(
+    private readonly client: Client,
+    private readonly cmd: ScriptClient,
+    private readonly prefix: string,
+    private readonly guard: Guard,
+    private readonly activeHold: number = ACTIVE_HOLD_MS,
+  ) {
+    this.markEvery = Math.min(MARK_EVERY_MS, activeHold / 5);
+  }
+
+  setSubscriptions(eventsOf: (shop: string) => readonly string[], allTypes: readonly string[], onStep?: (shop: string) => void): void {
+    this.eventsOf = eventsOf;
+    this.allTypes = allTypes;
+    if (onStep) this.onStep = onStep;
+  }
+
+  /** After a scripted step of `shop`: when it has subscribers, the step may have written an event this instance can send at once. */
+  afterStep(shop: string): void {
+    if (this.synced.get(shop)) this.onStep(shop);
+  }
+
+  /** Before every scripted step of `shop`: its subscriptions in place, and the shop indexed if it has any. */
+  async beforeStep(shop: string): Promise<void> {
+    const events = this.eventsOf(shop);
+    const sig = events.join(',');
+    if (this.synced.get(shop) !== sig) {
+      const key = webhookSubKey(shopPrefix(this.prefix, shop));
+      // Each command is atomic on its own; no step ever sees a type it is not subscribed to now or before.
+      const off = this.allTypes.filter((t) => !events.includes(t));
+      if (events.length) await this.guard(this.client.hset(key, ...events.flatMap((e) => [e, '1'])));
+      if (off.length) await this.guard(this.client.hdel(key, ...off));
+      if (this.synced.size > 100_000) this.synced.clear();
+      this.synced.set(shop, sig);
+    }
+    if (events.length) await this.mark(shop, false);
+  }
+
+  private async mark(shop: string, force: boolean): Promise<void> {
+    const wall = Date.now();
+    const last = this.marked.get(shop);
+    if (!force && last !== undefined && wall - last < this.markEvery) return;
+    await this.guard(this.client.zadd(webhookIndexKey(this.prefix), wall, shop));
+    if (this.marked.size > 10_000) for (const [k, t] of this.marked) if (wall - t >= this.markEvery) this.marked.delete(k);
+    this.marked.set(shop, wall);
+  }
+
+  markDue(shop: string): Promise<void> {
+    return this.mark(shop, true);
+  }
+
+  async dueShops(now: number, limit: number): Promise<DueShop[]> {
+    const flat = await this.guard(this.client.zrangebyscore(webhookIndexKey(this.prefix), '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit));
+    const out: DueShop[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) out.push({ shop: flat[i]!, mark: Number(flat[i + 1]) });
+    return out;
+  }
+
+  async read(shop: string, consumer: string, now: number, o: { minIdleMs: number; count: number; leaseMs: number }): Promise<WebhookRound> {
+    const [flat, retries, backlog, head] = await this.guard(
+      this.cmd.whRead(shopPrefix(this.prefix, shop), consumer, o.minIdleMs, o.count, now, o.leaseMs) as Promise<[string[], string[], number, string | number]>,
+    );
+    const entries = [];
+    for (let i = 0; i + 4 < flat.length; i += 5) {
+      entries.push({ entry: flat[i]!, type: flat[i + 1]!, sessionId: flat[i + 2]!, ts: Number(flat[i + 3]), data: flat[i + 4]! });
+    }
+    const jobs = [];
+    for (let i = 0; i + 1 < retries.length; i += 2) jobs.push({ job: retries[i]!, body: retries[i + 1]! });
+    const next = Number(head);
+    return { entries, retries: jobs, backlog: Number(backlog), retryHead: next < 0 ? null : next };
+  }
+
+  async settle(shop: string, entries: readonly string[], ops: SettleOp[], o: { deadMax: number; replayed?: string }): Promise<boolean> {
+    const r = await this.guard(this.cmd.whSettle(shopPrefix(this.prefix, shop), entries.join(','), JSON.stringify(ops), o.deadMax, o.replayed ?? ''));
+    return Number(r) === 1;
+  }
+
+  async reschedule(shop: string, mark: number, nextDue: number | null): Promise<void> {
+    // A mark this fresh may belong to a step that had not written yet when the outbox was read.
+    if (mark >= Date.now() - this.activeHold) return;
+    const next = nextDue === null ? '' : String(Math.min(nextDue, Date.now() + MAX_DEFER_MS));
+    await this.guard(this.cmd.reschedule(webhookIndexKey(this.prefix), shop, mark, next));
+  }
+
+  async deadLetters(shop: string, limit: number): Promise<DeadLetter[]> {
+    const raw = (await this.guard(this.client.xrevrange(webhookDeadKey(shopPrefix(this.prefix, shop)), '+', '-', 'COUNT', limit))) as RawEntry[];
+    return raw.map(toDead);
+  }
+
+  async deadLetter(shop: string, id: string): Promise<DeadLetter | null> {
+    const raw = (await this.guard(this.client.xrange(webhookDeadKey(shopPrefix(this.prefix, shop)), id, id))) as RawEntry[];
+    return raw.length ? toDead(raw[0]!) : null;
+  }
+}
+
+function toDead([id, fields]: RawEntry): DeadLetter {
+  const i = fields.indexOf('job');
+  return { id, body: i >= 0 ? (fields[i + 1] ?? '') : '' };
+}
