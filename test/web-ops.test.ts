@@ -97,6 +97,10 @@ describe('ops dashboard', () => {
       buyer2.send({ type: 'message', clientMsgId: 'm1', text: '退款什么时候到' });
       await buyer2.next('queue');
       await see(ops, `${row(SHOP, 'after-sale')} td.depth`, /^2$/);
+      await see(ops, `${row(SHOP, 'after-sale')} td:nth-child(7)`, /溢出 0 · 熟客 0 · 放弃 0/);
+      // The second buyer closes the page: still waiting, counted as gone (offered last).
+      await buyer2.close();
+      await see(ops, `${row(SHOP, 'after-sale')} td.depth`, /^2 （离开 1）$/);
 
       // Agents of the shop (the token's shop is picked); set the agent away.
       expect(await ops.locator('#agent-shop').inputValue()).toBe(SHOP);

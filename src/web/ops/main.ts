@@ -16,15 +16,12 @@ import { mountSessionPanel } from './session-panel.ts';
 import { mountTrendsPanel } from './trends-panel.ts';
 import { mountFaqForm } from './faq-form.ts';
 import { initialState } from './state.ts';
+import type { z } from 'zod';
+import type { queueRow } from '../../transport/admin-schemas.ts';
 
 mountLangSwitch('ops.title');
 
-interface QueueRow {
-  shop: string;
-  role: string;
-  depth: number;
-  oldestWaitSeconds: number | null;
-}
+type QueueRow = z.infer<typeof queueRow>;
 
 interface AgentRow {
   id: string;
@@ -259,6 +256,18 @@ function shareCell(s: Share | undefined, target: number): HTMLTableCellElement {
   return h(`td.num.level-${level}`, { title: `${s.within} of ${s.count}` }, `${Math.floor(r * 1000) / 10}%`, h('span.muted.small', {}, ` ${s.within}/${s.count}`));
 }
 
+/** Waiting, with how many of them have closed the page (they are offered last, then abandoned). */
+function depthCell(q: QueueRow | undefined): HTMLTableCellElement {
+  if (!q) return h('td.num.depth', {}, '—');
+  const title = t('ops.depthSplit', { online: q.online, offline: q.offline });
+  return h(`td.num.depth${q.depth > 0 ? '.busy' : ''}`, { title }, String(q.depth), q.offline > 0 ? h('span.muted.small', {}, ` ${t('ops.depthOffline', { n: q.offline })}`) : '');
+}
+
+function routingCell(q: QueueRow | undefined): HTMLTableCellElement {
+  if (!q) return h('td.num.muted', {}, '—');
+  return h('td.num.small', { title: t('ops.tip.routing') }, t('ops.routingCounts', { overflowed: q.overflowed, sticky: q.sticky, abandoned: q.abandoned, deflected: q.deflected }));
+}
+
 function renderQueues(): void {
   const bySl = new Map(levels.map((l) => [key(l.shop, l.role), l]));
   const rows: { shop: string; role: string; q?: QueueRow; sl?: ServiceLevel }[] = queues.map((q) => ({ shop: q.shop, role: q.role, q, sl: bySl.get(key(q.shop, q.role)) }));
@@ -270,14 +279,15 @@ function renderQueues(): void {
           'tr',
           { 'data-shop': r.shop, 'data-role': r.role },
           h('td', { title: r.shop }, shopLabel(r.shop)),
-          h('td', {}, h('span.role-tag', { title: r.role }, roleLabel(r.role))),
-          h(`td.num.depth${r.q && r.q.depth > 0 ? '.busy' : ''}`, {}, r.q ? String(r.q.depth) : '—'),
+          h('td', {}, h('span.role-tag', { title: r.role }, roleLabel(r.role)), r.q && !r.q.open ? h('span.muted.small', {}, ` ${t('ops.closedHours')}`) : ''),
+          depthCell(r.q),
           h(`td.num.wait${(r.q?.oldestWaitSeconds ?? 0) >= 60 ? '.level-poor' : ''}`, {}, fmtWait(r.q?.oldestWaitSeconds ?? null)),
           shareCell(r.sl?.firstResponse, 0.9),
           shareCell(r.sl?.reply, 0.95),
+          routingCell(r.q),
         ),
       )
-    : [h('tr', {}, h('td.muted', { colspan: 6 }, t('ops.noSessions')))];
+    : [h('tr', {}, h('td.muted', { colspan: 7 }, t('ops.noSessions')))];
   el.queuesBody.replaceChildren(...body);
   const found = [...new Set(queues.map((q) => q.shop))];
   for (const s of found) if (!shops.includes(s)) shops.push(s);
