@@ -205,7 +205,10 @@ export class ReconnectingSocket<F extends { type: string }> {
     const ws = this.ws;
     this.ws = null;
     if (!ws) return;
-    ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+    ws.onopen = ws.onmessage = ws.onclose = null;
+    // Closed while still connecting, a socket reports an error afterwards (Node's ws throws
+    // one that nobody listens to): it goes nowhere.
+    ws.onerror = () => {};
     try {
       ws.close();
     } catch {
