@@ -3,7 +3,7 @@
  * sampling of their CPU and memory from /proc, plus Redis' own INFO.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { connect as netConnect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -195,6 +195,27 @@ export function procStat(pid: number): { cpuS: number; rssMB: number } | undefin
   } catch {
     return undefined;
   }
+}
+
+/** A process and its descendants (a cluster primary and its workers), from /proc. */
+export function processTree(pid: number): number[] {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    try {
+      for (const t of readdirSync(`/proc/${out[i]}/task`)) {
+        const kids = readFileSync(`/proc/${out[i]}/task/${t}/children`, 'utf8').trim();
+        if (kids) out.push(...kids.split(/\s+/).map(Number));
+      }
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return out;
+}
+
+/** CPU seconds of a whole process tree so far (a cluster's primary and workers together). */
+export function treeCpuSeconds(pid: number): number {
+  return processTree(pid).reduce((n, p) => n + (procStat(p)?.cpuS ?? 0), 0);
 }
 
 /** Turns successive cumulative CPU readings into % of one core. */

@@ -88,13 +88,19 @@ export interface RunReport {
   ceilings: {
     gateway: SatSummary | null;
     echo: SatSummary | null;
+    /** The peer: Socket.IO with @socket.io/redis-adapter on the same Redis (socketio-server.ts). */
+    socketio: SatSummary | null;
+    /** The same gateway as 2 cluster workers (PEAKDESK_WORKERS=2). */
+    gateway2Workers: SatSummary | null;
     redis: RedisCeiling | null;
     gatewayRedisCommandsPerMessage: Record<string, number> | null;
     gatewayCpuPctDuringSat: number | null;
     echoCpuPctDuringSat: number | null;
+    socketioCpuPctDuringSat: number | null;
+    gateway2WorkersCpuPctDuringSat: number | null;
     redisCpuPctDuringSat: number | null;
     otherCpuPctDuringSat: { gateway: number | null; echo: number | null };
-    ratios: { gatewayVsEcho: number | null; gatewayVsRedis: number | null };
+    ratios: { gatewayVsEcho: number | null; gatewayVsRedis: number | null; gatewayVsSocketio: number | null; twoWorkersVsOne: number | null };
   };
   timeline: TimelineRow[];
   targets: Target[];

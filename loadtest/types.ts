@@ -112,7 +112,7 @@ export interface WorkerResult {
 }
 
 export interface SatRequest {
-  target: 'gateway' | 'echo';
+  target: 'gateway' | 'echo' | 'socketio';
   url: string;
   shop: string;
   secret: string;
@@ -124,7 +124,7 @@ export interface SatRequest {
 
 export interface SatResult {
   worker: number;
-  target: 'gateway' | 'echo';
+  target: 'gateway' | 'echo' | 'socketio';
   ready: number;
   delivered: number;
   acked: number;
