@@ -55,7 +55,6 @@ describe('verifyHs256', () => {
       await sign({ sub: 'b' }, { alg: 'HS512' }),
       `${b64({ alg: 'none' })}.${p}.`,
       raw({ alg: 'HS256', crit: ['x'], x: 1 }, { sub: 'b' }),
-      raw({ alg: 'HS256', b64: false }, { sub: 'b' }),
       raw({ typ: 'JWT' }, { sub: 'b' }),
       raw({ alg: 'HS256' }, [1, 2] as unknown as Record<string, unknown>),
       await sign({ sub: 'b', exp: now - 1 }),
