@@ -9,6 +9,7 @@ import type { ConnStatus } from '../src/client/socket.ts';
 import { lognormal, pick } from './profile.ts';
 import type { Frame, SimContext } from './context.ts';
 import { newTally, type PlanBuyer } from './plan-run.ts';
+import { recordMs } from './stats.ts';
 
 type State = 'pending' | 'connecting' | 'greeting' | 'waiting' | 'chatting' | 'offline' | 'done';
 
@@ -312,6 +313,11 @@ export class SimBuyer {
       this.agentSeen = true;
       ctx.record('timeToAgent', now - this.firstSentAt);
       ctx.counters.buyersReachedAgent++;
+      if (this.role) {
+        const t = ctx.role(this.role);
+        t.reachedAgent++;
+        recordMs(t.timeToAgent, now - this.firstSentAt);
+      }
     }
     if (this.state === 'waiting' || this.state === 'greeting') this.setState('chatting');
     this.agentLines++;
@@ -343,6 +349,7 @@ export class SimBuyer {
     const ctx = this.ctx;
     if (!this.nudged) {
       this.nudged = true;
+      if (this.role) ctx.role(this.role).waited++;
       if (ctx.rand() < 0.3) {
         ctx.later(lognormal(ctx.rand, 8000, 0.5), () => {
           if (this.state === 'waiting') this.say(pick(ctx.rand, ctx.fx.waiting));
@@ -355,6 +362,7 @@ export class SimBuyer {
           if (this.state !== 'waiting' || this.agentSeen || ctx.acceptedAt.has(this.sid)) return;
           this.gaveUp = true;
           ctx.counters.buyersAbandoned++;
+          if (this.role) ctx.role(this.role).abandoned++;
           ctx.ledger.buyerGone(this.sid);
           this.leave();
         });

@@ -23,6 +23,7 @@ import { AGENTS, BUYERS, CEILINGS, DURATION, MAX_BUYER_CONNS, MAX_S, OUT, PLAN, 
 import { addTallies, comparePlan, loadPlanRun, planAgents, planArrivals, planTable, type PlanTally } from './plan-run.ts';
 import { loadFixtures } from './types.ts';
 import { arrivalTimes, makeProfile, plannedPerSecond, rng } from './profile.ts';
+import { logCosts, redisSessionBytes, rssPerBuyerKB, type SessionCosts } from './costs.ts';
 import { consoleSummary, evaluateTargets, type ResourceSummary, type RunReport } from './report.ts';
 import { renderHtml } from './report-html.ts';
 import { Timeline } from './timeline.ts';
@@ -248,6 +249,12 @@ async function main(): Promise<void> {
   off();
   if (!a.quiet) bar.stop();
   const statsAfterRun = probe ? commandCalls(await probe.info()) : undefined;
+  // What a session costs, before the ceilings add sessions and log lines of their own.
+  const costs: SessionCosts = {
+    redis: redisUrl ? await redisSessionBytes(redisUrl).catch(() => null) : null,
+    log: gateway ? logCosts(join(OUT, 'gateway.log')) : null,
+    gatewayRssPerBuyerKB: rssPerBuyerKB(timeline.rowsInOrder()),
+  };
 
   // ---------- aggregate ----------
   const counters = newCounters();
@@ -256,7 +263,15 @@ async function main(): Promise<void> {
   const frames: Record<string, number> = {};
   const samples: { kind: string; detail: unknown }[] = [];
   let stray = 0;
+  const roleAcc: Record<string, { waited: number; reachedAgent: number; abandoned: number; hist: Histogram }> = {};
   for (const r of results) {
+    for (const [role, t] of Object.entries(r.roles ?? {})) {
+      const acc = (roleAcc[role] ??= { waited: 0, reachedAgent: 0, abandoned: 0, hist: newHist() });
+      acc.waited += t.waited;
+      acc.reachedAgent += t.reachedAgent;
+      acc.abandoned += t.abandoned;
+      addEncoded(acc.hist, t.timeToAgent);
+    }
     addCounters(counters, r.counters);
     for (const [k, v] of Object.entries(r.hist)) addEncoded(hists[k]!, v);
     addCounts(errors.buyer, r.errors.buyer);
@@ -491,6 +506,9 @@ async function main(): Promise<void> {
       frames,
       samples,
       strayAgentEvents: stray,
+      byRole: Object.entries(roleAcc)
+        .sort((x, y) => x[0].localeCompare(y[0]))
+        .map(([role, t]) => ({ role, waited: t.waited, reachedAgent: t.reachedAgent, abandoned: t.abandoned, timeToAgent: summarize(t.hist) })),
       listenOverflows: overflows0 !== undefined && overflows1 !== undefined ? overflows1 - overflows0 : null,
     },
     resources: {
@@ -536,6 +554,7 @@ async function main(): Promise<void> {
       },
     },
     timeline: rows,
+    costs,
     targets: [],
     cpuProfiles,
   };

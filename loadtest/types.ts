@@ -109,6 +109,8 @@ export interface WorkerResult {
   stray: number;
   /** --plan: outcomes of the counted buyers per role. */
   planTally?: Record<string, PlanTally>;
+  /** Per role a buyer asked for (time to agent as an encoded histogram). */
+  roles: Record<string, { waited: number; reachedAgent: number; abandoned: number; timeToAgent: string }>;
 }
 
 export interface SatRequest {

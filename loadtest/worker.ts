@@ -204,6 +204,7 @@ async function onStop(drainMs: number): Promise<void> {
       samples: ctx.samples,
       cpu: { userMs: cpu.user / 1000, systemMs: cpu.system / 1000, wallMs: performance.now() - wallStart },
       stray: ctx.ledger.stray,
+      roles: Object.fromEntries(Object.entries(ctx.roles).map(([role, t]) => [role, { waited: t.waited, reachedAgent: t.reachedAgent, abandoned: t.abandoned, timeToAgent: encodeHist(t.timeToAgent) }])),
       ...(init.planBuyers ? { planTally: ctx.planTally } : {}),
     },
   });
