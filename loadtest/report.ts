@@ -284,6 +284,10 @@ export function consoleSummary(r: RunReport): string {
     out.push(
       `  ceilings (2): gateway with 2 workers ${f1(ce.gateway2Workers?.messagesPerSecond)} msg/s (cpu ${f1(ce.gateway2WorkersCpuPctDuringSat)}%) | Socket.IO + redis-adapter ${f1(ce.socketio?.messagesPerSecond)} msg/s (cpu ${f1(ce.socketioCpuPctDuringSat)}%)`,
     );
+    const us = (cpu: number | null, s: SatSummary | null) => (cpu !== null && s && s.messagesPerSecond > 0 ? f1((cpu / 100 / s.messagesPerSecond) * 1e6) : 'n/a');
+    out.push(
+      `  server CPU per relayed message (µs; steadier than msg/s on a busy machine): gateway ${us(ce.gatewayCpuPctDuringSat, ce.gateway)}, 2 workers ${us(ce.gateway2WorkersCpuPctDuringSat, ce.gateway2Workers)}, Socket.IO ${us(ce.socketioCpuPctDuringSat, ce.socketio)}, raw ws ${us(ce.echoCpuPctDuringSat, ce.echo)}`,
+    );
     out.push(
       `  ratios: gateway ÷ raw ws ${f2(ce.ratios.gatewayVsEcho)}, gateway ÷ Socket.IO ${f2(ce.ratios.gatewayVsSocketio)}, gateway ÷ redis ${f2(ce.ratios.gatewayVsRedis)}, 2 workers ÷ 1 ${f2(ce.ratios.twoWorkersVsOne)} (other processes during the windows: ${f1(ce.otherCpuPctDuringSat.gateway)}% / ${f1(ce.otherCpuPctDuringSat.echo)}%)`,
     );
