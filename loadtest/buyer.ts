@@ -82,6 +82,15 @@ export class SimBuyer {
     return this.state === 'offline';
   }
 
+  /**
+   * Still trying to come back when the run ended (a planned drop whose reconnects failed so
+   * far, e.g. when the machine's accept queue overflowed): it is absent, and what was said to
+   * it meanwhile waits in the transcript for its resume: not lost.
+   */
+  absentAtEnd(): void {
+    if (this.state === 'offline' && this.sid && !this.closedSeen) this.ctx.ledger.buyerGone(this.sid);
+  }
+
   get notGreeted(): boolean {
     return this.firstSentAt > 0 && !this.greeted;
   }

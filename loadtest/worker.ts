@@ -185,6 +185,7 @@ async function onStop(drainMs: number): Promise<void> {
   for (const b of buyers) {
     if (b.waitingForAgent) c.buyersStillWaitingAtEnd++;
     if (b.notGreeted) c.buyersNotGreetedAtEnd++;
+    b.absentAtEnd();
   }
   ctx.ledger.check(c, (kind, detail) => {
     const sid = (detail as { sessionId?: string }).sessionId;
