@@ -112,6 +112,21 @@ export async function runSaturation(req: SatRequest, rand: () => number) {
     sendNext(p);
   };
 
+  /** Connects the buyers 100 at a time: `connect` opens pair `p`'s buyer socket(s). */
+  const connectBuyers = async (connect: (p: Pair) => Promise<void>, onFail: () => void) => {
+    for (let k = 0; k < req.pairs; k += 100) {
+      await Promise.all(
+        Array.from({ length: Math.min(100, req.pairs - k) }, async (_, i) => {
+          const p: Pair = { idx: k + i, ws: undefined, sid: '', ready: false, inflight: 0, lastSentAt: 0, n: 0, timer: undefined };
+          pairs[k + i] = p;
+          await connect(p);
+        }).map((x) => x.catch(onFail)),
+      );
+    }
+  };
+  /** The relays carry the frame as is: its clientMsgId (`<pair>:<n>`) names the pair. */
+  const pairOf = (clientMsgId: string) => pairs[Number(clientMsgId.slice(0, clientMsgId.indexOf(':')))];
+
   if (req.target === 'gateway') {
     // Each shop gets a little spare capacity, so every buyer gets an agent at once.
     const perShop = Math.ceil(Math.min(PAIRS_PER_SHOP, req.pairs) / CAPACITY) + 1;
@@ -135,35 +150,27 @@ export async function runSaturation(req: SatRequest, rand: () => number) {
       ws.send(JSON.stringify({ type: 'ready', roles: ['pre-sale'], capacity: CAPACITY }));
       agentSockets.push(ws);
     }
-    for (let k = 0; k < req.pairs; k += 100) {
-      await Promise.all(
-        Array.from({ length: Math.min(100, req.pairs - k) }, async (_, i) => {
-          const p: Pair = { idx: k + i, ws: undefined, sid: '', ready: false, inflight: 0, lastSentAt: 0, n: 0, timer: undefined };
-          pairs[k + i] = p;
-          const tok = await token(`sat-buyer-${k + i}`, 'buyer', shopOf(k + i));
-          const ws = await open(`${req.url}/v1/buyer`, { authorization: `Bearer ${tok}` }, (ws, data) => {
-            const f = JSON.parse(data.toString()) as { type: string; sessionId: string; from?: string; code?: unknown };
-            countError(f);
-            if (f.type === 'welcome') {
-              setup.welcomed++;
-              p.sid = f.sessionId;
-              bySid.set(f.sessionId, p);
-              ws.send(JSON.stringify({ type: 'message', clientMsgId: 'first', text: FIRST }));
-            } else if (f.type === 'message' && f.from === 'agent') {
-              if (!p.ready) setup.greeted++;
-              markReady(p);
-            }
-            else if (f.type === 'ack' && sending) acked++;
-          });
-          setup.connected++;
-          p.ws = ws;
-        }).map((p) =>
-          p.catch(() => {
-            setup.failed++;
-          }),
-        ),
-      );
-    }
+    await connectBuyers(
+      async (p) => {
+        const tok = await token(`sat-buyer-${p.idx}`, 'buyer', shopOf(p.idx));
+        const ws = await open(`${req.url}/v1/buyer`, { authorization: `Bearer ${tok}` }, (ws, data) => {
+          const f = JSON.parse(data.toString()) as { type: string; sessionId: string; from?: string; code?: unknown };
+          countError(f);
+          if (f.type === 'welcome') {
+            setup.welcomed++;
+            p.sid = f.sessionId;
+            bySid.set(f.sessionId, p);
+            ws.send(JSON.stringify({ type: 'message', clientMsgId: 'first', text: FIRST }));
+          } else if (f.type === 'message' && f.from === 'agent') {
+            if (!p.ready) setup.greeted++;
+            markReady(p);
+          } else if (f.type === 'ack' && sending) acked++;
+        });
+        setup.connected++;
+        p.ws = ws;
+      },
+      () => void setup.failed++,
+    );
   } else if (req.target === 'socketio') {
     // The Socket.IO peer: agents and buyers in rooms, a line acked by Socket.IO's ack callback.
     const nAgents = Math.ceil(req.pairs / CAPACITY);
@@ -177,45 +184,37 @@ export async function runSaturation(req: SatRequest, rand: () => number) {
     };
     for (let j = 0; j < nAgents; j++) {
       const s = await connectIo({ kind: 'agent', id: `${req.shop}-${j}` });
-      s.on('message', (f: { clientMsgId: string }) => deliveredTo(pairs[Number(f.clientMsgId.slice(0, f.clientMsgId.indexOf(':')))]));
+      s.on('message', (f: { clientMsgId: string }) => deliveredTo(pairOf(f.clientMsgId)));
       ioSockets.push(s);
     }
-    for (let k = 0; k < req.pairs; k += 100) {
-      await Promise.all(
-        Array.from({ length: Math.min(100, req.pairs - k) }, async (_, i) => {
-          const p: Pair = { idx: k + i, ws: undefined, sid: '', ready: false, inflight: 0, lastSentAt: 0, n: 0, timer: undefined };
-          pairs[k + i] = p;
-          const s = await connectIo({ kind: 'buyer', id: `${req.shop}-b${k + i}`, agent: `${req.shop}-${(k + i) % nAgents}` });
-          ioSockets.push(s);
-          p.io = s;
-          markReady(p);
-        }).map((p) => p.catch(() => void setup.failed++)),
-      );
-    }
+    await connectBuyers(
+      async (p) => {
+        const s = await connectIo({ kind: 'buyer', id: `${req.shop}-b${p.idx}`, agent: `${req.shop}-${p.idx % nAgents}` });
+        ioSockets.push(s);
+        p.io = s;
+        markReady(p);
+      },
+      () => void setup.failed++,
+    );
   } else {
     // The bare relay: a buyer's frame goes to its agent's socket as is, and back to the buyer as its "ack".
     const nAgents = Math.ceil(req.pairs / CAPACITY);
     for (let j = 0; j < nAgents; j++) {
       const ws = await open(`${req.url}/agent?id=${req.shop}-${j}`, {}, (_ws, data) => {
-        const f = JSON.parse(data.toString()) as { clientMsgId: string };
-        deliveredTo(pairs[Number(f.clientMsgId.slice(0, f.clientMsgId.indexOf(':')))]);
+        deliveredTo(pairOf((JSON.parse(data.toString()) as { clientMsgId: string }).clientMsgId));
       });
       agentSockets.push(ws);
     }
-    for (let k = 0; k < req.pairs; k += 100) {
-      await Promise.all(
-        Array.from({ length: Math.min(100, req.pairs - k) }, async (_, i) => {
-          const p: Pair = { idx: k + i, ws: undefined, sid: '', ready: false, inflight: 0, lastSentAt: 0, n: 0, timer: undefined };
-          pairs[k + i] = p;
-          const ws = await open(`${req.url}/buyer?agent=${req.shop}-${(k + i) % nAgents}`, {}, (_ws, data) => {
-            JSON.parse(data.toString());
-            if (sending) acked++;
-          });
-          p.ws = ws;
-          markReady(p);
-        }).map((p) => p.catch(() => {})),
-      );
-    }
+    await connectBuyers(
+      async (p) => {
+        p.ws = await open(`${req.url}/buyer?agent=${req.shop}-${p.idx % nAgents}`, {}, (_ws, data) => {
+          JSON.parse(data.toString()); // as a client reads its ack (the gateway's buyers parse every frame)
+          if (sending) acked++;
+        });
+        markReady(p);
+      },
+      () => {},
+    );
   }
   // Wait for every buyer to have its agent (gateway), at most 15 s.
   if (readyCount < pairs.filter(Boolean).length) {
