@@ -19,7 +19,7 @@ import { summarizeCpuProfile, type ProfileSummary } from './cpuprofile.ts';
 import { InspectorSession } from './inspector.ts';
 import { WorkerPool } from './pool.ts';
 import { CpuMeter, MachineMeter, RedisProbe, commandCalls, freePort, listenOverflows, spawned, startNodeChild, startRedisServer, treeCpuSeconds, type Child } from './processes.ts';
-import { AGENTS, BUYERS, CEILINGS, DURATION, MAX_BUYER_CONNS, MAX_S, OUT, PLAN, SEED, TAIL, W, a, addressesOf, agentSpecs, behaviour, burst, clampInt, fdCap, limits, log, numIn, sleep } from './options.ts';
+import { AGENTS, BUYERS, CEILINGS, GATEWAY_WORKERS, DURATION, MAX_BUYER_CONNS, MAX_S, OUT, PLAN, SEED, TAIL, W, a, addressesOf, agentSpecs, behaviour, burst, clampInt, fdCap, limits, log, numIn, sleep } from './options.ts';
 import { addTallies, comparePlan, loadPlanRun, planAgents, planArrivals, planTable, type PlanTally } from './plan-run.ts';
 import { loadFixtures } from './types.ts';
 import { arrivalTimes, makeProfile, plannedPerSecond, rng } from './profile.ts';
@@ -79,6 +79,12 @@ async function main(): Promise<void> {
   if (!a.url) {
     // A port of our choosing: readiness then does not depend on the gateway's log level.
     const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(await freePort()), HOST: '127.0.0.1', PEAKDESK_AUTH_SECRET: a.secret, LOG_LEVEL: a['gateway-log-level'] };
+    if (GATEWAY_WORKERS > 1) {
+      // A cluster: its port is known from the primary's "listening" line, once every worker accepts.
+      if (!redisUrl) throw new Error('--gateway-workers above 1 needs Redis (--redis-server or --redis URL)');
+      env.PEAKDESK_WORKERS = String(GATEWAY_WORKERS);
+      env.PORT = '0';
+    }
     delete env.REDIS_CLUSTER_NODES;
     if (redisUrl) env.REDIS_URL = redisUrl;
     else delete env.REDIS_URL;
@@ -92,7 +98,8 @@ async function main(): Promise<void> {
   const inspector = gateway?.inspectorUrl ? await InspectorSession.attach(gateway.inspectorUrl) : undefined;
   const cpuProfiles: { phase: string; summary: ProfileSummary }[] = [];
   const gatewayPid = gateway?.pid ?? (a['gateway-pid'] ? Number(a['gateway-pid']) : 0);
-  const gwMeter = gatewayPid ? new CpuMeter(gatewayPid) : undefined;
+  // A cluster's CPU and memory are its primary's and workers' together.
+  const gwMeter = gatewayPid ? new CpuMeter(gatewayPid, GATEWAY_WORKERS > 1) : undefined;
   const probe = redisUrl ? new RedisProbe(redisUrl) : undefined;
   let redisMeter: CpuMeter | undefined;
   if (probe) {
@@ -468,6 +475,7 @@ async function main(): Promise<void> {
       capacity: [a['capacity-min'], a['capacity-max']].map(Number),
       ceilings: CEILINGS,
       gatewayLogLevel: a['gateway-log-level'],
+      gatewayWorkers: GATEWAY_WORKERS,
       gatewayNodeArgs: a['gateway-node-args'] ?? null,
       gatewayConfig: a['gateway-config'] ?? null,
       freeMemMBAtEnd: Math.round(freemem() / 2 ** 20),

@@ -49,6 +49,7 @@ export const { values: a } = parseArgs({
     'sat-rate': { type: 'string', default: '9' },
     'sat-workers': { type: 'string', default: '2' },
     'gateway-cpu-prof': { type: 'boolean', default: false },
+    'gateway-workers': { type: 'string', default: '1' },
     'gateway-log-level': { type: 'string', default: 'info' },
     'gateway-pid': { type: 'string' },
     'gateway-node-args': { type: 'string' },
@@ -111,6 +112,8 @@ if (a.help) {
   --gateway-log-level L the gateway's LOG_LEVEL (default info, as in production)
   --gateway-cpu-prof    profile the gateway (inspector) during the run and its saturation; summarised in the report
   --gateway-pid PID     with --url: the running gateway's pid, to measure its CPU and memory
+  --gateway-workers N   start the gateway with PEAKDESK_WORKERS=N (cluster on one port; needs Redis;
+                        its CPU and memory are the primary's and workers' together; default 1)
   --max-seconds S       hard cap on the whole run, ceilings included (default 300)
   --plan FILE           staff each role as a staffing plan says (npm run plan -- --out FILE) and
                         run its arrivals; reports measured vs predicted service level per role
@@ -145,6 +148,8 @@ export const DURATION = burst !== undefined ? 1 : numIn(a.duration, 1, 600, 'dur
 export const TAIL = burst !== undefined ? Math.min(15, numIn(a.tail, 0, 300, 'tail')) : numIn(a.tail, 0, 300, 'tail');
 export const MAX_S = numIn(a['max-seconds'], 10, 3600, 'max-seconds');
 export const SEED = clampInt(a.seed, 0, 2 ** 31, 'seed');
+export const GATEWAY_WORKERS = clampInt(a['gateway-workers'], 1, 64, 'gateway-workers');
+if (GATEWAY_WORKERS > 1 && a['gateway-cpu-prof']) throw new Error('--gateway-cpu-prof profiles one process: use it with --gateway-workers 1');
 export const CEILINGS = a.ceilings && !a['no-ceilings'] && burst === undefined;
 export const limits = fdLimits();
 // A plan's roles are pooled queues: one shop, so one worker (workers have a shop each).

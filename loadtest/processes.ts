@@ -215,15 +215,29 @@ export function processTree(pid: number): number[] {
 
 /** CPU seconds of a whole process tree so far (a cluster's primary and workers together). */
 export function treeCpuSeconds(pid: number): number {
-  return processTree(pid).reduce((n, p) => n + (procStat(p)?.cpuS ?? 0), 0);
+  return treeStat(pid)?.cpuS ?? NaN;
 }
 
-/** Turns successive cumulative CPU readings into % of one core. */
+/** CPU seconds and RSS of a process and its descendants together. */
+function treeStat(pid: number): { cpuS: number; rssMB: number } | undefined {
+  const root = procStat(pid);
+  if (!root) return undefined;
+  const rest = processTree(pid).slice(1).map(procStat);
+  return rest.reduce<{ cpuS: number; rssMB: number }>((t, s) => (s ? { cpuS: t.cpuS + s.cpuS, rssMB: t.rssMB + s.rssMB } : t), root);
+}
+
+/** Turns successive cumulative CPU readings into % of one core (`tree`: with the process's descendants, e.g. cluster workers). */
 export class CpuMeter {
   private last: { cpuS: number; at: number } | undefined;
-  constructor(private readonly pid: number) {}
+  constructor(
+    private readonly pid: number,
+    private readonly tree = false,
+  ) {}
+  private stat() {
+    return this.tree ? treeStat(this.pid) : procStat(this.pid);
+  }
   sample(): { cpuPct: number; rssMB: number } | undefined {
-    const s = procStat(this.pid);
+    const s = this.stat();
     if (!s) return undefined;
     const at = performance.now();
     const prev = this.last;
@@ -232,7 +246,7 @@ export class CpuMeter {
     return { cpuPct: ((s.cpuS - prev.cpuS) / ((at - prev.at) / 1000)) * 100, rssMB: s.rssMB };
   }
   total(): number {
-    return procStat(this.pid)?.cpuS ?? NaN;
+    return this.stat()?.cpuS ?? NaN;
   }
 }
 
