@@ -224,6 +224,46 @@ describe.each<StoreKind>(['redis', 'memory'])('a full chat over one gateway (%s 
     });
   });
 
+  it('a live line that overtakes a resume does not make the replay skip the lines before it', async () => {
+    await withGateway({}, async (g) => {
+      const { c: b, sessionId } = await buyer(g, 'race-b');
+      b.send({ type: 'message', clientMsgId: 'm1', text: 'q1' });
+      await b.next('ack');
+      const a = await agent(g, 'race-a', { capacity: 1 });
+      await a.next('offer');
+      a.send({ type: 'accept', sessionId });
+      await a.next('assigned');
+      a.send({ type: 'message', sessionId, clientMsgId: 'r1', text: 'answer 1' });
+      await b.next('message', (f) => f.seq === 3);
+      await b.close();
+      // Said while the buyer is away (seq 4).
+      a.send({ type: 'message', sessionId, clientMsgId: 'r2', text: 'answer 2' });
+      await a.next('ack', (f) => f.clientMsgId === 'r2');
+
+      // The buyer is back; before its resume, the agent says more, which arrives live (seq 5).
+      const again = await buyer(g, 'race-b');
+      a.send({ type: 'message', sessionId, clientMsgId: 'r3', text: 'answer 3' });
+      expect(await again.c.next('message')).toMatchObject({ seq: 5, text: 'answer 3' });
+      // Its resume from what it saw (3) brings seq 4, and not seq 5 a second time.
+      again.c.send({ type: 'resume', lastSeq: 3 });
+      expect(await again.c.next('message')).toMatchObject({ seq: 4, text: 'answer 2' });
+      await expect(again.c.next('message', () => true, 300)).rejects.toThrow();
+
+      // The same race on the agent's side.
+      await a.close();
+      again.c.send({ type: 'message', clientMsgId: 'm2', text: 'q2' });
+      await again.c.next('ack');
+      const a2 = await TestClient.connect(g.url, 'agent', await g.token({ sub: 'race-a', kind: 'agent' }));
+      expect((await a2.next('welcome')).sessions).toEqual([sessionId]);
+      again.c.send({ type: 'message', clientMsgId: 'm3', text: 'q3' });
+      expect(await a2.next('message')).toMatchObject({ seq: 7, text: 'q3' });
+      a2.send({ type: 'resume', sessionId, lastSeq: 5 });
+      expect(await a2.next('message')).toMatchObject({ seq: 6, text: 'q2' });
+      await expect(a2.next('message', () => true, 300)).rejects.toThrow();
+      await Promise.all([a2.close(), again.c.close()]);
+    });
+  });
+
   it('re-queues at the head when a disconnected agent does not come back within grace', async () => {
     await withGateway({ routing: { agentGraceMs: 500 } }, async (g) => {
       const { c: b, sessionId } = await buyer(g, 'gb');

@@ -207,7 +207,7 @@ export class BuyerConnection {
     if (at) this.replay(at[1]).catch((err) => this.log.warn({ err, sessionId: this.sessionId }, 'catch-up after reconnect failed'));
   }
 
-  /** Replays what came after `lastSeq`, less what this connection already sent (it raced the resume live). */
+  /** Replays what came after `lastSeq`, less what this connection already sent live (it raced the resume). */
   async resume(lastSeq: number): Promise<void> {
     // A replay reads the whole rest of the transcript: it counts against the buyer's limits.
     await this.d.store.limitBuyer(this.shop, this.buyerId, this.d.now(), buyerLimits(this.d.config()));
@@ -216,13 +216,12 @@ export class BuyerConnection {
 
   private async replay(lastSeq: number): Promise<void> {
     const sessionId = this.sessionId;
-    lastSeq = Math.max(lastSeq, this.delivery.sent(sessionId));
     await this.delivery.snapshot(sessionId, async () => {
       const events = await this.d.store.readEvents(this.shop, sessionId, lastSeq);
       let upTo = lastSeq;
       for (const ev of events) {
         // The buyer's stream is what the shop said; its own lines it has from their acks.
-        if (ev.from !== 'buyer') this.send(encode(messageFrame(sessionId, ev)));
+        if (ev.from !== 'buyer' && !this.delivery.sentLive(sessionId, ev.seq)) this.send(encode(messageFrame(sessionId, ev)));
         upTo = ev.seq;
       }
       return upTo;
