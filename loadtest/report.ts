@@ -129,6 +129,8 @@ export function queueStory(r: RunReport): { peak: number; peakAtS: number; drain
   let peak = 0;
   let peakAtS = 0;
   for (const row of r.timeline) if (row.waiting > peak) [peak, peakAtS] = [row.waiting, row.sec];
+  // The count at the end is taken after the last second's sample: it can be the peak.
+  if (r.run.queueDepthAtEnd > peak) [peak, peakAtS] = [r.run.queueDepthAtEnd, r.run.wallSeconds];
   const drained = r.timeline.find((row) => row.sec > peakAtS && row.waiting === 0);
   return { peak, peakAtS, drainedAtS: peak === 0 ? peakAtS : (drained?.sec ?? null), atEnd: r.run.queueDepthAtEnd };
 }
