@@ -501,7 +501,8 @@ async function main(): Promise<void> {
       buyerMessagesPerSecond: { mean: counters.buyerMessagesSent / wallSeconds, peak: max(run.map((r) => r.buyerMessages)) },
       agentMessagesPerSecond: { mean: counters.agentMessagesSent / wallSeconds, peak: max(run.map((r) => r.agentMessages)) },
       peakArrivalsPerSecond: max(run.map((r) => r.arrivals)),
-      queueDepthPeak: max(run.map((r) => r.waiting)),
+      // With the count at the end, taken after the last sampled second: console and report agree.
+      queueDepthPeak: Math.max(max(run.map((r) => r.waiting)), counters.buyersStillWaitingAtEnd),
       queueDepthAtEnd: counters.buyersStillWaitingAtEnd,
       greetedShare: counters.buyersArrived ? counters.buyersGreeted / counters.buyersArrived : NaN,
       greetedWithin6sShare: counters.buyersArrived ? counters.greetedWithin6s / counters.buyersArrived : NaN,
