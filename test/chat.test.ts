@@ -173,18 +173,24 @@ describe.each<StoreKind>(['redis', 'memory'])('a full chat over one gateway (%s 
     });
   });
 
+  /** A buyer's line (1), the greeting (2), an agent who accepted and answered (3); the buyer then leaves. */
+  async function chatThenBuyerLeaves(g: RunningGateway, buyerId: string, agentId: string) {
+    const { c: b, sessionId } = await buyer(g, buyerId);
+    b.send({ type: 'message', clientMsgId: 'm1', text: 'q1' });
+    await b.next('ack');
+    const a = await agent(g, agentId, { capacity: 1 });
+    await a.next('offer');
+    a.send({ type: 'accept', sessionId });
+    await a.next('assigned');
+    a.send({ type: 'message', sessionId, clientMsgId: 'r1', text: 'answer 1' });
+    await b.next('message', (f) => f.seq === 3);
+    await b.close();
+    return { a, sessionId };
+  }
+
   it('resume after reconnect returns exactly the missed events; resent clientMsgId is stored once', async () => {
     await withGateway({}, async (g) => {
-      const { c: b, sessionId } = await buyer(g, 'rb');
-      b.send({ type: 'message', clientMsgId: 'm1', text: 'q1' });
-      await b.next('ack');
-      const a = await agent(g, 'ra', { capacity: 1 });
-      await a.next('offer');
-      a.send({ type: 'accept', sessionId });
-      await a.next('assigned');
-      a.send({ type: 'message', sessionId, clientMsgId: 'r1', text: 'answer 1' });
-      await b.next('message', (f) => f.seq === 3);
-      await b.close();
+      const { a, sessionId } = await chatThenBuyerLeaves(g, 'rb', 'ra');
 
       // While the buyer is away the agent writes twice more.
       a.send({ type: 'message', sessionId, clientMsgId: 'r2', text: 'answer 2' });
@@ -226,16 +232,7 @@ describe.each<StoreKind>(['redis', 'memory'])('a full chat over one gateway (%s 
 
   it('a live line that overtakes a resume does not make the replay skip the lines before it', async () => {
     await withGateway({}, async (g) => {
-      const { c: b, sessionId } = await buyer(g, 'race-b');
-      b.send({ type: 'message', clientMsgId: 'm1', text: 'q1' });
-      await b.next('ack');
-      const a = await agent(g, 'race-a', { capacity: 1 });
-      await a.next('offer');
-      a.send({ type: 'accept', sessionId });
-      await a.next('assigned');
-      a.send({ type: 'message', sessionId, clientMsgId: 'r1', text: 'answer 1' });
-      await b.next('message', (f) => f.seq === 3);
-      await b.close();
+      const { a, sessionId } = await chatThenBuyerLeaves(g, 'race-b', 'race-a');
       // Said while the buyer is away (seq 4).
       a.send({ type: 'message', sessionId, clientMsgId: 'r2', text: 'answer 2' });
       await a.next('ack', (f) => f.clientMsgId === 'r2');
