@@ -9,6 +9,7 @@ import type { ConnStatus } from '../src/client/socket.ts';
 import { lognormal, pick } from './profile.ts';
 import type { Frame, SimContext } from './context.ts';
 import { newTally, type PlanBuyer } from './plan-run.ts';
+import { recordMs } from './stats.ts';
 
 type State = 'pending' | 'connecting' | 'greeting' | 'waiting' | 'chatting' | 'offline' | 'away' | 'done';
 
@@ -93,6 +94,15 @@ export class SimBuyer {
   /** Off the page (--leave-share), or back but not welcomed yet. */
   get away(): boolean {
     return this.state === 'away';
+  }
+
+  /**
+   * Still trying to come back when the run ended (a planned drop whose reconnects failed so
+   * far, e.g. when the machine's accept queue overflowed): it is absent, and what was said to
+   * it meanwhile waits in the transcript for its resume: not lost.
+   */
+  absentAtEnd(): void {
+    if (this.state === 'offline' && this.sid && !this.closedSeen) this.ctx.ledger.buyerGone(this.sid);
   }
 
   get notGreeted(): boolean {
@@ -329,6 +339,11 @@ export class SimBuyer {
       ctx.record('timeToAgent', now - this.firstSentAt);
       ctx.record(this.vip ? 'timeToAgentVip' : 'timeToAgentRegular', now - this.firstSentAt);
       ctx.counters.buyersReachedAgent++;
+      if (this.role) {
+        const t = ctx.role(this.role);
+        t.reachedAgent++;
+        recordMs(t.timeToAgent, now - this.firstSentAt);
+      }
     }
     if (this.state === 'waiting' || this.state === 'greeting') this.setState('chatting');
     this.agentLines++;
@@ -360,6 +375,7 @@ export class SimBuyer {
     const ctx = this.ctx;
     if (!this.nudged) {
       this.nudged = true;
+      if (this.role) ctx.role(this.role).waited++;
       if (ctx.rand() < 0.3) {
         ctx.later(lognormal(ctx.rand, 8000, 0.5), () => {
           if (this.state === 'waiting') this.say(pick(ctx.rand, ctx.fx.waiting));
@@ -373,6 +389,7 @@ export class SimBuyer {
           if (this.state !== 'waiting' || this.agentSeen || ctx.acceptedAt.has(this.sid)) return;
           this.gaveUp = true;
           ctx.counters.buyersAbandoned++;
+          if (this.role) ctx.role(this.role).abandoned++;
           ctx.ledger.buyerGone(this.sid);
           this.leave();
         });

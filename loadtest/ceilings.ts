@@ -16,7 +16,7 @@ import { addEncoded, newHist, summarize, type LatencySummary } from './stats.ts'
 import type { SatRequest, SatResult } from './types.ts';
 
 export interface SatSummary {
-  target: 'gateway' | 'echo';
+  target: 'gateway' | 'echo' | 'socketio';
   pairs: number;
   ready: number;
   ratePerBuyer: number;

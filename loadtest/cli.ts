@@ -18,11 +18,12 @@ import { redisCeiling, saturate, type RedisCeiling, type SatSummary } from './ce
 import { summarizeCpuProfile, type ProfileSummary } from './cpuprofile.ts';
 import { InspectorSession } from './inspector.ts';
 import { WorkerPool } from './pool.ts';
-import { CpuMeter, MachineMeter, RedisProbe, commandCalls, freePort, listenOverflows, spawned, startNodeChild, startRedisServer, type Child } from './processes.ts';
-import { AGENTS, BUYERS, CEILINGS, DURATION, MAX_BUYER_CONNS, MAX_S, OUT, PLAN, SEED, TAIL, W, a, addressesOf, agentSpecs, behaviour, burst, clampInt, fdCap, limits, log, numIn, sleep } from './options.ts';
+import { CpuMeter, MachineMeter, RedisProbe, commandCalls, freePort, listenOverflows, spawned, startNodeChild, startRedisServer, treeCpuSeconds, type Child } from './processes.ts';
+import { AGENTS, BUYERS, CEILINGS, GATEWAY_WORKERS, DURATION, MAX_BUYER_CONNS, MAX_S, OUT, PLAN, SEED, TAIL, W, a, addressesOf, agentSpecs, behaviour, burst, clampInt, fdCap, limits, log, numIn, sleep } from './options.ts';
 import { addTallies, comparePlan, loadPlanRun, planAgents, planArrivals, planTable, type PlanTally } from './plan-run.ts';
 import { loadFixtures } from './types.ts';
 import { arrivalTimes, makeProfile, plannedPerSecond, rng } from './profile.ts';
+import { logCosts, redisSessionBytes, rssPerBuyerKB, type SessionCosts } from './costs.ts';
 import { consoleSummary, evaluateTargets, type ResourceSummary, type RunReport } from './report.ts';
 import { renderHtml } from './report-html.ts';
 import { Timeline } from './timeline.ts';
@@ -76,9 +77,17 @@ async function main(): Promise<void> {
   if (a.webhooks && a.url) throw new Error('--webhooks configures the gateway it starts: not with --url');
   let webhookRx: WebhookReceiver | undefined;
   let gateway: (Child & { inspectorUrl?: string }) | undefined;
+  /** The started gateway's environment, for the 2-worker ceiling. */
+  let gatewayEnv: NodeJS.ProcessEnv | undefined;
   if (!a.url) {
     // A port of our choosing: readiness then does not depend on the gateway's log level.
     const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(await freePort()), HOST: '127.0.0.1', PEAKDESK_AUTH_SECRET: a.secret, LOG_LEVEL: a['gateway-log-level'] };
+    if (GATEWAY_WORKERS > 1) {
+      // A cluster: its port is known from the primary's "listening" line, once every worker accepts.
+      if (!redisUrl) throw new Error('--gateway-workers above 1 needs Redis (--redis-server or --redis URL)');
+      env.PEAKDESK_WORKERS = String(GATEWAY_WORKERS);
+      env.PORT = '0';
+    }
     delete env.REDIS_CLUSTER_NODES;
     if (redisUrl) env.REDIS_URL = redisUrl;
     else delete env.REDIS_URL;
@@ -90,13 +99,15 @@ async function main(): Promise<void> {
     }
     const nodeArgs = [...(a['gateway-node-args']?.split(/\s+/).filter(Boolean) ?? []), ...(a['gateway-cpu-prof'] ? ['--inspect=127.0.0.1:0'] : [])];
     gateway = await startNodeChild('src/main.ts', env, nodeArgs, join(OUT, 'gateway.log'));
+    gatewayEnv = env;
     gatewayUrl = `ws://127.0.0.1:${gateway.port}`;
     log(`gateway on ${gatewayUrl} (pid ${gateway.pid}; log ${relative(process.cwd(), join(OUT, 'gateway.log'))})`);
   }
   const inspector = gateway?.inspectorUrl ? await InspectorSession.attach(gateway.inspectorUrl) : undefined;
   const cpuProfiles: { phase: string; summary: ProfileSummary }[] = [];
   const gatewayPid = gateway?.pid ?? (a['gateway-pid'] ? Number(a['gateway-pid']) : 0);
-  const gwMeter = gatewayPid ? new CpuMeter(gatewayPid) : undefined;
+  // A cluster's CPU and memory are its primary's and workers' together.
+  const gwMeter = gatewayPid ? new CpuMeter(gatewayPid, GATEWAY_WORKERS > 1) : undefined;
   const probe = redisUrl ? new RedisProbe(redisUrl) : undefined;
   let redisMeter: CpuMeter | undefined;
   if (probe) {
@@ -257,6 +268,12 @@ async function main(): Promise<void> {
   await webhookRx?.drain(3_000, 30_000);
   const webhooks = webhookRx?.summary();
   await webhookRx?.stop();
+  // What a session costs, before the ceilings add sessions and log lines of their own.
+  const costs: SessionCosts = {
+    redis: redisUrl ? await redisSessionBytes(redisUrl).catch(() => null) : null,
+    log: gateway ? logCosts(join(OUT, 'gateway.log')) : null,
+    gatewayRssPerBuyerKB: rssPerBuyerKB(timeline.rowsInOrder()),
+  };
 
   // ---------- aggregate ----------
   const counters = newCounters();
@@ -265,7 +282,15 @@ async function main(): Promise<void> {
   const frames: Record<string, number> = {};
   const samples: { kind: string; detail: unknown }[] = [];
   let stray = 0;
+  const roleAcc: Record<string, { waited: number; reachedAgent: number; abandoned: number; hist: Histogram }> = {};
   for (const r of results) {
+    for (const [role, t] of Object.entries(r.roles ?? {})) {
+      const acc = (roleAcc[role] ??= { waited: 0, reachedAgent: 0, abandoned: 0, hist: newHist() });
+      acc.waited += t.waited;
+      acc.reachedAgent += t.reachedAgent;
+      acc.abandoned += t.abandoned;
+      addEncoded(acc.hist, t.timeToAgent);
+    }
     addCounters(counters, r.counters);
     for (const [k, v] of Object.entries(r.hist)) addEncoded(hists[k]!, v);
     addCounts(errors.buyer, r.errors.buyer);
@@ -309,6 +334,10 @@ async function main(): Promise<void> {
   let redisSatCpu: number | null = null;
   let gwSatMachine: number | null = null;
   let echoSatMachine: number | null = null;
+  let sioSat: SatSummary | null = null;
+  let sioSatCpu: number | null = null;
+  let gw2Sat: SatSummary | null = null;
+  let gw2SatCpu: number | null = null;
   const satMachine = new MachineMeter();
   await p.close();
   if (CEILINGS) {
@@ -316,13 +345,13 @@ async function main(): Promise<void> {
     const SW = clampInt(a['sat-workers'], 1, 8, 'sat-workers');
     pool = new WorkerPool(SW);
     const sp = pool;
-    const satPairs = a['sat-pairs'] ? clampInt(a['sat-pairs'], 1, 20_000, 'sat-pairs') : Math.max(SW, Math.min(4000, Math.floor(fdCap / 2) - 500));
+    const satPairs = a['sat-pairs'] ? clampInt(a['sat-pairs'], 1, 20_000, 'sat-pairs') : Math.max(SW, Math.min(6000, Math.floor(fdCap / 2) - 500));
     const satRate = numIn(a['sat-rate'], 1, 19, 'sat-rate');
     const measureMs = numIn(a['sat-seconds'], 2, 60, 'sat-seconds') * 1000;
     const warmupMs = 2000;
     const budget = () => deadline - Date.now();
     if (budget() > measureMs + 60_000) {
-      log(`ceiling 1/3: gateway, ${satPairs} buyer→agent pairs, one line in flight each (≤ ${satRate}/s)…`);
+      log(`ceiling: gateway, ${satPairs} buyer→agent pairs, one line in flight each (≤ ${satRate}/s)…`);
       // Measured in the window only: the gateway's CPU, Redis' commands, and the CPU profile.
       let before: Record<string, number> | undefined;
       let after: Record<string, number> | undefined;
@@ -360,35 +389,51 @@ async function main(): Promise<void> {
       );
       gwSatCmds = perMsg(before, after, gwSat.messagesPerSecond * (measureMs / 1000));
     } else notes.push('not enough time left for the gateway ceiling (see --max-seconds)');
-    if (budget() > measureMs + 40_000) {
-      log('ceiling 2/3: bare ws relay, same pattern…');
-      const echo = await startNodeChild('loadtest/echo-server.ts', { ...process.env }, []);
-      const meter = new CpuMeter(echo.pid);
+    /** The same pattern against another server in its own process tree: its msg/s and CPU. */
+    const peer = async (label: string, target: SatSummary['target'], server: Child, url: string, shop: string) => {
+      log(label);
       let cpu0 = NaN;
       let t0 = 0;
-      echoSat = await saturate(
-        sp,
-        { target: 'echo', url: `ws://127.0.0.1:${echo.port}`, secret: a.secret, shop: 'echo', pairs: satPairs, rate: satRate },
-        addressesOf,
-        warmupMs,
-        measureMs,
-        {
-          begin: () => {
-            satMachine.sample(cpus().length);
-            cpu0 = meter.total();
-            t0 = performance.now();
-          },
-          end: () => {
-            echoSatCpu = ((meter.total() - cpu0) / ((performance.now() - t0) / 1000)) * 100;
-            echoSatMachine = satMachine.sample(cpus().length) ?? null;
-          },
+      let cpu: number | null = null;
+      let machine: number | null = null;
+      const sat = await saturate(sp, { target, url, secret: a.secret, shop, pairs: satPairs, rate: satRate }, addressesOf, warmupMs, measureMs, {
+        begin: () => {
+          satMachine.sample(cpus().length);
+          cpu0 = treeCpuSeconds(server.pid);
+          t0 = performance.now();
         },
-      );
-      await echo.stop();
-      if (echoSat.capped) notes.push('the raw ws relay reached the pacing cap (pairs × rate): its ceiling is at least the figure shown; raise --sat-pairs');
+        end: () => {
+          cpu = ((treeCpuSeconds(server.pid) - cpu0) / ((performance.now() - t0) / 1000)) * 100;
+          machine = satMachine.sample(cpus().length) ?? null;
+        },
+      });
+      await server.stop();
+      if (sat.capped) notes.push(`${label.replace(/…$/, '')} reached the pacing cap (pairs × rate): its ceiling is at least the figure shown; raise --sat-pairs`);
+      return { sat, cpu: cpu as number | null, machine: machine as number | null };
+    };
+    if (budget() > measureMs + 40_000) {
+      const echo = await startNodeChild('loadtest/echo-server.ts', { ...process.env }, []);
+      const r = await peer('ceiling: bare ws relay, same pattern…', 'echo', echo, `ws://127.0.0.1:${echo.port}`, 'echo');
+      echoSat = r.sat;
+      echoSatCpu = r.cpu;
+      echoSatMachine = r.machine;
+    }
+    if (redisUrl && budget() > measureMs + 40_000) {
+      const sio = await startNodeChild('loadtest/socketio-server.ts', { ...process.env, REDIS_URL: redisUrl }, []);
+      const r = await peer('ceiling: Socket.IO relay with @socket.io/redis-adapter, same pattern…', 'socketio', sio, `http://127.0.0.1:${sio.port}`, 'sio');
+      sioSat = r.sat;
+      sioSatCpu = r.cpu;
+    }
+    // The same gateway as 2 cluster workers on one port (PEAKDESK_WORKERS=2), same Redis; port 0:
+    // it is known from the primary's "listening" line, written once both workers accept.
+    if (gatewayEnv && redisUrl && budget() > measureMs + 50_000) {
+      const gw2 = await startNodeChild('src/main.ts', { ...gatewayEnv, PORT: '0', PEAKDESK_WORKERS: '2' }, [], join(OUT, 'gateway-2-workers.log'));
+      const r = await peer('ceiling: gateway with PEAKDESK_WORKERS=2…', 'gateway', gw2, `ws://127.0.0.1:${gw2.port}`, `${a.shop}-sat2`);
+      gw2Sat = r.sat;
+      gw2SatCpu = r.cpu;
     }
     if (redisUrl && budget() > 30_000) {
-      log('ceiling 3/3: Redis, the per-message command mix…');
+      log('ceiling: Redis, the per-message command mix…');
       redisCeil = await redisCeiling(redisUrl, { requests: 300_000, seconds: 5, cleanup: !redisChild });
     } else if (!redisUrl) notes.push(a.url ? 'no --redis given: no Redis ceiling' : 'embedded store: no Redis ceiling (use --redis-server)');
     await sp.close();
@@ -442,6 +487,7 @@ async function main(): Promise<void> {
       capacity: [a['capacity-min'], a['capacity-max']].map(Number),
       ceilings: CEILINGS,
       gatewayLogLevel: a['gateway-log-level'],
+      gatewayWorkers: GATEWAY_WORKERS,
       gatewayNodeArgs: a['gateway-node-args'] ?? null,
       gatewayConfig: a['gateway-config'] ?? null,
       freeMemMBAtEnd: Math.round(freemem() / 2 ** 20),
@@ -467,7 +513,8 @@ async function main(): Promise<void> {
       buyerMessagesPerSecond: { mean: counters.buyerMessagesSent / wallSeconds, peak: max(run.map((r) => r.buyerMessages)) },
       agentMessagesPerSecond: { mean: counters.agentMessagesSent / wallSeconds, peak: max(run.map((r) => r.agentMessages)) },
       peakArrivalsPerSecond: max(run.map((r) => r.arrivals)),
-      queueDepthPeak: max(run.map((r) => r.waiting)),
+      // With the count at the end, taken after the last sampled second: console and report agree.
+      queueDepthPeak: Math.max(max(run.map((r) => r.waiting)), counters.buyersStillWaitingAtEnd),
       queueDepthAtEnd: counters.buyersStillWaitingAtEnd,
       greetedShare: counters.buyersArrived ? counters.buyersGreeted / counters.buyersArrived : NaN,
       greetedWithin6sShare: counters.buyersArrived ? counters.greetedWithin6s / counters.buyersArrived : NaN,
@@ -480,6 +527,9 @@ async function main(): Promise<void> {
       frames,
       samples,
       strayAgentEvents: stray,
+      byRole: Object.entries(roleAcc)
+        .sort((x, y) => x[0].localeCompare(y[0]))
+        .map(([role, t]) => ({ role, waited: t.waited, reachedAgent: t.reachedAgent, abandoned: t.abandoned, timeToAgent: summarize(t.hist) })),
       listenOverflows: overflows0 !== undefined && overflows1 !== undefined ? overflows1 - overflows0 : null,
     },
     resources: {
@@ -503,10 +553,14 @@ async function main(): Promise<void> {
     ceilings: {
       gateway: gwSat,
       echo: echoSat,
+      socketio: sioSat,
+      gateway2Workers: gw2Sat,
       redis: redisCeil,
       gatewayRedisCommandsPerMessage: gwSatCmds,
       gatewayCpuPctDuringSat: gwSatCpu,
       echoCpuPctDuringSat: echoSatCpu,
+      socketioCpuPctDuringSat: sioSatCpu,
+      gateway2WorkersCpuPctDuringSat: gw2SatCpu,
       redisCpuPctDuringSat: redisSatCpu,
       // Machine − server − Redis − tool workers: other processes during each measured window.
       otherCpuPctDuringSat: {
@@ -516,9 +570,12 @@ async function main(): Promise<void> {
       ratios: {
         gatewayVsEcho: gwSat && echoSat && echoSat.messagesPerSecond > 0 ? gwSat.messagesPerSecond / echoSat.messagesPerSecond : null,
         gatewayVsRedis: gwSat && redisCeil && redisCeil.messagesPerSecond > 0 ? gwSat.messagesPerSecond / redisCeil.messagesPerSecond : null,
+        gatewayVsSocketio: gwSat && sioSat && sioSat.messagesPerSecond > 0 ? gwSat.messagesPerSecond / sioSat.messagesPerSecond : null,
+        twoWorkersVsOne: gwSat && gw2Sat && gwSat.messagesPerSecond > 0 ? gw2Sat.messagesPerSecond / gwSat.messagesPerSecond : null,
       },
     },
     timeline: rows,
+    costs,
     targets: [],
     cpuProfiles,
   };

@@ -9,6 +9,13 @@ import type { PlanTally } from './plan-run.ts';
 
 export type Frame = { type: string; [k: string]: unknown };
 
+export interface RoleTally {
+  waited: number;
+  reachedAgent: number;
+  abandoned: number;
+  timeToAgent: Histogram;
+}
+
 export class SimContext {
   readonly counters = newCounters();
   readonly hist = Object.fromEntries(LATENCIES.map((n) => [n, newHist()])) as Record<LatencyName, Histogram>;
@@ -31,6 +38,8 @@ export class SimContext {
   /** --plan: when an agent sent `accept` for a session (performance.now()), and the counted buyers' outcomes. */
   readonly acceptedAt = new Map<string, number>();
   readonly planTally: Record<string, PlanTally> = {};
+  /** Per role a buyer asked for: who waited in line, reached an agent (and how fast), gave up. */
+  readonly roles: Record<string, RoleTally> = {};
   private readonly key: Uint8Array;
   private addr = 0;
 
@@ -53,6 +62,10 @@ export class SimContext {
 
   static tickHists(): Record<TickLatencyName, Histogram> {
     return Object.fromEntries(TICK_LATENCIES.map((n) => [n, newHist()])) as Record<TickLatencyName, Histogram>;
+  }
+
+  role(role: string): RoleTally {
+    return (this.roles[role] ??= { waited: 0, reachedAgent: 0, abandoned: 0, timeToAgent: newHist() });
   }
 
   record(name: LatencyName, ms: number): void {

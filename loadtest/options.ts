@@ -46,13 +46,14 @@ export const { values: a } = parseArgs({
     'leave-share': { type: 'string', default: '0.1' },
     'away-seconds': { type: 'string', default: '15' },
     'max-conns': { type: 'string' },
-    ceilings: { type: 'boolean', default: true },
+    ceilings: { type: 'boolean', default: false },
     'no-ceilings': { type: 'boolean', default: false },
     'sat-pairs': { type: 'string' },
     'sat-seconds': { type: 'string', default: '8' },
-    'sat-rate': { type: 'string', default: '15' },
+    'sat-rate': { type: 'string', default: '9' },
     'sat-workers': { type: 'string', default: '2' },
     'gateway-cpu-prof': { type: 'boolean', default: false },
+    'gateway-workers': { type: 'string', default: '1' },
     'gateway-log-level': { type: 'string', default: 'info' },
     'gateway-pid': { type: 'string' },
     'gateway-node-args': { type: 'string' },
@@ -75,8 +76,28 @@ if (a.help) {
   --spike-multiple M    midnight rate as a multiple of the pre-heat rate (default 10)
   --spike-rate R        peak new buyers/s at midnight (fixes base = R/M; decay follows)
   --spike-at F          where midnight falls, share of the duration (default 0.3)
+  --decay S             after midnight the rate decays with this time constant (default: from the profile)
   --tail S              after the last arrival, chats go on at most S seconds (default 30)
+  --seed N              random seed for arrivals and behaviour (default 11)
+  --shop NAME           shop id prefix (default loadtest-<time>; workers add -w0, -w1, …)
+  --secret S            the gateway's PEAKDESK_AUTH_SECRET, to sign tokens (default: a test secret)
+  --max-conns N         buyer connections held at once at most (default: the open-files limit less agents)
+
+ Behaviour of the simulated buyers and agents:
   --messages N          buyer lines per chat after an agent answers (median; default 5)
+  --think-seconds S     buyer's think time before each reply (median; default 3)
+  --interval-ms MS      the same as --think-seconds, in ms (older name)
+  --typing-seconds S    agent's typing delay before each answer (median; default 2)
+  --handle-seconds S    agent's handle time before closing a chat (median, log-normal; default 25)
+  --capacity-min N      an agent's fewest concurrent chats (default 3)
+  --capacity-max N      an agent's most concurrent chats (default 8)
+  --reconnect-rate P    share of buyers who lose their connection mid-chat and resume (default 0.05)
+  --abandon-rate P      share of queued buyers who give up (default 0.08)
+  --patience-seconds S  median wait before such a buyer gives up (default 20)
+  --transfer-rate P     share of chats an agent transfers to another role (default 0.05)
+  --decline-rate P      share of offers an agent declines (default 0.02)
+
+ Where and how:
   --workers N|auto      load-generator processes (default auto)
   --vip-share F         share of buyers whose token carries vip = --vip-level (default 0.1)
   --vip-level N         their VIP level, 1..9 (default 3); the report gives time to agent
@@ -88,8 +109,13 @@ if (a.help) {
   --url ws://HOST:PORT  drive a running gateway instead of starting one
   --out DIR             result.json + report.html (default loadtest/results/<timestamp>/)
   --burst N             N buyers within one second, no agents: greeting latency only
-  --no-ceilings         skip the gateway/raw-ws/Redis throughput ceilings
-  --sat-pairs N         buyer→agent pairs in the ceilings (default 4000)
+  --ceilings            after the run, measure throughput ceilings in the same run (opt-in; ~1 min):
+                        the gateway, the gateway as 2 cluster workers, a bare ws relay, a Socket.IO
+                        relay with @socket.io/redis-adapter, and Redis alone; reports the ratios
+  --no-ceilings         no ceilings (the default; kept for older command lines)
+  --sat-pairs N         buyer→agent pairs in the ceilings (default 6000, in shops of 100)
+  --sat-seconds S       measured seconds per ceiling, after a 2 s warm-up (default 8)
+  --sat-rate R          lines per second per pair at most (default 9, under the 10/s buyer rate limit)
   --sat-workers N       load-generator processes for the ceilings (default 2)
   --gateway-config F    the gateway's config file (PEAKDESK_CONFIG), for experiments
   --gateway-node-args A node flags for the gateway, e.g. "--max-semi-space-size=64"
@@ -97,6 +123,9 @@ if (a.help) {
   --gateway-cpu-prof    profile the gateway (inspector) during the run and its saturation; summarised in the report
   --webhooks            subscribe a local receiver to every webhook event (gateway started here
                         only) and report delivery latency p50/p99, throughput, duplicates
+  --gateway-pid PID     with --url: the running gateway's pid, to measure its CPU and memory
+  --gateway-workers N   start the gateway with PEAKDESK_WORKERS=N (cluster on one port; needs Redis;
+                        its CPU and memory are the primary's and workers' together; default 1)
   --max-seconds S       hard cap on the whole run, ceilings included (default 300)
   --plan FILE           staff each role as a staffing plan says (npm run plan -- --out FILE) and
                         run its arrivals; reports measured vs predicted service level per role
@@ -104,6 +133,8 @@ if (a.help) {
   --plan-interval N     which interval of the plan to run (default 0)
   --plan-warmup S       buyers of the first S seconds are not counted (default: 2 × the longest
                         handle time, at most a third of --duration)
+  --quiet               no progress bar or log lines, only the summary
+  -h, --help            this text
 `);
   process.exit(0);
 }
@@ -129,6 +160,8 @@ export const DURATION = burst !== undefined ? 1 : numIn(a.duration, 1, 600, 'dur
 export const TAIL = burst !== undefined ? Math.min(15, numIn(a.tail, 0, 300, 'tail')) : numIn(a.tail, 0, 300, 'tail');
 export const MAX_S = numIn(a['max-seconds'], 10, 3600, 'max-seconds');
 export const SEED = clampInt(a.seed, 0, 2 ** 31, 'seed');
+export const GATEWAY_WORKERS = clampInt(a['gateway-workers'], 1, 64, 'gateway-workers');
+if (GATEWAY_WORKERS > 1 && a['gateway-cpu-prof']) throw new Error('--gateway-cpu-prof profiles one process: use it with --gateway-workers 1');
 export const CEILINGS = a.ceilings && !a['no-ceilings'] && burst === undefined;
 export const limits = fdLimits();
 // A plan's roles are pooled queues: one shop, so one worker (workers have a shop each).

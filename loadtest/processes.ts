@@ -3,7 +3,7 @@
  * sampling of their CPU and memory from /proc, plus Redis' own INFO.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { connect as netConnect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -197,12 +197,47 @@ export function procStat(pid: number): { cpuS: number; rssMB: number } | undefin
   }
 }
 
-/** Turns successive cumulative CPU readings into % of one core. */
+/** A process and its descendants (a cluster primary and its workers), from /proc. */
+export function processTree(pid: number): number[] {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    try {
+      for (const t of readdirSync(`/proc/${out[i]}/task`)) {
+        const kids = readFileSync(`/proc/${out[i]}/task/${t}/children`, 'utf8').trim();
+        if (kids) out.push(...kids.split(/\s+/).map(Number));
+      }
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return out;
+}
+
+/** CPU seconds of a whole process tree so far (a cluster's primary and workers together). */
+export function treeCpuSeconds(pid: number): number {
+  return treeStat(pid)?.cpuS ?? NaN;
+}
+
+/** CPU seconds and RSS of a process and its descendants together. */
+function treeStat(pid: number): { cpuS: number; rssMB: number } | undefined {
+  const root = procStat(pid);
+  if (!root) return undefined;
+  const rest = processTree(pid).slice(1).map(procStat);
+  return rest.reduce<{ cpuS: number; rssMB: number }>((t, s) => (s ? { cpuS: t.cpuS + s.cpuS, rssMB: t.rssMB + s.rssMB } : t), root);
+}
+
+/** Turns successive cumulative CPU readings into % of one core (`tree`: with the process's descendants, e.g. cluster workers). */
 export class CpuMeter {
   private last: { cpuS: number; at: number } | undefined;
-  constructor(private readonly pid: number) {}
+  constructor(
+    private readonly pid: number,
+    private readonly tree = false,
+  ) {}
+  private stat() {
+    return this.tree ? treeStat(this.pid) : procStat(this.pid);
+  }
   sample(): { cpuPct: number; rssMB: number } | undefined {
-    const s = procStat(this.pid);
+    const s = this.stat();
     if (!s) return undefined;
     const at = performance.now();
     const prev = this.last;
@@ -211,7 +246,7 @@ export class CpuMeter {
     return { cpuPct: ((s.cpuS - prev.cpuS) / ((at - prev.at) / 1000)) * 100, rssMB: s.rssMB };
   }
   total(): number {
-    return procStat(this.pid)?.cpuS ?? NaN;
+    return this.stat()?.cpuS ?? NaN;
   }
 }
 

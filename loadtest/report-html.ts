@@ -3,7 +3,7 @@
  * a browser without network access.
  */
 import { chartJs, esc } from '../src/cli/html.ts';
-import type { RunReport } from './report.ts';
+import { roleRows, shopVerdict, type RunReport } from './report.ts';
 import type { PlanComparison } from './plan-run.ts';
 const num = (n: number | null | undefined, d = 1) => (n === null || n === undefined || !Number.isFinite(n) ? 'n/a' : n.toFixed(d));
 
@@ -32,6 +32,8 @@ export function renderHtml(r: RunReport): string {
   const errs = [...Object.entries(r.run.errors.buyer).map(([k, v]) => [`buyer`, k, v]), ...Object.entries(r.run.errors.agent).map(([k, v]) => [`agent`, k, v])];
   const data = JSON.stringify({ timeline: r.timeline, workers: r.setup.workers }).replace(/</g, '\\u003c');
   const profs = r.cpuProfiles;
+  const verdict = shopVerdict(r);
+  const k = r.costs;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>peakdesk load test ${esc(r.startedAt)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -41,6 +43,7 @@ h1{font-size:22px;margin-bottom:4px} h2{font-size:17px;margin-top:32px;border-bo
 .sub{color:#667} code{background:#f3f4f8;padding:1px 4px;border-radius:3px}
 table{border-collapse:collapse;margin:8px 0;font-variant-numeric:tabular-nums} th,td{border:1px solid #dde;padding:4px 8px;text-align:right} th{background:#f3f4f8} td:first-child,th:first-child{text-align:left}
 td{overflow-wrap:anywhere;max-width:760px} table.text td{text-align:left}
+.verdict{border:2px solid;border-radius:8px;padding:8px 16px;margin:16px 0} .verdict.holds{border-color:#0a7a32} .verdict.fails{border-color:#b3261e} .verdict h2{border:0;margin:4px 0}
 tr.pass td:first-child{color:#0a7a32;font-weight:600} tr.fail td:first-child{color:#b3261e;font-weight:600} tr.na td:first-child{color:#888}
 .grid{display:grid;grid-template-columns:1fr 1fr;gap:16px} .card{border:1px solid #dde;border-radius:6px;padding:8px} .card h3{margin:0 0 4px;font-size:14px}
 canvas{width:100%!important;height:260px!important} .kpis{display:flex;flex-wrap:wrap;gap:12px;margin:12px 0} .kpi{border:1px solid #dde;border-radius:6px;padding:8px 12px;min-width:150px} .kpi b{display:block;font-size:20px}
@@ -48,6 +51,11 @@ canvas{width:100%!important;height:260px!important} .kpis{display:flex;flex-wrap
 </style></head><body>
 <h1>peakdesk — Double 11 load test</h1>
 <div class="sub">${esc(r.startedAt)} · ${r.machine.cpus} CPU (${esc(r.machine.cpuModel)}) · Node ${esc(r.machine.node)} · store ${esc(r.setup.store)} · ${r.setup.workers} worker process(es)<br><code>${esc(r.command)}</code></div>
+<div class="verdict ${verdict.holds ? 'holds' : 'fails'}"><h2>For the shop: ${verdict.holds ? 'holds' : 'does not hold'}</h2>
+${verdict.lines.map((l) => `<p>${esc(l)}</p>`).join('')}
+${r.run.byRole.length ? table(['role the buyer asked for', 'waited for an agent', 'reached an agent', 'gave up', 'time to agent p50', 'p90', 'p99'], roleRows(r)) : ''}
+</div>
+<h2>Engineering figures</h2>
 <div class="kpis">
 <div class="kpi">connections held (peak)<b>${r.run.connectionsHeldPeak}</b></div>
 <div class="kpi">buyer messages/s (mean / peak)<b>${num(r.run.buyerMessagesPerSecond.mean, 0)} / ${r.run.buyerMessagesPerSecond.peak}</b></div>
@@ -56,7 +64,7 @@ canvas{width:100%!important;height:260px!important} .kpis{display:flex;flex-wrap
 <div class="kpi">buyer→agent p99<b>${num(L.buyerToAgent?.p99)} ms</b></div>
 <div class="kpi">lost / duplicated<b>${r.run.lost} / ${r.run.duplicated}</b></div>
 </div>
-<h2>Targets</h2>
+<h3>Reference-scale targets (judged only on a run of the reference size)</h3>
 <table class="text"><thead><tr><th></th><th>what</th><th>target</th><th>measured</th></tr></thead><tbody>${targets}</tbody></table>
 ${r.setup.notes.length ? `<ul>${r.setup.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>` : ''}
 ${r.plan ? planSection(r.plan) : ''}
@@ -140,11 +148,26 @@ ${table(
     .map(([k, v]) => [k, v, num(v / Math.max(1, c.buyerMessagesSent), 2)]),
 )}
 <h2>Throughput ceilings (same run)</h2>
-${table(['pattern', 'messages/s', 'pairs ready', 'p50 ms', 'p99 ms', 'capped by pacing', 'tool CPU % per worker'], [satRow('gateway (buyer→agent relay)', ce.gateway), satRow('bare ws relay (same Node, same clients)', ce.echo)])}
+${table(['pattern', 'messages/s', 'pairs ready', 'p50 ms', 'p99 ms', 'capped by pacing', 'tool CPU % per worker'], [
+  satRow('gateway (buyer→agent relay)', ce.gateway),
+  satRow('gateway, PEAKDESK_WORKERS=2 (cluster, same Redis)', ce.gateway2Workers),
+  satRow('Socket.IO + @socket.io/redis-adapter (rooms, same Redis)', ce.socketio),
+  satRow('bare ws relay (same Node, same clients)', ce.echo),
+])}
 <p>Redis ceiling for the same per-message command mix: <b>${num(ce.redis?.messagesPerSecond, 0)}</b> scripts/s (${esc(ce.redis?.method ?? 'not measured')}${ce.redis ? `, ${ce.redis.clients} clients × pipeline ${ce.redis.pipeline}` : ''}).
 Gateway Redis commands per relayed message: ${esc(ce.gatewayRedisCommandsPerMessage ? Object.entries(ce.gatewayRedisCommandsPerMessage).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ') : 'n/a')}.</p>
-<p>Ratios: gateway ÷ raw ws relay <b>${num(ce.ratios.gatewayVsEcho, 2)}</b>; gateway ÷ Redis ceiling <b>${num(ce.ratios.gatewayVsRedis, 2)}</b>.
+<p>Ratios: gateway ÷ raw ws relay <b>${num(ce.ratios.gatewayVsEcho, 2)}</b>; gateway ÷ Socket.IO relay <b>${num(ce.ratios.gatewayVsSocketio, 2)}</b>; gateway ÷ Redis ceiling <b>${num(ce.ratios.gatewayVsRedis, 2)}</b>; 2 workers ÷ 1 <b>${num(ce.ratios.twoWorkersVsOne, 2)}</b> (Socket.IO CPU ${num(ce.socketioCpuPctDuringSat, 0)}%, 2-worker gateway CPU ${num(ce.gateway2WorkersCpuPctDuringSat, 0)}%).
 CPU in the measured windows (% of one core): gateway ${num(ce.gatewayCpuPctDuringSat, 0)}%, Redis ${num(ce.redisCpuPctDuringSat, 0)}% (gateway's window); bare relay ${num(ce.echoCpuPctDuringSat, 0)}%. Other processes on the machine (noise) in the two windows: ${num(ce.otherCpuPctDuringSat.gateway, 0)}% and ${num(ce.otherCpuPctDuringSat.echo, 0)}%.</p>
+<h2>Cost per session</h2>
+${table(
+  ['what', 'measured', 'how'],
+  [
+    ['Redis, per open session', k.redis?.bytesPerOpen != null ? `${k.redis.bytesPerOpen} B` : 'n/a', `MEMORY USAGE of the session's hash, transcript and message ids, ${k.redis?.openSessions ?? 0} sessions sampled at the end of the run`],
+    ['Redis, per closed session (kept for sessions.retentionMs)', k.redis?.bytesPerClosed != null ? `${k.redis.bytesPerClosed} B` : 'n/a', `the same, ${k.redis?.closedSessions ?? 0} sessions sampled`],
+    ['gateway log, per session', k.log ? `${num(k.log.linesPerSession)} lines, ${num((k.log.bytesPerSession ?? NaN) / 1024, 2)} KB` : 'n/a', k.log ? `${k.log.lines} lines, ${num(k.log.bytes / 2 ** 20)} MB over ${k.log.sessionsOpened} sessions at LOG_LEVEL=${String(r.options.gatewayLogLevel)}; most: ${Object.entries(k.log.byMessage).slice(0, 6).map(([m, n]) => `${m} ${n}`).join(', ')}` : ''],
+    ['gateway RSS, per connected buyer', k.gatewayRssPerBuyerKB !== null ? `${num(k.gatewayRssPerBuyerKB)} KB` : 'n/a', 'RSS growth from the first second to its peak ÷ buyers connected at the peak'],
+  ],
+)}
 <h2>Resources</h2>
 ${table(
   ['process', 'CPU mean %', 'CPU max %', 'CPU s', 'RSS max MB'],

@@ -8,12 +8,15 @@
 import { performance } from 'node:perf_hooks';
 import { SignJWT } from 'jose';
 import WebSocket from 'ws';
+import { io as ioClient, type Socket as IoSocket } from 'socket.io-client';
 import { newHist, recordMs, encodeHist } from './stats.ts';
 import type { SatRequest, SatResult } from './types.ts';
 
 interface Pair {
   idx: number;
   ws: WebSocket | undefined;
+  /** The Socket.IO peer's buyer socket (target socketio) instead of `ws`. */
+  io?: IoSocket;
   sid: string;
   ready: boolean;
   inflight: number;
@@ -25,6 +28,7 @@ interface Pair {
 const TEXT = '那黑色的也有货吗？';
 const FIRST = '在吗？这款有优惠吗';
 const CAPACITY = 50;
+const PAIRS_PER_SHOP = 100;
 
 export async function runSaturation(req: SatRequest, rand: () => number) {
   const key = new TextEncoder().encode(req.secret);
@@ -33,6 +37,7 @@ export async function runSaturation(req: SatRequest, rand: () => number) {
   const pairs: Pair[] = [];
   const bySid = new Map<string, Pair>();
   const agentSockets: WebSocket[] = [];
+  const ioSockets: IoSocket[] = [];
   const agentSessions = new Map<WebSocket, Set<string>>();
   let addr = 0;
   let sending = false;
@@ -45,8 +50,11 @@ export async function runSaturation(req: SatRequest, rand: () => number) {
   const setup = { connected: 0, welcomed: 0, offers: 0, assigned: 0, greeted: 0, failed: 0 };
   let onAllReady: (() => void) | undefined;
 
-  const token = (sub: string, kind: 'buyer' | 'agent') =>
-    new SignJWT({ shop: req.shop, kind }).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).sign(key);
+  // Pairs are spread over shops of PAIRS_PER_SHOP, so that no shop's own rate limit
+  // (server.buyerLimits.perShop, 1,000 lines/s by default) is what the ceiling measures.
+  const shopOf = (pair: number) => `${req.shop}-s${Math.floor(pair / PAIRS_PER_SHOP)}`;
+  const token = (sub: string, kind: 'buyer' | 'agent', shop: string) =>
+    new SignJWT({ shop, kind }).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).sign(key);
   /** The handler goes on before the upgrade completes: the first frame can share its TCP read. */
   const open = (url: string, headers: Record<string, string>, onMessage: (ws: WebSocket, data: WebSocket.RawData) => void) => {
     const localAddress = req.localAddresses[addr++ % req.localAddresses.length];
@@ -71,7 +79,10 @@ export async function runSaturation(req: SatRequest, rand: () => number) {
 
   const sendNext = (p: Pair) => {
     p.timer = undefined;
-    if (!sending || !p.ws || p.ws.readyState !== p.ws.OPEN) return;
+    if (!sending) return;
+    if (p.io) {
+      if (!p.io.connected) return;
+    } else if (!p.ws || p.ws.readyState !== p.ws.OPEN) return;
     const now = performance.now();
     const wait = p.lastSentAt + minGap - now;
     if (wait > 0.5) {
@@ -81,7 +92,13 @@ export async function runSaturation(req: SatRequest, rand: () => number) {
     p.lastSentAt = now;
     p.inflight = now;
     const clientMsgId = `${p.idx}:${++p.n}`;
-    p.ws.send(JSON.stringify({ type: 'message', clientMsgId, text: TEXT }));
+    if (p.io) {
+      p.io.emit('message', { type: 'message', clientMsgId, text: TEXT }, () => {
+        if (sending) acked++;
+      });
+      return;
+    }
+    p.ws!.send(JSON.stringify({ type: 'message', clientMsgId, text: TEXT }));
   };
 
   const deliveredTo = (p: Pair | undefined) => {
@@ -95,12 +112,29 @@ export async function runSaturation(req: SatRequest, rand: () => number) {
     sendNext(p);
   };
 
+  /** Connects the buyers 100 at a time: `connect` opens pair `p`'s buyer socket(s). */
+  const connectBuyers = async (connect: (p: Pair) => Promise<void>, onFail: () => void) => {
+    for (let k = 0; k < req.pairs; k += 100) {
+      await Promise.all(
+        Array.from({ length: Math.min(100, req.pairs - k) }, async (_, i) => {
+          const p: Pair = { idx: k + i, ws: undefined, sid: '', ready: false, inflight: 0, lastSentAt: 0, n: 0, timer: undefined };
+          pairs[k + i] = p;
+          await connect(p);
+        }).map((x) => x.catch(onFail)),
+      );
+    }
+  };
+  /** The relays carry the frame as is: its clientMsgId (`<pair>:<n>`) names the pair. */
+  const pairOf = (clientMsgId: string) => pairs[Number(clientMsgId.slice(0, clientMsgId.indexOf(':')))];
+
   if (req.target === 'gateway') {
-    // A little spare capacity, so every buyer gets an agent at once.
-    const nAgents = Math.ceil(req.pairs / CAPACITY) + 1;
+    // Each shop gets a little spare capacity, so every buyer gets an agent at once.
+    const perShop = Math.ceil(Math.min(PAIRS_PER_SHOP, req.pairs) / CAPACITY) + 1;
+    const nAgents = Math.ceil(req.pairs / PAIRS_PER_SHOP) * perShop;
     for (let j = 0; j < nAgents; j++) {
       const mine = new Set<string>();
-      const ws = await open(`${req.url}/v1/agent`, { authorization: `Bearer ${await token(`sat-agent-${j}`, 'agent')}` }, (ws, data) => {
+      const shop = shopOf(Math.floor(j / perShop) * PAIRS_PER_SHOP);
+      const ws = await open(`${req.url}/v1/agent`, { authorization: `Bearer ${await token(`sat-agent-${j}`, 'agent', shop)}` }, (ws, data) => {
         const f = JSON.parse(data.toString()) as { type: string; sessionId: string; from?: string; code?: unknown };
         countError(f);
         if (f.type === 'offer') {
@@ -116,59 +150,71 @@ export async function runSaturation(req: SatRequest, rand: () => number) {
       ws.send(JSON.stringify({ type: 'ready', roles: ['pre-sale'], capacity: CAPACITY }));
       agentSockets.push(ws);
     }
-    for (let k = 0; k < req.pairs; k += 100) {
-      await Promise.all(
-        Array.from({ length: Math.min(100, req.pairs - k) }, async (_, i) => {
-          const p: Pair = { idx: k + i, ws: undefined, sid: '', ready: false, inflight: 0, lastSentAt: 0, n: 0, timer: undefined };
-          pairs[k + i] = p;
-          const tok = await token(`sat-buyer-${k + i}`, 'buyer');
-          const ws = await open(`${req.url}/v1/buyer`, { authorization: `Bearer ${tok}` }, (ws, data) => {
-            const f = JSON.parse(data.toString()) as { type: string; sessionId: string; from?: string; code?: unknown };
-            countError(f);
-            if (f.type === 'welcome') {
-              setup.welcomed++;
-              p.sid = f.sessionId;
-              bySid.set(f.sessionId, p);
-              ws.send(JSON.stringify({ type: 'message', clientMsgId: 'first', text: FIRST }));
-            } else if (f.type === 'message' && f.from === 'agent') {
-              if (!p.ready) setup.greeted++;
-              markReady(p);
-            }
-            else if (f.type === 'ack' && sending) acked++;
-          });
-          setup.connected++;
-          p.ws = ws;
-        }).map((p) =>
-          p.catch(() => {
-            setup.failed++;
-          }),
-        ),
-      );
+    await connectBuyers(
+      async (p) => {
+        const tok = await token(`sat-buyer-${p.idx}`, 'buyer', shopOf(p.idx));
+        const ws = await open(`${req.url}/v1/buyer`, { authorization: `Bearer ${tok}` }, (ws, data) => {
+          const f = JSON.parse(data.toString()) as { type: string; sessionId: string; from?: string; code?: unknown };
+          countError(f);
+          if (f.type === 'welcome') {
+            setup.welcomed++;
+            p.sid = f.sessionId;
+            bySid.set(f.sessionId, p);
+            ws.send(JSON.stringify({ type: 'message', clientMsgId: 'first', text: FIRST }));
+          } else if (f.type === 'message' && f.from === 'agent') {
+            if (!p.ready) setup.greeted++;
+            markReady(p);
+          } else if (f.type === 'ack' && sending) acked++;
+        });
+        setup.connected++;
+        p.ws = ws;
+      },
+      () => void setup.failed++,
+    );
+  } else if (req.target === 'socketio') {
+    // The Socket.IO peer: agents and buyers in rooms, a line acked by Socket.IO's ack callback.
+    const nAgents = Math.ceil(req.pairs / CAPACITY);
+    const connectIo = (query: Record<string, string>) => {
+      const localAddress = req.localAddresses[addr++ % req.localAddresses.length];
+      const s = ioClient(req.url, { transports: ['websocket'], reconnection: false, query, forceNew: true, ...(localAddress ? { localAddress } : {}) } as Parameters<typeof ioClient>[1]);
+      return new Promise<IoSocket>((resolve, reject) => {
+        s.once('connect', () => resolve(s));
+        s.once('connect_error', reject);
+      });
+    };
+    for (let j = 0; j < nAgents; j++) {
+      const s = await connectIo({ kind: 'agent', id: `${req.shop}-${j}` });
+      s.on('message', (f: { clientMsgId: string }) => deliveredTo(pairOf(f.clientMsgId)));
+      ioSockets.push(s);
     }
+    await connectBuyers(
+      async (p) => {
+        const s = await connectIo({ kind: 'buyer', id: `${req.shop}-b${p.idx}`, agent: `${req.shop}-${p.idx % nAgents}` });
+        ioSockets.push(s);
+        p.io = s;
+        markReady(p);
+      },
+      () => void setup.failed++,
+    );
   } else {
     // The bare relay: a buyer's frame goes to its agent's socket as is, and back to the buyer as its "ack".
     const nAgents = Math.ceil(req.pairs / CAPACITY);
     for (let j = 0; j < nAgents; j++) {
       const ws = await open(`${req.url}/agent?id=${req.shop}-${j}`, {}, (_ws, data) => {
-        const f = JSON.parse(data.toString()) as { clientMsgId: string };
-        deliveredTo(pairs[Number(f.clientMsgId.slice(0, f.clientMsgId.indexOf(':')))]);
+        deliveredTo(pairOf((JSON.parse(data.toString()) as { clientMsgId: string }).clientMsgId));
       });
       agentSockets.push(ws);
     }
-    for (let k = 0; k < req.pairs; k += 100) {
-      await Promise.all(
-        Array.from({ length: Math.min(100, req.pairs - k) }, async (_, i) => {
-          const p: Pair = { idx: k + i, ws: undefined, sid: '', ready: false, inflight: 0, lastSentAt: 0, n: 0, timer: undefined };
-          pairs[k + i] = p;
-          const ws = await open(`${req.url}/buyer?agent=${req.shop}-${(k + i) % nAgents}`, {}, (_ws, data) => {
-            JSON.parse(data.toString());
-            if (sending) acked++;
-          });
-          p.ws = ws;
-          markReady(p);
-        }).map((p) => p.catch(() => {})),
-      );
-    }
+    await connectBuyers(
+      async (p) => {
+        p.ws = await open(`${req.url}/buyer?agent=${req.shop}-${p.idx % nAgents}`, {}, (_ws, data) => {
+          JSON.parse(data.toString()); // as a client reads its ack (the gateway's buyers parse every frame)
+          if (sending) acked++;
+        });
+        markReady(p);
+      },
+      () => {},
+    );
   }
   // Wait for every buyer to have its agent (gateway), at most 15 s.
   if (readyCount < pairs.filter(Boolean).length) {
@@ -208,6 +254,7 @@ export async function runSaturation(req: SatRequest, rand: () => number) {
       if (agentSessions.size) await new Promise((r) => setTimeout(r, 1000));
       for (const p of pairs) p?.ws?.terminate();
       for (const ws of agentSockets) ws.terminate();
+      for (const s of ioSockets) s.disconnect();
       return {
         target: req.target,
         ready: live.length,

@@ -118,10 +118,12 @@ export interface WorkerResult {
   stray: number;
   /** --plan: outcomes of the counted buyers per role. */
   planTally?: Record<string, PlanTally>;
+  /** Per role a buyer asked for (time to agent as an encoded histogram). */
+  roles: Record<string, { waited: number; reachedAgent: number; abandoned: number; timeToAgent: string }>;
 }
 
 export interface SatRequest {
-  target: 'gateway' | 'echo';
+  target: 'gateway' | 'echo' | 'socketio';
   url: string;
   shop: string;
   secret: string;
@@ -133,7 +135,7 @@ export interface SatRequest {
 
 export interface SatResult {
   worker: number;
-  target: 'gateway' | 'echo';
+  target: 'gateway' | 'echo' | 'socketio';
   ready: number;
   delivered: number;
   acked: number;

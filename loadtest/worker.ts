@@ -187,6 +187,7 @@ async function onStop(drainMs: number): Promise<void> {
     if (b.notGreeted) c.buyersNotGreetedAtEnd++;
     // Still off the page (--leave-share) when the run ended: its agent's lines had nobody to read them.
     if (b.away && b.sessionId) ctx.ledger.buyerGone(b.sessionId);
+    b.absentAtEnd();
   }
   ctx.ledger.check(c, (kind, detail) => {
     const sid = (detail as { sessionId?: string }).sessionId;
@@ -206,6 +207,7 @@ async function onStop(drainMs: number): Promise<void> {
       samples: ctx.samples,
       cpu: { userMs: cpu.user / 1000, systemMs: cpu.system / 1000, wallMs: performance.now() - wallStart },
       stray: ctx.ledger.stray,
+      roles: Object.fromEntries(Object.entries(ctx.roles).map(([role, t]) => [role, { waited: t.waited, reachedAgent: t.reachedAgent, abandoned: t.abandoned, timeToAgent: encodeHist(t.timeToAgent) }])),
       ...(init.planBuyers ? { planTally: ctx.planTally } : {}),
     },
   });

@@ -173,18 +173,24 @@ describe.each<StoreKind>(['redis', 'memory'])('a full chat over one gateway (%s 
     });
   });
 
+  /** A buyer's line (1), the greeting (2), an agent who accepted and answered (3); the buyer then leaves. */
+  async function chatThenBuyerLeaves(g: RunningGateway, buyerId: string, agentId: string) {
+    const { c: b, sessionId } = await buyer(g, buyerId);
+    b.send({ type: 'message', clientMsgId: 'm1', text: 'q1' });
+    await b.next('ack');
+    const a = await agent(g, agentId, { capacity: 1 });
+    await a.next('offer');
+    a.send({ type: 'accept', sessionId });
+    await a.next('assigned');
+    a.send({ type: 'message', sessionId, clientMsgId: 'r1', text: 'answer 1' });
+    await b.next('message', (f) => f.seq === 3);
+    await b.close();
+    return { a, sessionId };
+  }
+
   it('resume after reconnect returns exactly the missed events; resent clientMsgId is stored once', async () => {
     await withGateway({}, async (g) => {
-      const { c: b, sessionId } = await buyer(g, 'rb');
-      b.send({ type: 'message', clientMsgId: 'm1', text: 'q1' });
-      await b.next('ack');
-      const a = await agent(g, 'ra', { capacity: 1 });
-      await a.next('offer');
-      a.send({ type: 'accept', sessionId });
-      await a.next('assigned');
-      a.send({ type: 'message', sessionId, clientMsgId: 'r1', text: 'answer 1' });
-      await b.next('message', (f) => f.seq === 3);
-      await b.close();
+      const { a, sessionId } = await chatThenBuyerLeaves(g, 'rb', 'ra');
 
       // While the buyer is away the agent writes twice more.
       a.send({ type: 'message', sessionId, clientMsgId: 'r2', text: 'answer 2' });
@@ -220,6 +226,37 @@ describe.each<StoreKind>(['redis', 'memory'])('a full chat over one gateway (%s 
       a2.send({ type: 'resume', sessionId, lastSeq: 4 });
       expect((await a2.next('message')).seq).toBe(5);
       expect((await a2.next('message')).seq).toBe(6);
+      await Promise.all([a2.close(), again.c.close()]);
+    });
+  });
+
+  it('a live line that overtakes a resume does not make the replay skip the lines before it', async () => {
+    await withGateway({}, async (g) => {
+      const { a, sessionId } = await chatThenBuyerLeaves(g, 'race-b', 'race-a');
+      // Said while the buyer is away (seq 4).
+      a.send({ type: 'message', sessionId, clientMsgId: 'r2', text: 'answer 2' });
+      await a.next('ack', (f) => f.clientMsgId === 'r2');
+
+      // The buyer is back; before its resume, the agent says more, which arrives live (seq 5).
+      const again = await buyer(g, 'race-b');
+      a.send({ type: 'message', sessionId, clientMsgId: 'r3', text: 'answer 3' });
+      expect(await again.c.next('message')).toMatchObject({ seq: 5, text: 'answer 3' });
+      // Its resume from what it saw (3) brings seq 4, and not seq 5 a second time.
+      again.c.send({ type: 'resume', lastSeq: 3 });
+      expect(await again.c.next('message')).toMatchObject({ seq: 4, text: 'answer 2' });
+      await expect(again.c.next('message', () => true, 300)).rejects.toThrow();
+
+      // The same race on the agent's side.
+      await a.close();
+      again.c.send({ type: 'message', clientMsgId: 'm2', text: 'q2' });
+      await again.c.next('ack');
+      const a2 = await TestClient.connect(g.url, 'agent', await g.token({ sub: 'race-a', kind: 'agent' }));
+      expect((await a2.next('welcome')).sessions).toEqual([sessionId]);
+      again.c.send({ type: 'message', clientMsgId: 'm3', text: 'q3' });
+      expect(await a2.next('message')).toMatchObject({ seq: 7, text: 'q3' });
+      a2.send({ type: 'resume', sessionId, lastSeq: 5 });
+      expect(await a2.next('message')).toMatchObject({ seq: 6, text: 'q2' });
+      await expect(a2.next('message', () => true, 300)).rejects.toThrow();
       await Promise.all([a2.close(), again.c.close()]);
     });
   });

@@ -4,6 +4,7 @@
  * its clientMsgId and stored once, an agent that comes back with its sessions, and the
  * two ways a connection can fail (token refused, gateway unreachable).
  */
+import { createServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { AgentClient, BuyerClient, type AgentServerFrame, type BuyerServerFrame, type ConnStatus, type WebSocketCtor } from '../src/client/index.ts';
@@ -180,5 +181,28 @@ describe('client SDK', () => {
     await until(() => down.filter((s) => s.state === 'waiting').length >= 2);
     expect(down.find((s) => s.state === 'waiting')).toMatchObject({ reason: 'unreachable' });
     nobody.stop();
+  });
+
+  it('stops cleanly while its socket is still connecting (the upgrade not answered yet)', async () => {
+    // A server that takes the connection and never answers the upgrade.
+    const held: Socket[] = [];
+    const silent = createServer((s) => void held.push(s));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as { port: number }).port;
+    const unhandled: unknown[] = [];
+    const onError = (err: unknown) => void unhandled.push(err);
+    process.on('uncaughtException', onError);
+    try {
+      const buyer = new BuyerClient({ url: `ws://127.0.0.1:${port}`, token: () => 'x', WebSocket, onFrame: () => {}, ...fast });
+      buyer.start();
+      await until(() => held.length > 0);
+      buyer.stop();
+      await new Promise((r) => setTimeout(r, 100));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('uncaughtException', onError);
+      held.forEach((s) => s.destroy());
+      silent.close();
+    }
   });
 });

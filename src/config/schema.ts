@@ -220,6 +220,12 @@ export const configSchema = z
         abandonMs: z.number().int().min(0).default(600_000),
         /** An open session's Redis keys expire this long after its last event, even if no gateway is left to close it. */
         openTtlMs: z.number().int().min(60_000).default(24 * 3_600_000),
+        /**
+         * The session a connecting buyer is greeted into expires this long after it was opened
+         * if the buyer never writes in it (a connection that only connects costs little); the
+         * first line makes it an open session. Read at start-up.
+         */
+        unusedTtlMs: z.number().int().min(60_000).max(24 * 3_600_000).default(10 * 60_000),
       })
       .strict()
       .prefault({}),

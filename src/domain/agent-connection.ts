@@ -268,7 +268,8 @@ export class AgentConnection {
   private replay(sessionId: string, lastSeq: number): Promise<void> {
     return this.delivery.snapshot(sessionId, async () => {
       const events = await this.d.store.readEvents(this.shop, sessionId, lastSeq);
-      for (const ev of events) this.send(encode(messageFrame(sessionId, ev)));
+      // What this connection already sent live (it raced the resume) is not sent twice.
+      for (const ev of events) if (!this.delivery.sentLive(sessionId, ev.seq)) this.send(encode(messageFrame(sessionId, ev)));
       return events.at(-1)?.seq ?? lastSeq;
     });
   }
@@ -278,8 +279,7 @@ export class AgentConnection {
     if (!s) throw new PeakError('unknown_session', `no session ${sessionId}`);
     if (s.state === 'closing' || s.state === 'closed') throw new PeakError('bad_state', `session ${sessionId} is ${s.state}`);
     if (s.state !== 'assigned' || s.agentId !== this.agentId) throw new PeakError('not_assigned', `session ${sessionId} is not assigned to you`);
-    // What this connection already sent live (racing the resume) is not sent twice.
-    await this.replay(sessionId, Math.max(lastSeq, this.delivery.sent(sessionId)));
+    await this.replay(sessionId, lastSeq);
   }
 
   /**

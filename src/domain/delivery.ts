@@ -7,6 +7,8 @@ interface Stream {
   open: boolean;
   highestSent: number;
   held: { seq: number; payload: string }[];
+  /** Seqs this connection sent live (the most recent MAX_BUFFERED), so a replay does not send them again. */
+  liveSent: Set<number>;
 }
 
 /**
@@ -22,7 +24,7 @@ export class Delivery {
   private stream(sessionId: string, open: boolean): Stream {
     let s = this.streams.get(sessionId);
     if (!s) {
-      s = { open, highestSent: 0, held: [] };
+      s = { open, highestSent: 0, held: [], liveSent: new Set() };
       this.streams.set(sessionId, s);
     }
     return s;
@@ -42,9 +44,13 @@ export class Delivery {
     this.streams.delete(sessionId);
   }
 
-  /** The highest seq this connection has sent of a session (0: none). */
-  sent(sessionId: string): number {
-    return this.streams.get(sessionId)?.highestSent ?? 0;
+  /**
+   * Whether this connection already sent `seq` live. A replay skips those, rather than
+   * starting after the highest seq sent: a live line that overtook a resume (published between
+   * the reconnect and the resume) would otherwise make the replay skip the lines before it.
+   */
+  sentLive(sessionId: string, seq: number): boolean {
+    return this.streams.get(sessionId)?.liveSent.has(seq) ?? false;
   }
 
   /** Each followed session with the highest seq sent, to catch up from. */
@@ -61,6 +67,8 @@ export class Delivery {
     }
     if (seq <= s.highestSent) return;
     s.highestSent = seq;
+    s.liveSent.add(seq);
+    if (s.liveSent.size > MAX_BUFFERED) s.liveSent.delete(s.liveSent.values().next().value!);
     this.send(payload);
   }
 

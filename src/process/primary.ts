@@ -46,6 +46,12 @@ async function freePort(host: string): Promise<number> {
 export async function runPrimary(o: PrimaryOptions): Promise<void> {
   const { logger } = o;
   const port = o.port === 0 ? await freePort(o.host) : o.port;
+  // The workers accept from the shared socket themselves (the kernel spreads connections).
+  // Node's default on Linux, round-robin, has this process accept every connection and pass
+  // it to a worker over IPC: at a midnight burst (~2,000 connections a second) that one
+  // event loop became the bottleneck (a reference run with 2 workers: no SYN dropped by the
+  // kernel, yet half the buyers waited 39 s for their socket to open).
+  cluster.schedulingPolicy = cluster.SCHED_NONE;
   cluster.setupPrimary({ exec: o.entry, args: [] });
   const env = { PORT: String(port), PEAKDESK_AUTH_SECRET: o.secret };
   const slots: (Worker | undefined)[] = Array.from({ length: o.workers });

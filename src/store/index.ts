@@ -14,6 +14,7 @@ export async function createStore(config: Config, logger: Logger): Promise<Store
       clusterNodes,
       keyPrefix,
       commandTimeoutMs,
+      idleSessionTtlMs: config.sessions.unusedTtlMs,
       onConnectionError: (err, connection) =>
         logger.warn({ err: err.message, connection }, `cannot reach Redis at ${redisAddresses(config.redis).join(', ')} (${err.message})`),
     });
@@ -24,5 +25,5 @@ export async function createStore(config: Config, logger: Logger): Promise<Store
     { store: 'memory' },
     'no REDIS_URL or REDIS_CLUSTER_NODES: using the embedded in-process store; single instance only, state is lost on exit',
   );
-  return createEmbeddedStore({ keyPrefix });
+  return createEmbeddedStore({ keyPrefix, idleSessionTtlMs: config.sessions.unusedTtlMs });
 }

@@ -79,10 +79,10 @@ export async function startGateway(opts: {
   const store =
     opts.store ??
     (opts.clusterNodes?.length
-      ? await RedisStore.connect({ clusterNodes: opts.clusterNodes, keyPrefix: config.redis.keyPrefix, commandTimeoutMs: config.redis.commandTimeoutMs, onConnectionError: () => {} })
+      ? await RedisStore.connect({ clusterNodes: opts.clusterNodes, keyPrefix: config.redis.keyPrefix, commandTimeoutMs: config.redis.commandTimeoutMs, idleSessionTtlMs: config.sessions.unusedTtlMs, onConnectionError: () => {} })
       : opts.redisUrl
-        ? await RedisStore.connect({ url: opts.redisUrl, keyPrefix: config.redis.keyPrefix, commandTimeoutMs: config.redis.commandTimeoutMs, onConnectionError: () => {} })
-        : createEmbeddedStore({ keyPrefix: config.redis.keyPrefix }));
+        ? await RedisStore.connect({ url: opts.redisUrl, keyPrefix: config.redis.keyPrefix, commandTimeoutMs: config.redis.commandTimeoutMs, idleSessionTtlMs: config.sessions.unusedTtlMs, onConnectionError: () => {} })
+        : createEmbeddedStore({ keyPrefix: config.redis.keyPrefix, idleSessionTtlMs: config.sessions.unusedTtlMs }));
   const logger = opts.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const gateway = await Gateway.create({
     config,
