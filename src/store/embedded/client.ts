@@ -78,6 +78,26 @@ export class EmbeddedClient extends EventEmitter implements Subscriber {
     return Promise.resolve(toJs(reply));
   }
 
+  /** FCALL, as ioredis' `fcall(name, numkeys, ...keysAndArgs)`. */
+  fcall(name: string, numberOfKeys: number | string, ...args: Arg[]): Promise<any> {
+    if (this.status !== 'ready') return Promise.reject(new Error('Connection is closed.'));
+    const flat = flatten(args);
+    const n = Number(numberOfKeys);
+    const reply = this.engine.fcall(name, flat.slice(0, n), flat.slice(n));
+    if (reply instanceof ErrorReply) return Promise.reject(replyError(reply.message));
+    return Promise.resolve(toJs(reply));
+  }
+
+  /** FUNCTION LOAD [REPLACE] code, as ioredis' `function('LOAD', 'REPLACE', code)`; other subcommands are not served. */
+  function(sub: string, ...args: string[]): Promise<any> {
+    if (this.status !== 'ready') return Promise.reject(new Error('Connection is closed.'));
+    const code = args[args.length - 1];
+    if (sub.toUpperCase() !== 'LOAD' || code === undefined) return Promise.reject(replyError('ERR unknown subcommand'));
+    const reply = this.engine.functionLoad(code);
+    if (reply instanceof ErrorReply) return Promise.reject(replyError(reply.message));
+    return Promise.resolve(toJs(reply));
+  }
+
   /** ioredis' defineCommand: the script becomes a method taking its keys, then its arguments. */
   defineCommand(name: string, def: { numberOfKeys: number; lua: string }): void {
     (this as unknown as Record<string, Method>)[name] = (...args) => this.eval(def.lua, def.numberOfKeys, ...args);

@@ -284,11 +284,12 @@ export class RedisStore implements Store {
     idleTtlMs: number,
     activeHoldMs: number,
     kind: Store['kind'] = 'redis',
+    library = false,
   ) {
     this.kind = kind;
     this.activeHold = activeHoldMs;
     this.markEvery = Math.min(MARK_EVERY_MS, activeHoldMs / 5);
-    this.cmd = defineScripts(client, { sharded: client instanceof Cluster });
+    this.cmd = defineScripts(client, { sharded: client instanceof Cluster, library });
     this.bus = new RedisBus(client, sub, prefix);
     this.idleTtl = idleTtlMs;
     this.probeKey = readyKey(prefix, randomUUID());
@@ -303,9 +304,9 @@ export class RedisStore implements Store {
     return store;
   }
 
-  /** A store over clients made elsewhere (the embedded engine's in-process clients). */
-  static over(client: Client, sub: Client, opts: { keyPrefix: string; idleSessionTtlMs?: number; activeHoldMs?: number; kind: Store['kind'] }): RedisStore {
-    return new RedisStore(client, sub, opts.keyPrefix, opts.idleSessionTtlMs ?? 24 * 3_600_000, opts.activeHoldMs ?? ACTIVE_HOLD_MS, opts.kind);
+  /** A store over clients made elsewhere (the embedded engine's in-process clients, which take the scripts as a function library). */
+  static over(client: Client, sub: Client, opts: { keyPrefix: string; idleSessionTtlMs?: number; activeHoldMs?: number; kind: Store['kind']; library?: boolean }): RedisStore {
+    return new RedisStore(client, sub, opts.keyPrefix, opts.idleSessionTtlMs ?? 24 * 3_600_000, opts.activeHoldMs ?? ACTIVE_HOLD_MS, opts.kind, opts.library);
   }
 
   /** The raw client, for tests and benchmarks that need to look at keys. */

@@ -1,8 +1,8 @@
 -- Prepended to every script by src/store/redis/scripts.ts, after the lifecycle table
 -- (LIFECYCLE, AGENT_ACTIONS, ENDED) rendered from src/domain/lifecycle.ts.
--- KEYS[1] is the shop's key prefix ("pd:{shop}:"). Every key a script touches starts with it,
--- so all keys of one shop share a hash slot and the scripts run unchanged on Redis Cluster.
-local P = KEYS[1]
+-- P is KEYS[1], the shop's key prefix ("pd:{shop}:"), set by scripts.ts before this runs.
+-- Every key a script touches starts with it, so all keys of one shop share a hash slot and
+-- the scripts run unchanged on Redis Cluster.
 
 local function fail(code, message)
   error({ err = 'PEAK ' .. code .. ' ' .. message })
