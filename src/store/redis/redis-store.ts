@@ -43,7 +43,8 @@ import { ACTIVE_HOLD_MS, MARK_EVERY_MS, MAX_DEFER_MS } from '../active.ts';
 import { activeKey, epochKey, agentsKey, buyerConnsKey, instanceKey, instancesKey, channelOf, closingKey, configKey, graceKey, idleKey, replyKey, offersKey, planBucketKey, queueKey, rateKey, sessionKey, shopPrefix, shopsKey, transcriptKey, agentKey, readyKey } from './keys.ts';
 import { rateOf } from '../rate.ts';
 import { ASSIGNED_MARK_TTL_MS, bucketExpiresAt, bucketRows, bucketStartOf, bucketStarts, increments } from '../plan-stats.ts';
-import { defineScripts, OFFLINE_SHIFT, type ScriptClient } from './scripts.ts';
+import { defineScripts, OFFLINE_SHIFT, type ScriptClient, type ScriptName } from './scripts.ts';
+import { decodeReply, encodeArgs, type LimitsArg, type ScriptArgs, type ScriptReply } from './script-io.ts';
 import { translate } from './errors.ts';
 
 export interface RedisStoreOptions {
@@ -224,29 +225,18 @@ class RedisBus implements Bus {
   }
 }
 
-/** appendEvent.lua's reply: seq, duplicate, enqueued, role, position, movedFrom, suppressed, firstResponseMs, state. */
-type AppendReply = [number, number, number, string, number, string, string, number, SessionState, number];
-
-function boundArgs(b: SessionBounds | undefined): number[] {
-  return b ? [b.lifeMs, b.maxEvents, b.maxBytes] : [0, 0, 0];
+function boundArgs(b: SessionBounds | undefined): { lifeMs?: number; maxEvents?: number; maxBytes?: number } {
+  return b ? { lifeMs: b.lifeMs, maxEvents: b.maxEvents, maxBytes: b.maxBytes } : {};
 }
 
-function limitArgs(l: BuyerLimits | undefined): number[] {
-  return l ? [l.buyer.perSecond, l.buyer.burst, l.shop.perSecond, l.shop.burst] : [0, 1, 0, 1];
+function limitArgs(l: BuyerLimits): LimitsArg {
+  return { buyerRate: l.buyer.perSecond, buyerBurst: l.buyer.burst, shopRate: l.shop.perSecond, shopBurst: l.shop.burst };
 }
 
-/** A line's card and attachments as appendEvent.lua's last argument ('' = none). */
-function extraArg(x: MessageExtras | undefined): string {
-  if (!x || (!x.card && !x.attachments?.length)) return '';
-  return JSON.stringify({ ...(x.card ? { card: x.card } : {}), ...(x.attachments?.length ? { attachments: x.attachments } : {}) });
-}
-
-function flatRequeued(flat: unknown[]): Requeued[] {
-  const out: Requeued[] = [];
-  for (let i = 0; i + 2 < flat.length; i += 3) {
-    out.push({ sessionId: String(flat[i]), buyerId: String(flat[i + 1]), role: String(flat[i + 2]) });
-  }
-  return out;
+/** A line's card and attachments as appendEvent.lua's `extra` (absent = none). */
+function extraArg(x: MessageExtras | undefined): { extra?: string } {
+  if (!x || (!x.card && !x.attachments?.length)) return {};
+  return { extra: JSON.stringify({ ...(x.card ? { card: x.card } : {}), ...(x.attachments?.length ? { attachments: x.attachments } : {}) }) };
 }
 
 /** A ConnRef as a set member: fixed field order, so the same connection is the same string. */
@@ -342,15 +332,23 @@ export class RedisStore implements Store {
     if (this.client.status !== 'ready') throw new PeakError('unavailable', 'the store is unreachable; retry');
   }
 
-  private async call<T>(name: keyof ScriptClient, shop: string, ...args: (string | number)[]): Promise<T> {
+  /** One script of the shop: its argument object in, its checked reply object out (script-io.ts). */
+  private async call<N extends ScriptName>(name: N, shop: string, args: ScriptArgs[N]): Promise<ScriptReply<N>> {
     this.online();
     // Marked before the step writes, so a sweep reading the index meanwhile cannot miss it.
     await this.markActive(shop);
+    return this.script(name, this.p(shop), args);
+  }
+
+  /** A script with its KEYS[1] given (a shop's prefix, or the active-shops index). */
+  private async script<N extends ScriptName>(name: N, key: string, args: ScriptArgs[N]): Promise<ScriptReply<N>> {
+    let raw: unknown;
     try {
-      return (await this.cmd[name](this.p(shop), ...args)) as T;
+      raw = await this.cmd[name](key, encodeArgs(name, args));
     } catch (err) {
       translate(err);
     }
+    return decodeReply(name, raw);
   }
 
   private async guard<T>(p: Promise<T>): Promise<T> {
@@ -380,86 +378,75 @@ export class RedisStore implements Store {
 
   async openSession(shop: string, buyerId: string, now: number, buyer: BuyerIdentity = { vip: 0 }) {
     await this.remember(shop);
-    const [sessionId, lastSeq, created] = await this.call<[string, number, number]>(
-      'openSession', shop, buyerId, randomUUID(), now, this.idleTtl, buyer.name ?? '', buyer.vip,
-    );
-    return { sessionId, lastSeq, created: created === 1 };
+    return this.call('openSession', shop, { buyerId, newSessionId: randomUUID(), now, idleTtlMs: this.idleTtl, name: buyer.name ?? '', vip: buyer.vip });
   }
 
   async postBuyerMessage(shop: string, sessionId: string, buyerId: string, msg: BuyerMessage): Promise<BuyerPostResult> {
-    const flags = `${msg.enqueue ? 'q' : ''}${msg.reclassify ? 'm' : ''}`;
-    const r = await this.call<AppendReply>(
-      'appendEvent', shop, sessionId, 'buyer', buyerId, msg.clientMsgId, msg.text, msg.ts, msg.role, flags, 0, ...boundArgs(msg.bounds), ...limitArgs(msg.limits),
-      msg.priority?.vipBoostMs ?? 0, msg.priority?.boostMs ?? 0, msg.stickyHoldMs ?? 0, extraArg(msg.extras),
-    );
-    const out: BuyerPostResult = { seq: r[0], duplicate: r[1] === 1, state: r[8] };
-    if (r[2] === 1) out.enqueued = { role: r[3], position: r[4] };
-    if (r[5]) out.moved = { fromRole: r[5], toRole: r[3], position: r[4] };
+    const r = await this.call('appendEvent', shop, {
+      sessionId, from: 'buyer', actorId: buyerId, clientMsgId: msg.clientMsgId, text: msg.text, ts: msg.ts, role: msg.role,
+      enqueue: msg.enqueue, reclassify: msg.reclassify, ...boundArgs(msg.bounds), ...(msg.limits ? { limits: limitArgs(msg.limits) } : {}),
+      vipBoostMs: msg.priority?.vipBoostMs ?? 0, boostMs: msg.priority?.boostMs ?? 0, stickyHoldMs: msg.stickyHoldMs ?? 0, ...extraArg(msg.extras),
+    });
+    const out: BuyerPostResult = { seq: r.seq, duplicate: r.duplicate, state: r.state };
+    if (r.enqueued) out.enqueued = { role: r.role ?? '', position: r.position };
+    if (r.movedFrom) out.moved = { fromRole: r.movedFrom, toRole: r.role ?? '', position: r.position };
     return out;
   }
 
   async postAgentMessage(shop: string, sessionId: string, agentId: string, msg: { clientMsgId: string; text: string; ts: number; bounds?: SessionBounds; extras?: MessageExtras }): Promise<AgentPostResult> {
-    const r = await this.call<AppendReply>(
-      'appendEvent', shop, sessionId, 'agent', agentId, msg.clientMsgId, msg.text, msg.ts, '', '', 0, ...boundArgs(msg.bounds), ...limitArgs(undefined), 0, 0, 0, extraArg(msg.extras),
-    );
-    return { seq: r[0], duplicate: r[1] === 1, role: r[3], ...(r[7] >= 0 ? { firstResponseMs: r[7] } : {}), ...(r[9] >= 0 ? { replyMs: r[9] } : {}) };
+    const r = await this.call('appendEvent', shop, {
+      sessionId, from: 'agent', actorId: agentId, clientMsgId: msg.clientMsgId, text: msg.text, ts: msg.ts, role: '', ...boundArgs(msg.bounds), ...extraArg(msg.extras),
+    });
+    return { seq: r.seq, duplicate: r.duplicate, role: r.role ?? '', ...(r.firstResponseMs >= 0 ? { firstResponseMs: r.firstResponseMs } : {}), ...(r.replyMs >= 0 ? { replyMs: r.replyMs } : {}) };
   }
 
   async postBotMessage(shop: string, sessionId: string, msg: { text: string; ts: number; role?: string; perMinute: number; bounds?: SessionBounds }): Promise<BotPostResult> {
-    const r = await this.call<AppendReply>('appendEvent', shop, sessionId, 'bot', '', '', msg.text, msg.ts, msg.role ?? '', '', msg.perMinute, ...boundArgs(msg.bounds));
-    if (r[6]) return { seq: 0, duplicate: false, suppressed: r[6] as 'rate' | 'repeat' | 'full' };
-    return { seq: r[0], duplicate: false, ...(r[7] >= 0 ? { firstResponseMs: r[7] } : {}) };
+    const r = await this.call('appendEvent', shop, {
+      sessionId, from: 'bot', actorId: '', clientMsgId: '', text: msg.text, ts: msg.ts, role: msg.role ?? '', botPerMinute: msg.perMinute, ...boundArgs(msg.bounds),
+    });
+    if (r.suppressed) return { seq: 0, duplicate: false, suppressed: r.suppressed as 'rate' | 'repeat' | 'full' };
+    return { seq: r.seq, duplicate: false, ...(r.firstResponseMs >= 0 ? { firstResponseMs: r.firstResponseMs } : {}) };
   }
 
   async setBuyerContext(shop: string, sessionId: string, ctx: BuyerContext): Promise<void> {
-    await this.call('setBuyer', shop, sessionId, JSON.stringify(ctx));
+    await this.call('setBuyer', shop, { sessionId, json: JSON.stringify(ctx) });
   }
 
   async rate(shop: string, sessionId: string, buyerId: string, score: number, comment: string | undefined, now: number) {
-    await this.call('rate', shop, sessionId, buyerId, score, comment ?? '', now);
+    await this.call('rate', shop, { sessionId, buyerId, score, comment: comment ?? '', now });
   }
 
   async agentConnect(shop: string, agentId: string, connId: string, now: number, allowedRoles?: readonly string[]): Promise<AgentView> {
     await this.remember(shop);
-    const [status, roles, capacity, load, sessions, offers, ratingSum, ratingCount, replyMisses] = await this.call<
-      [AgentStatus, string, number, number, string[], string[], number, number, number]
-    >('agentConnect', shop, agentId, connId, now, allowedRoles ? allowedRoles.join(',') : '*');
-    return { id: agentId, shop, status, roles: roles ? roles.split(',') : [], capacity, load, sessions, offers, ratingSum, ratingCount, replyMisses };
+    const a = await this.call('agentConnect', shop, { agentId, connId, now, ...(allowedRoles ? { allowedRoles } : {}) });
+    return { id: agentId, shop, ...a, roles: a.roles ? a.roles.split(',') : [] };
   }
 
   async agentDisconnect(shop: string, agentId: string, connId: string, now: number, graceMs: number) {
-    const [offline, graceUntil, requeued] = await this.call<[number, number, unknown[]]>(
-      'agentDisconnect', shop, agentId, connId, now, graceMs,
-    );
-    return {
-      offline: offline === 1,
-      ...(graceUntil ? { graceUntil } : {}),
-      requeued: flatRequeued(requeued),
-    };
+    const r = await this.call('agentDisconnect', shop, { agentId, connId, now, graceMs });
+    return { offline: r.offline, ...(r.graceUntil ? { graceUntil: r.graceUntil } : {}), requeued: r.requeued };
   }
 
   async agentReady(shop: string, agentId: string, roles: string[], capacity: number, now: number) {
-    await this.call('agentStatus', shop, agentId, 'ready', roles.join(','), capacity, now);
+    await this.call('agentStatus', shop, { agentId, status: 'ready', roles, capacity, now });
   }
 
   async agentAway(shop: string, agentId: string, now: number) {
-    await this.call('agentStatus', shop, agentId, 'away', '', 0, now);
+    await this.call('agentStatus', shop, { agentId, status: 'away', roles: [], capacity: 0, now });
   }
 
   async accept(shop: string, sessionId: string, agentId: string, now: number, opts: { stickyWindowMs: number } = { stickyWindowMs: 0 }) {
-    const [role, note, already, ovf] = await this.call<[string, string, number, string]>('accept', shop, sessionId, agentId, now, opts.stickyWindowMs);
-    return { role, ...(note ? { note } : {}), alreadyAssigned: already === 1, ...(ovf ? { overflow: true } : {}) };
+    const r = await this.call('accept', shop, { sessionId, agentId, now, stickyWindowMs: opts.stickyWindowMs });
+    return { role: r.role, ...(r.note ? { note: r.note } : {}), alreadyAssigned: r.alreadyAssigned, ...(r.overflowedTo ? { overflow: true } : {}) };
   }
 
   async decline(shop: string, sessionId: string, agentId: string, now: number, excludeMs: number): Promise<Requeued> {
-    const [sid, buyerId, role] = await this.call<string[]>('releaseOffer', shop, sessionId, agentId, now, excludeMs);
-    return { sessionId: sid!, buyerId: buyerId!, role: role! };
+    const r = (await this.call('releaseOffer', shop, { sessionId, agentId, now, excludeMs }))!;
+    return { sessionId: r.sessionId, buyerId: r.buyerId, role: r.role };
   }
 
   async expireOffer(shop: string, sessionId: string, now: number, excludeMs: number) {
-    const r = await this.call<string[] | null>('releaseOffer', shop, sessionId, '', now, excludeMs);
-    if (!r) return null;
-    return { sessionId: r[0]!, buyerId: r[1]!, role: r[2]!, agentId: r[3]! };
+    return this.call('releaseOffer', shop, { sessionId, agentId: '', now, excludeMs });
   }
 
   async transfer(
@@ -471,10 +458,10 @@ export class RedisStore implements Store {
     now: number,
     opts: TransferOptions,
   ): Promise<Transferred> {
-    const [fromRole, buyerId, position, previous] = await this.call<[string, string, number, string]>(
-      'transfer', shop, sessionId, agentId, toRole, note ?? '', now, opts.excludeMs, opts.boostMs, opts.line, opts.force ? '1' : '0',
-    );
-    return { fromRole, buyerId, position, ...(previous ? { previousAgentId: previous } : {}) };
+    const r = await this.call('transfer', shop, {
+      sessionId, agentId, toRole, note: note ?? '', now, excludeMs: opts.excludeMs, boostMs: opts.boostMs, line: opts.line, force: opts.force === true,
+    });
+    return { fromRole: r.fromRole, buyerId: r.buyerId, position: r.position, ...(r.previousAgentId ? { previousAgentId: r.previousAgentId } : {}) };
   }
 
   /** close.lua in one of its modes; null only for an idle check that did not hold. */
@@ -487,12 +474,12 @@ export class RedisStore implements Store {
     now: number,
     o: { retentionMs: number; blockMs?: number; rateWindowMs?: number; line?: string; lineKind?: string; goodbye?: string; idleBefore?: number; queuedBefore?: number; offlineBefore?: number },
   ): Promise<Closed | null> {
-    const r = await this.call<[string, string, 'closing' | 'closed', string] | null>(
-      'close', shop, sessionId, mode, agentId, reason, now, o.retentionMs, o.blockMs ?? 0, o.rateWindowMs ?? 0,
-      o.line ?? '', o.lineKind ?? '', o.goodbye ?? '', o.idleBefore ?? -1, o.queuedBefore ?? -1, o.offlineBefore ?? -1,
-    );
+    const r = await this.call('close', shop, {
+      sessionId, mode, agentId, reason, now, retentionMs: o.retentionMs, blockMs: o.blockMs, rateWindowMs: o.rateWindowMs, line: o.line,
+      lineKind: o.lineKind, goodbye: o.goodbye, idleBefore: o.idleBefore, queuedBefore: o.queuedBefore, offlineBefore: o.offlineBefore,
+    });
     if (!r) return null;
-    return { buyerId: r[0], ...(r[1] ? { agentId: r[1] } : {}), state: r[2], role: r[3] };
+    return { buyerId: r.buyerId, ...(r.agentId ? { agentId: r.agentId } : {}), state: r.state, role: r.role };
   }
 
   async close(shop: string, sessionId: string, agentId: string, reason: string, now: number, opts: CloseOptions) {
@@ -513,8 +500,7 @@ export class RedisStore implements Store {
   }
 
   async finishClosing(shop: string, sessionId: string, now: number, opts: { retentionMs: number; goodbye: string; onlyDue: boolean }) {
-    const r = await this.call<[string, string] | null>('finish', shop, sessionId, now, opts.retentionMs, opts.goodbye, opts.onlyDue ? '1' : '0');
-    return r ? { buyerId: r[0], reason: r[1] } : null;
+    return this.call('finish', shop, { sessionId, now, retentionMs: opts.retentionMs, goodbye: opts.goodbye, onlyDue: opts.onlyDue });
   }
 
   async block(shop: string, sessionId: string, agentId: string, reason: string, now: number, blockMs: number, retentionMs: number) {
@@ -523,12 +509,11 @@ export class RedisStore implements Store {
   }
 
   async replyMiss(shop: string, sessionId: string, now: number, cutoff: number, opts: { escalate: Escalation; excludeMs: number }) {
-    const r = await this.call<[string, string, string, number, number] | null>('replyMiss', shop, sessionId, now, cutoff, opts.escalate, opts.excludeMs);
-    return r ? { agentId: r[0], buyerId: r[1], role: r[2], waitingSince: r[3], requeued: r[4] === 1 } : null;
+    return this.call('replyMiss', shop, { sessionId, now, cutoff, escalate: opts.escalate, excludeMs: opts.excludeMs });
   }
 
   async expireGrace(shop: string, agentId: string, now: number): Promise<Requeued[]> {
-    return flatRequeued(await this.call<unknown[]>('expireGrace', shop, agentId, now));
+    return (await this.call('expireGrace', shop, { agentId, now })).requeued;
   }
 
   async expireQueued(shop: string, sessionId: string, now: number, queuedBefore: number, opts: { retentionMs: number; line: { text: string; kind: EventKind } }) {
@@ -545,21 +530,18 @@ export class RedisStore implements Store {
   }
 
   async limitBuyer(shop: string, buyerId: string, now: number, limits: BuyerLimits): Promise<void> {
-    await this.call('limitBuyer', shop, buyerId, now, ...limitArgs(limits));
+    await this.call('limitBuyer', shop, { buyerId, now, limits: limitArgs(limits) });
   }
 
   async dispatch(shop: string, role: string, now: number, offerTimeoutMs: number, max: number, overflowFrom: OverflowSource[] = []): Promise<Offer[]> {
-    const sources = overflowFrom.map((o) => `${o.role}:${Math.max(0, Math.round(o.afterMs))}`).join(',');
-    const flat = await this.call<unknown[]>('dispatch', shop, role, now, offerTimeoutMs, max, sources);
-    const out: Offer[] = [];
-    for (let i = 0; i + 5 < flat.length; i += 6) {
-      const offer: Offer = { sessionId: String(flat[i]), agentId: String(flat[i + 1]), role: String(flat[i + 3]), expiresAt: Number(flat[i + 2]) };
-      if (Number(flat[i + 4]) === 1) offer.overflow = true;
-      const sticky = Number(flat[i + 5]);
-      if (sticky) offer.sticky = sticky === 1 ? 'hit' : 'miss';
-      out.push(offer);
-    }
-    return out;
+    const sources = overflowFrom.map((o) => ({ role: o.role, afterMs: Math.max(0, Math.round(o.afterMs)) }));
+    const r = await this.call('dispatch', shop, { role, now, offerTimeoutMs, max, overflowFrom: sources });
+    return r.offers.map((o) => {
+      const offer: Offer = { sessionId: o.sessionId, agentId: o.agentId, role: o.role, expiresAt: o.expiresAt };
+      if (o.overflow) offer.overflow = true;
+      if (o.sticky) offer.sticky = o.sticky === 1 ? 'hit' : 'miss';
+      return offer;
+    });
   }
 
   async getSession(shop: string, sessionId: string): Promise<SessionView | null> {
@@ -702,11 +684,11 @@ export class RedisStore implements Store {
   }
 
   async buyerConnect(shop: string, buyerId: string, connId: string, max: number, now: number): Promise<void> {
-    await this.call('buyerConnect', shop, buyerId, connId, max, now);
+    await this.call('buyerConnect', shop, { buyerId, connId, max, now });
   }
 
   async buyerDisconnect(shop: string, buyerId: string, connId: string, now: number): Promise<void> {
-    await this.call('buyerDisconnect', shop, buyerId, connId, now);
+    await this.call('buyerDisconnect', shop, { buyerId, connId, now });
   }
 
   async getSharedConfig(): Promise<SharedConfig | null> {
@@ -742,18 +724,16 @@ export class RedisStore implements Store {
   }
 
   async sweepShop(shop: string, mark: number, now: number, o: SweepOptions): Promise<ShopWork> {
-    const [offers, grace, closing, idle, replies, queueExpired, queued, nextDue, abandoned] = await this.guard(
-      this.cmd.sweepShop(
-        this.p(shop), now, o.silentSince ?? -1, o.replyCutoff, o.queuedBefore ?? -1, o.idleCloseMs, o.replyWindowMs, o.maxQueuedMs, DUE_BATCH, o.roles.join(','),
-        o.abandonMs ?? -1,
-      ) as Promise<[string[], string[], string[], string[], string[], string[], number, number, string[]]>,
-    );
+    this.online();
+    const { nextDue, ...work } = await this.script('sweepShop', this.p(shop), {
+      now, silentSince: o.silentSince ?? -1, replyCutoff: o.replyCutoff, queuedBefore: o.queuedBefore ?? -1, idleCloseMs: o.idleCloseMs,
+      replyWindowMs: o.replyWindowMs, maxQueuedMs: o.maxQueuedMs, batch: DUE_BATCH, roles: o.roles, abandonMs: o.abandonMs ?? -1,
+    });
     // A mark this fresh may belong to a step that had not written yet when the shop was read.
     if (mark < Date.now() - this.activeHold) {
-      const next = nextDue < 0 ? '' : String(Math.min(nextDue, now + MAX_DEFER_MS));
-      await this.guard(this.cmd.reschedule(activeKey(this.prefix), shop, mark, next));
+      await this.script('reschedule', activeKey(this.prefix), { shop, mark, ...(nextDue < 0 ? {} : { nextDue: Math.min(nextDue, now + MAX_DEFER_MS) }) });
     }
-    return { offers, grace, closing, idle, replies, queueExpired, abandoned, queued };
+    return work;
   }
 
   async reindexShops(now: number, opts: { onlyIfEmpty?: boolean } = {}): Promise<number> {
@@ -789,20 +769,18 @@ export class RedisStore implements Store {
 
   async recordPlanStats(shop: string, role: string, at: number, rec: PlanRecord, opts: PlanStatsOptions): Promise<void> {
     const start = bucketStartOf(at, opts.bucketMs);
-    await this.call(
-      'planRecord',
-      shop,
-      start,
-      opts.bucketMs,
-      bucketExpiresAt(start, opts.bucketMs, opts.retentionMs),
+    await this.call('planRecord', shop, {
+      bucketStart: start,
+      bucketMs: opts.bucketMs,
+      expireAtMs: bucketExpiresAt(start, opts.bucketMs, opts.retentionMs),
       role,
-      Math.round(at),
-      rec.assigned?.sessionId ?? '',
-      rec.assigned?.agentId ?? '',
-      rec.handled?.sessionId ?? '',
-      Math.min(ASSIGNED_MARK_TTL_MS, opts.retentionMs),
-      ...increments(rec).flat(),
-    );
+      now: Math.round(at),
+      assignedSid: rec.assigned?.sessionId ?? '',
+      agentId: rec.assigned?.agentId ?? '',
+      handledSid: rec.handled?.sessionId ?? '',
+      markTtlMs: Math.min(ASSIGNED_MARK_TTL_MS, opts.retentionMs),
+      increments: Object.fromEntries(increments(rec)),
+    });
   }
 
   async planStats(shop: string, from: number, to: number, bucketMs: number): Promise<PlanBucket[]> {

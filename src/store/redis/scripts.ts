@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Redis, Cluster } from 'ioredis';
-import { lifecycleLua } from '../../domain/lifecycle.ts';
+import { lifecycleLua } from '../lifecycle.ts';
 
 /** Added to the queue score of a session whose buyer is offline: behind every online one (see _prelude.lua). */
 export const OFFLINE_SHIFT = 1e13;

@@ -1,5 +1,7 @@
 -- Prepended to every script by src/store/redis/scripts.ts, after the lifecycle table
--- (LIFECYCLE, AGENT_ACTIONS, ENDED) rendered from src/domain/lifecycle.ts.
+-- (LIFECYCLE, AGENT_ACTIONS, ENDED) rendered from src/store/lifecycle.ts.
+-- Every script's boundary is one JSON object in (ARGV[1], cjson.decode) and one out (cjson.encode,
+-- or false where its header says so); src/store/redis/script-io.ts types and checks both sides.
 -- P is KEYS[1], the shop's key prefix ("pd:{shop}:"), set by scripts.ts before this runs.
 -- Every key a script touches starts with it, so all keys of one shop share a hash slot and
 -- the scripts run unchanged on Redis Cluster.
@@ -135,7 +137,7 @@ local function requeue(sid, now)
 end
 
 -- Re-queues the sessions of an agent's set (its offers ':o' or sessions ':s') that are still
--- in `state` with that agent, and deletes the set. Returns {sessionId, buyerId, role, ...}.
+-- in `state` with that agent, and deletes the set. Returns a list of {sessionId, buyerId, role}.
 local function requeueHeld(aid, suffix, state, now)
   local out = {}
   for _, sid in ipairs(redis.call('SMEMBERS', akey(aid) .. suffix)) do
@@ -143,9 +145,7 @@ local function requeueHeld(aid, suffix, state, now)
     if st[1] == state and st[2] == aid then
       transition('requeue', sid, st[1])
       local s = requeue(sid, now)
-      out[#out + 1] = sid
-      out[#out + 1] = s[3]
-      out[#out + 1] = s[1]
+      out[#out + 1] = { sessionId = sid, buyerId = s[3], role = s[1] }
     end
   end
   redis.call('DEL', akey(aid) .. suffix)
@@ -202,11 +202,13 @@ local function takeTokens(buckets, now)
 end
 
 -- A buyer's frames are limited per buyer and per shop, across all connections and instances.
--- limits: {buyerRate, buyerBurst, shopRate, shopBurst}; a rate of 0 turns that bucket off.
+-- limits: {buyerRate, buyerBurst, shopRate, shopBurst} or nil (none); a rate of 0 turns that
+-- bucket off.
 local function limitBuyer(buyer, limits, now)
+  if not limits then return end
   local buckets = {}
-  if tonumber(limits[1]) > 0 then buckets[#buckets + 1] = { bkey('rl', buyer), limits[1], limits[2] } end
-  if tonumber(limits[3]) > 0 then buckets[#buckets + 1] = { P .. 'rl', limits[3], limits[4] } end
+  if limits.buyerRate > 0 then buckets[#buckets + 1] = { bkey('rl', buyer), limits.buyerRate, limits.buyerBurst } end
+  if limits.shopRate > 0 then buckets[#buckets + 1] = { P .. 'rl', limits.shopRate, limits.shopBurst } end
   if not takeTokens(buckets, now) then
     fail('rate_limited', 'too many messages from this buyer or shop; slow down')
   end

@@ -1,6 +1,9 @@
--- ARGV: agentId, connId, now, allowedRolesCsv ('*' = every role: the token names none)
--- Returns {status, rolesCsv, capacity, load, {sessions}, {offers}, ratingSum, ratingCount, replyMisses}.
-local aid, conn, now, allowed = ARGV[1], ARGV[2], ARGV[3], ARGV[4] or '*'
+-- One of an agent's connections arrives: back from offline within grace, readiness kept;
+-- roles its token no longer allows dropped.
+-- In:  {agentId, connId, now, allowedRoles? (absent: every role: the token names none)}
+-- Out: {status, roles (csv), capacity, load, sessions, offers, ratingSum, ratingCount, replyMisses}
+local A = cjson.decode(ARGV[1])
+local aid, conn, now, allowed = A.agentId, A.connId, A.now, A.allowedRoles
 local key = akey(aid)
 redis.call('SADD', key .. ':c', conn)
 redis.call('SADD', P .. 'agents', aid)
@@ -18,9 +21,9 @@ elseif status == 'offline' then
 end
 -- The token decides what the agent may serve, on every connect: roles it no longer allows
 -- are dropped from the readiness the agent comes back to (none left: away).
-if allowed ~= '*' then
+if allowed then
   local ok, keep, dropped = {}, {}, false
-  for role in string.gmatch(allowed, '[^,]+') do ok[role] = true end
+  for _, role in ipairs(allowed) do ok[role] = true end
   for role in string.gmatch(redis.call('HGET', key, 'roles') or '', '[^,]+') do
     if ok[role] then keep[#keep + 1] = role else dropped = true; redis.call('ZREM', P .. 'av:' .. role, aid) end
   end
@@ -31,7 +34,8 @@ if allowed ~= '*' then
   end
 end
 local a = redis.call('HMGET', key, 'status', 'roles', 'capacity', 'load', 'ratingSum', 'ratingCount', 'replyMisses')
-return {
-  a[1], a[2], tonumber(a[3]), tonumber(a[4]), redis.call('SMEMBERS', key .. ':s'), redis.call('SMEMBERS', key .. ':o'),
-  tonumber(a[5] or '0'), tonumber(a[6] or '0'), tonumber(a[7] or '0'),
-}
+return cjson.encode({
+  status = a[1], roles = a[2], capacity = tonumber(a[3]), load = tonumber(a[4]),
+  sessions = redis.call('SMEMBERS', key .. ':s'), offers = redis.call('SMEMBERS', key .. ':o'),
+  ratingSum = tonumber(a[5] or '0'), ratingCount = tonumber(a[6] or '0'), replyMisses = tonumber(a[7] or '0'),
+})

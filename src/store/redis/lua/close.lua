@@ -1,6 +1,6 @@
 -- Ends a session.
--- ARGV: sessionId, mode, agentId, reason, now, retentionMs, blockMs, rateWindowMs, line,
---       lineKind, goodbye, idleBefore, queuedBefore, offlineBefore
+-- In:  {sessionId, mode, agentId, reason, now, retentionMs, blockMs, rateWindowMs, line,
+--       lineKind, goodbye, idleBefore, queuedBefore, offlineBefore} (absent: 0, '' or -1)
 --   mode 'close': its agent ends the chat. With rateWindowMs > 0 the session goes `closing`
 --                 and the buyer gets `line` (the rating invite); else `goodbye`, then closed.
 --   mode 'block': its agent ends the chat and blocks the buyer for blockMs.
@@ -11,12 +11,13 @@
 --                 agent since at or before queuedBefore (else returns false).
 --                 With offlineBefore >= 0 only a `queued` session whose buyer has been
 --                 offline since at or before offlineBefore (abandoned; else returns false).
--- Returns {buyerId, agentId or '', state after, role}.
-local sid, mode, aid, reason, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
-local retention, blockMs, window = ARGV[6], tonumber(ARGV[7]), tonumber(ARGV[8])
-local line, lineKind, goodbye, idleBefore = ARGV[9], ARGV[10], ARGV[11], tonumber(ARGV[12])
-local queuedBefore = tonumber(ARGV[13] or '-1')
-local offlineBefore = tonumber(ARGV[14] or '-1')
+-- Out: {buyerId, agentId ('' = none), state (after), role}, or false (see idleBefore...).
+local A = cjson.decode(ARGV[1])
+local sid, mode, aid, reason, now = A.sessionId, A.mode, A.agentId or '', A.reason, A.now
+local retention, blockMs, window = A.retentionMs, A.blockMs or 0, A.rateWindowMs or 0
+local line, lineKind, goodbye, idleBefore = A.line or '', A.lineKind or '', A.goodbye or '', A.idleBefore or -1
+local queuedBefore = A.queuedBefore or -1
+local offlineBefore = A.offlineBefore or -1
 local key = skey(sid)
 local s = redis.call('HMGET', key, 'state', 'agent', 'buyer', 'role')
 local state, holder, buyer, role = s[1], s[2], s[3], s[4]
@@ -52,7 +53,7 @@ if mode == 'close' and window <= 0 then nxt = 'closed' end
 local listener = nil
 if state == 'assigned' then listener = holder end
 if mode == 'end' and line ~= '' then
-  pushEvent(sid, { from = 'bot', text = line, ts = ARGV[5], kind = lineKind }, buyer, listener)
+  pushEvent(sid, { from = 'bot', text = line, ts = now, kind = lineKind }, buyer, listener)
 end
 detach(sid, state, role, holder, now)
 
@@ -60,12 +61,12 @@ if nxt == 'closing' then
   local untilMs = now + window
   redis.call('HSET', key, 'state', 'closing', 'closingUntil', int(untilMs), 'closeReason', reason)
   redis.call('ZADD', P .. 'closing', int(untilMs), sid)
-  pushEvent(sid, { from = 'bot', text = line, ts = ARGV[5], kind = 'rating_invite' }, buyer, nil)
+  pushEvent(sid, { from = 'bot', text = line, ts = now, kind = 'rating_invite' }, buyer, nil)
 else
   if mode == 'close' and goodbye ~= '' then
-    pushEvent(sid, { from = 'bot', text = goodbye, ts = ARGV[5], kind = 'goodbye' }, buyer, nil)
+    pushEvent(sid, { from = 'bot', text = goodbye, ts = now, kind = 'goodbye' }, buyer, nil)
   end
   finalClose(sid, buyer, reason, now, retention)
   if mode == 'block' then redis.call('SET', bkey('blk', buyer), reason, 'PX', int(blockMs)) end
 end
-return { buyer, holder or '', nxt, role }
+return cjson.encode({ buyerId = buyer, agentId = holder or '', state = nxt, role = role })

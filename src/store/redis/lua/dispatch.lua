@@ -3,17 +3,18 @@
 -- (routing.overflow) that have waited without an agent longer than their afterMs. Such a
 -- session never leaves its own queue for another: it is offered from where it waits, in this
 -- one step, so it is offered once however many instances dispatch at once.
--- ARGV: role, now, offerTimeoutMs, max, overflowFrom ('' or 'role:afterMs,role:afterMs')
--- Returns {sessionId, agentId, expiresAt, sessionRole, overflow (0|1), sticky, ...}
+-- In:  {role, now, offerTimeoutMs, max, overflowFrom: [{role, afterMs}]}
+-- Out: {offers: [{sessionId, agentId, expiresAt, role (the session's), overflow, sticky}]}
 --   sticky: 0 no known agent, 1 offered to the buyer's known agent, 2 known agent missed.
-local role, now, timeout, max = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local A = cjson.decode(ARGV[1])
+local role, now, timeout, max = A.role, A.now, A.offerTimeoutMs, A.max
 local avkey = P .. 'av:' .. role
 -- How far down the queue and the agent list to look past exclusions (declines, transfers).
 local SCAN = 20
 local out = {}
 local sources = {}
-for src, after in string.gmatch(ARGV[5] or '', '([^,:]+):(%d+)') do
-  if src ~= role then sources[#sources + 1] = { src, tonumber(after) } end
+for _, o in ipairs(A.overflowFrom or {}) do
+  if o.role ~= role then sources[#sources + 1] = { o.role, o.afterMs } end
 end
 
 local function eligible(sid, aid)
@@ -62,7 +63,7 @@ local function offerFrom(qrole, agents, cutoff)
             redis.call('SADD', akey(aid) .. ':o', sid)
             redis.call('HINCRBY', akey(aid), 'load', 1)
             refreshAvail(aid)
-            for _, v in ipairs({ sid, aid, expires, qrole, cutoff and 1 or 0, stk }) do out[#out + 1] = v end
+            out[#out + 1] = { sessionId = sid, agentId = aid, expiresAt = expires, role = qrole, overflow = cutoff ~= nil, sticky = stk }
             return true, pruned
           end
         end
@@ -72,7 +73,7 @@ local function offerFrom(qrole, agents, cutoff)
   return false, pruned
 end
 
-while #out < max * 6 do
+while #out < max do
   local agents = redis.call('ZRANGE', avkey, 0, SCAN - 1)
   if #agents == 0 then break end
   local matched, pruned = offerFrom(role, agents, nil)
@@ -85,4 +86,4 @@ while #out < max * 6 do
   end
   if not matched and not pruned then break end
 end
-return out
+return cjson.encode({ offers = out })

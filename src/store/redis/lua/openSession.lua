@@ -1,8 +1,10 @@
--- ARGV: buyerId, newSessionId, now, idleTtlMs, name ('' = none), vip
+-- The buyer's open session, or a new one (state `bot`) that expires unless the buyer writes.
+-- In:  {buyerId, newSessionId, now, idleTtlMs, name ('' = none), vip}
 --   name and vip come from the buyer's token on every connect, so a resumed session sees the latest.
--- Returns {sessionId, lastSeq, created(0|1)}.
-local buyer, newSid, now, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local name, vip = ARGV[5] or '', ARGV[6] or '0'
+-- Out: {sessionId, lastSeq, created}
+local A = cjson.decode(ARGV[1])
+local buyer, newSid, now, ttl = A.buyerId, A.newSessionId, A.now, A.idleTtlMs
+local name, vip = A.name or '', A.vip or 0
 local function identify(sid)
   redis.call('HSET', skey(sid), 'vip', vip)
   if name ~= '' then redis.call('HSET', skey(sid), 'bname', name) else redis.call('HDEL', skey(sid), 'bname') end
@@ -16,7 +18,7 @@ if sid then
   local s = redis.call('HMGET', skey(sid), 'state', 'seq')
   if s[1] and s[1] ~= 'closed' then
     identify(sid)
-    return { sid, tonumber(s[2]), 0 }
+    return cjson.encode({ sessionId = sid, lastSeq = tonumber(s[2]), created = false })
   end
 end
 -- A session nobody wrote in yet expires by itself; the first buyer message makes it persist.
@@ -24,4 +26,4 @@ redis.call('HSET', skey(newSid), 'buyer', buyer, 'state', 'bot', 'role', '', 'ar
 identify(newSid)
 redis.call('PEXPIRE', skey(newSid), ttl)
 redis.call('SET', bkey, newSid, 'PX', ttl)
-return { newSid, 0, 1 }
+return cjson.encode({ sessionId = newSid, lastSeq = 0, created = true })

@@ -1,7 +1,8 @@
 -- Decline (agentId given) or expiry (agentId '') of an offer.
--- ARGV: sessionId, agentId, now, excludeMs
--- Returns {sessionId, buyerId, role, agentId}, or false when there was nothing to release.
-local sid, aid, now, exclude = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+-- In:  {sessionId, agentId ('' = expiry), now, excludeMs}
+-- Out: {sessionId, buyerId, role, agentId}, or false when there was nothing to release.
+local A = cjson.decode(ARGV[1])
+local sid, aid, now, exclude = A.sessionId, A.agentId, A.now, A.excludeMs
 local key = skey(sid)
 local s = redis.call('HMGET', key, 'state', 'agent', 'offerExp')
 if aid ~= '' then
@@ -17,4 +18,4 @@ redis.call('SREM', akey(holder) .. ':o', sid)
 releaseLoad(holder, now, false)
 -- The agent who let it go is skipped for a while so the session really reaches the next one.
 if exclude > 0 then redis.call('HSET', key, 'x:' .. holder, int(now + exclude)) end
-return { sid, q[3], q[1], holder }
+return cjson.encode({ sessionId = sid, buyerId = q[3], role = q[1], agentId = holder })

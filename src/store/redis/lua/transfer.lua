@@ -1,9 +1,10 @@
 -- Hands a session to another role's queue, with the bot's line to the buyer.
--- ARGV: sessionId, agentId, toRole, note ('' = none), now, excludeMs, boostMs, line, force
---   force '1' (ops): any waiting or served session; agentId names who did it.
--- Returns {fromRole, buyerId, position, previous holder or ''}.
-local sid, aid, toRole, note, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
-local exclude, boost, line, force = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8], ARGV[9] == '1'
+-- In:  {sessionId, agentId, toRole, note ('' = none), now, excludeMs, boostMs, line ('' = none), force}
+--   force (ops): any waiting or served session; agentId names who did it.
+-- Out: {fromRole, buyerId, position, previousAgentId ('' = none)}
+local A = cjson.decode(ARGV[1])
+local sid, aid, toRole, note, now = A.sessionId, A.agentId, A.toRole, A.note or '', A.now
+local exclude, boost, line, force = A.excludeMs or 0, A.boostMs or 0, A.line or '', A.force == true
 local key = skey(sid)
 local s = redis.call('HMGET', key, 'state', 'agent', 'role', 'buyer', 'roles', 'arrived', 'prio', 'handovers', 'boost')
 if not s[1] then fail('unknown_session', 'no session ' .. sid) end
@@ -37,7 +38,7 @@ if state == 'assigned' then
 elseif state == 'offered' then
   redis.call(PUBLISH, P .. 'ch:a:' .. holder, cjson.encode({ type = 'revoked', sessionId = sid, reason = 'transferred' }))
 end
-if line ~= '' then pushEvent(sid, { from = 'bot', text = line, ts = ARGV[5], role = toRole, kind = 'handover' }, buyer, nil) end
+if line ~= '' then pushEvent(sid, { from = 'bot', text = line, ts = now, role = toRole, kind = 'handover' }, buyer, nil) end
 local previous = ''
 if state == 'assigned' or state == 'offered' then previous = holder end
-return { fromRole, buyer, redis.call('ZRANK', P .. 'q:' .. toRole, sid) + 1, previous }
+return cjson.encode({ fromRole = fromRole, buyerId = buyer, position = redis.call('ZRANK', P .. 'q:' .. toRole, sid) + 1, previousAgentId = previous })
