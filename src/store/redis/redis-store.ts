@@ -40,7 +40,7 @@ import type {
   MessageExtras,
 } from '../types.ts';
 import { ACTIVE_HOLD_MS, MARK_EVERY_MS, MAX_DEFER_MS } from '../active.ts';
-import { activeKey, epochKey, agentsKey, buyerConnsKey, instanceKey, instancesKey, channelOf, closingKey, configKey, graceKey, idleKey, replyKey, offersKey, planBucketKey, queueKey, rateKey, sessionKey, shopPrefix, shopsKey, transcriptKey, agentKey, readyKey } from './keys.ts';
+import { activeKey, epochKey, agentsKey, buyerConnsKey, instanceKey, instancesKey, channelOf, closingKey, configKey, graceKey, idleKey, replyKey, offersKey, planBucketKey, queueKey, rateKey, sessionKey, shopKey, shopPrefix, shopsKey, transcriptKey, agentKey, readyKey } from './keys.ts';
 import { rateOf } from '../rate.ts';
 import { ASSIGNED_MARK_TTL_MS, bucketExpiresAt, bucketRows, bucketStartOf, bucketStarts, increments } from '../plan-stats.ts';
 import { defineScripts, OFFLINE_SHIFT, type ScriptClient, type ScriptName } from './scripts.ts';
@@ -579,9 +579,9 @@ export class RedisStore implements Store {
   }
 
   async getAgent(shop: string, agentId: string): Promise<AgentView | null> {
-    const key = agentKey(this.p(shop), agentId);
+    const p = this.p(shop);
     const [h, sessions, offers] = await this.guard(
-      Promise.all([this.client.hgetall(key), this.client.smembers(`${key}:s`), this.client.smembers(`${key}:o`)]),
+      Promise.all([this.client.hgetall(agentKey(p, agentId)), this.client.smembers(shopKey(p, 'agentSessions', agentId)), this.client.smembers(shopKey(p, 'agentOffers', agentId))]),
     );
     if (!h.status) return null;
     return {

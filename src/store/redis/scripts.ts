@@ -2,6 +2,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Redis, Cluster } from 'ioredis';
 import { lifecycleLua } from '../lifecycle.ts';
+import { keysLua } from './keys.ts';
 
 /** Added to the queue score of a session whose buyer is offline: behind every online one (see _prelude.lua). */
 export const OFFLINE_SHIFT = 1e13;
@@ -39,7 +40,7 @@ function preludeOf(opts: { sharded?: boolean }): string {
   // On a Cluster, sharded pub/sub keeps a shop's messages on the node that owns the shop
   // (the channels carry the shop's hash tag); classic PUBLISH would go to every node.
   const publish = `local PUBLISH = '${opts.sharded ? 'SPUBLISH' : 'PUBLISH'}'\n`;
-  return `${publish}local OFFLINE_SHIFT = ${OFFLINE_SHIFT}\n${lifecycleLua()}${readFileSync(LUA_DIR + PRELUDE, 'utf8')}`;
+  return `${publish}local OFFLINE_SHIFT = ${OFFLINE_SHIFT}\n${lifecycleLua()}${keysLua()}${readFileSync(LUA_DIR + PRELUDE, 'utf8')}`;
 }
 
 function bodies(): Record<ScriptName, string> {

@@ -34,7 +34,7 @@ local function reply(seq, duplicate, enqueued, qrole, position, movedFrom, suppr
     suppressed = suppressed, firstResponseMs = firstResponseMs, state = st, replyMs = replyMs,
   })
 end
-local key = skey(sid)
+local key = K.session(sid)
 local s = redis.call('HMGET', key, 'state', 'buyer', 'agent', 'role', 'arrived', 'roles', 'firstAt', 'frAt')
 local state = s[1]
 if not state or (from == 'buyer' and s[2] ~= actor) then
@@ -45,7 +45,7 @@ end
 -- Ids are de-duplicated per sender: the buyer, or one agent by its id, so the next agent
 -- after a transfer may reuse ids. An agent's resend counts only while the chat is still its
 -- own (or winding down); after a transfer it gets not_assigned from the holder check below.
-local mkey = P .. 'm:' .. sid
+local mkey = K.msgIds(sid)
 local mfield = from == 'agent' and ('a:' .. actor .. ':' .. cmid) or (string.sub(from, 1, 1) .. ':' .. cmid)
 if cmid ~= '' and state ~= 'closed' then
   local prev = redis.call('HGET', mkey, mfield)
@@ -98,12 +98,12 @@ end
 -- the agent has not answered yet (the platforms' 5-minute reply rate).
 local replyMs = -1
 if from == 'buyer' and (state == 'assigned' or state == 'bot') then
-  redis.call('ZADD', P .. 'idle', ts, sid)
-  if state == 'assigned' then redis.call('ZADD', P .. 'reply', 'NX', ts, sid) end
+  redis.call('ZADD', K.idle(), ts, sid)
+  if state == 'assigned' then redis.call('ZADD', K.reply(), 'NX', ts, sid) end
 elseif from == 'agent' then
-  local since = redis.call('ZSCORE', P .. 'reply', sid)
+  local since = redis.call('ZSCORE', K.reply(), sid)
   if since then
-    redis.call('ZREM', P .. 'reply', sid)
+    redis.call('ZREM', K.reply(), sid)
     replyMs = now - tonumber(since)
   end
 end
@@ -114,41 +114,41 @@ if from == 'buyer' and state == 'bot' and A.enqueue then
   qrole = role
   local boost = tonumber(redis.call('HGET', key, 'vip') or '0') * (A.vipBoostMs or 0) + (A.boostMs or 0)
   redis.call('HSET', key, 'state', state, 'role', role, 'arrived', int(ts), 'roles', role, 'prio', int(now - boost), 'boost', int(boost))
-  redis.call('ZREM', P .. 'idle', sid)
-  redis.call('ZADD', P .. 'q:' .. role, int(now - boost), sid)
+  redis.call('ZREM', K.idle(), sid)
+  redis.call('ZADD', K.queue(role), int(now - boost), sid)
   -- Known agent (routing.sticky): offered to them first, for at most holdMs, if they are
   -- ready for this role now; dispatch checks again, as they may go away meanwhile.
   local hold = A.stickyHoldMs or 0
-  local known = hold > 0 and redis.call('GET', bkey('la', s[2]))
+  local known = hold > 0 and redis.call('GET', K.lastAgent(s[2]))
   if known then
-    local a = redis.call('HMGET', akey(known), 'status', 'roles')
+    local a = redis.call('HMGET', K.agent(known), 'status', 'roles')
     if a[1] == 'ready' and string.find(',' .. (a[2] or '') .. ',', ',' .. role .. ',', 1, true) then
       redis.call('HSET', key, 'sticky', known, 'stickyUntil', int(now + hold))
     end
   end
   markQueued(sid, now)
   enqueued = true
-  position = redis.call('ZRANK', P .. 'q:' .. role, sid) + 1
+  position = redis.call('ZRANK', K.queue(role), sid) + 1
 elseif from == 'buyer' and state == 'queued' and role ~= s[4] and A.reclassify then
   -- The buyer said clearly what this is about: move to that role's queue, keeping the
   -- original arrival time as its place in line.
   movedFrom, qrole = s[4], role
   local prio = redis.call('HGET', key, 'prio') or s[5]
-  redis.call('ZREM', P .. 'q:' .. s[4], sid)
-  redis.call('ZADD', P .. 'q:' .. role, prio, sid)
+  redis.call('ZREM', K.queue(s[4]), sid)
+  redis.call('ZADD', K.queue(role), prio, sid)
   redis.call('HSET', key, 'role', role, 'roles', (s[6] or s[4]) .. ',' .. role)
-  position = redis.call('ZRANK', P .. 'q:' .. role, sid) + 1
+  position = redis.call('ZRANK', K.queue(role), sid) + 1
 end
 -- An open session's keys live `life` past its last event, so none waits in Redis forever
 -- (queued ones included) even with no gateway left to close it; closing sets the retention.
 if state ~= 'bot' and life > 0 then
-  for _, k in ipairs({ key, P .. 't:' .. sid, mkey, bkey('bs', s[2]) }) do redis.call('PEXPIRE', k, life) end
+  for _, k in ipairs({ key, K.transcript(sid), mkey, K.buyerSession(s[2]) }) do redis.call('PEXPIRE', k, life) end
 elseif enqueued then
-  for _, k in ipairs({ key, P .. 't:' .. sid, mkey, bkey('bs', s[2]) }) do redis.call('PERSIST', k) end
+  for _, k in ipairs({ key, K.transcript(sid), mkey, K.buyerSession(s[2]) }) do redis.call('PERSIST', k) end
 end
 -- A session nobody queued yet expires by itself; its transcript (bot messages) with it.
 if not enqueued and state == 'bot' then
   local ttl = redis.call('PTTL', key)
-  if ttl > 0 then redis.call('PEXPIRE', P .. 't:' .. sid, ttl) end
+  if ttl > 0 then redis.call('PEXPIRE', K.transcript(sid), ttl) end
 end
 return reply(seq, false, enqueued, qrole, position, movedFrom, '', firstResponse, state, replyMs)

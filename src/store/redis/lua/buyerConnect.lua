@@ -4,7 +4,7 @@
 -- Out: {}; rate_limited past max.
 local A = cjson.decode(ARGV[1])
 local buyer, conn, max, now = A.buyerId, A.connId, A.max, A.now
-local key = bkey('bc', buyer)
+local key = K.buyerConns(buyer)
 if redis.call('SISMEMBER', key, conn) == 1 then return cjson.encode({}) end
 local live = redis.call('SCARD', key)
 if live >= max then
@@ -12,7 +12,7 @@ if live >= max then
 end
 redis.call('SADD', key, conn)
 if live == 0 then
-  local sid = redis.call('GET', bkey('bs', buyer))
+  local sid = redis.call('GET', K.buyerSession(buyer))
   if sid then setPresence(sid, true, now) end
 end
 return cjson.encode({})

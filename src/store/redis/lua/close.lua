@@ -18,22 +18,22 @@ local retention, blockMs, window = A.retentionMs, A.blockMs or 0, A.rateWindowMs
 local line, lineKind, goodbye, idleBefore = A.line or '', A.lineKind or '', A.goodbye or '', A.idleBefore or -1
 local queuedBefore = A.queuedBefore or -1
 local offlineBefore = A.offlineBefore or -1
-local key = skey(sid)
+local key = K.session(sid)
 local s = redis.call('HMGET', key, 'state', 'agent', 'buyer', 'role')
 local state, holder, buyer, role = s[1], s[2], s[3], s[4]
 
 if idleBefore >= 0 then
-  local since = redis.call('ZSCORE', P .. 'idle', sid)
+  local since = redis.call('ZSCORE', K.idle(), sid)
   if not state or (state ~= 'bot' and state ~= 'assigned') then
-    redis.call('ZREM', P .. 'idle', sid)
+    redis.call('ZREM', K.idle(), sid)
     return false
   end
   if not since or tonumber(since) > idleBefore then return false end
 end
 if queuedBefore >= 0 then
-  local since = redis.call('ZSCORE', P .. 'qt', sid)
+  local since = redis.call('ZSCORE', K.queuedSince(), sid)
   if state ~= 'queued' then
-    redis.call('ZREM', P .. 'qt', sid)
+    redis.call('ZREM', K.queuedSince(), sid)
     return false
   end
   if not since or tonumber(since) > queuedBefore then return false end
@@ -41,7 +41,7 @@ end
 if offlineBefore >= 0 then
   local off = redis.call('HGET', key, 'off')
   if state ~= 'queued' or not off then
-    redis.call('ZREM', P .. 'ab', sid)
+    redis.call('ZREM', K.abandon(), sid)
     return false
   end
   if tonumber(off) > offlineBefore then return false end
@@ -60,13 +60,13 @@ detach(sid, state, role, holder, now)
 if nxt == 'closing' then
   local untilMs = now + window
   redis.call('HSET', key, 'state', 'closing', 'closingUntil', int(untilMs), 'closeReason', reason)
-  redis.call('ZADD', P .. 'closing', int(untilMs), sid)
+  redis.call('ZADD', K.closing(), int(untilMs), sid)
   pushEvent(sid, { from = 'bot', text = line, ts = now, kind = 'rating_invite' }, buyer, nil)
 else
   if mode == 'close' and goodbye ~= '' then
     pushEvent(sid, { from = 'bot', text = goodbye, ts = now, kind = 'goodbye' }, buyer, nil)
   end
   finalClose(sid, buyer, reason, now, retention)
-  if mode == 'block' then redis.call('SET', bkey('blk', buyer), reason, 'PX', int(blockMs)) end
+  if mode == 'block' then redis.call('SET', K.block(buyer), reason, 'PX', int(blockMs)) end
 end
 return cjson.encode({ buyerId = buyer, agentId = holder or '', state = nxt, role = role })

@@ -8,7 +8,7 @@
 --   sticky: 0 no known agent, 1 offered to the buyer's known agent, 2 known agent missed.
 local A = cjson.decode(ARGV[1])
 local role, now, timeout, max = A.role, A.now, A.offerTimeoutMs, A.max
-local avkey = P .. 'av:' .. role
+local avkey = K.avail(role)
 -- How far down the queue and the agent list to look past exclusions (declines, transfers).
 local SCAN = 20
 local out = {}
@@ -18,33 +18,33 @@ for _, o in ipairs(A.overflowFrom or {}) do
 end
 
 local function eligible(sid, aid)
-  local until_ = redis.call('HGET', skey(sid), 'x:' .. aid)
+  local until_ = redis.call('HGET', K.session(sid), 'x:' .. aid)
   return not until_ or tonumber(until_) <= now
 end
 
 -- One offer from the queue of `qrole` to one of `agents`; cutoff (overflow only): the session
 -- must have been waiting since at or before it. Returns matched, pruned.
 local function offerFrom(qrole, agents, cutoff)
-  local qkey = P .. 'q:' .. qrole
+  local qkey = K.queue(qrole)
   local pruned = false
   for _, sid in ipairs(redis.call('ZRANGE', qkey, 0, SCAN - 1)) do
-    local s = redis.call('HMGET', skey(sid), 'state', 'role')
+    local s = redis.call('HMGET', K.session(sid), 'state', 'role')
     if not LIFECYCLE.offer[s[1]] or s[2] ~= qrole then
       -- A leftover entry (closed or moved meanwhile) must not block the queue.
       redis.call('ZREM', qkey, sid)
       pruned = true
     else
-      local since = cutoff and redis.call('ZSCORE', P .. 'qt', sid)
+      local since = cutoff and redis.call('ZSCORE', K.queuedSince(), sid)
       -- A session held for its buyer's known agent goes to that agent only, while the agent
       -- is ready for the role (busy: it waits, at most until stickyUntil; away, offline: no hold).
-      local st = redis.call('HMGET', skey(sid), 'sticky', 'stickyUntil')
+      local st = redis.call('HMGET', K.session(sid), 'sticky', 'stickyUntil')
       local candidates, stk = agents, 0
       if st[1] then
         stk = 2
-        local a = redis.call('HMGET', akey(st[1]), 'status', 'roles')
+        local a = redis.call('HMGET', K.agent(st[1]), 'status', 'roles')
         local serves = a[1] == 'ready' and string.find(',' .. (a[2] or '') .. ',', ',' .. qrole .. ',', 1, true)
         if not serves or tonumber(st[2]) <= now then
-          redis.call('HDEL', skey(sid), 'sticky', 'stickyUntil')
+          redis.call('HDEL', K.session(sid), 'sticky', 'stickyUntil')
         elseif redis.call('ZSCORE', avkey, st[1]) then
           candidates, stk = { st[1] }, 1
         else
@@ -56,12 +56,12 @@ local function offerFrom(qrole, agents, cutoff)
           if eligible(sid, aid) then
             local expires = now + timeout
             redis.call('ZREM', qkey, sid)
-            redis.call('HSET', skey(sid), 'state', LIFECYCLE.offer[s[1]], 'agent', aid, 'offerExp', int(expires))
-            if cutoff then redis.call('HSET', skey(sid), 'ovf', role) else redis.call('HDEL', skey(sid), 'ovf') end
-            redis.call('HDEL', skey(sid), 'sticky', 'stickyUntil')
-            redis.call('ZADD', P .. 'offers', int(expires), sid)
-            redis.call('SADD', akey(aid) .. ':o', sid)
-            redis.call('HINCRBY', akey(aid), 'load', 1)
+            redis.call('HSET', K.session(sid), 'state', LIFECYCLE.offer[s[1]], 'agent', aid, 'offerExp', int(expires))
+            if cutoff then redis.call('HSET', K.session(sid), 'ovf', role) else redis.call('HDEL', K.session(sid), 'ovf') end
+            redis.call('HDEL', K.session(sid), 'sticky', 'stickyUntil')
+            redis.call('ZADD', K.offers(), int(expires), sid)
+            redis.call('SADD', K.agentOffers(aid), sid)
+            redis.call('HINCRBY', K.agent(aid), 'load', 1)
             refreshAvail(aid)
             out[#out + 1] = { sessionId = sid, agentId = aid, expiresAt = expires, role = qrole, overflow = cutoff ~= nil, sticky = stk }
             return true, pruned

@@ -4,10 +4,10 @@
 -- Out: {buyerId, reason} or false.
 local A = cjson.decode(ARGV[1])
 local sid, now, retention, goodbye, onlyDue = A.sessionId, A.now, A.retentionMs, A.goodbye or '', A.onlyDue == true
-local key = skey(sid)
+local key = K.session(sid)
 local s = redis.call('HMGET', key, 'state', 'buyer', 'closingUntil', 'closeReason')
 if onlyDue and (s[1] ~= 'closing' or tonumber(s[3]) > now) then
-  if s[1] ~= 'closing' then redis.call('ZREM', P .. 'closing', sid) end
+  if s[1] ~= 'closing' then redis.call('ZREM', K.closing(), sid) end
   return false
 end
 if not s[1] then fail('unknown_session', 'no session ' .. sid) end

@@ -6,24 +6,24 @@ local A = cjson.decode(ARGV[1])
 local buyer, newSid, now, ttl = A.buyerId, A.newSessionId, A.now, A.idleTtlMs
 local name, vip = A.name or '', A.vip or 0
 local function identify(sid)
-  redis.call('HSET', skey(sid), 'vip', vip)
-  if name ~= '' then redis.call('HSET', skey(sid), 'bname', name) else redis.call('HDEL', skey(sid), 'bname') end
+  redis.call('HSET', K.session(sid), 'vip', vip)
+  if name ~= '' then redis.call('HSET', K.session(sid), 'bname', name) else redis.call('HDEL', K.session(sid), 'bname') end
 end
-if redis.call('EXISTS', bkey('blk', buyer)) == 1 then
+if redis.call('EXISTS', K.block(buyer)) == 1 then
   fail('blocked', 'you are blocked from chatting with this shop')
 end
-local bkey = bkey('bs', buyer)
-local sid = redis.call('GET', bkey)
+local bskey = K.buyerSession(buyer)
+local sid = redis.call('GET', bskey)
 if sid then
-  local s = redis.call('HMGET', skey(sid), 'state', 'seq')
+  local s = redis.call('HMGET', K.session(sid), 'state', 'seq')
   if s[1] and s[1] ~= 'closed' then
     identify(sid)
     return cjson.encode({ sessionId = sid, lastSeq = tonumber(s[2]), created = false })
   end
 end
 -- A session nobody wrote in yet expires by itself; the first buyer message makes it persist.
-redis.call('HSET', skey(newSid), 'buyer', buyer, 'state', 'bot', 'role', '', 'arrived', 0, 'created', now, 'seq', 0)
+redis.call('HSET', K.session(newSid), 'buyer', buyer, 'state', 'bot', 'role', '', 'arrived', 0, 'created', now, 'seq', 0)
 identify(newSid)
-redis.call('PEXPIRE', skey(newSid), ttl)
-redis.call('SET', bkey, newSid, 'PX', ttl)
+redis.call('PEXPIRE', K.session(newSid), ttl)
+redis.call('SET', bskey, newSid, 'PX', ttl)
 return cjson.encode({ sessionId = newSid, lastSeq = 0, created = true })

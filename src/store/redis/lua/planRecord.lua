@@ -4,7 +4,7 @@
 --       markTtlMs, increments: {counter = by}}
 -- Out: {}
 local A = cjson.decode(ARGV[1])
-local bucket = P .. 'ps:' .. int(A.bucketMs) .. ':' .. int(A.bucketStart)
+local bucket = K.planBucket(int(A.bucketMs) .. ':' .. int(A.bucketStart))
 local role, now = A.role, A.now
 local function add(counter, by)
   if by ~= 0 then redis.call('HINCRBY', bucket, role .. '|' .. counter, by) end
@@ -12,7 +12,7 @@ end
 for counter, by in pairs(A.increments or {}) do add(counter, by) end
 local asid, aid, hsid = A.assignedSid or '', A.agentId or '', A.handledSid or ''
 if hsid ~= '' then
-  local mark = P .. 'pa:' .. hsid
+  local mark = K.pickedAt(hsid)
   local at = redis.call('GET', mark)
   if at then
     redis.call('DEL', mark)
@@ -21,9 +21,9 @@ if hsid ~= '' then
   end
 end
 if asid ~= '' then
-  redis.call('SET', P .. 'pa:' .. asid, int(now), 'PX', A.markTtlMs)
-  add('concurrencySum', redis.call('SCARD', akey(aid) .. ':s'))
-  add('capacitySum', tonumber(redis.call('HGET', akey(aid), 'capacity')) or 0)
+  redis.call('SET', K.pickedAt(asid), int(now), 'PX', A.markTtlMs)
+  add('concurrencySum', redis.call('SCARD', K.agentSessions(aid)))
+  add('capacitySum', tonumber(redis.call('HGET', K.agent(aid), 'capacity')) or 0)
 end
 if redis.call('EXISTS', bucket) == 1 then redis.call('PEXPIREAT', bucket, A.expireAtMs) end
 return cjson.encode({})

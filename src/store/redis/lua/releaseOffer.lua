@@ -3,7 +3,7 @@
 -- Out: {sessionId, buyerId, role, agentId}, or false when there was nothing to release.
 local A = cjson.decode(ARGV[1])
 local sid, aid, now, exclude = A.sessionId, A.agentId, A.now, A.excludeMs
-local key = skey(sid)
+local key = K.session(sid)
 local s = redis.call('HMGET', key, 'state', 'agent', 'offerExp')
 if aid ~= '' then
   if not s[1] then fail('unknown_session', 'no session ' .. sid) end
@@ -14,7 +14,7 @@ elseif s[1] ~= 'offered' or tonumber(s[3]) > now then
 end
 local holder = s[2]
 local q = requeue(sid, now)
-redis.call('SREM', akey(holder) .. ':o', sid)
+redis.call('SREM', K.agentOffers(holder), sid)
 releaseLoad(holder, now, false)
 -- The agent who let it go is skipped for a while so the session really reaches the next one.
 if exclude > 0 then redis.call('HSET', key, 'x:' .. holder, int(now + exclude)) end

@@ -3,5 +3,5 @@
 -- In:  {sessionId, json}
 -- Out: {}
 local A = cjson.decode(ARGV[1])
-if redis.call('EXISTS', skey(A.sessionId)) == 1 then redis.call('HSET', skey(A.sessionId), 'ctx', A.json) end
+if redis.call('EXISTS', K.session(A.sessionId)) == 1 then redis.call('HSET', K.session(A.sessionId), 'ctx', A.json) end
 return cjson.encode({})

@@ -12,12 +12,12 @@ local abandonMs = A.abandonMs or -1
 
 local function due(name, upTo)
   if upTo < 0 then return {} end
-  return redis.call('ZRANGEBYSCORE', P .. name, '-inf', int(upTo), 'LIMIT', 0, batch)
+  return redis.call('ZRANGEBYSCORE', K[name](), '-inf', int(upTo), 'LIMIT', 0, batch)
 end
 local nextDue = nil
 local function soonest(name, after)
   if after < 0 then return end
-  local head = redis.call('ZRANGE', P .. name, 0, 0, 'WITHSCORES')
+  local head = redis.call('ZRANGE', K[name](), 0, 0, 'WITHSCORES')
   if head[2] then
     local t = tonumber(head[2]) + after
     if not nextDue or t < nextDue then nextDue = t end
@@ -25,18 +25,18 @@ local function soonest(name, after)
 end
 
 local queued = 0
-for _, role in ipairs(roles) do queued = queued + redis.call('ZCARD', P .. 'q:' .. role) end
+for _, role in ipairs(roles) do queued = queued + redis.call('ZCARD', K.queue(role)) end
 soonest('offers', 0)
 soonest('grace', 0)
 soonest('closing', 0)
 soonest('idle', silentSince >= 0 and idleMs or -1)
 soonest('reply', replyMs)
-soonest('qt', queuedBefore >= 0 and maxQueuedMs or -1)
-soonest('ab', abandonMs)
+soonest('queuedSince', queuedBefore >= 0 and maxQueuedMs or -1)
+soonest('abandon', abandonMs)
 if queued > 0 and (not nextDue or now < nextDue) then nextDue = now end
 return cjson.encode({
   offers = due('offers', now), grace = due('grace', now), closing = due('closing', now), idle = due('idle', silentSince),
-  replies = due('reply', replyCutoff), queueExpired = due('qt', queuedBefore), queued = queued,
+  replies = due('reply', replyCutoff), queueExpired = due('queuedSince', queuedBefore), queued = queued,
   nextDue = nextDue and tonumber(int(nextDue)) or -1,
-  abandoned = due('ab', abandonMs >= 0 and now - abandonMs or -1),
+  abandoned = due('abandon', abandonMs >= 0 and now - abandonMs or -1),
 })

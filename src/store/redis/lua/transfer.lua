@@ -5,7 +5,7 @@
 local A = cjson.decode(ARGV[1])
 local sid, aid, toRole, note, now = A.sessionId, A.agentId, A.toRole, A.note or '', A.now
 local exclude, boost, line, force = A.excludeMs or 0, A.boostMs or 0, A.line or '', A.force == true
-local key = skey(sid)
+local key = K.session(sid)
 local s = redis.call('HMGET', key, 'state', 'agent', 'role', 'buyer', 'roles', 'arrived', 'prio', 'handovers', 'boost')
 if not s[1] then fail('unknown_session', 'no session ' .. sid) end
 local state, holder, fromRole, buyer = s[1], s[2], s[3], s[4]
@@ -31,14 +31,14 @@ requeue(sid, now)
 if state == 'assigned' and exclude > 0 then redis.call('HSET', key, 'x:' .. holder, int(now + exclude)) end
 
 -- The buyer hears of the handover before the bot's line about it, in this order everywhere.
-redis.call(PUBLISH, P .. 'ch:b:' .. buyer,
+redis.call(PUBLISH, K.buyerChannel(buyer),
   cjson.encode({ type = 'handover', sessionId = sid, fromRole = fromRole, toRole = toRole }))
 if state == 'assigned' then
-  redis.call(PUBLISH, P .. 'ch:a:' .. holder, cjson.encode({ type = 'session_closed', sessionId = sid, reason = 'transferred' }))
+  redis.call(PUBLISH, K.agentChannel(holder), cjson.encode({ type = 'session_closed', sessionId = sid, reason = 'transferred' }))
 elseif state == 'offered' then
-  redis.call(PUBLISH, P .. 'ch:a:' .. holder, cjson.encode({ type = 'revoked', sessionId = sid, reason = 'transferred' }))
+  redis.call(PUBLISH, K.agentChannel(holder), cjson.encode({ type = 'revoked', sessionId = sid, reason = 'transferred' }))
 end
 if line ~= '' then pushEvent(sid, { from = 'bot', text = line, ts = now, role = toRole, kind = 'handover' }, buyer, nil) end
 local previous = ''
 if state == 'assigned' or state == 'offered' then previous = holder end
-return cjson.encode({ fromRole = fromRole, buyerId = buyer, position = redis.call('ZRANK', P .. 'q:' .. toRole, sid) + 1, previousAgentId = previous })
+return cjson.encode({ fromRole = fromRole, buyerId = buyer, position = redis.call('ZRANK', K.queue(toRole), sid) + 1, previousAgentId = previous })
