@@ -7,8 +7,24 @@ const { pushsvalue2s } = require('fengari/src/lobject.js');
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8');
 
-/** A Lua string (bytes) as a JS string; invalid UTF-8 becomes U+FFFD rather than throwing. */
+type Cached = Uint8Array & { js?: string };
+/** Strings up to this many bytes keep their JS form on their bytes (key names, fields, ids). */
+const CACHE_BYTES = 256;
+
+/**
+ * A Lua string (bytes) as a JS string; invalid UTF-8 becomes U+FFFD rather than throwing.
+ * A Lua string's bytes never change, and the same ones come back on every call (a script's
+ * constants, interned short strings), so short ones remember their decoding.
+ */
 export function jsString(bytes: Uint8Array): string {
+  const cached = (bytes as Cached).js;
+  if (cached !== undefined) return cached;
+  const s = decode(bytes);
+  if (bytes.length <= CACHE_BYTES) (bytes as Cached).js = s;
+  return s;
+}
+
+function decode(bytes: Uint8Array): string {
   const n = bytes.length;
   if (n <= 512) {
     let ascii = true;
