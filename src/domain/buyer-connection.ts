@@ -11,7 +11,7 @@ import type { Sink } from './hub.ts';
 import { matchFaq } from './bots/faq.ts';
 import { PlanRecorder } from './plan-recorder.ts';
 import { routingText, storedExtras, type MessageContent } from './message-content.ts';
-import type { Services } from './deps.ts';
+import type { Services } from './services.ts';
 
 /**
  * One buyer connection's view of its chat. The transport hands it validated frames and a

@@ -3,7 +3,8 @@ import { encode, messageFrame } from '../protocol/encode.ts';
 import { PeakError } from '../protocol/errors.ts';
 import type { MessageOut } from '../protocol/frames.ts';
 import type { AgentView, SessionView } from '../store/types.ts';
-import type { Deps, Services } from './deps.ts';
+import type { Deps } from './deps.ts';
+import type { Services } from './services.ts';
 import { PlanRecorder } from './plan-recorder.ts';
 import { PlanService } from './plan-service.ts';
 
