@@ -3,7 +3,6 @@ import { Redis, Cluster } from 'ioredis';
 import { PeakError } from '../../protocol/errors.ts';
 import type { BuyerContext, EventFrom, EventKind } from '../../protocol/frames.ts';
 import type {
-  Address,
   AgentStatus,
   AgentView,
   AgentPostResult,
@@ -40,12 +39,13 @@ import type {
   MessageExtras,
 } from '../types.ts';
 import { ACTIVE_HOLD_MS, MARK_EVERY_MS, MAX_DEFER_MS } from '../active.ts';
-import { activeKey, epochKey, agentsKey, buyerConnsKey, instanceKey, instancesKey, channelOf, closingKey, configKey, graceKey, idleKey, replyKey, offersKey, planBucketKey, queueKey, rateKey, sessionKey, shopKey, shopPrefix, shopsKey, transcriptKey, agentKey, readyKey } from './keys.ts';
+import { activeKey, epochKey, agentsKey, buyerConnsKey, instanceKey, instancesKey, closingKey, configKey, graceKey, idleKey, replyKey, offersKey, planBucketKey, queueKey, rateKey, sessionKey, shopKey, shopPrefix, shopsKey, transcriptKey, agentKey, readyKey } from './keys.ts';
 import { rateOf } from '../rate.ts';
 import { ASSIGNED_MARK_TTL_MS, bucketExpiresAt, bucketRows, bucketStartOf, bucketStarts, increments } from '../plan-stats.ts';
 import { defineScripts, OFFLINE_SHIFT, type ScriptClient, type ScriptName } from './scripts.ts';
 import { decodeReply, encodeArgs, type LimitsArg, type ScriptArgs, type ScriptReply } from './script-io.ts';
 import { translate } from './errors.ts';
+import { RedisBus } from './bus.ts';
 
 export interface RedisStoreOptions {
   url?: string;
@@ -68,10 +68,6 @@ type Client = Redis | Cluster;
 
 export const DEFAULT_COMMAND_TIMEOUT_MS = 5_000;
 
-/** Messages held while the bus re-subscribes; past it they are dropped (the catch-up replays them from the store). */
-const MAX_HELD_MESSAGES = 100_000;
-/** How long the sharded bus holds live messages for a lost shard subscriber that does not come back. */
-const MAX_HOLD_MS = 15_000;
 
 /** The readiness probe's key lives this long: no trace of an instance stays behind for long. */
 const PROBE_TTL_MS = 10_000;
@@ -104,125 +100,6 @@ function open(opts: RedisStoreOptions, role: string): Client {
     return new Cluster(nodes, { redisOptions: common, enableAutoPipelining: true, shardedSubscribers: role === 'sub' });
   }
   return new Redis(opts.url ?? 'redis://127.0.0.1:6379', common);
-}
-
-/**
- * Pub/sub between instances. On a Cluster it is sharded (SPUBLISH/SSUBSCRIBE, as the scripts
- * publish): a shop's channels carry its hash tag, so its messages stay on its node.
- */
-class RedisBus implements Bus {
-  private readonly handlers = new Map<string, (payload: string) => void>();
-  private readonly sharded: boolean;
-
-  constructor(
-    private readonly pub: Client,
-    private readonly sub: Client,
-    private readonly prefix: string,
-  ) {
-    this.sharded = sub instanceof Cluster;
-    sub.on(this.sharded ? 'smessage' : 'message', (channel: string, payload: string) => {
-      if (this.held) {
-        if (this.held.length < MAX_HELD_MESSAGES) this.held.push([channel, payload]);
-        return;
-      }
-      this.handlers.get(channel)?.(payload);
-    });
-    // After a reconnect ioredis sends the SUBSCRIBEs again right after 'ready'; a PING queued
-    // behind them answers once they are all in place. Messages arriving in between are held
-    // until the subscribers have started their catch-up: delivered first, a new event would
-    // move a connection's position past the ones it missed, and its catch-up would skip them.
-    let connectedBefore = sub.status === 'ready';
-    sub.on('ready', () => {
-      if (!connectedBefore) {
-        connectedBefore = true;
-        return;
-      }
-      this.held ??= [];
-      setImmediate(() => {
-        sub.ping().then(
-          () => this.release(true),
-          () => this.release(false),
-        );
-      });
-    });
-    // On a Cluster the sharded subscribers are per node, outside the cluster connection's own
-    // 'ready': when a master fails over, ioredis opens a subscriber on the new master and
-    // SSUBSCRIBEs there, then says 'subscribersReady'. What was published in between (on the
-    // dying master, or before the new subscription) never arrived: subscribers catch up.
-    // Live messages are held from the loss until the catch-up has started, as after 'ready'.
-    if (this.sharded) {
-      let lost = false;
-      let giveUp: NodeJS.Timeout | undefined;
-      sub.on('-subscriber', () => {
-        lost = true;
-        this.held ??= [];
-        // A shard that never comes back must not hold the others' messages for ever.
-        giveUp ??= setTimeout(() => {
-          giveUp = undefined;
-          lost = false;
-          this.release(true);
-        }, MAX_HOLD_MS);
-      });
-      sub.on('subscribersReady', () => {
-        if (!lost) return;
-        lost = false;
-        // ioredis sends its SSUBSCRIBEs without waiting for them: ours, queued behind them on
-        // each shard's subscriber, answer once the channels are in place again. Only then is
-        // a replay from the store sure to overlap with live delivery.
-        const again = [...this.handlers.keys()].map((channel) => this.sub.ssubscribe(channel).catch(() => {}));
-        void Promise.all(again).then(() => {
-          clearTimeout(giveUp);
-          giveUp = undefined;
-          this.release(true);
-        });
-      });
-    }
-  }
-
-  /** Messages that arrived after a reconnect, before the catch-up began; null when none are held. */
-  private held: [channel: string, payload: string][] | null = null;
-
-  private release(resubscribed: boolean): void {
-    const held = this.held ?? [];
-    this.held = null;
-    // The catch-ups take their positions synchronously, so they start before the held messages.
-    if (resubscribed) this.resubscribed.forEach((fn) => fn());
-    for (const [channel, payload] of held) this.handlers.get(channel)?.(payload);
-  }
-
-  private readonly resubscribed: (() => void)[] = [];
-
-  onResubscribe(fn: () => void): void {
-    this.resubscribed.push(fn);
-  }
-
-  async subscribe(address: Address, onPayload: (payload: string) => void): Promise<void> {
-    await this.listen(channelOf(this.prefix, address), onPayload);
-  }
-
-  /** Any channel: an address's, or the shared config announcements. */
-  async listen(channel: string, onPayload: (payload: string) => void): Promise<void> {
-    this.handlers.set(channel, onPayload);
-    await (this.sharded ? this.sub.ssubscribe(channel) : this.sub.subscribe(channel)).catch(translate);
-  }
-
-  async unsubscribe(address: Address): Promise<void> {
-    const channel = channelOf(this.prefix, address);
-    this.handlers.delete(channel);
-    await (this.sharded ? this.sub.sunsubscribe(channel) : this.sub.unsubscribe(channel)).catch(translate);
-  }
-
-  async publish(address: Address, payload: string): Promise<void> {
-    try {
-      await this.send(channelOf(this.prefix, address), payload);
-    } catch (err) {
-      translate(err);
-    }
-  }
-
-  send(channel: string, payload: string): Promise<unknown> {
-    return this.sharded ? this.pub.spublish(channel, payload) : this.pub.publish(channel, payload);
-  }
 }
 
 function boundArgs(b: SessionBounds | undefined): { lifeMs?: number; maxEvents?: number; maxBytes?: number } {
