@@ -174,7 +174,8 @@ local function finalClose(sid, buyer, reason, now, retention)
   for _, k in ipairs({ K.session(sid), K.transcript(sid), K.msgIds(sid) }) do redis.call('PEXPIRE', k, retention) end
 end
 
--- Token buckets shared by every instance (src/store/limits.ts mirrors them): each bucket is
+-- Token buckets shared by every instance (src/store/limits.ts mirrors the rule for the local
+-- pre-check; test/rate-rule.test.ts keeps the two equal): each bucket is
 -- a hash {t = tokens, at = ms}, refilled at `rate` per second up to `burst`. Takes one token
 -- from every bucket of `buckets` ({key, rate, burst}) or, when one is empty, from none.
 local function takeTokens(buckets, now)
