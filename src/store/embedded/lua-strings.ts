@@ -52,10 +52,27 @@ export function luaString(s: string): Uint8Array {
   return out;
 }
 
+/** Lua strings made from short JS strings: the same field names, states and ids come back on every call. */
+const TSTRINGS = new Map<string, unknown>();
+const TSTRING_CHARS = 64;
+const MAX_TSTRINGS = 20_000;
+
 /**
  * lua_pushstring without its copy: the bytes are fresh (luaString made them) and nobody else
- * holds them, so the Lua string can own them. Same stack effect as lua_pushstring.
+ * holds them, so the Lua string can own them. Same stack effect as lua_pushstring. A Lua
+ * string is immutable (and its hash is kept in it), so a short one is made once and pushed
+ * again as Lua itself shares strings.
  */
 export function pushJsString(L: unknown, s: string): void {
-  pushsvalue2s(L, luaS_bless(L, luaString(s)));
+  if (s.length > TSTRING_CHARS) {
+    pushsvalue2s(L, luaS_bless(L, luaString(s)));
+    return;
+  }
+  let ts = TSTRINGS.get(s);
+  if (ts === undefined) {
+    if (TSTRINGS.size >= MAX_TSTRINGS) TSTRINGS.clear();
+    ts = luaS_bless(L, luaString(s));
+    TSTRINGS.set(s, ts);
+  }
+  pushsvalue2s(L, ts);
 }

@@ -137,6 +137,44 @@ export function keysLua(): string {
   ].join('\n');
 }
 
+/**
+ * The scripts' `K.<name>(id)` calls written out as the concatenation they stand for
+ * (`(P .. 's:' .. (sid))`), when scripts.ts loads them: a Lua function call costs a few
+ * microseconds on the embedded VM, and a script builds a dozen keys. Same names, same table;
+ * `K[name]()` (a computed name) still calls the table.
+ */
+export function inlineKeyCalls(lua: string): string {
+  const call = /\bK\.([A-Za-z]+)\(/g;
+  let out = '';
+  let copied = 0;
+  for (let m = call.exec(lua); m; m = call.exec(lua)) {
+    const k: { part: string; enc?: boolean; suffix?: string; fixed?: boolean } | undefined = (SHOP_KEYS as Record<string, { part: string }>)[m[1]!];
+    if (!k) continue;
+    const open = m.index + m[0].length;
+    const close = closingParen(lua, open);
+    if (close < 0) continue;
+    const arg = lua.slice(open, close).trim();
+    const id = k.fixed ? '' : ` .. ${k.enc ? `enc(${arg})` : `(${arg})`}`;
+    out += `${lua.slice(copied, m.index)}(P .. '${k.part}'${id}${k.suffix ? ` .. '${k.suffix}'` : ''})`;
+    copied = close + 1;
+    call.lastIndex = close + 1;
+  }
+  return out + lua.slice(copied);
+}
+
+/** The index of the `)` closing the one opened just before `from`, skipping quoted strings; -1 when none. */
+function closingParen(s: string, from: number): number {
+  let depth = 1;
+  for (let i = from; i < s.length; i++) {
+    const c = s[i];
+    if (c === "'" || c === '"') {
+      for (i++; i < s.length && s[i] !== c; i++) if (s[i] === '\\') i++;
+    } else if (c === '(') depth++;
+    else if (c === ')' && --depth === 0) return i;
+  }
+  return -1;
+}
+
 export const sessionKey = (p: string, sid: string) => shopKey(p, 'session', sid);
 export const transcriptKey = (p: string, sid: string) => shopKey(p, 'transcript', sid);
 export const queueKey = (p: string, role: string) => shopKey(p, 'queue', role);

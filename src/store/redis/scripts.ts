@@ -2,7 +2,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Redis, Cluster } from 'ioredis';
 import { lifecycleLua } from '../lifecycle.ts';
-import { keysLua } from './keys.ts';
+import { inlineKeyCalls, keysLua } from './keys.ts';
 
 /** Added to the queue score of a session whose buyer is offline: behind every online one (see _prelude.lua). */
 export const OFFLINE_SHIFT = 1e13;
@@ -40,7 +40,7 @@ function preludeOf(opts: { sharded?: boolean }): string {
   // On a Cluster, sharded pub/sub keeps a shop's messages on the node that owns the shop
   // (the channels carry the shop's hash tag); classic PUBLISH would go to every node.
   const publish = `local PUBLISH = '${opts.sharded ? 'SPUBLISH' : 'PUBLISH'}'\n`;
-  return `${publish}local OFFLINE_SHIFT = ${OFFLINE_SHIFT}\n${lifecycleLua()}${keysLua()}${readFileSync(LUA_DIR + PRELUDE, 'utf8')}`;
+  return `${publish}local OFFLINE_SHIFT = ${OFFLINE_SHIFT}\n${lifecycleLua()}${keysLua()}${inlineKeyCalls(readFileSync(LUA_DIR + PRELUDE, 'utf8'))}`;
 }
 
 function bodies(): Record<ScriptName, string> {
@@ -48,7 +48,7 @@ function bodies(): Record<ScriptName, string> {
   const out = {} as Record<ScriptName, string>;
   for (const name of SCRIPT_NAMES) {
     if (!files.delete(`${name}.lua`)) throw new Error(`missing Lua script ${name}.lua`);
-    out[name] = readFileSync(`${LUA_DIR}${name}.lua`, 'utf8');
+    out[name] = inlineKeyCalls(readFileSync(`${LUA_DIR}${name}.lua`, 'utf8'));
   }
   if (files.size) throw new Error(`Lua scripts not registered in SCRIPT_NAMES: ${[...files].join(', ')}`);
   return out;
