@@ -7,23 +7,13 @@
  * together: one instance sees every line, so both must decide every line alike.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { rng } from '../loadtest/profile.ts';
 import { LocalBuyerLimits } from '../src/domain/buyer-limits.ts';
 import { PeakError } from '../src/protocol/errors.ts';
 import { createEmbeddedStore } from '../src/store/embedded/embedded-store.ts';
 import type { BuyerLimits } from '../src/store/limits.ts';
 import type { RedisStore } from '../src/store/redis/redis-store.ts';
 
-/** mulberry32: a seeded sequence, so a failure names the seed that shows it. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
 
 describe('buyer rate rule: the local pre-check and the store decide alike', () => {

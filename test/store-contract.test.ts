@@ -443,6 +443,12 @@ describe.each(impls)('Store contract: $name', (impl) => {
     expect((await store.getSession(SHOP, sid))?.lastSeq).toBe(5);
   });
 
+  it('stores a lone surrogate of a client\'s text as U+FFFD (it reaches the scripts as well-formed JSON)', async () => {
+    const { sessionId } = await store.openSession(SHOP, 'sur-b', T0);
+    await store.postBuyerMessage(SHOP, sessionId, 'sur-b', { clientMsgId: 'x\ud800', text: 'a\ud800b\udc00 😀', ts: T0, role: 'presale', enqueue: false, reclassify: false });
+    expect((await store.readEvents(SHOP, sessionId, 0)).map((e) => e.text)).toEqual(['a\ufffdb\ufffd 😀']);
+  });
+
   it('reads events after a seq and the last n events', async () => {
     const { sessionId: sid } = await store.openSession(SHOP, 'b1', T0);
     await store.postBotMessage(SHOP, sid, { text: 'welcome', ts: T0 + 1, role: 'greeter', perMinute: 100 });

@@ -168,9 +168,19 @@ export const REPLIES = {
 
 export type ScriptReply<N extends ScriptName> = z.infer<(typeof REPLIES)[N]>;
 
-/** The argument object as the script's one ARGV. */
+/** JSON.stringify's escape of a lone surrogate, which Redis' cjson refuses to decode. */
+const LONE_SURROGATE_ESCAPE = /\\ud[89a-f]/i;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const wellFormed = (_key: string, v: unknown) => (typeof v === 'string' ? v.replace(LONE_SURROGATE, '\ufffd') : v);
+
+/**
+ * The argument object as the script's one ARGV. A client's text may hold a lone surrogate
+ * (JSON `"\ud800"` parses to one): sent as positional arguments it became U+FFFD in UTF-8;
+ * JSON.stringify would write it as an escape Redis' cjson rejects, so it becomes U+FFFD here too.
+ */
 export function encodeArgs<N extends ScriptName>(_name: N, args: ScriptArgs[N]): string {
-  return JSON.stringify(args);
+  const json = JSON.stringify(args);
+  return LONE_SURROGATE_ESCAPE.test(json) ? JSON.stringify(args, wellFormed) : json;
 }
 
 /** A script's raw reply (JSON text, or null for Lua false) checked against its schema. */
