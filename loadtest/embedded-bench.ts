@@ -1,7 +1,9 @@
 /**
  * The embedded store alone: CPU per routed line (a buyer line, then the agent's reply, on
  * assigned sessions; each one appendEvent.lua with its publish), no sockets, one process.
- *   npx tsx loadtest/embedded-bench.ts [sessions=200] [lines=40000]
+ *   npx tsx loadtest/embedded-bench.ts [sessions=200] [lines=40000] [gateway]
+ * `gateway`: the lines carry what the gateway's lines carry (session bounds, so the keys'
+ * expiry is renewed, and the buyer and shop rate buckets), which costs about 4× more.
  */
 import { createEmbeddedStore } from '../src/store/embedded/embedded-store.ts';
 
@@ -10,6 +12,9 @@ const LINES = Number(process.argv[3] ?? 40_000);
 const SHOP = 'bench';
 const T0 = 1_700_000_000_000;
 const AGENTS = Math.ceil(SESSIONS / 500);
+const AS_GATEWAY = process.argv[4] === 'gateway';
+const bounds = AS_GATEWAY ? { lifeMs: 86_400_000, maxEvents: 5_000, maxBytes: 5_000_000 } : undefined;
+const limits = AS_GATEWAY ? { buyer: { perSecond: 1e6, burst: 1e6 }, shop: { perSecond: 1e6, burst: 1e6 } } : undefined;
 
 const store = createEmbeddedStore();
 for (let a = 0; a < AGENTS; a++) {
@@ -35,8 +40,8 @@ async function lines(count: number): Promise<void> {
   for (let i = 0; i < count; i += 2) {
     const s = sessions[(i / 2) % sessions.length]!;
     n++;
-    await store.postBuyerMessage(SHOP, s.sid, s.buyer, { clientMsgId: `m${n}`, text: '请问这个有货吗 how much is it', ts: T0 + n, role: 'presale', enqueue: false, reclassify: false });
-    await store.postAgentMessage(SHOP, s.sid, s.agent, { clientMsgId: `a${n}`, text: '有的亲，马上发货', ts: T0 + n });
+    await store.postBuyerMessage(SHOP, s.sid, s.buyer, { clientMsgId: `m${n}`, text: '请问这个有货吗 how much is it', ts: T0 + n, role: 'presale', enqueue: false, reclassify: false, bounds, limits });
+    await store.postAgentMessage(SHOP, s.sid, s.agent, { clientMsgId: `a${n}`, text: '有的亲，马上发货', ts: T0 + n, bounds });
   }
 }
 

@@ -108,3 +108,43 @@ describe('the store scripts and the engine', () => {
     }
   });
 });
+
+describe('function libraries (FUNCTION LOAD, FCALL)', () => {
+  const LIB = [
+    '#!lua name=t',
+    "local built = 0",
+    "redis.register_function('setget', function(keys, args) redis.call('SET', keys[1], args[1]); built = built + 1; return { redis.call('GET', keys[1]), built } end)",
+    "redis.register_function{function_name = 'fails', callback = function(keys, args) return redis.error_reply('NOPE ' .. args[1]) end}",
+  ].join('\n');
+
+  it('runs the library once; its functions keep its upvalues and get KEYS and ARGV as arguments', async () => {
+    const c = new EmbeddedClient(new RedisEngine());
+    expect(await c.function('LOAD', 'REPLACE', LIB)).toBe('t');
+    expect(await c.fcall('setget', 1, 'k', 'v1')).toEqual(['v1', 1]);
+    expect(await c.fcall('setget', 1, 'k', 'v2')).toEqual(['v2', 2]);
+    await expect(c.fcall('fails', 0, 'x')).rejects.toThrow('NOPE x');
+    await expect(c.fcall('nosuch', 0)).rejects.toThrow('Function not found');
+    // No command runs while the library loads, as on Redis.
+    await expect(c.function('LOAD', 'REPLACE', "#!lua name=bad\nredis.call('SET', 'a', 'b')")).rejects.toThrow();
+    await expect(c.function('LOAD', 'REPLACE', 'return 1')).rejects.toThrow('Missing library metadata');
+  });
+
+  it('the store scripts as a library load on a real Redis 7 too, and answer as their EVAL form does', async () => {
+    const { startRedis } = await import('./support/redis-server.ts');
+    const { Redis } = await import('ioredis');
+    const { loadLibrary, loadScripts } = await import('../src/store/redis/scripts.ts');
+    const server = await startRedis();
+    const redis = new Redis(server.url);
+    try {
+      expect(await redis.call('FUNCTION', 'LOAD', 'REPLACE', loadLibrary())).toBe('peakdesk');
+      const args = (sid: string) => JSON.stringify({ buyerId: 'b1', newSessionId: sid, now: 1, idleTtlMs: 60_000, name: '', vip: 0 });
+      const viaEval = JSON.parse(String(await redis.eval(loadScripts().openSession, 1, 'e:{s}:', args('s-e'))));
+      const viaFcall = JSON.parse(String(await redis.fcall('openSession', 1, 'f:{s}:', args('s-f'))));
+      expect(viaEval).toEqual({ sessionId: 's-e', lastSeq: 0, created: true });
+      expect(viaFcall).toEqual({ sessionId: 's-f', lastSeq: 0, created: true });
+    } finally {
+      await redis.quit();
+      await server.stop();
+    }
+  });
+});

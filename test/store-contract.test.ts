@@ -445,6 +445,12 @@ describe.each(impls)('Store contract: $name', (impl) => {
     expect((await store.getSession(SHOP, sid))?.lastSeq).toBe(5);
   });
 
+  it('stores a lone surrogate of a client\'s text as U+FFFD (it reaches the scripts as well-formed JSON)', async () => {
+    const { sessionId } = await store.openSession(SHOP, 'sur-b', T0);
+    await store.postBuyerMessage(SHOP, sessionId, 'sur-b', { clientMsgId: 'x\ud800', text: 'a\ud800b\udc00 😀', ts: T0, role: 'presale', enqueue: false, reclassify: false });
+    expect((await store.readEvents(SHOP, sessionId, 0)).map((e) => e.text)).toEqual(['a\ufffdb\ufffd 😀']);
+  });
+
   it('reads events after a seq and the last n events', async () => {
     const { sessionId: sid } = await store.openSession(SHOP, 'b1', T0);
     await store.postBotMessage(SHOP, sid, { text: 'welcome', ts: T0 + 1, role: 'greeter', perMinute: 100 });
@@ -1519,6 +1525,94 @@ describe.each(impls)('Store contract: $name', (impl) => {
     await store.accept(SHOP, sid2, 'qt-a', T0 + 202);
     expect((await store.sweepShop(SHOP, 0, T0 + 10_000, sweepOpts(T0 + 10_000, { maxQueuedMs: 100 }))).queueExpired).toEqual([]);
     expect(await store.expireQueued(SHOP, sid2, T0 + 10_000, T0 + 9_000, { retentionMs: RETENTION_MS, line: { text: 'bye', kind: 'goodbye' } })).toBeNull();
+  });
+
+  describe('connections and instances', () => {
+    it('buyerConnect caps a buyer\'s live connections at max; the same connection counts once; a disconnect frees its place', async () => {
+      for (const c of ['c1', 'c2']) await store.buyerConnect(SHOP, 'cap-b', c, 2, T0);
+      // Registering a connection again (a retried call) is no new connection.
+      await store.buyerConnect(SHOP, 'cap-b', 'c2', 2, T0);
+      expect(await codeOf(store.buyerConnect(SHOP, 'cap-b', 'c3', 2, T0))).toBe('rate_limited');
+      // Another buyer and another shop have their own counts.
+      await store.buyerConnect(SHOP, 'cap-other', 'c3', 2, T0);
+      await store.buyerConnect('shop-2', 'cap-b', 'c3', 2, T0);
+      // Unknown connections go without a trace; a known one frees its place.
+      await store.buyerDisconnect(SHOP, 'cap-b', 'never-seen', T0);
+      expect(await codeOf(store.buyerConnect(SHOP, 'cap-b', 'c3', 2, T0))).toBe('rate_limited');
+      await store.buyerDisconnect(SHOP, 'cap-b', 'c1', T0 + 1);
+      await store.buyerConnect(SHOP, 'cap-b', 'c3', 2, T0 + 2);
+      expect(await codeOf(store.buyerConnect(SHOP, 'cap-b', 'c4', 2, T0 + 3))).toBe('rate_limited');
+    });
+
+    it('buyerDisconnect of the last connection takes the open session offline; buyerConnect brings it back; no session, no change', async () => {
+      await store.buyerConnect(SHOP, 'pres-b', 'c1', 5, T0);
+      const { sessionId } = await store.openSession(SHOP, 'pres-b', T0);
+      expect(await store.getSession(SHOP, sessionId)).toMatchObject({ buyerOnline: true });
+      await store.buyerDisconnect(SHOP, 'pres-b', 'c1', T0 + 10);
+      expect(await store.getSession(SHOP, sessionId)).toMatchObject({ buyerOnline: false, buyerOfflineSince: T0 + 10 });
+      // Disconnecting again changes nothing (not even the since).
+      await store.buyerDisconnect(SHOP, 'pres-b', 'c1', T0 + 20);
+      expect(await store.getSession(SHOP, sessionId)).toMatchObject({ buyerOfflineSince: T0 + 10 });
+      await store.buyerConnect(SHOP, 'pres-b', 'c2', 5, T0 + 30);
+      const back = await store.getSession(SHOP, sessionId);
+      expect(back?.buyerOnline).toBe(true);
+      expect(back?.buyerOfflineSince).toBeUndefined();
+      // A buyer without an open session connects and leaves freely.
+      await store.buyerConnect(SHOP, 'pres-none', 'c1', 5, T0);
+      await store.buyerDisconnect(SHOP, 'pres-none', 'c1', T0 + 1);
+    });
+
+    it('heartbeat and staleInstances: an instance is stale once its last heartbeat is older than the cutoff', async () => {
+      await store.heartbeat('i-1', T0);
+      await store.heartbeat('i-2', T0 + 1_000);
+      expect(sorted(await store.staleInstances(T0 + 1_000))).toEqual(['i-1']);
+      expect(sorted(await store.staleInstances(T0 + 1_001))).toEqual(['i-1', 'i-2']);
+      expect(await store.staleInstances(T0)).toEqual([]);
+      // A new heartbeat makes it fresh again.
+      await store.heartbeat('i-1', T0 + 2_000);
+      expect(sorted(await store.staleInstances(T0 + 1_500))).toEqual(['i-2']);
+    });
+
+    it('trackConn, untrackConn and claimInstance: a dead instance\'s live connections go to exactly one claimer', async () => {
+      const refs = [
+        { kind: 'buyer' as const, shop: SHOP, id: 'b:1', connId: 'x1' },
+        { kind: 'agent' as const, shop: 'shop-2', id: 'a1', connId: 'x2' },
+        { kind: 'buyer' as const, shop: SHOP, id: 'b2', connId: 'x3' },
+      ];
+      await store.heartbeat('dead', T0);
+      for (const r of refs) await store.trackConn('dead', r);
+      await store.trackConn('dead', { ...refs[0]! }); // the same connection twice is one
+      await store.untrackConn('dead', refs[2]!);
+      await store.untrackConn('dead', { kind: 'agent', shop: SHOP, id: 'nobody', connId: 'x9' });
+      await store.trackConn('alive', refs[2]!);
+      const claimed = await store.claimInstance('dead');
+      expect(claimed && [...claimed].sort((a, b) => a.connId.localeCompare(b.connId))).toEqual([refs[0], refs[1]]);
+      // Claimed: off the list, and nobody else gets its connections.
+      expect(await store.claimInstance('dead')).toBeNull();
+      expect(await store.staleInstances(T0 + 1)).toEqual([]);
+      // Never heard of (no heartbeat): nothing to claim.
+      expect(await store.claimInstance('alive')).toBeNull();
+      // An instance with no connections left is claimed with none.
+      await store.heartbeat('empty', T0);
+      expect(await store.claimInstance('empty')).toEqual([]);
+    });
+
+    it('onResubscribe runs after the bus lost and regained its subscriber connection, and the subscription delivers again', async () => {
+      const inbox = await listen({ kind: 'buyer', shop: SHOP, id: 'resub-b' });
+      let resubscribed = 0;
+      store.bus.onResubscribe(() => resubscribed++);
+      if (store instanceof RedisStore && store.kind === 'redis') {
+        // Drop every pub/sub connection of the test server: ioredis reconnects and subscribes again.
+        await (store.redis as unknown as { call(...a: string[]): Promise<unknown> }).call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+        await vi.waitFor(() => expect(resubscribed).toBe(1), { timeout: 5_000, interval: 20 });
+      } else {
+        // In process the subscriber never loses its connection: nothing to catch up on.
+        await sleep(20);
+        expect(resubscribed).toBe(0);
+      }
+      await store.bus.publish(inbox.address, 'after');
+      await vi.waitFor(() => expect(inbox.raw).toEqual(['after']), { timeout: 3_000, interval: 5 });
+    });
   });
 
   describe('buyer presence', () => {

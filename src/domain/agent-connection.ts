@@ -10,7 +10,7 @@ import { Delivery } from './delivery.ts';
 import { sessionBounds } from './bounds.ts';
 import type { Deps } from './deps.ts';
 import type { Sink } from './hub.ts';
-import type { Services } from './deps.ts';
+import type { Services } from './services.ts';
 import { PlanRecorder } from './plan-recorder.ts';
 import { BuyerHistory } from './buyer-history.ts';
 

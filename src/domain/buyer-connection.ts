@@ -13,7 +13,7 @@ import { asksForHuman, isBotFirst } from './bots/bot-first.ts';
 import { hoursText, roleOpen } from './bots/business-hours.ts';
 import { PlanRecorder } from './plan-recorder.ts';
 import { routingText, storedExtras, type MessageContent } from './message-content.ts';
-import type { Services } from './deps.ts';
+import type { Services } from './services.ts';
 
 /**
  * One buyer connection's view of its chat. The transport hands it validated frames and a

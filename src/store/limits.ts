@@ -11,8 +11,13 @@ export interface Bucket {
 }
 
 /**
- * The prelude's takeTokens (lua/_prelude.lua) for the instance-local pre-check (domain/buyer-limits.ts), which may only refuse early, never admit more: takes one token from every bucket or, when
- * one is empty, from none. A rate of 0 turns that bucket off.
+ * The prelude's takeTokens (lua/_prelude.lua) for the instance-local pre-check
+ * (domain/buyer-limits.ts): takes one token from every bucket or, when one is empty, from
+ * none. A rate of 0 turns that bucket off. The second copy is deliberate: the pre-check runs
+ * before a line costs anything (no store round trip, no script), which is its whole purpose,
+ * so it cannot call the Lua. It is only right while it is the same rule (it sees a subset of
+ * the lines, so its buckets are never emptier than the store's): test/rate-rule.test.ts runs
+ * both over seeded random sequences and fails on any line they decide differently.
  */
 export function takeTokens(buckets: { get(): Bucket | undefined; set(b: Bucket): void; rate: number; burst: number }[], now: number): boolean {
   const on = buckets.filter((b) => b.rate > 0);

@@ -1,6 +1,6 @@
 import type { RecentBucket, RecentOptions, RecentRecord } from './recent-stats.ts';
 import type { BuyerContext, Card, EventFrom, EventKind, MessageOut } from '../protocol/frames.ts';
-import type { SessionState } from '../domain/lifecycle.ts';
+import type { SessionState } from './lifecycle.ts';
 import type { BuyerLimits } from './limits.ts';
 
 export type { BuyerLimits };

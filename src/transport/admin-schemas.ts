@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { SESSION_STATES } from '../domain/lifecycle.ts';
+import { SESSION_STATES } from '../store/lifecycle.ts';
 import { buyerContext, messageOut } from '../protocol/frames.ts';
 import { problemResponses } from './problem.ts';
 

@@ -6,7 +6,8 @@ import { agentInbound, buyerInbound, type AgentInbound, type BuyerInbound } from
 import { encode } from '../protocol/encode.ts';
 import { AgentConnection } from '../domain/agent-connection.ts';
 import { BuyerConnection } from '../domain/buyer-connection.ts';
-import type { Deps, Services } from '../domain/deps.ts';
+import type { Deps } from '../domain/deps.ts';
+import type { Services } from '../domain/services.ts';
 import { AuthError, type Auth, type Claims, type TokenKind } from './auth.ts';
 import { runFrameLoop, sender } from './frame-loop.ts';
 import type { Heartbeat } from './heartbeat.ts';

@@ -1,6 +1,6 @@
 import fengari from 'fengari';
 import { formatG } from './number-format.ts';
-import { jsString, luaString } from './lua-strings.ts';
+import { jsString, luaString, pushJsString } from './lua-strings.ts';
 
 const { lua, lauxlib } = fengari;
 
@@ -211,6 +211,65 @@ class Decoder {
   }
 }
 
+/**
+ * The fast path of cjson.decode: JSON.parse (native) and the value pushed as cjson would
+ * build it. Valid JSON parses the same in both; for anything JSON.parse refuses, or nesting
+ * past cjson's limit, it answers false and the Decoder above gives cjson's own answer/error.
+ */
+function pushParsed(L: unknown, text: string): boolean {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return false;
+  }
+  if (!withinDepth(value, 1)) return false;
+  const top = lua.lua_gettop(L);
+  pushValue(L, value);
+  return lua.lua_gettop(L) === top + 1;
+}
+
+function withinDepth(v: unknown, depth: number): boolean {
+  if (v === null || typeof v !== 'object') return true;
+  if (depth > MAX_DEPTH) return false;
+  for (const x of Array.isArray(v) ? v : Object.values(v)) if (!withinDepth(x, depth + 1)) return false;
+  return true;
+}
+
+function pushValue(L: unknown, v: unknown): void {
+  switch (typeof v) {
+    case 'string':
+      pushJsString(L, v);
+      return;
+    case 'number':
+      lua.lua_pushnumber(L, v);
+      return;
+    case 'boolean':
+      lua.lua_pushboolean(L, v);
+      return;
+  }
+  if (v === null) {
+    lua.lua_pushlightuserdata(L, JSON_NULL);
+    return;
+  }
+  lauxlib.luaL_checkstack(L, 3, null);
+  if (Array.isArray(v)) {
+    lua.lua_createtable(L, v.length, 0);
+    for (let i = 0; i < v.length; i++) {
+      pushValue(L, v[i]);
+      lua.lua_rawseti(L, -2, i + 1);
+    }
+    return;
+  }
+  const keys = Object.keys(v as object);
+  lua.lua_createtable(L, 0, keys.length);
+  for (const k of keys) {
+    pushJsString(L, k);
+    pushValue(L, (v as Record<string, unknown>)[k]);
+    lua.lua_rawset(L, -3);
+  }
+}
+
 /** Installs the global `cjson` table: encode, decode and null, as Redis scripts see them. */
 export function openCjson(L: unknown): void {
   lua.lua_createtable(L, 0, 3);
@@ -222,7 +281,8 @@ export function openCjson(L: unknown): void {
   lua.lua_setfield(L, -2, luaString('encode'));
   lua.lua_pushjsfunction(L, (L: unknown) => {
     lauxlib.luaL_argcheck(L, lua.lua_gettop(L) === 1, 1, luaString('expected 1 argument'));
-    new Decoder(L, jsString(lauxlib.luaL_checklstring(L, 1))).run();
+    const text = jsString(lauxlib.luaL_checklstring(L, 1));
+    if (!pushParsed(L, text)) new Decoder(L, text).run();
     return 1;
   });
   lua.lua_setfield(L, -2, luaString('decode'));

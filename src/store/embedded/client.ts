@@ -70,10 +70,29 @@ export class EmbeddedClient extends EventEmitter implements Subscriber {
   }
 
   eval(script: string, numberOfKeys: number | string, ...args: Arg[]): Promise<any> {
+    return this.script(numberOfKeys, args, (keys, argv) => this.engine.eval(script, keys, argv));
+  }
+
+  /** FCALL, as ioredis' `fcall(name, numkeys, ...keysAndArgs)`. */
+  fcall(name: string, numberOfKeys: number | string, ...args: Arg[]): Promise<any> {
+    return this.script(numberOfKeys, args, (keys, argv) => this.engine.fcall(name, keys, argv));
+  }
+
+  private script(numberOfKeys: number | string, args: Arg[], run: (keys: string[], argv: string[]) => Reply): Promise<any> {
     if (this.status !== 'ready') return Promise.reject(new Error('Connection is closed.'));
     const flat = flatten(args);
     const n = Number(numberOfKeys);
-    const reply = this.engine.eval(script, flat.slice(0, n), flat.slice(n));
+    const reply = run(flat.slice(0, n), flat.slice(n));
+    if (reply instanceof ErrorReply) return Promise.reject(replyError(reply.message));
+    return Promise.resolve(toJs(reply));
+  }
+
+  /** FUNCTION LOAD [REPLACE] code, as ioredis' `function('LOAD', 'REPLACE', code)`; other subcommands are not served. */
+  function(sub: string, ...args: string[]): Promise<any> {
+    if (this.status !== 'ready') return Promise.reject(new Error('Connection is closed.'));
+    const code = args[args.length - 1];
+    if (sub.toUpperCase() !== 'LOAD' || code === undefined) return Promise.reject(replyError('ERR unknown subcommand'));
+    const reply = this.engine.functionLoad(code);
     if (reply instanceof ErrorReply) return Promise.reject(replyError(reply.message));
     return Promise.resolve(toJs(reply));
   }

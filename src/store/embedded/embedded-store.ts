@@ -24,6 +24,7 @@ export function createEmbeddedStore(opts: EmbeddedStoreOptions = {}): RedisStore
   return RedisStore.over(client, sub, {
     keyPrefix: opts.keyPrefix ?? 'pd',
     kind: 'memory',
+    library: true,
     ...(opts.idleSessionTtlMs !== undefined ? { idleSessionTtlMs: opts.idleSessionTtlMs } : {}),
     ...(opts.activeHoldMs !== undefined ? { activeHoldMs: opts.activeHoldMs } : {}),
   });

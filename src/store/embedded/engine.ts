@@ -40,6 +40,17 @@ export class RedisEngine {
     return this.scripting.eval(body, keys, argv);
   }
 
+  /** FUNCTION LOAD REPLACE code: the library's name, or an ErrorReply. */
+  functionLoad(code: string): Reply {
+    return this.scripting.loadLibrary(code);
+  }
+
+  /** FCALL name numkeys key... arg... */
+  fcall(name: string, keys: string[], argv: string[]): Reply {
+    this.keyspace.maybeSweep();
+    return this.scripting.fcall(name, keys, argv);
+  }
+
   private run(args: string[], fromScript: boolean): Reply {
     // Scripts name commands in upper case; others get looked up again.
     let name = args[0]!;

@@ -121,6 +121,95 @@ export class LuaScripting {
     }
   }
 
+  /**
+   * FUNCTION LOAD REPLACE: runs a library's chunk once (`#!lua name=<lib>` first, as Redis 7
+   * wants), which registers its functions with redis.register_function; returns the library's
+   * name. What the chunk builds outside its functions (tables, local helpers) is built once,
+   * not on every call as an EVAL script's main chunk is.
+   */
+  loadLibrary(code: string): string | ErrorReply {
+    const m = /^#!lua name=([A-Za-z0-9_]+)[^\n]*\n/.exec(code);
+    if (!m) return new ErrorReply('ERR Missing library metadata');
+    const L = this.L;
+    const body = code.slice(m[0].length);
+    const chunk = luaString(body);
+    lua.lua_settop(L, 0);
+    lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, this.handlerRef);
+    if (lauxlib.luaL_loadbuffer(L, chunk, chunk.length, luaString(`@${m[1]}`)) !== lua.LUA_OK) {
+      const msg = jsString(lua.lua_tolstring(L, -1));
+      lua.lua_settop(L, 0);
+      return new ErrorReply(`ERR Error compiling function: ${msg}`);
+    }
+    this.registering = new Map();
+    const status = lua.lua_pcall(L, 0, 0, 1);
+    const registered = this.registering;
+    this.registering = null;
+    if (status !== lua.LUA_OK) {
+      const err = this.errorOf(2, m[1]!);
+      lua.lua_settop(L, 0);
+      for (const ref of registered.values()) lauxlib.luaL_unref(L, lua.LUA_REGISTRYINDEX, ref);
+      return err;
+    }
+    lua.lua_settop(L, 0);
+    for (const [name, ref] of registered) {
+      const old = this.functions.get(name);
+      if (old !== undefined) lauxlib.luaL_unref(L, lua.LUA_REGISTRYINDEX, old);
+      this.functions.set(name, ref);
+    }
+    return m[1]!;
+  }
+
+  /** FCALL: a registered function called with its KEYS and ARGV tables, as Redis 7 calls it. */
+  fcall(name: string, keys: string[], argv: string[]): Reply {
+    const ref = this.functions.get(name);
+    if (ref === undefined) return new ErrorReply('ERR Function not found');
+    const L = this.L;
+    lua.lua_settop(L, 0);
+    lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, this.handlerRef);
+    lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, ref);
+    this.pushArray(keys);
+    this.pushArray(argv);
+    const status = lua.lua_pcall(L, 2, 1, 1);
+    try {
+      return status === lua.LUA_OK ? this.toReply(2) : this.errorOf(2, name);
+    } finally {
+      lua.lua_settop(L, 0);
+    }
+  }
+
+  /** Functions of loaded libraries, by name: registry references. */
+  private readonly functions = new Map<string, number>();
+  /** While a library loads: what it registered so far. */
+  private registering: Map<string, number> | null = null;
+
+  /** redis.register_function(name, fn) or ({function_name = name, callback = fn}), at load time only. */
+  private registerFunction(L: unknown): number {
+    if (!this.registering) return lauxlib.luaL_error(L, luaString('redis.register_function can only be called on FUNCTION LOAD command'));
+    let name: string | null = null;
+    if (lua.lua_type(L, 1) === lua.LUA_TTABLE) {
+      lua.lua_getfield(L, 1, luaString('function_name'));
+      if (lua.lua_type(L, -1) === lua.LUA_TSTRING) name = jsString(lua.lua_tolstring(L, -1));
+      lua.lua_getfield(L, 1, luaString('callback'));
+    } else {
+      if (lua.lua_type(L, 1) === lua.LUA_TSTRING) name = jsString(lua.lua_tolstring(L, 1));
+      lua.lua_pushvalue(L, 2);
+    }
+    if (!name || !/^[A-Za-z0-9_]+$/.test(name)) return lauxlib.luaL_error(L, luaString('Library names can only contain letters, numbers, or underscores(_) and must be at least one character long'));
+    if (lua.lua_type(L, -1) !== lua.LUA_TFUNCTION) return lauxlib.luaL_error(L, luaString('callback argument given to redis.register_function must be a function'));
+    if (this.registering.has(name)) return lauxlib.luaL_error(L, luaString('Function already exists in the library'));
+    this.registering.set(name, lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX));
+    return 0;
+  }
+
+  private pushArray(values: string[]): void {
+    const L = this.L;
+    lua.lua_createtable(L, values.length, 0);
+    for (let i = 0; i < values.length; i++) {
+      pushJsString(L, values[i]!);
+      lua.lua_rawseti(L, -2, i + 1);
+    }
+  }
+
   private compile(body: string): Compiled | ErrorReply {
     const L = this.L;
     const sha = createHash('sha1').update(body).digest('hex');
@@ -248,6 +337,7 @@ export class LuaScripting {
   }
 
   private command(L: unknown, raise: boolean): number {
+    if (this.registering) return lauxlib.luaL_error(L, luaString('attempt to call field \'call\' (a nil value)'));
     const argc = lua.lua_gettop(L);
     const args: string[] = new Array(argc);
     let bad: string | null = argc === 0 ? 'Please specify at least one argument for this redis lib call' : null;
@@ -309,6 +399,7 @@ export class LuaScripting {
       },
       set_repl: () => 0,
       setresp: () => 0,
+      register_function: (L) => this.registerFunction(L),
     };
     lua.lua_createtable(L, 0, 16);
     for (const [name, fn] of Object.entries(fns)) {

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import fengari from 'fengari';
 import { formatFixed, formatG } from './number-format.ts';
+import { jsString, pushJsString } from './lua-strings.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -135,17 +136,22 @@ function jsText(bytes: Uint8Array): string {
  */
 export function wrapStringFormat(L: unknown): void {
   const cache = new Map<string, Spec[]>();
-  const { to_luastring, to_jsstring } = fengari;
+  const { to_luastring } = fengari;
   lua.lua_getglobal(L, to_luastring('string'));
   lua.lua_getfield(L, -1, to_luastring('format'));
   const original = lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX);
   lua.lua_pushjsfunction(L, (L: unknown) => {
     const n = lua.lua_gettop(L);
-    const fmt = to_jsstring(lauxlib.luaL_checklstring(L, 1), undefined, undefined, true) as string;
+    const fmt = jsString(lauxlib.luaL_checklstring(L, 1));
+    // The scripts' int(n), on every score and time they write.
+    if (n === 2 && fmt === '%.0f' && lua.lua_type(L, 2) === lua.LUA_TNUMBER) {
+      pushJsString(L, formatFixed(lua.lua_tonumber(L, 2), 0));
+      return 1;
+    }
     const specs = specsOf(fmt, cache);
     const direct = formatHere(L, fmt, specs, n);
     if (direct !== null) {
-      lua.lua_pushstring(L, to_luastring(direct));
+      pushJsString(L, direct);
       return 1;
     }
     const pieces: string[] = [];

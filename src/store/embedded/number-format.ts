@@ -73,6 +73,8 @@ function roundedDigits(d: { digits: string; exp: number }, p: number): { digits:
 
 /** C's `%.<p>f` for doubles: the exact value rounded half to even at p decimals. */
 export function formatFixed(x: number, p: number): string {
+  // The scripts' int(): an exactly representable integer prints as JS prints it.
+  if (p === 0 && Number.isSafeInteger(x) && !Object.is(x, -0)) return String(x);
   if (!Number.isFinite(x)) return formatG(x, 1);
   const neg = x < 0 || Object.is(x, -0);
   const body = fixedDigits(Math.abs(x), p);

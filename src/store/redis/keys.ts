@@ -3,7 +3,7 @@ import type { Address } from '../types.ts';
 /**
  * The Redis key layout, in one place. Every key of a shop starts with `<prefix>:{<shop>}:`
  * so one shop lives in one hash slot (Lua scripts are per shop, and Cluster needs that).
- * The Lua side (lua/_prelude.lua) derives the same names from this prefix.
+ * The Lua side gets the same names as the key table K rendered from SHOP_KEYS (keysLua).
  *
  *   s:<sid>       hash    session (state, buyer, role, agent, arrived, seq, x:<agent> exclusions…)
  *   t:<sid>       stream  transcript; entry id `<seq>-0`, fields f(rom) t(ext) ts a(gent) r(ole) k(ind)
@@ -76,8 +76,8 @@ export function webhookIndexKey(prefix: string): string {
   return `${prefix}:whdue`;
 }
 
-export const webhookSubKey = (p: string) => `${p}wh:sub`;
-export const webhookDeadKey = (p: string) => `${p}wh:dead`;
+export const webhookSubKey = (p: string) => shopKey(p, 'webhookSubscribed');
+export const webhookDeadKey = (p: string) => shopKey(p, 'webhookDead');
 
 export function configKey(prefix: string): string {
   return `${prefix}:config`;
@@ -96,27 +96,138 @@ export function idPart(id: string): string {
   return id.replace(/[%:]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
-export const sessionKey = (p: string, sid: string) => `${p}s:${sid}`;
-export const transcriptKey = (p: string, sid: string) => `${p}t:${sid}`;
-export const queueKey = (p: string, role: string) => `${p}q:${role}`;
-export const agentKey = (p: string, aid: string) => `${p}a:${idPart(aid)}`;
-export const rateKey = (p: string, role: string) => `${p}rate:${role}`;
-export const offersKey = (p: string) => `${p}offers`;
-export const graceKey = (p: string) => `${p}grace`;
-export const agentsKey = (p: string) => `${p}agents`;
-export const buyerConnsKey = (p: string, buyer: string) => `${p}bc:${idPart(buyer)}`;
-export const buyerHistoryKey = (p: string, buyer: string) => `${p}bh:${idPart(buyer)}`;
-export const closingKey = (p: string) => `${p}closing`;
-export const idleKey = (p: string) => `${p}idle`;
-export const replyKey = (p: string) => `${p}reply`;
+/**
+ * Every key (and channel) of a shop, after its prefix: `part`, then the id (percent-encoded by
+ * idPart when `enc`), then `suffix`. The TypeScript key functions below and the Lua scripts'
+ * key table K (rendered into their prelude by keysLua) both come from this one table, so no
+ * key name is typed a second time in Lua.
+ */
+export const SHOP_KEYS = {
+  session: { part: 's:' },
+  transcript: { part: 't:' },
+  msgIds: { part: 'm:' },
+  queue: { part: 'q:' },
+  avail: { part: 'av:' },
+  agent: { part: 'a:', enc: true },
+  agentSessions: { part: 'a:', enc: true, suffix: ':s' },
+  agentOffers: { part: 'a:', enc: true, suffix: ':o' },
+  agentConns: { part: 'a:', enc: true, suffix: ':c' },
+  agents: { part: 'agents', fixed: true },
+  rate: { part: 'rate:' },
+  buyerSession: { part: 'bs:', enc: true },
+  block: { part: 'blk:', enc: true },
+  buyerConns: { part: 'bc:', enc: true },
+  lastAgent: { part: 'la:', enc: true },
+  buyerBucket: { part: 'rl:', enc: true },
+  shopBucket: { part: 'rl', fixed: true },
+  offers: { part: 'offers', fixed: true },
+  grace: { part: 'grace', fixed: true },
+  closing: { part: 'closing', fixed: true },
+  idle: { part: 'idle', fixed: true },
+  reply: { part: 'reply', fixed: true },
+  queuedSince: { part: 'qt', fixed: true },
+  abandon: { part: 'ab', fixed: true },
+  planBucket: { part: 'ps:' },
+  pickedAt: { part: 'pa:' },
+  buyerChannel: { part: 'ch:b:' },
+  agentChannel: { part: 'ch:a:' },
+  buyerHistory: { part: 'bh:', enc: true },
+  routeStats: { part: 'rc:' },
+  recentBucket: { part: 'rs:' },
+  uploadBucket: { part: 'rlu:', enc: true },
+  webhookSubscribed: { part: 'wh:sub', fixed: true },
+  webhookOutbox: { part: 'wh:out', fixed: true },
+  webhookRetries: { part: 'wh:retry', fixed: true },
+  webhookJobs: { part: 'wh:job', fixed: true },
+  webhookDead: { part: 'wh:dead', fixed: true },
+} as const satisfies Record<string, { part: string; enc?: boolean; suffix?: string; fixed?: boolean }>;
+export type ShopKey = keyof typeof SHOP_KEYS;
+
+/** A shop key by its SHOP_KEYS name; `id` is left out for the fixed ones. */
+export function shopKey(p: string, name: ShopKey, id = ''): string {
+  const k: { part: string; enc?: boolean; suffix?: string } = SHOP_KEYS[name];
+  return `${p}${k.part}${k.enc ? idPart(id) : id}${k.suffix ?? ''}`;
+}
+
+/**
+ * SHOP_KEYS as Lua, for the scripts' prelude: `K.session(sid)`, `K.agentOffers(aid)`,
+ * `K.offers()`, each from P (the shop prefix, KEYS[1]); `enc` is idPart.
+ */
+export function keysLua(): string {
+  const fns = Object.entries(SHOP_KEYS).map(([name, k]: [string, { part: string; enc?: boolean; suffix?: string; fixed?: boolean }]) => {
+    if (k.fixed) return `  ${name} = function() return P .. '${k.part}' end,`;
+    const id = k.enc ? 'enc(id)' : 'id';
+    return `  ${name} = function(id) return P .. '${k.part}' .. ${id}${k.suffix ? ` .. '${k.suffix}'` : ''} end,`;
+  });
+  return [
+    `-- Key names, rendered from SHOP_KEYS in src/store/redis/keys.ts.`,
+    `local function enc(id) return (string.gsub(id, '[%%:]', function(c) return string.format('%%%02X', string.byte(c)) end)) end`,
+    `local K = {`,
+    ...fns,
+    `}`,
+    '',
+  ].join('\n');
+}
+
+/**
+ * The scripts' `K.<name>(id)` calls written out as the concatenation they stand for
+ * (`(P .. 's:' .. (sid))`), when scripts.ts loads them: a Lua function call costs a few
+ * microseconds on the embedded VM, and a script builds a dozen keys. Same names, same table;
+ * `K[name]()` (a computed name) still calls the table.
+ */
+export function inlineKeyCalls(lua: string): string {
+  const call = /\bK\.([A-Za-z]+)\(/g;
+  let out = '';
+  let copied = 0;
+  for (let m = call.exec(lua); m; m = call.exec(lua)) {
+    const k: { part: string; enc?: boolean; suffix?: string; fixed?: boolean } | undefined = (SHOP_KEYS as Record<string, { part: string }>)[m[1]!];
+    if (!k) continue;
+    const open = m.index + m[0].length;
+    const close = closingParen(lua, open);
+    if (close < 0) continue;
+    const arg = lua.slice(open, close).trim();
+    const id = k.fixed ? '' : ` .. ${k.enc ? `enc(${arg})` : `(${arg})`}`;
+    out += `${lua.slice(copied, m.index)}(P .. '${k.part}'${id}${k.suffix ? ` .. '${k.suffix}'` : ''})`;
+    copied = close + 1;
+    call.lastIndex = close + 1;
+  }
+  return out + lua.slice(copied);
+}
+
+/** The index of the `)` closing the one opened just before `from`, skipping quoted strings; -1 when none. */
+function closingParen(s: string, from: number): number {
+  let depth = 1;
+  for (let i = from; i < s.length; i++) {
+    const c = s[i];
+    if (c === "'" || c === '"') {
+      for (i++; i < s.length && s[i] !== c; i++) if (s[i] === '\\') i++;
+    } else if (c === '(') depth++;
+    else if (c === ')' && --depth === 0) return i;
+  }
+  return -1;
+}
+
+export const sessionKey = (p: string, sid: string) => shopKey(p, 'session', sid);
+export const transcriptKey = (p: string, sid: string) => shopKey(p, 'transcript', sid);
+export const queueKey = (p: string, role: string) => shopKey(p, 'queue', role);
+export const agentKey = (p: string, aid: string) => shopKey(p, 'agent', aid);
+export const rateKey = (p: string, role: string) => shopKey(p, 'rate', role);
+export const offersKey = (p: string) => shopKey(p, 'offers');
+export const graceKey = (p: string) => shopKey(p, 'grace');
+export const agentsKey = (p: string) => shopKey(p, 'agents');
+export const buyerConnsKey = (p: string, buyer: string) => shopKey(p, 'buyerConns', buyer);
+export const closingKey = (p: string) => shopKey(p, 'closing');
+export const idleKey = (p: string) => shopKey(p, 'idle');
+export const replyKey = (p: string) => shopKey(p, 'reply');
+export const buyerHistoryKey = (p: string, buyer: string) => shopKey(p, 'buyerHistory', buyer);
 /** Per role: routing outcomes counted since the data began (overflowed, sticky, abandoned, deflected), for the admin queue view. */
-export const routeStatsKey = (p: string, role: string) => `${p}rc:${role}`;
-export const planBucketKey = (p: string, bucketMs: number, start: number) => `${p}ps:${bucketMs}:${start}`;
+export const routeStatsKey = (p: string, role: string) => shopKey(p, 'routeStats', role);
+export const planBucketKey = (p: string, bucketMs: number, start: number) => shopKey(p, 'planBucket', `${bucketMs}:${start}`);
 /** The ops dashboard's recent stats of one short bucket (recentRecord.lua, recentSample.lua). */
-export const recentBucketKey = (p: string, bucketMs: number, start: number) => `${p}rs:${bucketMs}:${start}`;
+export const recentBucketKey = (p: string, bucketMs: number, start: number) => shopKey(p, 'recentBucket', `${bucketMs}:${start}`);
 
 export function channelOf(prefix: string, address: Address): string {
-  return `${shopPrefix(prefix, address.shop)}ch:${address.kind === 'buyer' ? 'b' : 'a'}:${address.id}`;
+  return shopKey(shopPrefix(prefix, address.shop), address.kind === 'buyer' ? 'buyerChannel' : 'agentChannel', address.id);
 }
 
 /** Inverse of channelOf's shop part, for routing an incoming pub/sub message. */

@@ -3,7 +3,6 @@ import { Redis, Cluster } from 'ioredis';
 import { PeakError } from '../../protocol/errors.ts';
 import type { BuyerContext, EventFrom, EventKind } from '../../protocol/frames.ts';
 import type {
-  Address,
   AgentStatus,
   AgentView,
   AgentPostResult,
@@ -42,13 +41,14 @@ import type {
 } from '../types.ts';
 import { ROUTE_COUNTS } from '../types.ts';
 import { ACTIVE_HOLD_MS, MARK_EVERY_MS, MAX_DEFER_MS } from '../active.ts';
-import { activeKey, epochKey, agentsKey, buyerConnsKey, buyerHistoryKey, instanceKey, instancesKey, channelOf, closingKey, configKey, graceKey, idleKey, replyKey, offersKey, planBucketKey, queueKey, rateKey, sessionKey, shopPrefix, shopsKey, transcriptKey, agentKey, readyKey, routeStatsKey } from './keys.ts';
+import { activeKey, epochKey, agentsKey, buyerConnsKey, buyerHistoryKey, instanceKey, instancesKey, closingKey, configKey, graceKey, idleKey, replyKey, offersKey, planBucketKey, queueKey, rateKey, recentBucketKey, routeStatsKey, sessionKey, shopKey, shopPrefix, shopsKey, transcriptKey, agentKey, readyKey } from './keys.ts';
 import { rateOf } from '../rate.ts';
 import { ASSIGNED_MARK_TTL_MS, bucketExpiresAt, bucketRows, bucketStartOf, bucketStarts, increments } from '../plan-stats.ts';
 import { recentRows, recordFields, type RecentBucket, type RecentOptions, type RecentRecord } from '../recent-stats.ts';
-import { recentBucketKey } from './keys.ts';
-import { defineScripts, OFFLINE_SHIFT, type ScriptClient } from './scripts.ts';
+import { defineScripts, OFFLINE_SHIFT, type ScriptClient, type ScriptName } from './scripts.ts';
+import { decodeReply, encodeArgs, type LimitsArg, type ScriptArgs, type ScriptReply } from './script-io.ts';
 import { translate } from './errors.ts';
+import { RedisBus } from './bus.ts';
 import { WebhookOutbox } from './webhook-outbox.ts';
 
 export interface RedisStoreOptions {
@@ -72,10 +72,6 @@ type Client = Redis | Cluster;
 
 export const DEFAULT_COMMAND_TIMEOUT_MS = 5_000;
 
-/** Messages held while the bus re-subscribes; past it they are dropped (the catch-up replays them from the store). */
-const MAX_HELD_MESSAGES = 100_000;
-/** How long the sharded bus holds live messages for a lost shard subscriber that does not come back. */
-const MAX_HOLD_MS = 15_000;
 
 /** The readiness probe's key lives this long: no trace of an instance stays behind for long. */
 const PROBE_TTL_MS = 10_000;
@@ -112,148 +108,18 @@ function open(opts: RedisStoreOptions, role: string): Client {
   return new Redis(opts.url ?? 'redis://127.0.0.1:6379', common);
 }
 
-/**
- * Pub/sub between instances. On a Cluster it is sharded (SPUBLISH/SSUBSCRIBE, as the scripts
- * publish): a shop's channels carry its hash tag, so its messages stay on its node.
- */
-class RedisBus implements Bus {
-  private readonly handlers = new Map<string, (payload: string) => void>();
-  private readonly sharded: boolean;
-
-  constructor(
-    private readonly pub: Client,
-    private readonly sub: Client,
-    private readonly prefix: string,
-  ) {
-    this.sharded = sub instanceof Cluster;
-    sub.on(this.sharded ? 'smessage' : 'message', (channel: string, payload: string) => {
-      if (this.held) {
-        if (this.held.length < MAX_HELD_MESSAGES) this.held.push([channel, payload]);
-        return;
-      }
-      this.handlers.get(channel)?.(payload);
-    });
-    // After a reconnect ioredis sends the SUBSCRIBEs again right after 'ready'; a PING queued
-    // behind them answers once they are all in place. Messages arriving in between are held
-    // until the subscribers have started their catch-up: delivered first, a new event would
-    // move a connection's position past the ones it missed, and its catch-up would skip them.
-    let connectedBefore = sub.status === 'ready';
-    sub.on('ready', () => {
-      if (!connectedBefore) {
-        connectedBefore = true;
-        return;
-      }
-      this.held ??= [];
-      setImmediate(() => {
-        sub.ping().then(
-          () => this.release(true),
-          () => this.release(false),
-        );
-      });
-    });
-    // On a Cluster the sharded subscribers are per node, outside the cluster connection's own
-    // 'ready': when a master fails over, ioredis opens a subscriber on the new master and
-    // SSUBSCRIBEs there, then says 'subscribersReady'. What was published in between (on the
-    // dying master, or before the new subscription) never arrived: subscribers catch up.
-    // Live messages are held from the loss until the catch-up has started, as after 'ready'.
-    if (this.sharded) {
-      let lost = false;
-      let giveUp: NodeJS.Timeout | undefined;
-      sub.on('-subscriber', () => {
-        lost = true;
-        this.held ??= [];
-        // A shard that never comes back must not hold the others' messages for ever.
-        giveUp ??= setTimeout(() => {
-          giveUp = undefined;
-          lost = false;
-          this.release(true);
-        }, MAX_HOLD_MS);
-      });
-      sub.on('subscribersReady', () => {
-        if (!lost) return;
-        lost = false;
-        // ioredis sends its SSUBSCRIBEs without waiting for them: ours, queued behind them on
-        // each shard's subscriber, answer once the channels are in place again. Only then is
-        // a replay from the store sure to overlap with live delivery.
-        const again = [...this.handlers.keys()].map((channel) => this.sub.ssubscribe(channel).catch(() => {}));
-        void Promise.all(again).then(() => {
-          clearTimeout(giveUp);
-          giveUp = undefined;
-          this.release(true);
-        });
-      });
-    }
-  }
-
-  /** Messages that arrived after a reconnect, before the catch-up began; null when none are held. */
-  private held: [channel: string, payload: string][] | null = null;
-
-  private release(resubscribed: boolean): void {
-    const held = this.held ?? [];
-    this.held = null;
-    // The catch-ups take their positions synchronously, so they start before the held messages.
-    if (resubscribed) this.resubscribed.forEach((fn) => fn());
-    for (const [channel, payload] of held) this.handlers.get(channel)?.(payload);
-  }
-
-  private readonly resubscribed: (() => void)[] = [];
-
-  onResubscribe(fn: () => void): void {
-    this.resubscribed.push(fn);
-  }
-
-  async subscribe(address: Address, onPayload: (payload: string) => void): Promise<void> {
-    await this.listen(channelOf(this.prefix, address), onPayload);
-  }
-
-  /** Any channel: an address's, or the shared config announcements. */
-  async listen(channel: string, onPayload: (payload: string) => void): Promise<void> {
-    this.handlers.set(channel, onPayload);
-    await (this.sharded ? this.sub.ssubscribe(channel) : this.sub.subscribe(channel)).catch(translate);
-  }
-
-  async unsubscribe(address: Address): Promise<void> {
-    const channel = channelOf(this.prefix, address);
-    this.handlers.delete(channel);
-    await (this.sharded ? this.sub.sunsubscribe(channel) : this.sub.unsubscribe(channel)).catch(translate);
-  }
-
-  async publish(address: Address, payload: string): Promise<void> {
-    try {
-      await this.send(channelOf(this.prefix, address), payload);
-    } catch (err) {
-      translate(err);
-    }
-  }
-
-  send(channel: string, payload: string): Promise<unknown> {
-    return this.sharded ? this.pub.spublish(channel, payload) : this.pub.publish(channel, payload);
-  }
+function boundArgs(b: SessionBounds | undefined): { lifeMs?: number; maxEvents?: number; maxBytes?: number } {
+  return b ? { lifeMs: b.lifeMs, maxEvents: b.maxEvents, maxBytes: b.maxBytes } : {};
 }
 
-/** appendEvent.lua's reply: seq, duplicate, enqueued, role, position, movedFrom, suppressed, firstResponseMs, state. */
-type AppendReply = [number, number, number, string, number, string, string, number, SessionState, number];
-
-function boundArgs(b: SessionBounds | undefined): number[] {
-  return b ? [b.lifeMs, b.maxEvents, b.maxBytes] : [0, 0, 0];
+function limitArgs(l: BuyerLimits): LimitsArg {
+  return { buyerRate: l.buyer.perSecond, buyerBurst: l.buyer.burst, shopRate: l.shop.perSecond, shopBurst: l.shop.burst };
 }
 
-function limitArgs(l: BuyerLimits | undefined): number[] {
-  return l ? [l.buyer.perSecond, l.buyer.burst, l.shop.perSecond, l.shop.burst] : [0, 1, 0, 1];
-}
-
-/** A line's card and attachments as appendEvent.lua's last argument ('' = none). */
-function extraArg(x: MessageExtras | undefined): string {
-  if (!x || (!x.card && !x.attachments?.length)) return '';
-  return JSON.stringify({ ...(x.card ? { card: x.card } : {}), ...(x.attachments?.length ? { attachments: x.attachments } : {}) });
-}
-
-function flatRequeued(flat: unknown[]): Requeued[] {
-  const out: Requeued[] = [];
-  for (let i = 0; i + 2 < flat.length; i += 3) {
-    out.push({ sessionId: String(flat[i]), buyerId: String(flat[i + 1]), role: String(flat[i + 2]) });
-  }
-  return out;
+/** A line's card and attachments as appendEvent.lua's `extra` (absent = none). */
+function extraArg(x: MessageExtras | undefined): { extra?: string } {
+  if (!x || (!x.card && !x.attachments?.length)) return {};
+  return { extra: JSON.stringify({ ...(x.card ? { card: x.card } : {}), ...(x.attachments?.length ? { attachments: x.attachments } : {}) }) };
 }
 
 /** A ConnRef as a set member: fixed field order, so the same connection is the same string. */
@@ -292,15 +158,16 @@ export class RedisStore implements Store {
     idleTtlMs: number,
     activeHoldMs: number,
     kind: Store['kind'] = 'redis',
+    library = false,
   ) {
     this.kind = kind;
     this.activeHold = activeHoldMs;
     this.markEvery = Math.min(MARK_EVERY_MS, activeHoldMs / 5);
-    this.cmd = defineScripts(client, { sharded: client instanceof Cluster });
+    this.cmd = defineScripts(client, { sharded: client instanceof Cluster, library });
     this.bus = new RedisBus(client, sub, prefix);
     this.idleTtl = idleTtlMs;
     this.probeKey = readyKey(prefix, randomUUID());
-    this.webhooks = new WebhookOutbox(client, this.cmd, prefix, (p) => this.guard(p), activeHoldMs);
+    this.webhooks = new WebhookOutbox(client, (name, key, args) => this.script(name, key, args), prefix, (p) => this.guard(p), activeHoldMs);
   }
 
   static async connect(opts: RedisStoreOptions): Promise<RedisStore> {
@@ -312,9 +179,9 @@ export class RedisStore implements Store {
     return store;
   }
 
-  /** A store over clients made elsewhere (the embedded engine's in-process clients). */
-  static over(client: Client, sub: Client, opts: { keyPrefix: string; idleSessionTtlMs?: number; activeHoldMs?: number; kind: Store['kind'] }): RedisStore {
-    return new RedisStore(client, sub, opts.keyPrefix, opts.idleSessionTtlMs ?? 24 * 3_600_000, opts.activeHoldMs ?? ACTIVE_HOLD_MS, opts.kind);
+  /** A store over clients made elsewhere (the embedded engine's in-process clients, which take the scripts as a function library). */
+  static over(client: Client, sub: Client, opts: { keyPrefix: string; idleSessionTtlMs?: number; activeHoldMs?: number; kind: Store['kind']; library?: boolean }): RedisStore {
+    return new RedisStore(client, sub, opts.keyPrefix, opts.idleSessionTtlMs ?? 24 * 3_600_000, opts.activeHoldMs ?? ACTIVE_HOLD_MS, opts.kind, opts.library);
   }
 
   /** The raw client, for tests and benchmarks that need to look at keys. */
@@ -350,18 +217,26 @@ export class RedisStore implements Store {
     if (this.client.status !== 'ready') throw new PeakError('unavailable', 'the store is unreachable; retry');
   }
 
-  private async call<T>(name: keyof ScriptClient, shop: string, ...args: (string | number)[]): Promise<T> {
+  /** One script of the shop: its argument object in, its checked reply object out (script-io.ts). */
+  private async call<N extends ScriptName>(name: N, shop: string, args: ScriptArgs[N]): Promise<ScriptReply<N>> {
     this.online();
     // Marked before the step writes, so a sweep reading the index meanwhile cannot miss it.
     await this.markActive(shop);
     await this.webhooks.beforeStep(shop);
+    const out = await this.script(name, this.p(shop), args);
+    this.webhooks.afterStep(shop);
+    return out;
+  }
+
+  /** A script with its KEYS[1] given (a shop's prefix, or the active-shops index). */
+  private async script<N extends ScriptName>(name: N, key: string, args: ScriptArgs[N]): Promise<ScriptReply<N>> {
+    let raw: unknown;
     try {
-      const out = (await this.cmd[name](this.p(shop), ...args)) as T;
-      this.webhooks.afterStep(shop);
-      return out;
+      raw = await this.cmd[name](key, encodeArgs(name, args));
     } catch (err) {
       translate(err);
     }
+    return decodeReply(name, raw);
   }
 
   private async guard<T>(p: Promise<T>): Promise<T> {
@@ -391,86 +266,75 @@ export class RedisStore implements Store {
 
   async openSession(shop: string, buyerId: string, now: number, buyer: BuyerIdentity = { vip: 0 }) {
     await this.remember(shop);
-    const [sessionId, lastSeq, created] = await this.call<[string, number, number]>(
-      'openSession', shop, buyerId, randomUUID(), now, this.idleTtl, buyer.name ?? '', buyer.vip, BUYER_HISTORY_MAX,
-    );
-    return { sessionId, lastSeq, created: created === 1 };
+    return this.call('openSession', shop, { buyerId, newSessionId: randomUUID(), now, idleTtlMs: this.idleTtl, name: buyer.name ?? '', vip: buyer.vip, historyMax: BUYER_HISTORY_MAX });
   }
 
   async postBuyerMessage(shop: string, sessionId: string, buyerId: string, msg: BuyerMessage): Promise<BuyerPostResult> {
-    const flags = `${msg.enqueue ? 'q' : ''}${msg.reclassify ? 'm' : ''}${msg.botFirst ? 'b' : ''}${msg.leftMessage ? 'l' : ''}`;
-    const r = await this.call<AppendReply>(
-      'appendEvent', shop, sessionId, 'buyer', buyerId, msg.clientMsgId, msg.text, msg.ts, msg.role, flags, 0, ...boundArgs(msg.bounds), ...limitArgs(msg.limits),
-      msg.priority?.vipBoostMs ?? 0, msg.priority?.boostMs ?? 0, msg.stickyHoldMs ?? 0, extraArg(msg.extras),
-    );
-    const out: BuyerPostResult = { seq: r[0], duplicate: r[1] === 1, state: r[8] };
-    if (r[2] === 1) out.enqueued = { role: r[3], position: r[4] };
-    if (r[5]) out.moved = { fromRole: r[5], toRole: r[3], position: r[4] };
+    const r = await this.call('appendEvent', shop, {
+      sessionId, from: 'buyer', actorId: buyerId, clientMsgId: msg.clientMsgId, text: msg.text, ts: msg.ts, role: msg.role,
+      enqueue: msg.enqueue, reclassify: msg.reclassify, botFirst: msg.botFirst, leftMessage: msg.leftMessage, ...boundArgs(msg.bounds), ...(msg.limits ? { limits: limitArgs(msg.limits) } : {}),
+      vipBoostMs: msg.priority?.vipBoostMs ?? 0, boostMs: msg.priority?.boostMs ?? 0, stickyHoldMs: msg.stickyHoldMs ?? 0, ...extraArg(msg.extras),
+    });
+    const out: BuyerPostResult = { seq: r.seq, duplicate: r.duplicate, state: r.state };
+    if (r.enqueued) out.enqueued = { role: r.role ?? '', position: r.position };
+    if (r.movedFrom) out.moved = { fromRole: r.movedFrom, toRole: r.role ?? '', position: r.position };
     return out;
   }
 
   async postAgentMessage(shop: string, sessionId: string, agentId: string, msg: { clientMsgId: string; text: string; ts: number; bounds?: SessionBounds; extras?: MessageExtras }): Promise<AgentPostResult> {
-    const r = await this.call<AppendReply>(
-      'appendEvent', shop, sessionId, 'agent', agentId, msg.clientMsgId, msg.text, msg.ts, '', '', 0, ...boundArgs(msg.bounds), ...limitArgs(undefined), 0, 0, 0, extraArg(msg.extras),
-    );
-    return { seq: r[0], duplicate: r[1] === 1, role: r[3], ...(r[7] >= 0 ? { firstResponseMs: r[7] } : {}), ...(r[9] >= 0 ? { replyMs: r[9] } : {}) };
+    const r = await this.call('appendEvent', shop, {
+      sessionId, from: 'agent', actorId: agentId, clientMsgId: msg.clientMsgId, text: msg.text, ts: msg.ts, role: '', ...boundArgs(msg.bounds), ...extraArg(msg.extras),
+    });
+    return { seq: r.seq, duplicate: r.duplicate, role: r.role ?? '', ...(r.firstResponseMs >= 0 ? { firstResponseMs: r.firstResponseMs } : {}), ...(r.replyMs >= 0 ? { replyMs: r.replyMs } : {}) };
   }
 
   async postBotMessage(shop: string, sessionId: string, msg: { text: string; ts: number; role?: string; perMinute: number; bounds?: SessionBounds }): Promise<BotPostResult> {
-    const r = await this.call<AppendReply>('appendEvent', shop, sessionId, 'bot', '', '', msg.text, msg.ts, msg.role ?? '', '', msg.perMinute, ...boundArgs(msg.bounds));
-    if (r[6]) return { seq: 0, duplicate: false, suppressed: r[6] as 'rate' | 'repeat' | 'full' };
-    return { seq: r[0], duplicate: false, ...(r[7] >= 0 ? { firstResponseMs: r[7] } : {}) };
+    const r = await this.call('appendEvent', shop, {
+      sessionId, from: 'bot', actorId: '', clientMsgId: '', text: msg.text, ts: msg.ts, role: msg.role ?? '', botPerMinute: msg.perMinute, ...boundArgs(msg.bounds),
+    });
+    if (r.suppressed) return { seq: 0, duplicate: false, suppressed: r.suppressed as 'rate' | 'repeat' | 'full' };
+    return { seq: r.seq, duplicate: false, ...(r.firstResponseMs >= 0 ? { firstResponseMs: r.firstResponseMs } : {}) };
   }
 
   async setBuyerContext(shop: string, sessionId: string, ctx: BuyerContext, vipBoostMs = 0): Promise<void> {
-    await this.call('setBuyer', shop, sessionId, JSON.stringify(ctx), vipBoostMs);
+    await this.call('setBuyer', shop, { sessionId, json: JSON.stringify(ctx), vipBoostMs });
   }
 
   async rate(shop: string, sessionId: string, buyerId: string, score: number, comment: string | undefined, now: number) {
-    await this.call('rate', shop, sessionId, buyerId, score, comment ?? '', now);
+    await this.call('rate', shop, { sessionId, buyerId, score, comment: comment ?? '', now });
   }
 
   async agentConnect(shop: string, agentId: string, connId: string, now: number, allowedRoles?: readonly string[]): Promise<AgentView> {
     await this.remember(shop);
-    const [status, roles, capacity, load, sessions, offers, ratingSum, ratingCount, replyMisses] = await this.call<
-      [AgentStatus, string, number, number, string[], string[], number, number, number]
-    >('agentConnect', shop, agentId, connId, now, allowedRoles ? allowedRoles.join(',') : '*');
-    return { id: agentId, shop, status, roles: roles ? roles.split(',') : [], capacity, load, sessions, offers, ratingSum, ratingCount, replyMisses };
+    const a = await this.call('agentConnect', shop, { agentId, connId, now, ...(allowedRoles ? { allowedRoles } : {}) });
+    return { id: agentId, shop, ...a, roles: a.roles ? a.roles.split(',') : [] };
   }
 
   async agentDisconnect(shop: string, agentId: string, connId: string, now: number, graceMs: number) {
-    const [offline, graceUntil, requeued] = await this.call<[number, number, unknown[]]>(
-      'agentDisconnect', shop, agentId, connId, now, graceMs,
-    );
-    return {
-      offline: offline === 1,
-      ...(graceUntil ? { graceUntil } : {}),
-      requeued: flatRequeued(requeued),
-    };
+    const r = await this.call('agentDisconnect', shop, { agentId, connId, now, graceMs });
+    return { offline: r.offline, ...(r.graceUntil ? { graceUntil: r.graceUntil } : {}), requeued: r.requeued };
   }
 
   async agentReady(shop: string, agentId: string, roles: string[], capacity: number, now: number) {
-    await this.call('agentStatus', shop, agentId, 'ready', roles.join(','), capacity, now);
+    await this.call('agentStatus', shop, { agentId, status: 'ready', roles, capacity, now });
   }
 
   async agentAway(shop: string, agentId: string, now: number) {
-    await this.call('agentStatus', shop, agentId, 'away', '', 0, now);
+    await this.call('agentStatus', shop, { agentId, status: 'away', roles: [], capacity: 0, now });
   }
 
   async accept(shop: string, sessionId: string, agentId: string, now: number, opts: { stickyWindowMs: number } = { stickyWindowMs: 0 }) {
-    const [role, note, already, ovf] = await this.call<[string, string, number, string]>('accept', shop, sessionId, agentId, now, opts.stickyWindowMs);
-    return { role, ...(note ? { note } : {}), alreadyAssigned: already === 1, ...(ovf ? { overflow: true } : {}) };
+    const r = await this.call('accept', shop, { sessionId, agentId, now, stickyWindowMs: opts.stickyWindowMs });
+    return { role: r.role, ...(r.note ? { note: r.note } : {}), alreadyAssigned: r.alreadyAssigned, ...(r.overflowedTo ? { overflow: true } : {}) };
   }
 
   async decline(shop: string, sessionId: string, agentId: string, now: number, excludeMs: number): Promise<Requeued> {
-    const [sid, buyerId, role] = await this.call<string[]>('releaseOffer', shop, sessionId, agentId, now, excludeMs);
-    return { sessionId: sid!, buyerId: buyerId!, role: role! };
+    const r = (await this.call('releaseOffer', shop, { sessionId, agentId, now, excludeMs }))!;
+    return { sessionId: r.sessionId, buyerId: r.buyerId, role: r.role };
   }
 
   async expireOffer(shop: string, sessionId: string, now: number, excludeMs: number) {
-    const r = await this.call<string[] | null>('releaseOffer', shop, sessionId, '', now, excludeMs);
-    if (!r) return null;
-    return { sessionId: r[0]!, buyerId: r[1]!, role: r[2]!, agentId: r[3]! };
+    return this.call('releaseOffer', shop, { sessionId, agentId: '', now, excludeMs });
   }
 
   async transfer(
@@ -482,10 +346,10 @@ export class RedisStore implements Store {
     now: number,
     opts: TransferOptions,
   ): Promise<Transferred> {
-    const [fromRole, buyerId, position, previous] = await this.call<[string, string, number, string]>(
-      'transfer', shop, sessionId, agentId, toRole, note ?? '', now, opts.excludeMs, opts.boostMs, opts.line, opts.force ? '1' : '0',
-    );
-    return { fromRole, buyerId, position, ...(previous ? { previousAgentId: previous } : {}) };
+    const r = await this.call('transfer', shop, {
+      sessionId, agentId, toRole, note: note ?? '', now, excludeMs: opts.excludeMs, boostMs: opts.boostMs, line: opts.line, force: opts.force === true,
+    });
+    return { fromRole: r.fromRole, buyerId: r.buyerId, position: r.position, ...(r.previousAgentId ? { previousAgentId: r.previousAgentId } : {}) };
   }
 
   /** close.lua in one of its modes; null only for an idle check that did not hold. */
@@ -498,12 +362,12 @@ export class RedisStore implements Store {
     now: number,
     o: { retentionMs: number; blockMs?: number; rateWindowMs?: number; line?: string; lineKind?: string; goodbye?: string; idleBefore?: number; queuedBefore?: number; offlineBefore?: number },
   ): Promise<Closed | null> {
-    const r = await this.call<[string, string, 'closing' | 'closed', string] | null>(
-      'close', shop, sessionId, mode, agentId, reason, now, o.retentionMs, o.blockMs ?? 0, o.rateWindowMs ?? 0,
-      o.line ?? '', o.lineKind ?? '', o.goodbye ?? '', o.idleBefore ?? -1, o.queuedBefore ?? -1, o.offlineBefore ?? -1,
-    );
+    const r = await this.call('close', shop, {
+      sessionId, mode, agentId, reason, now, retentionMs: o.retentionMs, blockMs: o.blockMs, rateWindowMs: o.rateWindowMs, line: o.line,
+      lineKind: o.lineKind, goodbye: o.goodbye, idleBefore: o.idleBefore, queuedBefore: o.queuedBefore, offlineBefore: o.offlineBefore,
+    });
     if (!r) return null;
-    return { buyerId: r[0], ...(r[1] ? { agentId: r[1] } : {}), state: r[2], role: r[3] };
+    return { buyerId: r.buyerId, ...(r.agentId ? { agentId: r.agentId } : {}), state: r.state, role: r.role };
   }
 
   async close(shop: string, sessionId: string, agentId: string, reason: string, now: number, opts: CloseOptions) {
@@ -524,8 +388,7 @@ export class RedisStore implements Store {
   }
 
   async finishClosing(shop: string, sessionId: string, now: number, opts: { retentionMs: number; goodbye: string; onlyDue: boolean }) {
-    const r = await this.call<[string, string] | null>('finish', shop, sessionId, now, opts.retentionMs, opts.goodbye, opts.onlyDue ? '1' : '0');
-    return r ? { buyerId: r[0], reason: r[1] } : null;
+    return this.call('finish', shop, { sessionId, now, retentionMs: opts.retentionMs, goodbye: opts.goodbye, onlyDue: opts.onlyDue });
   }
 
   async block(shop: string, sessionId: string, agentId: string, reason: string, now: number, blockMs: number, retentionMs: number) {
@@ -534,12 +397,11 @@ export class RedisStore implements Store {
   }
 
   async replyMiss(shop: string, sessionId: string, now: number, cutoff: number, opts: { escalate: Escalation; excludeMs: number }) {
-    const r = await this.call<[string, string, string, number, number] | null>('replyMiss', shop, sessionId, now, cutoff, opts.escalate, opts.excludeMs);
-    return r ? { agentId: r[0], buyerId: r[1], role: r[2], waitingSince: r[3], requeued: r[4] === 1 } : null;
+    return this.call('replyMiss', shop, { sessionId, now, cutoff, escalate: opts.escalate, excludeMs: opts.excludeMs });
   }
 
   async expireGrace(shop: string, agentId: string, now: number): Promise<Requeued[]> {
-    return flatRequeued(await this.call<unknown[]>('expireGrace', shop, agentId, now));
+    return (await this.call('expireGrace', shop, { agentId, now })).requeued;
   }
 
   async expireQueued(shop: string, sessionId: string, now: number, queuedBefore: number, opts: { retentionMs: number; line: { text: string; kind: EventKind } }) {
@@ -556,25 +418,22 @@ export class RedisStore implements Store {
   }
 
   async limitBuyer(shop: string, buyerId: string, now: number, limits: BuyerLimits): Promise<void> {
-    await this.call('limitBuyer', shop, buyerId, now, ...limitArgs(limits));
+    await this.call('limitBuyer', shop, { buyerId, now, limits: limitArgs(limits) });
   }
 
   async limitUploads(shop: string, sender: string, now: number, bucket: { perSecond: number; burst: number }): Promise<void> {
-    await this.call('limitUpload', shop, sender, now, bucket.perSecond, bucket.burst);
+    await this.call('limitUpload', shop, { sender, now, rate: bucket.perSecond, burst: bucket.burst });
   }
 
   async dispatch(shop: string, role: string, now: number, offerTimeoutMs: number, max: number, overflowFrom: OverflowSource[] = []): Promise<Offer[]> {
-    const sources = overflowFrom.map((o) => `${o.role}:${Math.max(0, Math.round(o.afterMs))}`).join(',');
-    const flat = await this.call<unknown[]>('dispatch', shop, role, now, offerTimeoutMs, max, sources);
-    const out: Offer[] = [];
-    for (let i = 0; i + 5 < flat.length; i += 6) {
-      const offer: Offer = { sessionId: String(flat[i]), agentId: String(flat[i + 1]), role: String(flat[i + 3]), expiresAt: Number(flat[i + 2]) };
-      if (Number(flat[i + 4]) === 1) offer.overflow = true;
-      const sticky = Number(flat[i + 5]);
-      if (sticky) offer.sticky = sticky === 1 ? 'hit' : 'miss';
-      out.push(offer);
-    }
-    return out;
+    const sources = overflowFrom.map((o) => ({ role: o.role, afterMs: Math.max(0, Math.round(o.afterMs)) }));
+    const r = await this.call('dispatch', shop, { role, now, offerTimeoutMs, max, overflowFrom: sources });
+    return r.offers.map((o) => {
+      const offer: Offer = { sessionId: o.sessionId, agentId: o.agentId, role: o.role, expiresAt: o.expiresAt };
+      if (o.overflow) offer.overflow = true;
+      if (o.sticky) offer.sticky = o.sticky === 1 ? 'hit' : 'miss';
+      return offer;
+    });
   }
 
   async getSession(shop: string, sessionId: string): Promise<SessionView | null> {
@@ -631,9 +490,9 @@ export class RedisStore implements Store {
   }
 
   async getAgent(shop: string, agentId: string): Promise<AgentView | null> {
-    const key = agentKey(this.p(shop), agentId);
+    const p = this.p(shop);
     const [h, sessions, offers] = await this.guard(
-      Promise.all([this.client.hgetall(key), this.client.smembers(`${key}:s`), this.client.smembers(`${key}:o`)]),
+      Promise.all([this.client.hgetall(agentKey(p, agentId)), this.client.smembers(shopKey(p, 'agentSessions', agentId)), this.client.smembers(shopKey(p, 'agentOffers', agentId))]),
     );
     if (!h.status) return null;
     return {
@@ -743,11 +602,11 @@ export class RedisStore implements Store {
   }
 
   async buyerConnect(shop: string, buyerId: string, connId: string, max: number, now: number): Promise<void> {
-    await this.call('buyerConnect', shop, buyerId, connId, max, now);
+    await this.call('buyerConnect', shop, { buyerId, connId, max, now });
   }
 
   async buyerDisconnect(shop: string, buyerId: string, connId: string, now: number): Promise<void> {
-    await this.call('buyerDisconnect', shop, buyerId, connId, now);
+    await this.call('buyerDisconnect', shop, { buyerId, connId, now });
   }
 
   async getSharedConfig(): Promise<SharedConfig | null> {
@@ -783,18 +642,16 @@ export class RedisStore implements Store {
   }
 
   async sweepShop(shop: string, mark: number, now: number, o: SweepOptions): Promise<ShopWork> {
-    const [offers, grace, closing, idle, replies, queueExpired, queued, nextDue, abandoned] = await this.guard(
-      this.cmd.sweepShop(
-        this.p(shop), now, o.silentSince ?? -1, o.replyCutoff, o.queuedBefore ?? -1, o.idleCloseMs, o.replyWindowMs, o.maxQueuedMs, DUE_BATCH, o.roles.join(','),
-        o.abandonMs ?? -1,
-      ) as Promise<[string[], string[], string[], string[], string[], string[], number, number, string[]]>,
-    );
+    this.online();
+    const { nextDue, ...work } = await this.script('sweepShop', this.p(shop), {
+      now, silentSince: o.silentSince ?? -1, replyCutoff: o.replyCutoff, queuedBefore: o.queuedBefore ?? -1, idleCloseMs: o.idleCloseMs,
+      replyWindowMs: o.replyWindowMs, maxQueuedMs: o.maxQueuedMs, batch: DUE_BATCH, roles: o.roles, abandonMs: o.abandonMs ?? -1,
+    });
     // A mark this fresh may belong to a step that had not written yet when the shop was read.
     if (mark < Date.now() - this.activeHold) {
-      const next = nextDue < 0 ? '' : String(Math.min(nextDue, now + MAX_DEFER_MS));
-      await this.guard(this.cmd.reschedule(activeKey(this.prefix), shop, mark, next));
+      await this.script('reschedule', activeKey(this.prefix), { shop, mark, ...(nextDue < 0 ? {} : { nextDue: Math.min(nextDue, now + MAX_DEFER_MS) }) });
     }
-    return { offers, grace, closing, idle, replies, queueExpired, abandoned, queued };
+    return work;
   }
 
   async reindexShops(now: number, opts: { onlyIfEmpty?: boolean } = {}): Promise<number> {
@@ -830,20 +687,18 @@ export class RedisStore implements Store {
 
   async recordPlanStats(shop: string, role: string, at: number, rec: PlanRecord, opts: PlanStatsOptions): Promise<void> {
     const start = bucketStartOf(at, opts.bucketMs);
-    await this.call(
-      'planRecord',
-      shop,
-      start,
-      opts.bucketMs,
-      bucketExpiresAt(start, opts.bucketMs, opts.retentionMs),
+    await this.call('planRecord', shop, {
+      bucketStart: start,
+      bucketMs: opts.bucketMs,
+      expireAtMs: bucketExpiresAt(start, opts.bucketMs, opts.retentionMs),
       role,
-      Math.round(at),
-      rec.assigned?.sessionId ?? '',
-      rec.assigned?.agentId ?? '',
-      rec.handled?.sessionId ?? '',
-      Math.min(ASSIGNED_MARK_TTL_MS, opts.retentionMs),
-      ...increments(rec).flat(),
-    );
+      now: Math.round(at),
+      assignedSid: rec.assigned?.sessionId ?? '',
+      agentId: rec.assigned?.agentId ?? '',
+      handledSid: rec.handled?.sessionId ?? '',
+      markTtlMs: Math.min(ASSIGNED_MARK_TTL_MS, opts.retentionMs),
+      increments: Object.fromEntries(increments(rec)),
+    });
   }
 
   async planStats(shop: string, from: number, to: number, bucketMs: number): Promise<PlanBucket[]> {
@@ -860,7 +715,7 @@ export class RedisStore implements Store {
     if (!Object.keys(add).length) return;
     // cjson decodes an empty JSON object as an empty table: `max` may be {}.
     const args = { bucket, bucketMs: opts.bucketMs, expireAt: bucket + opts.bucketMs + opts.keepMs, role: rec.role, add, max };
-    await this.call('recentRecord', shop, JSON.stringify(args));
+    await this.call('recentRecord', shop, args);
   }
 
   async sampleRecent(shop: string, now: number, roles: readonly string[], opts: RecentOptions): Promise<boolean> {
@@ -868,11 +723,7 @@ export class RedisStore implements Store {
     const args = { bucket, bucketMs: opts.bucketMs, expireAt: bucket + opts.bucketMs + opts.keepMs, now: Math.round(now), roles };
     // Not this.call: a sample must not mark the shop active (it would never go idle).
     this.online();
-    try {
-      return (await this.cmd.recentSample(this.p(shop), JSON.stringify(args))) === 1;
-    } catch (err) {
-      translate(err);
-    }
+    return (await this.script('recentSample', this.p(shop), args)).sampled;
   }
 
   async recentStats(shop: string, from: number, to: number, bucketMs: number): Promise<RecentBucket[]> {

@@ -2,10 +2,13 @@ import type { Redis, Cluster } from 'ioredis';
 import { ACTIVE_HOLD_MS, MARK_EVERY_MS, MAX_DEFER_MS } from '../active.ts';
 import type { DeadLetter, DueShop, SettleOp, WebhookRound, WebhookStore } from '../types.ts';
 import { shopPrefix, webhookDeadKey, webhookIndexKey, webhookSubKey } from './keys.ts';
-import type { ScriptClient } from './scripts.ts';
+import type { ScriptName } from './scripts.ts';
+import type { ScriptArgs, ScriptReply } from './script-io.ts';
 
 type Client = Redis | Cluster;
 type Guard = <T>(p: Promise<T>) => Promise<T>;
+/** The store's typed script call with its KEYS[1] given. */
+type Script = <N extends ScriptName>(name: N, key: string, args: ScriptArgs[N]) => Promise<ScriptReply<N>>;
 
 /** Stream IDs as ioredis returns them: `[id, [field, value, ...]]`. */
 type RawEntry = [string, string[]];
@@ -28,7 +31,7 @@ export class WebhookOutbox implements WebhookStore {
 
   constructor(
     private readonly client: Client,
-    private readonly cmd: ScriptClient,
+    private readonly script: Script,
     private readonly prefix: string,
     private readonly guard: Guard,
     private readonly activeHold: number = ACTIVE_HOLD_MS,
@@ -84,29 +87,20 @@ export class WebhookOutbox implements WebhookStore {
   }
 
   async read(shop: string, consumer: string, now: number, o: { minIdleMs: number; count: number; leaseMs: number }): Promise<WebhookRound> {
-    const [flat, retries, backlog, head] = await this.guard(
-      this.cmd.whRead(shopPrefix(this.prefix, shop), consumer, o.minIdleMs, o.count, now, o.leaseMs) as Promise<[string[], string[], number, string | number]>,
-    );
-    const entries = [];
-    for (let i = 0; i + 4 < flat.length; i += 5) {
-      entries.push({ entry: flat[i]!, type: flat[i + 1]!, sessionId: flat[i + 2]!, ts: Number(flat[i + 3]), data: flat[i + 4]! });
-    }
-    const jobs = [];
-    for (let i = 0; i + 1 < retries.length; i += 2) jobs.push({ job: retries[i]!, body: retries[i + 1]! });
-    const next = Number(head);
-    return { entries, retries: jobs, backlog: Number(backlog), retryHead: next < 0 ? null : next };
+    const r = await this.script('whRead', shopPrefix(this.prefix, shop), { consumer, minIdleMs: o.minIdleMs, count: o.count, now, leaseMs: o.leaseMs });
+    const entries = r.entries.map(({ id, ...e }) => ({ entry: id, ...e }));
+    return { entries, retries: r.retries, backlog: r.backlog, retryHead: r.retryHead < 0 ? null : r.retryHead };
   }
 
   async settle(shop: string, entries: readonly string[], ops: SettleOp[], o: { deadMax: number; replayed?: string }): Promise<boolean> {
-    const r = await this.guard(this.cmd.whSettle(shopPrefix(this.prefix, shop), entries.join(','), JSON.stringify(ops), o.deadMax, o.replayed ?? ''));
-    return Number(r) === 1;
+    const r = await this.script('whSettle', shopPrefix(this.prefix, shop), { entryIds: entries, ops, deadMax: o.deadMax, replayedId: o.replayed ?? '' });
+    return r.found;
   }
 
   async reschedule(shop: string, mark: number, nextDue: number | null): Promise<void> {
     // A mark this fresh may belong to a step that had not written yet when the outbox was read.
     if (mark >= Date.now() - this.activeHold) return;
-    const next = nextDue === null ? '' : String(Math.min(nextDue, Date.now() + MAX_DEFER_MS));
-    await this.guard(this.cmd.reschedule(webhookIndexKey(this.prefix), shop, mark, next));
+    await this.script('reschedule', webhookIndexKey(this.prefix), { shop, mark, ...(nextDue === null ? {} : { nextDue: Math.min(nextDue, Date.now() + MAX_DEFER_MS) }) });
   }
 
   async deadLetters(shop: string, limit: number): Promise<DeadLetter[]> {

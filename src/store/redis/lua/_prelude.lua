@@ -1,20 +1,17 @@
 -- Prepended to every script by src/store/redis/scripts.ts, after the lifecycle table
--- (LIFECYCLE, AGENT_ACTIONS, ENDED) rendered from src/domain/lifecycle.ts.
--- KEYS[1] is the shop's key prefix ("pd:{shop}:"). Every key a script touches starts with it,
--- so all keys of one shop share a hash slot and the scripts run unchanged on Redis Cluster.
-local P = KEYS[1]
+-- (LIFECYCLE, AGENT_ACTIONS, ENDED) rendered from src/store/lifecycle.ts.
+-- Every script's boundary is one JSON object in (ARGV[1], cjson.decode) and one out (cjson.encode,
+-- or false where its header says so); src/store/redis/script-io.ts types and checks both sides.
+-- P is KEYS[1], the shop's key prefix ("pd:{shop}:"), set by scripts.ts before this runs.
+-- Every key a script touches starts with it, so all keys of one shop share a hash slot and
+-- the scripts run unchanged on Redis Cluster.
 
 local function fail(code, message)
   error({ err = 'PEAK ' .. code .. ' ' .. message })
 end
 
--- Ids go into key names percent-encoded (':' and '%'), as keys.ts does, so an id like
--- 'x:o' can never name another key ('a:x' plus its ':o' offers set).
-local function enc(id) return (string.gsub(id, '[%%:]', function(c) return string.format('%%%02X', string.byte(c)) end)) end
-local function skey(sid) return P .. 's:' .. sid end
-local function akey(aid) return P .. 'a:' .. enc(aid) end
--- A buyer's keys: 'bs' (open session), 'blk' (block marker), 'bc' (live connections).
-local function bkey(kind, buyer) return P .. kind .. ':' .. enc(buyer) end
+-- Keys come from K (rendered from keys.ts in front of this): ids go into key names
+-- percent-encoded (':' and '%'), so an id like 'x:o' can never name another key.
 
 -- Scores must stay exact integers; Lua's default number formatting would round them.
 local function int(n) return string.format('%.0f', n) end
@@ -34,7 +31,7 @@ end
 -- stored as one field and merged into the frame. The buyer hears everything but its own
 -- lines; `agent` (the session's holder, or nil) everything but its own.
 local function pushEvent(sid, ev, buyer, agent)
-  local seq = redis.call('HINCRBY', skey(sid), 'seq', 1)
+  local seq = redis.call('HINCRBY', K.session(sid), 'seq', 1)
   local fields = { 'f', ev.from, 't', ev.text, 'ts', ev.ts }
   local msg = { type = 'message', sessionId = sid, seq = seq, from = ev.from, text = ev.text, ts = tonumber(ev.ts) }
   if ev.agent then fields[#fields + 1] = 'a'; fields[#fields + 1] = ev.agent end
@@ -46,11 +43,11 @@ local function pushEvent(sid, ev, buyer, agent)
     for k, v in pairs(cjson.decode(ev.x)) do msg[k] = v end
     bytes = bytes + #ev.x
   end
-  redis.call('XADD', P .. 't:' .. sid, seq .. '-0', unpack(fields))
-  redis.call('HINCRBY', skey(sid), 'bytes', bytes)
+  redis.call('XADD', K.transcript(sid), seq .. '-0', unpack(fields))
+  redis.call('HINCRBY', K.session(sid), 'bytes', bytes)
   local frame = cjson.encode(msg)
-  if ev.from ~= 'buyer' and buyer then redis.call(PUBLISH, P .. 'ch:b:' .. buyer, frame) end
-  if ev.from ~= 'agent' and agent then redis.call(PUBLISH, P .. 'ch:a:' .. agent, frame) end
+  if ev.from ~= 'buyer' and buyer then redis.call(PUBLISH, K.buyerChannel(buyer), frame) end
+  if ev.from ~= 'agent' and agent then redis.call(PUBLISH, K.agentChannel(agent), frame) end
   return seq
 end
 
@@ -58,16 +55,16 @@ end
 -- candidates by load first, then by how long they have been idle (oldest idle first).
 local LOAD_WEIGHT = 1e13
 local function refreshAvail(aid)
-  local a = redis.call('HMGET', akey(aid), 'status', 'roles', 'capacity', 'load', 'idle')
+  local a = redis.call('HMGET', K.agent(aid), 'status', 'roles', 'capacity', 'load', 'idle')
   if not a[1] then return end
   local load = tonumber(a[4] or '0')
   local open = a[1] == 'ready' and load < tonumber(a[3] or '0')
   local score = int(load * LOAD_WEIGHT + tonumber(a[5] or '0'))
   for role in string.gmatch(a[2] or '', '[^,]+') do
     if open then
-      redis.call('ZADD', P .. 'av:' .. role, score, aid)
+      redis.call('ZADD', K.avail(role), score, aid)
     else
-      redis.call('ZREM', P .. 'av:' .. role, aid)
+      redis.call('ZREM', K.avail(role), aid)
     end
   end
 end
@@ -75,30 +72,30 @@ end
 -- Frees one unit of an agent's load. Ending real work (not an unanswered offer) restarts
 -- the agent's idle clock, which is what "longest idle" ranks by.
 local function releaseLoad(aid, now, endsWork)
-  local load = redis.call('HINCRBY', akey(aid), 'load', -1)
-  if load < 0 then redis.call('HSET', akey(aid), 'load', 0) end
-  if endsWork then redis.call('HSET', akey(aid), 'idle', now) end
+  local load = redis.call('HINCRBY', K.agent(aid), 'load', -1)
+  if load < 0 then redis.call('HSET', K.agent(aid), 'load', 0) end
+  if endsWork then redis.call('HSET', K.agent(aid), 'idle', now) end
   refreshAvail(aid)
 end
 
 -- The clocks that only run while an agent has the chat (idle close, reply window).
 local function stopChatClocks(sid)
-  redis.call('ZREM', P .. 'idle', sid)
-  redis.call('ZREM', P .. 'reply', sid)
+  redis.call('ZREM', K.idle(), sid)
+  redis.call('ZREM', K.reply(), sid)
 end
 
 -- Since when a session has waited without an agent (sessions.maxQueuedMs counts from it):
 -- kept while offers come back unanswered, restarted once an agent has had the chat.
 -- A left message ('lm', queued outside its role's business hours) waits for the morning.
 local function markQueued(sid, now)
-  if redis.call('HEXISTS', skey(sid), 'lm') == 0 then redis.call('ZADD', P .. 'qt', 'NX', int(now), sid) end
+  if redis.call('HEXISTS', K.session(sid), 'lm') == 0 then redis.call('ZADD', K.queuedSince(), 'NX', int(now), sid) end
 end
 
 -- While its buyer is offline ('off': since when) a queued session sorts after every online
 -- one of its role: its score is shifted by OFFLINE_SHIFT (rendered from scripts.ts, far more
 -- than any real wait), and back on return.
 local function qscore(sid)
-  local h = redis.call('HMGET', skey(sid), 'prio', 'arrived', 'off')
+  local h = redis.call('HMGET', K.session(sid), 'prio', 'arrived', 'off')
   local score = tonumber(h[1] or h[2] or '0')
   if h[3] then score = score + OFFLINE_SHIFT end
   return int(score)
@@ -108,76 +105,73 @@ end
 -- ('ab', by offline-since) runs while the buyer is away; the agent holding or offered the
 -- session hears of it in the same step.
 local function setPresence(sid, online, now)
-  local s = redis.call('HMGET', skey(sid), 'state', 'role', 'agent', 'off', 'lm')
+  local s = redis.call('HMGET', K.session(sid), 'state', 'role', 'agent', 'off', 'lm')
   if not s[1] or ENDED[s[1]] or online == (not s[4]) then return end
   if online then
-    redis.call('HDEL', skey(sid), 'off')
-    redis.call('ZREM', P .. 'ab', sid)
+    redis.call('HDEL', K.session(sid), 'off')
+    redis.call('ZREM', K.abandon(), sid)
   else
-    redis.call('HSET', skey(sid), 'off', int(now))
+    redis.call('HSET', K.session(sid), 'off', int(now))
     -- A left message is not abandoned: its buyer is expected to be gone.
-    if not s[5] then redis.call('ZADD', P .. 'ab', int(now), sid) end
+    if not s[5] then redis.call('ZADD', K.abandon(), int(now), sid) end
   end
-  if s[1] == 'queued' then redis.call('ZADD', P .. 'q:' .. s[2], 'XX', qscore(sid), sid) end
+  if s[1] == 'queued' then redis.call('ZADD', K.queue(s[2]), 'XX', qscore(sid), sid) end
   if (s[1] == 'offered' or s[1] == 'assigned') and s[3] then
-    redis.call(PUBLISH, P .. 'ch:a:' .. s[3], cjson.encode({ type = 'buyer_status', sessionId = sid, online = online, since = tonumber(int(now)) }))
+    redis.call(PUBLISH, K.agentChannel(s[3]), cjson.encode({ type = 'buyer_status', sessionId = sid, online = online, since = tonumber(int(now)) }))
   end
 end
 
 -- Back into its role's queue at its priority: its original arrival time, less any VIP,
 -- role and transfer boost, which puts it ahead of everyone who arrived later.
 local function requeue(sid, now)
-  local s = redis.call('HMGET', skey(sid), 'role', 'arrived', 'buyer', 'prio', 'off', 'lm')
-  redis.call('HSET', skey(sid), 'state', 'queued')
-  redis.call('HDEL', skey(sid), 'agent', 'offerExp', 'ovf')
-  redis.call('ZREM', P .. 'offers', sid)
-  redis.call('ZADD', P .. 'q:' .. s[1], qscore(sid), sid)
-  if s[5] and not s[6] then redis.call('ZADD', P .. 'ab', 'NX', s[5], sid) end
+  local s = redis.call('HMGET', K.session(sid), 'role', 'arrived', 'buyer', 'prio', 'off', 'lm')
+  redis.call('HSET', K.session(sid), 'state', 'queued')
+  redis.call('HDEL', K.session(sid), 'agent', 'offerExp', 'ovf')
+  redis.call('ZREM', K.offers(), sid)
+  redis.call('ZADD', K.queue(s[1]), qscore(sid), sid)
+  if s[5] and not s[6] then redis.call('ZADD', K.abandon(), 'NX', s[5], sid) end
   markQueued(sid, now)
   stopChatClocks(sid)
   return s
 end
 
--- Re-queues the sessions of an agent's set (its offers ':o' or sessions ':s') that are still
--- in `state` with that agent, and deletes the set. Returns {sessionId, buyerId, role, ...}.
-local function requeueHeld(aid, suffix, state, now)
+-- Re-queues the sessions of an agent's set (setKey: its offers or its sessions) that are still
+-- in `state` with that agent, and deletes the set. Returns a list of {sessionId, buyerId, role}.
+local function requeueHeld(aid, setKey, state, now)
   local out = {}
-  for _, sid in ipairs(redis.call('SMEMBERS', akey(aid) .. suffix)) do
-    local st = redis.call('HMGET', skey(sid), 'state', 'agent')
+  for _, sid in ipairs(redis.call('SMEMBERS', setKey)) do
+    local st = redis.call('HMGET', K.session(sid), 'state', 'agent')
     if st[1] == state and st[2] == aid then
       transition('requeue', sid, st[1])
       local s = requeue(sid, now)
-      out[#out + 1] = sid
-      out[#out + 1] = s[3]
-      out[#out + 1] = s[1]
+      out[#out + 1] = { sessionId = sid, buyerId = s[3], role = s[1] }
     end
   end
-  redis.call('DEL', akey(aid) .. suffix)
+  redis.call('DEL', setKey)
   return out
 end
 
 -- Takes a session away from whoever holds or awaits it (queue, offer, agent).
 local function detach(sid, state, role, holder, now)
   if state == 'queued' then
-    redis.call('ZREM', P .. 'q:' .. role, sid)
+    redis.call('ZREM', K.queue(role), sid)
   elseif state == 'offered' then
-    redis.call('ZREM', P .. 'offers', sid)
-    redis.call('SREM', akey(holder) .. ':o', sid)
+    redis.call('ZREM', K.offers(), sid)
+    redis.call('SREM', K.agentOffers(holder), sid)
     releaseLoad(holder, now, false)
   elseif state == 'assigned' then
-    redis.call('SREM', akey(holder) .. ':s', sid)
+    redis.call('SREM', K.agentSessions(holder), sid)
     releaseLoad(holder, now, true)
   end
-  redis.call('HDEL', skey(sid), 'agent', 'offerExp')
+  redis.call('HDEL', K.session(sid), 'agent', 'offerExp')
   stopChatClocks(sid)
 end
 
 -- A buyer's history index ('bh', sessions by creation time) lives as long as the longest-lived
 -- session it lists: its expiry is only ever extended ('0' = as long as an open session that
 -- does not expire). Entries whose session is gone are dropped when read.
-local function historyKey(buyer) return bkey('bh', buyer) end
 local function keepHistory(buyer, ttl)
-  local k = historyKey(buyer)
+  local k = K.buyerHistory(buyer)
   ttl = tonumber(ttl)
   if ttl <= 0 then redis.call('PERSIST', k); return end
   local left = redis.call('PTTL', k)
@@ -189,8 +183,8 @@ end
 -- the shop has a subscriber for it: 'wh:sub' (event type -> 1) is kept from the config by the
 -- store; a shop without webhooks pays one HEXISTS. data: a table, the event's `data`.
 local function emitEvent(ev, sid, now, data)
-  if redis.call('HEXISTS', P .. 'wh:sub', ev) == 0 then return end
-  local out = P .. 'wh:out'
+  if redis.call('HEXISTS', K.webhookSubscribed(), ev) == 0 then return end
+  local out = K.webhookOutbox()
   if redis.call('EXISTS', out) == 0 then redis.call('XGROUP', 'CREATE', out, 'd', '0', 'MKSTREAM') end
   redis.call('XADD', out, '*', 't', ev, 's', sid, 'ts', int(now), 'd', cjson.encode(data))
 end
@@ -198,17 +192,18 @@ end
 -- The last step of every ending: closed, readable for `retention` ms, then gone.
 local function finalClose(sid, buyer, reason, now, retention)
   emitEvent('session.closed', sid, now, { buyerId = buyer, reason = reason })
-  redis.call('HSET', skey(sid), 'state', 'closed', 'closedReason', reason, 'closedAt', int(now))
-  redis.call('HDEL', skey(sid), 'closingUntil')
-  redis.call('ZREM', P .. 'closing', sid)
-  redis.call('ZREM', P .. 'qt', sid)
-  redis.call('ZREM', P .. 'ab', sid)
-  if redis.call('GET', bkey('bs', buyer)) == sid then redis.call('DEL', bkey('bs', buyer)) end
-  for _, k in ipairs({ skey(sid), P .. 't:' .. sid, P .. 'm:' .. sid }) do redis.call('PEXPIRE', k, retention) end
+  redis.call('HSET', K.session(sid), 'state', 'closed', 'closedReason', reason, 'closedAt', int(now))
+  redis.call('HDEL', K.session(sid), 'closingUntil')
+  redis.call('ZREM', K.closing(), sid)
+  redis.call('ZREM', K.queuedSince(), sid)
+  redis.call('ZREM', K.abandon(), sid)
+  if redis.call('GET', K.buyerSession(buyer)) == sid then redis.call('DEL', K.buyerSession(buyer)) end
+  for _, k in ipairs({ K.session(sid), K.transcript(sid), K.msgIds(sid) }) do redis.call('PEXPIRE', k, retention) end
   keepHistory(buyer, retention)
 end
 
--- Token buckets shared by every instance (src/store/limits.ts mirrors them): each bucket is
+-- Token buckets shared by every instance (src/store/limits.ts mirrors the rule for the local
+-- pre-check; test/rate-rule.test.ts keeps the two equal): each bucket is
 -- a hash {t = tokens, at = ms}, refilled at `rate` per second up to `burst`. Takes one token
 -- from every bucket of `buckets` ({key, rate, burst}) or, when one is empty, from none.
 local function takeTokens(buckets, now)
@@ -231,11 +226,13 @@ local function takeTokens(buckets, now)
 end
 
 -- A buyer's frames are limited per buyer and per shop, across all connections and instances.
--- limits: {buyerRate, buyerBurst, shopRate, shopBurst}; a rate of 0 turns that bucket off.
+-- limits: {buyerRate, buyerBurst, shopRate, shopBurst} or nil (none); a rate of 0 turns that
+-- bucket off.
 local function limitBuyer(buyer, limits, now)
+  if not limits then return end
   local buckets = {}
-  if tonumber(limits[1]) > 0 then buckets[#buckets + 1] = { bkey('rl', buyer), limits[1], limits[2] } end
-  if tonumber(limits[3]) > 0 then buckets[#buckets + 1] = { P .. 'rl', limits[3], limits[4] } end
+  if limits.buyerRate > 0 then buckets[#buckets + 1] = { K.buyerBucket(buyer), limits.buyerRate, limits.buyerBurst } end
+  if limits.shopRate > 0 then buckets[#buckets + 1] = { K.shopBucket(), limits.shopRate, limits.shopBurst } end
   if not takeTokens(buckets, now) then
     fail('rate_limited', 'too many messages from this buyer or shop; slow down')
   end

@@ -1,15 +1,18 @@
 -- A buyer's live connections, across instances, capped (one buyer must not hold hundreds).
 -- The first one brings the buyer (and its open session) back online.
--- ARGV: buyerId, connId, max, now
-local key = bkey('bc', ARGV[1])
-if redis.call('SISMEMBER', key, ARGV[2]) == 1 then return 1 end
+-- In:  {buyerId, connId, max, now}
+-- Out: {}; rate_limited past max.
+local A = cjson.decode(ARGV[1])
+local buyer, conn, max, now = A.buyerId, A.connId, A.max, A.now
+local key = K.buyerConns(buyer)
+if redis.call('SISMEMBER', key, conn) == 1 then return cjson.encode({}) end
 local live = redis.call('SCARD', key)
-if live >= tonumber(ARGV[3]) then
-  fail('rate_limited', 'too many connections for this buyer (at most ' .. ARGV[3] .. ')')
+if live >= max then
+  fail('rate_limited', 'too many connections for this buyer (at most ' .. max .. ')')
 end
-redis.call('SADD', key, ARGV[2])
+redis.call('SADD', key, conn)
 if live == 0 then
-  local sid = redis.call('GET', bkey('bs', ARGV[1]))
-  if sid then setPresence(sid, true, tonumber(ARGV[4] or '0')) end
+  local sid = redis.call('GET', K.buyerSession(buyer))
+  if sid then setPresence(sid, true, now) end
 end
-return 1
+return cjson.encode({})

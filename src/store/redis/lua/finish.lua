@@ -1,17 +1,18 @@
 -- The end of a rating window: the goodbye, then closed.
--- ARGV: sessionId, now, retentionMs, goodbye, onlyDue ('1': only if the window is over,
---       and false instead of an error when there is nothing to finish)
--- Returns {buyerId, reason} or false.
-local sid, now, retention, goodbye, onlyDue = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5] == '1'
-local key = skey(sid)
+-- In:  {sessionId, now, retentionMs, goodbye ('' = none), onlyDue (only if the window is over,
+--       and false instead of an error when there is nothing to finish)}
+-- Out: {buyerId, reason} or false.
+local A = cjson.decode(ARGV[1])
+local sid, now, retention, goodbye, onlyDue = A.sessionId, A.now, A.retentionMs, A.goodbye or '', A.onlyDue == true
+local key = K.session(sid)
 local s = redis.call('HMGET', key, 'state', 'buyer', 'closingUntil', 'closeReason')
 if onlyDue and (s[1] ~= 'closing' or tonumber(s[3]) > now) then
-  if s[1] ~= 'closing' then redis.call('ZREM', P .. 'closing', sid) end
+  if s[1] ~= 'closing' then redis.call('ZREM', K.closing(), sid) end
   return false
 end
 if not s[1] then fail('unknown_session', 'no session ' .. sid) end
 transition('finish', sid, s[1])
-if goodbye ~= '' then pushEvent(sid, { from = 'bot', text = goodbye, ts = ARGV[2], kind = 'goodbye' }, s[2], nil) end
+if goodbye ~= '' then pushEvent(sid, { from = 'bot', text = goodbye, ts = now, kind = 'goodbye' }, s[2], nil) end
 local reason = s[4] or 'agent_closed'
 finalClose(sid, s[2], reason, now, retention)
-return { s[2], reason }
+return cjson.encode({ buyerId = s[2], reason = reason })

@@ -1,4 +1,6 @@
 -- Counts one buyer frame against the buyer's and the shop's buckets (see the prelude).
--- ARGV: buyerId, now, buyerRate, buyerBurst, shopRate, shopBurst
-limitBuyer(ARGV[1], { ARGV[3], ARGV[4], ARGV[5], ARGV[6] }, tonumber(ARGV[2]))
-return 1
+-- In:  {buyerId, now, limits: {buyerRate, buyerBurst, shopRate, shopBurst}}
+-- Out: {}; rate_limited when a bucket is empty (then no token is taken).
+local A = cjson.decode(ARGV[1])
+limitBuyer(A.buyerId, A.limits, A.now)
+return cjson.encode({})

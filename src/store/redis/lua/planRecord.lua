@@ -1,16 +1,18 @@
 -- Staffing-plan stats (src/plan): adds to one role's counters in one time bucket, and keeps
 -- when an agent took a session so its handle time is counted when the agent is done with it.
--- ARGV: bucketStart, bucketMs, expireAtMs, role, now, assignedSid, agentId, handledSid,
---       markTtlMs, then counter/increment pairs.
-local bucket = P .. 'ps:' .. ARGV[2] .. ':' .. ARGV[1]
-local role, now = ARGV[4], tonumber(ARGV[5])
+-- In:  {bucketStart, bucketMs, expireAtMs, role, now, assignedSid, agentId, handledSid,
+--       markTtlMs, increments: {counter = by}}
+-- Out: {}
+local A = cjson.decode(ARGV[1])
+local bucket = K.planBucket(int(A.bucketMs) .. ':' .. int(A.bucketStart))
+local role, now = A.role, A.now
 local function add(counter, by)
   if by ~= 0 then redis.call('HINCRBY', bucket, role .. '|' .. counter, by) end
 end
-for i = 10, #ARGV, 2 do add(ARGV[i], tonumber(ARGV[i + 1])) end
-local asid, aid, hsid = ARGV[6], ARGV[7], ARGV[8]
+for counter, by in pairs(A.increments or {}) do add(counter, by) end
+local asid, aid, hsid = A.assignedSid or '', A.agentId or '', A.handledSid or ''
 if hsid ~= '' then
-  local mark = P .. 'pa:' .. hsid
+  local mark = K.pickedAt(hsid)
   local at = redis.call('GET', mark)
   if at then
     redis.call('DEL', mark)
@@ -19,9 +21,9 @@ if hsid ~= '' then
   end
 end
 if asid ~= '' then
-  redis.call('SET', P .. 'pa:' .. asid, int(now), 'PX', ARGV[9])
-  add('concurrencySum', redis.call('SCARD', akey(aid) .. ':s'))
-  add('capacitySum', tonumber(redis.call('HGET', akey(aid), 'capacity')) or 0)
+  redis.call('SET', K.pickedAt(asid), int(now), 'PX', A.markTtlMs)
+  add('concurrencySum', redis.call('SCARD', K.agentSessions(aid)))
+  add('capacitySum', tonumber(redis.call('HGET', K.agent(aid), 'capacity')) or 0)
 end
-if redis.call('EXISTS', bucket) == 1 then redis.call('PEXPIREAT', bucket, ARGV[3]) end
-return 1
+if redis.call('EXISTS', bucket) == 1 then redis.call('PEXPIREAT', bucket, A.expireAtMs) end
+return cjson.encode({})

@@ -1,15 +1,16 @@
 -- Ops dashboard gauges (src/store/recent-stats.ts): per role, the queue (waiting, of them
 -- offline, the head's wait) and the agents (ready, their capacity, sessions in use), sampled
--- once per bucket: the first instance to get there writes it, the others return 0.
+-- once per bucket: the first instance to get there writes it, the others answer sampled = false.
 -- An agent of several roles counts in each. The work is one pass over the shop's agents.
--- ARGV[1]: JSON {bucket, bucketMs, expireAt, now, roles = {role, ...}}.
+-- In:  {bucket, bucketMs, expireAt, now, roles = {role, ...}}
+-- Out: {sampled}: false when another instance sampled this bucket first
 local a = cjson.decode(ARGV[1])
-local key = P .. 'rs:' .. int(a.bucketMs) .. ':' .. int(a.bucket)
-if redis.call('HSETNX', key, '_sampled', int(a.now)) == 0 then return 0 end
+local key = K.recentBucket(int(a.bucketMs) .. ':' .. int(a.bucket))
+if redis.call('HSETNX', key, '_sampled', int(a.now)) == 0 then return cjson.encode({ sampled = false }) end
 local ready, cap, used = {}, {}, {}
 for _, role in ipairs(a.roles) do ready[role], cap[role], used[role] = 0, 0, 0 end
-for _, aid in ipairs(redis.call('SMEMBERS', P .. 'agents')) do
-  local h = redis.call('HMGET', akey(aid), 'status', 'roles', 'capacity', 'load')
+for _, aid in ipairs(redis.call('SMEMBERS', K.agents())) do
+  local h = redis.call('HMGET', K.agent(aid), 'status', 'roles', 'capacity', 'load')
   if h[1] == 'ready' or h[1] == 'away' then
     for role in string.gmatch(h[2] or '', '[^,]+') do
       if ready[role] then
@@ -23,9 +24,9 @@ for _, aid in ipairs(redis.call('SMEMBERS', P .. 'agents')) do
   end
 end
 for _, role in ipairs(a.roles) do
-  local q = P .. 'q:' .. role
+  local q = K.queue(role)
   local head = redis.call('ZRANGE', q, 0, 0)[1]
-  local arrived = head and tonumber(redis.call('HGET', skey(head), 'arrived'))
+  local arrived = head and tonumber(redis.call('HGET', K.session(head), 'arrived'))
   redis.call('HSET', key,
     role .. '|waiting', redis.call('ZCARD', q),
     role .. '|offline', redis.call('ZCOUNT', q, int(OFFLINE_SHIFT), '+inf'),
@@ -35,4 +36,4 @@ for _, role in ipairs(a.roles) do
     role .. '|inUse', used[role])
 end
 redis.call('PEXPIREAT', key, int(a.expireAt))
-return 1
+return cjson.encode({ sampled = true })

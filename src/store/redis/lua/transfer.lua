@@ -1,10 +1,11 @@
 -- Hands a session to another role's queue, with the bot's line to the buyer.
--- ARGV: sessionId, agentId, toRole, note ('' = none), now, excludeMs, boostMs, line, force
---   force '1' (ops): any waiting or served session; agentId names who did it.
--- Returns {fromRole, buyerId, position, previous holder or ''}.
-local sid, aid, toRole, note, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
-local exclude, boost, line, force = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8], ARGV[9] == '1'
-local key = skey(sid)
+-- In:  {sessionId, agentId, toRole, note ('' = none), now, excludeMs, boostMs, line ('' = none), force}
+--   force (ops): any waiting or served session; agentId names who did it.
+-- Out: {fromRole, buyerId, position, previousAgentId ('' = none)}
+local A = cjson.decode(ARGV[1])
+local sid, aid, toRole, note, now = A.sessionId, A.agentId, A.toRole, A.note or '', A.now
+local exclude, boost, line, force = A.excludeMs or 0, A.boostMs or 0, A.line or '', A.force == true
+local key = K.session(sid)
 local s = redis.call('HMGET', key, 'state', 'agent', 'role', 'buyer', 'roles', 'arrived', 'prio', 'handovers', 'boost')
 if not s[1] then fail('unknown_session', 'no session ' .. sid) end
 local state, holder, fromRole, buyer = s[1], s[2], s[3], s[4]
@@ -30,15 +31,15 @@ requeue(sid, now)
 if state == 'assigned' and exclude > 0 then redis.call('HSET', key, 'x:' .. holder, int(now + exclude)) end
 
 -- The buyer hears of the handover before the bot's line about it, in this order everywhere.
-redis.call(PUBLISH, P .. 'ch:b:' .. buyer,
+redis.call(PUBLISH, K.buyerChannel(buyer),
   cjson.encode({ type = 'handover', sessionId = sid, fromRole = fromRole, toRole = toRole }))
 if state == 'assigned' then
-  redis.call(PUBLISH, P .. 'ch:a:' .. holder, cjson.encode({ type = 'session_closed', sessionId = sid, reason = 'transferred' }))
+  redis.call(PUBLISH, K.agentChannel(holder), cjson.encode({ type = 'session_closed', sessionId = sid, reason = 'transferred' }))
 elseif state == 'offered' then
-  redis.call(PUBLISH, P .. 'ch:a:' .. holder, cjson.encode({ type = 'revoked', sessionId = sid, reason = 'transferred' }))
+  redis.call(PUBLISH, K.agentChannel(holder), cjson.encode({ type = 'revoked', sessionId = sid, reason = 'transferred' }))
 end
-if line ~= '' then pushEvent(sid, { from = 'bot', text = line, ts = ARGV[5], role = toRole, kind = 'handover' }, buyer, nil) end
+if line ~= '' then pushEvent(sid, { from = 'bot', text = line, ts = now, role = toRole, kind = 'handover' }, buyer, nil) end
 emitEvent('session.transferred', sid, now, { buyerId = buyer, fromRole = fromRole, toRole = toRole, agentId = aid, note = note ~= '' and note or nil })
 local previous = ''
 if state == 'assigned' or state == 'offered' then previous = holder end
-return { fromRole, buyer, redis.call('ZRANK', P .. 'q:' .. toRole, sid) + 1, previous }
+return cjson.encode({ fromRole = fromRole, buyerId = buyer, position = redis.call('ZRANK', K.queue(toRole), sid) + 1, previousAgentId = previous })

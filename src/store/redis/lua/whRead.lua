@@ -2,17 +2,19 @@
 -- the group 'd' every instance shares): entries another instance read and left pending past
 -- minIdleMs (it died mid-delivery), then new entries, then retries that are due, each leased
 -- for leaseMs (moved that far ahead) so a dead instance's retry comes back to the others.
--- ARGV: consumer, minIdleMs, count, now, leaseMs
--- Returns {entries {id, type, sessionId, ts, data, ...}, retries {job, body, ...}, backlog, retryHead}
+-- In:  {consumer, minIdleMs, count, now, leaseMs}
+-- Out: {entries: [{id, type, sessionId, ts, data}], retries: [{job, body}], backlog, retryHead}
 --   backlog: outbox entries not settled yet (read or not); retryHead: the next retry's time, -1 = none.
-local consumer, minIdle, count, now, lease = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local out, retryKey, jobKey = P .. 'wh:out', P .. 'wh:retry', P .. 'wh:job'
+-- Guarantees: an entry is handed to one consumer at a time; a retry read is leased, not lost.
+local A = cjson.decode(ARGV[1])
+local consumer, minIdle, count, now, lease = A.consumer, int(A.minIdleMs), A.count, A.now, A.leaseMs
+local out, retryKey, jobKey = K.webhookOutbox(), K.webhookRetries(), K.webhookJobs()
 local entries = {}
 local function take(list)
   for _, e in ipairs(list) do
     local f = {}
     for i = 1, #e[2], 2 do f[e[2][i]] = e[2][i + 1] end
-    for _, v in ipairs({ e[1], f.t or '', f.s or '', f.ts or '0', f.d or '{}' }) do entries[#entries + 1] = v end
+    entries[#entries + 1] = { id = e[1], type = f.t or '', sessionId = f.s or '', ts = tonumber(f.ts or '0'), data = f.d or '{}' }
   end
 end
 if redis.call('EXISTS', out) == 1 then
@@ -23,8 +25,7 @@ end
 local retries = {}
 for _, job in ipairs(redis.call('ZRANGEBYSCORE', retryKey, '-inf', int(now), 'LIMIT', 0, count)) do
   redis.call('ZADD', retryKey, int(now + lease), job)
-  retries[#retries + 1] = job
-  retries[#retries + 1] = redis.call('HGET', jobKey, job) or ''
+  retries[#retries + 1] = { job = job, body = redis.call('HGET', jobKey, job) or '' }
 end
 local head = redis.call('ZRANGE', retryKey, 0, 0, 'WITHSCORES')
-return { entries, retries, redis.call('XLEN', out), head[2] and int(head[2]) or -1 }
+return cjson.encode({ entries = entries, retries = retries, backlog = redis.call('XLEN', out), retryHead = head[2] and tonumber(head[2]) or -1 })
