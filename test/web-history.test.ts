@@ -3,14 +3,34 @@
  * buyer widget on a 375×667 phone with the rating form, in headless Chromium. Screenshots go
  * to test-results/screenshots/.
  */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { deflateSync } from 'node:zlib';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { screenshot } from './support/browser.ts';
 import { TestClient, until } from './support/client.ts';
 import { see, useWebHarness } from './support/web-harness.ts';
 
-const web = useWebHarness({ viewport: { width: 1280, height: 800 }, config: { shops: { 'shop-1': { displayName: '示例旗舰店' } } } });
+// The shop's context hook (a real local server) knows the history buyer's orders. It starts
+// first: the harness reads `config` in its own beforeAll, registered after this one.
+const config: Record<string, unknown> = { shops: { 'shop-1': { displayName: '示例旗舰店' } } };
+let hook: Server;
+beforeAll(async () => {
+  hook = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      const { buyerId } = JSON.parse(body) as { buyerId: string };
+      const orders = buyerId === 'hist-buyer' ? [{ id: 'TB20261111', title: '羊毛外套', status: '已签收', total: '299.00' }] : [];
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ orders }));
+    });
+  });
+  await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+  config.context = { url: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/ctx`, secret: 'web-history-hook-secret', timeoutMs: 2_000 };
+});
+afterAll(() => new Promise<void>((r) => hook.close(() => r())));
+const web = useWebHarness({ viewport: { width: 1280, height: 800 }, config });
 
 /** A `size`×`size` PNG of one colour, so the screenshots show the image (built here: no fixture file). */
 function png(size: number, [r, g, b]: [number, number, number]): Buffer {
@@ -96,6 +116,8 @@ describe('buyer history, images and the phone widget', () => {
     await b2.next('ack');
     await acceptOffer(page);
     await see(page, '#buyer-panel .buyer-name', '李女士');
+    // The hook's order, with its total (the field the hook sends), beside the chat.
+    await see(page, '#buyer-panel ul.orders li', /TB20261111 羊毛外套 · 已签收 ¥299\.00/);
     await see(page, `#buyer-panel li[data-testid="past-session"][data-session="${offer.sessionId}"]`, '上次买的外套破了个洞');
     await see(page, `#buyer-panel li[data-testid="past-session"][data-session="${sessionId}"].current`);
     expect(await page.locator('#buyer-panel li[data-testid="past-session"]').count()).toBe(2);

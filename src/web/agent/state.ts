@@ -8,25 +8,14 @@
  * v1.1 fields the server does not send yet (`buyer`, `buyer_status`, `history`) are added here
  * as optional, by their contract names, so the page shows them once it does.
  */
-import type { AgentOutbound, HistoryEntry, MessageOut } from '../../protocol/frames.ts';
+import type { AgentOutbound, Attachment as WireAttachment, BuyerContext, Card as WireCard, HistoryEntry, MessageOut } from '../../protocol/frames.ts';
 import type { MessageKey } from '../shared/i18n/zh-CN.ts';
 
-export interface Order {
-  id: string;
-  title?: string;
-  status?: string;
-  amount?: number | string;
-}
+/** One of the buyer's orders, as the shop's context hook gave it. */
+export type Order = NonNullable<BuyerContext['orders']>[number];
 
 /** `buyer` of `offer`/`assigned` (PROTOCOL v1.1). */
-export interface Buyer {
-  id: string;
-  name?: string;
-  vip?: number;
-  online?: boolean;
-  tags?: string[];
-  orders?: Order[];
-}
+export type Buyer = NonNullable<Extract<AgentOutbound, { type: 'offer' }>['buyer']>;
 
 /** One entry of a `history` answer (a past or the current session of the chat's buyer). */
 export type PastSession = HistoryEntry;
@@ -45,24 +34,10 @@ export interface PastTranscript {
 }
 
 /** A message's `card` (PROTOCOL v1.1). */
-export interface Card {
-  kind: 'product' | 'order';
-  id: string;
-  title: string;
-  price?: number | string;
-  imageUrl?: string;
-  url?: string;
-  status?: string;
-}
+export type Card = WireCard;
 
 /** An uploaded file a message carries (PROTOCOL v1.1); `url` when the server gives one. */
-export interface Attachment {
-  id: string;
-  contentType: string;
-  name?: string;
-  size: number;
-  url?: string;
-}
+export type Attachment = WireAttachment & { url?: string };
 
 export type TranscriptEvent = Pick<MessageOut, 'seq' | 'from' | 'ts' | 'role' | 'kind'> & { text: string; card?: Card; attachments?: Attachment[] };
 
@@ -334,7 +309,7 @@ export function apply(s: AgentState, f: AgentFrame, ctx: Ctx): Effect[] {
     }
     case 'buyer_status': {
       const target = s.chats.get(f.sessionId) ?? s.offers.get(f.sessionId);
-      if (target) target.buyer = { ...(target.buyer ?? { id: '' }), online: f.online };
+      if (target) target.buyer = { ...(target.buyer ?? { id: '', vip: 0 }), online: f.online };
       return [];
     }
     case 'history': {

@@ -229,7 +229,7 @@ export function createView(s: AgentState, el: Els, on: Handlers, roles: () => st
       b?.tags?.length ? h('div.tags', { 'aria-label': t('agent.tags') }, ...b.tags.map((x) => h('span.tag', {}, x))) : null,
       h('h3', {}, t('agent.orders')),
       b?.orders?.length
-        ? h('ul.orders', {}, ...b.orders.slice(0, 20).map((o) => h('li', {}, h('code', {}, o.id), o.title ? ` ${o.title}` : '', o.status ? h('span.muted.small', {}, ` · ${o.status}`) : null, o.amount !== undefined ? h('span.small', {}, ` ¥${o.amount}`) : null)))
+        ? h('ul.orders', {}, ...b.orders.slice(0, 20).map((o) => h('li', {}, h('code', {}, o.id), o.title ? ` ${o.title}` : '', o.status ? h('span.muted.small', {}, ` · ${o.status}`) : null, o.total !== undefined ? h('span.small', {}, ` ¥${o.total}`) : null)))
         : h('p.muted.small', {}, t('agent.noOrders')),
       h('h3', {}, t('agent.history')),
       history === undefined && s.historySupported !== false

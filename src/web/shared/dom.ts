@@ -1,3 +1,4 @@
+import type { Attachment } from '../../protocol/frames.ts';
 import type { ConnStatus } from '../../client/socket.ts';
 import { t } from './i18n/index.ts';
 
@@ -179,13 +180,16 @@ export function onImage(text: HTMLElement, area: HTMLElement, pick: HTMLInputEle
 }
 
 /** `POST /v1/uploads` (multipart field `file`) with the page's token; `query` e.g. `?sessionId=…` for an agent. */
-export async function upload(file: Blob, token: string, query = ''): Promise<{ id: string; contentType: string; size: number; url: string }> {
+/** The answer of POST /v1/uploads: the server's sniffed type, never the client's. */
+type Uploaded = Attachment & { url: string };
+
+export async function upload(file: Blob, token: string, query = ''): Promise<Uploaded> {
   const form = new FormData();
   form.append('file', file, (file as File).name || 'image');
   const res = await fetch(`/v1/uploads${query}`, { method: 'POST', body: form, headers: { authorization: `Bearer ${token}` } });
   const body = (await res.json().catch(() => ({}))) as { id?: string; contentType?: string; size?: number; url?: string; message?: string };
   if (!res.ok || !body.id) throw new Error(body.message ?? `HTTP ${res.status}`);
-  return body as { id: string; contentType: string; size: number; url: string };
+  return body as Uploaded;
 }
 
 /** A file url with the reader's token (an <img> cannot send a header), and more query parameters. */
