@@ -17,31 +17,14 @@ import { mountTrendsPanel } from './trends-panel.ts';
 import { mountFaqForm } from './faq-form.ts';
 import { initialState } from './state.ts';
 import type { z } from 'zod';
-import type { queueRow } from '../../transport/admin-schemas.ts';
+import type { agentView, configState, queueRow } from '../../transport/admin-schemas.ts';
 
 mountLangSwitch('ops.title');
 
 type QueueRow = z.infer<typeof queueRow>;
 
-interface AgentRow {
-  id: string;
-  status: 'ready' | 'away' | 'offline';
-  roles: string[];
-  capacity: number;
-  load: number;
-  sessions: string[];
-  offers: string[];
-  ratingSum: number;
-  ratingCount: number;
-  replyMisses: number;
-}
-
-interface ConfigState {
-  version: string;
-  source: string;
-  appliedAt: number;
-  config: Record<string, unknown>;
-}
+type AgentRow = z.infer<typeof agentView>;
+type ConfigState = z.infer<typeof configState>;
 
 /** An admin API error: RFC 9457 problem details. */
 interface ErrorBody {
