@@ -40,6 +40,7 @@ import { WebhookDeliverer } from './domain/webhooks/deliverer.ts';
 import { ConfigSync } from './config/config-sync.ts';
 import { LiveConfig, sharedPart } from './config/live-config.ts';
 import { Ops } from './domain/ops.ts';
+import type { Dashboard } from './domain/dashboard.ts';
 import { InstanceWatch } from './domain/instances.ts';
 import { Recovery } from './domain/recovery.ts';
 import { LocalBuyerLimits } from './domain/buyer-limits.ts';
@@ -71,6 +72,8 @@ export class Gateway {
     readonly auth: Auth,
     readonly configSync: ConfigSync,
     readonly instances: InstanceWatch,
+    /** The ops dashboard's sampler of recent stats (runs while the app does). */
+    readonly dashboard: Dashboard,
     private readonly ownsStore: boolean,
     private readonly heartbeat: Heartbeat,
     /** The listener of `server.metricsPort`, when /metrics has one of its own. */
@@ -133,7 +136,8 @@ export class Gateway {
     const access = new MetricsAccess(opts.config.auth.metricsToken, auth);
     const ownMetricsPort = opts.config.server.metricsPort !== undefined;
     const metricsListener = ownMetricsPort ? metricsServer(metrics, access, opts.config.server) : undefined;
-    const gateway = new Gateway(app, deps, svc, sweeper, webhooks, auth, sync, instances, !opts.store, heartbeat, metricsListener);
+    const ops = new Ops(deps, svc);
+    const gateway = new Gateway(app, deps, svc, sweeper, webhooks, auth, sync, instances, ops.dashboard, !opts.store, heartbeat, metricsListener);
     sockets = gateway.live;
     app.addHook('onRequest', async (req, reply) => {
       if (!gateway.closing || !req.url.startsWith('/v1/')) return;
@@ -143,7 +147,6 @@ export class Gateway {
     registerHttp(app, store, deps.metrics, access, !ownMetricsPort);
     registerSockets(app, { deps, svc, auth, live: gateway.live, heartbeat });
     await registerUploads(app, { deps, auth, uploads: svc.uploads });
-    const ops = new Ops(deps, svc);
     // The dashboard's sampler runs while the app does (listen or inject: both make it ready).
     app.addHook('onReady', async () => ops.dashboard.start());
     app.addHook('onClose', async () => ops.dashboard.stop());
