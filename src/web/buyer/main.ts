@@ -7,43 +7,13 @@
  */
 import { BuyerClient } from '../../client/buyer-client.ts';
 import { LineRefused } from '../../client/session-state.ts';
-import { attachmentBox, byId, cardBox, h, onImage, keepAtBottom, onSend, persister, showStatus, toast, upload, withToken } from '../shared/dom.ts';
-import { mountLangSwitch, stamp, t } from '../shared/i18n/index.ts';
-import { toEvent, type BuyerServerFrame, type ErrorFrame, type TranscriptEvent } from '../../client/frames.ts';
+import { byId, onImage, onSend, persister, showStatus, toast, upload } from '../shared/dom.ts';
+import { mountLangSwitch, t } from '../shared/i18n/index.ts';
+import type { BuyerServerFrame, ErrorFrame } from '../../client/frames.ts';
+import { apply, initialState, restore, toSaved, type Pending, type Saved } from './state.ts';
+import { render as draw, renderRating as drawRating, type ViewOptions } from './view.ts';
 import { commonElements, gatewayUrl, refusedText, signIn } from '../shared/signin.ts';
 import type { Claims } from '../shared/token.ts';
-
-interface Pending {
-  clientMsgId: string;
-  text: string;
-  ts: number;
-  failed?: string;
-  /** Images uploaded for this line (with their `url`, to show them before the ack). */
-  attachments?: NonNullable<TranscriptEvent['attachments']>;
-}
-
-/** Not a transcript event: shown after the event with seq `afterSeq`. */
-interface Notice {
-  afterSeq: number;
-  text: string;
-  ts: number;
-}
-
-interface State {
-  sessionId: string | null;
-  events: Map<number, TranscriptEvent>;
-  notices: Notice[];
-  pending: Pending[];
-  queue?: { role: string; position: number; etaSeconds?: number };
-  /** The team the chat is queued for or was handed to (from `queue` and `handover`). */
-  role?: string;
-  agentRole?: string;
-  closed?: string;
-  ratingInvited?: boolean;
-  rated?: number;
-}
-
-type Saved = Omit<State, 'events'> & { events: TranscriptEvent[] };
 
 let conn: BuyerClient | null = null;
 let token = '';
@@ -52,11 +22,7 @@ let chosenScore = 0;
 
 mountLangSwitch('buyer.title');
 
-/** Role display names and the shop's name, from the welcome of a server that sends them. */
-let roleNames: Record<string, string> = {};
-const roleLabel = (r: string) => (Object.hasOwn(roleNames, r) ? roleNames[r]! : r);
-
-let st: State = { sessionId: null, events: new Map(), notices: [], pending: [] };
+let st = initialState();
 
 const el = {
   ...commonElements(),
@@ -72,8 +38,6 @@ const el = {
   attach: byId<HTMLInputElement>('attach'),
   shopName: byId('shop-name'),
 };
-const stars = el.rating.querySelector<HTMLElement>('.stars')!;
-const ratingSubmit = el.rating.querySelector<HTMLButtonElement>('button[type=submit]')!;
 
 // ---------------------------------------------------------------- start
 
@@ -82,7 +46,7 @@ function start(signedToken: string, claims: Claims): void {
   token = signedToken;
   store = persister<Saved>(`peakdesk.buyer.state.${claims.shop}.${claims.sub}`);
   const saved = store.load();
-  if (saved) st = { ...saved, events: new Map(saved.events.map((e) => [e.seq, e])) };
+  if (saved) st = restore(saved);
   render();
   conn = new BuyerClient({
     url: gatewayUrl(''),
@@ -100,72 +64,15 @@ function start(signedToken: string, claims: Claims): void {
 }
 
 function save(): void {
-  store?.save(() => ({ ...st, events: [...st.events.values()] }));
-}
-
-const lastSeqShown = () => Math.max(0, ...st.events.keys());
-
-function notice(text: string): void {
-  st.notices.push({ afterSeq: lastSeqShown(), text, ts: Date.now() });
+  store?.save(() => toSaved(st));
 }
 
 // ---------------------------------------------------------------- frames
 
 function onFrame(f: BuyerServerFrame): void {
-  switch (f.type) {
-    case 'welcome': {
-      const extra = f as { roleNames?: Record<string, string>; shopName?: string };
-      if (extra.roleNames) roleNames = { ...extra.roleNames };
-      if (extra.shopName) el.shopName.textContent = extra.shopName;
-      // The client resumes and resends by itself; a new conversation (the last one ended) starts a
-      // clean transcript, and unsent lines go into it (see track()).
-      if (st.sessionId !== f.sessionId) {
-        st = { sessionId: f.sessionId, events: new Map(), notices: [], pending: st.pending };
-        chosenScore = 0;
-      }
-      break;
-    }
-    case 'ack': {
-      const i = st.pending.findIndex((p) => p.clientMsgId === f.clientMsgId);
-      if (i < 0) return;
-      const [p] = st.pending.splice(i, 1);
-      if (!st.events.has(f.seq)) st.events.set(f.seq, { seq: f.seq, from: 'buyer', text: p!.text, ts: p!.ts, ...(p!.attachments ? { attachments: p!.attachments } : {}) });
-      break;
-    }
-    case 'message':
-      if (f.sessionId !== st.sessionId || st.events.has(f.seq)) return;
-      st.events.set(f.seq, toEvent(f));
-      if (f.from === 'agent') {
-        delete st.queue;
-        st.agentRole = f.role ?? st.role ?? st.agentRole ?? 'service';
-      }
-      if (f.kind === 'rating_invite') st.ratingInvited = true;
-      break;
-    case 'queue':
-      if (f.sessionId !== st.sessionId) return;
-      st.queue = { role: f.role, position: f.position, ...(f.etaSeconds !== undefined ? { etaSeconds: f.etaSeconds } : {}) };
-      st.role = f.role;
-      delete st.agentRole;
-      break;
-    case 'handover':
-      if (f.sessionId !== st.sessionId) return;
-      notice(t('buyer.handover', { from: roleLabel(f.fromRole), to: roleLabel(f.toRole) }));
-      st.role = f.toRole;
-      delete st.agentRole;
-      delete st.queue;
-      break;
-    case 'closed':
-      if (f.sessionId !== st.sessionId) return;
-      st.closed = f.reason;
-      delete st.queue;
-      notice(f.reason === 'blocked' ? t('buyer.closedBlocked') : t('buyer.closed'));
-      break;
-    case 'error':
-      onError(f);
-      break;
-    case 'pong':
-      return;
-  }
+  if (f.type === 'pong') return;
+  if (f.type === 'error') onError(f);
+  else for (const e of apply(st, f)) if (e.kind === 'new_session') chosenScore = 0;
   render();
 }
 
@@ -213,89 +120,18 @@ function onError(f: ErrorFrame): void {
 
 // ---------------------------------------------------------------- render
 
-function statusText(): string {
-  if (st.closed) return t('buyer.status.ended');
-  if (st.agentRole) return t('buyer.status.agent', { role: roleLabel(st.agentRole) });
-  if (st.queue) return t('buyer.status.waiting');
-  return st.sessionId ? t('buyer.status.ask') : '';
-}
+const viewOptions = (): ViewOptions => ({
+  token,
+  chosenScore,
+  onStar: (n) => {
+    chosenScore = n;
+    drawRating(el, st, viewOptions());
+  },
+});
 
 function render(): void {
-  el.statusLine.textContent = statusText();
-  el.queue.hidden = !st.queue;
-  if (st.queue) {
-    const secs = st.queue.etaSeconds;
-    const eta = secs !== undefined ? t('buyer.queue.eta', { eta: secs < 60 ? t('buyer.eta.sec', { n: secs }) : t('buyer.eta.min', { n: Math.round(secs / 60) }) }) : '';
-    el.queue.dataset.position = String(st.queue.position);
-    el.queue.replaceChildren(
-      h('b', {}, st.queue.position === 1 ? t('buyer.queue.next') : t('buyer.queue.pos', { ahead: st.queue.position - 1 })),
-      t('buyer.queue.for', { role: roleLabel(st.queue.role) }) + eta,
-    );
-  }
-  keepAtBottom(el.transcript, () => {
-    const items: { key: number; node: HTMLElement }[] = [];
-    let prev: number | undefined;
-    for (const e of [...st.events.values()].sort((a, b) => a.seq - b.seq)) {
-      const who = e.from === 'buyer' ? t('from.you') : e.from === 'bot' ? t('from.bot') : `${t('buyer.agent')}${e.role ? ` · ${roleLabel(e.role)}` : ''}`;
-      const when = stamp(e.ts, prev ?? e.ts);
-      prev = e.ts;
-      items.push({
-        key: e.seq,
-        node: h('li.msg', { class: `msg from-${e.from}${e.kind ? ` kind-${e.kind}` : ''}`, 'data-seq': e.seq }, h('div.meta', {}, `${who} · ${when}`), e.text ? h('div.text', {}, e.text) : null, e.card ? cardBox(e.card) : null, ...(e.attachments ?? []).map(image)),
-      });
-    }
-    for (const n of st.notices) items.push({ key: n.afterSeq + 0.5, node: h('li.notice', {}, n.text) });
-    items.sort((a, b) => a.key - b.key);
-    const pending = st.pending.map((p) =>
-      h(
-        'li.msg',
-        { class: `msg from-buyer pending${p.failed ? ' failed' : ''}` },
-        h('div.meta', {}, p.failed ? t('buyer.notSent', { why: p.failed }) : t('buyer.sending')),
-        p.text ? h('div.text', {}, p.text) : null,
-        ...(p.attachments ?? []).map(image),
-      ),
-    );
-    el.transcript.replaceChildren(...items.map((i) => i.node), ...pending);
-  });
-  renderRating();
+  draw(el, st, viewOptions());
   save();
-}
-
-/** An image of a line, loaded with the buyer's token. */
-const image = (a: NonNullable<TranscriptEvent['attachments']>[number]) => attachmentBox(a, (u) => withToken(u, token));
-
-/** The form takes room from the transcript: the invite line it answers stays in view above it (on a phone too). */
-function keepInviteInView(): void {
-  const invite = el.transcript.querySelector<HTMLElement>('.kind-rating_invite');
-  if (!invite) return;
-  const box = el.transcript.getBoundingClientRect();
-  const line = invite.getBoundingClientRect();
-  if (line.top < box.top || line.bottom > box.bottom) invite.scrollIntoView({ block: line.height > box.height ? 'start' : 'end' });
-}
-
-function renderRating(): void {
-  const show = !!(st.closed || st.ratingInvited);
-  el.rating.hidden = !show;
-  if (!show) return;
-  if (st.rated === undefined) requestAnimationFrame(keepInviteInView);
-  const done = st.rated !== undefined;
-  el.ratingDone.hidden = !done;
-  el.ratingDone.dataset.score = String(st.rated ?? '');
-  el.ratingDone.textContent = done ? (st.rated! > 0 ? t('buyer.rated', { score: st.rated! }) : t('buyer.ratedAlready')) : '';
-  stars.hidden = done;
-  el.ratingComment.hidden = done;
-  ratingSubmit.hidden = done;
-  ratingSubmit.disabled = chosenScore === 0;
-  stars.replaceChildren(
-    ...[1, 2, 3, 4, 5].map((n) => {
-      const b = h('button.star', { type: 'button', role: 'radio', 'aria-checked': String(n === chosenScore), 'aria-label': t('buyer.star', { n }), 'data-score': n }, n <= chosenScore ? '★' : '☆');
-      b.addEventListener('click', () => {
-        chosenScore = n;
-        renderRating();
-      });
-      return b;
-    }),
-  );
 }
 
 el.rating.addEventListener('submit', (e) => {
