@@ -28,7 +28,7 @@ const BOUNDS = ['-inf', '+inf', '0', '1', '(1', '2.5', '(2.5', '-1', '(-inf', 'x
 const TTLS = ['10000', '60000', '120000', '0', '-5', 'x', '2.5'];
 const STREAM_IDS = ['1-0', '1-1', '2-0', '5', '5-*', '7-3', '0-0', '0-1', '3-x', '18446744073709551615-0', '9-1'];
 const RANGE_IDS = ['-', '+', '1', '2-0', '(1-0', '(5', '0', '7-3', '(0-0', 'z'];
-const FIELDS = ['f1', 'f2', 'f3', 'n'];
+const FIELDS = ['f1', 'f2', 'f3', 'f4', 'f5', 'n'];
 const GROUPS = ['g1', 'g2'];
 const CONSUMERS = ['c1', 'c2'];
 
@@ -57,7 +57,7 @@ export const GENERATORS: Record<string, Gen> = {
   TTL: (r) => ['TTL', r.key()],
   PTTL: (r) => ['PTTL', r.key()],
   PERSIST: (r) => ['PERSIST', r.key()],
-  HSET: (r) => ['HSET', r.key(), ...Array.from({ length: r.int(0, 3) }, () => [r.pick(FIELDS), r.pick(INTS)]).flat(), ...(r.chance(0.1) ? ['odd'] : [])],
+  HSET: (r) => ['HSET', r.key(), ...Array.from({ length: r.int(0, 5) }, () => [r.pick(FIELDS), r.pick(INTS)]).flat(), ...(r.chance(0.1) ? ['odd'] : [])],
   HSETNX: (r) => ['HSETNX', r.key(), r.pick(FIELDS), r.pick(INTS)],
   HGET: (r) => ['HGET', r.key(), r.pick(FIELDS)],
   HMGET: (r) => ['HMGET', r.key(), r.pick(FIELDS), r.pick(FIELDS)],
