@@ -97,12 +97,13 @@ export class SimBuyer {
   }
 
   /**
-   * Still trying to come back when the run ended (a planned drop whose reconnects failed so
-   * far, e.g. when the machine's accept queue overflowed): it is absent, and what was said to
-   * it meanwhile waits in the transcript for its resume: not lost.
+   * Not there when the run ended, so what was said to it meanwhile waits in the transcript for
+   * its resume, not lost: still off the page (--leave-share), or still trying to come back (a
+   * planned drop whose reconnects failed so far, e.g. when the machine's accept queue overflowed).
    */
   absentAtEnd(): void {
-    if (this.state === 'offline' && this.sid && !this.closedSeen) this.ctx.ledger.buyerGone(this.sid);
+    if (!this.sid) return;
+    if (this.state === 'away' || (this.state === 'offline' && !this.closedSeen)) this.ctx.ledger.buyerGone(this.sid);
   }
 
   get notGreeted(): boolean {

@@ -185,8 +185,6 @@ async function onStop(drainMs: number): Promise<void> {
   for (const b of buyers) {
     if (b.waitingForAgent) c.buyersStillWaitingAtEnd++;
     if (b.notGreeted) c.buyersNotGreetedAtEnd++;
-    // Still off the page (--leave-share) when the run ended: its agent's lines had nobody to read them.
-    if (b.away && b.sessionId) ctx.ledger.buyerGone(b.sessionId);
     b.absentAtEnd();
   }
   ctx.ledger.check(c, (kind, detail) => {

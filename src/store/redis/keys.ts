@@ -215,7 +215,6 @@ export const rateKey = (p: string, role: string) => shopKey(p, 'rate', role);
 export const offersKey = (p: string) => shopKey(p, 'offers');
 export const graceKey = (p: string) => shopKey(p, 'grace');
 export const agentsKey = (p: string) => shopKey(p, 'agents');
-export const buyerConnsKey = (p: string, buyer: string) => shopKey(p, 'buyerConns', buyer);
 export const closingKey = (p: string) => shopKey(p, 'closing');
 export const idleKey = (p: string) => shopKey(p, 'idle');
 export const replyKey = (p: string) => shopKey(p, 'reply');

@@ -41,7 +41,7 @@ import type {
 } from '../types.ts';
 import { ROUTE_COUNTS } from '../types.ts';
 import { ACTIVE_HOLD_MS, MARK_EVERY_MS, MAX_DEFER_MS } from '../active.ts';
-import { activeKey, epochKey, agentsKey, buyerConnsKey, buyerHistoryKey, instanceKey, instancesKey, closingKey, configKey, graceKey, idleKey, replyKey, offersKey, planBucketKey, queueKey, rateKey, recentBucketKey, routeStatsKey, sessionKey, shopKey, shopPrefix, shopsKey, transcriptKey, agentKey, readyKey } from './keys.ts';
+import { activeKey, epochKey, agentsKey, buyerHistoryKey, instanceKey, instancesKey, closingKey, configKey, graceKey, idleKey, replyKey, offersKey, planBucketKey, queueKey, rateKey, recentBucketKey, routeStatsKey, sessionKey, shopKey, shopPrefix, shopsKey, transcriptKey, agentKey, readyKey } from './keys.ts';
 import { rateOf } from '../rate.ts';
 import { ASSIGNED_MARK_TTL_MS, bucketExpiresAt, bucketRows, bucketStartOf, bucketStarts, increments } from '../plan-stats.ts';
 import { recentRows, recordFields, type RecentBucket, type RecentOptions, type RecentRecord } from '../recent-stats.ts';
