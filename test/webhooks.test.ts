@@ -13,6 +13,7 @@ import { freshPrefix, startGateway, type RunningGateway } from './support/gatewa
 import { TestClient, until } from './support/client.ts';
 import { gatewayProcess } from './support/process.ts';
 import { WEBHOOK_EVENTS } from '../src/config/webhooks-schema.ts';
+import { Redis } from 'ioredis';
 import { RedisStore } from '../src/store/redis/redis-store.ts';
 
 const SECRET = 'webhook-secret-0123456789';
@@ -253,6 +254,31 @@ describe('the outbox', () => {
       await store.openSession('shop-ob', 'ob-b2', Date.now());
       expect((await w.read('shop-ob', 'survivor', Date.now(), opts)).backlog).toBe(0);
     } finally {
+      await store.shutdown();
+    }
+  });
+});
+
+describe('the outbox after the data is lost', () => {
+  it('writes events again once the store sees a new epoch (a Redis restarted empty), without a config change', async () => {
+    const prefix = freshPrefix();
+    const store = await RedisStore.connect({ url: redis.url, keyPrefix: prefix });
+    const raw = new Redis(redis.url);
+    try {
+      store.webhooks.setSubscriptions(() => ['session.opened'], WEBHOOK_EVENTS);
+      expect(await store.checkEpoch()).toBe(false);
+      await store.openSession('shop-ep', 'ep-b1', Date.now());
+      const opts = { minIdleMs: 0, count: 10, leaseMs: 1_000 };
+      expect((await store.webhooks.read('shop-ep', 'i1', Date.now(), opts)).entries).toHaveLength(1);
+      // Everything of this prefix gone, as after a restart without persistence.
+      const keys = await raw.keys(`${prefix}*`);
+      if (keys.length) await raw.del(...keys);
+      expect(await store.checkEpoch()).toBe(true);
+      const { sessionId } = await store.openSession('shop-ep', 'ep-b2', Date.now());
+      const after = await store.webhooks.read('shop-ep', 'i1', Date.now(), opts);
+      expect(after.entries.map((e) => [e.type, e.sessionId])).toEqual([['session.opened', sessionId]]);
+    } finally {
+      raw.disconnect();
       await store.shutdown();
     }
   });

@@ -50,6 +50,7 @@ import { decodeReply, encodeArgs, type LimitsArg, type ScriptArgs, type ScriptRe
 import { translate } from './errors.ts';
 import { RedisBus } from './bus.ts';
 import { WebhookOutbox } from './webhook-outbox.ts';
+import { IndexMarker } from './index-marker.ts';
 
 export interface RedisStoreOptions {
   url?: string;
@@ -144,11 +145,10 @@ export class RedisStore implements Store {
   readonly webhooks: WebhookOutbox;
   private readonly cmd: ScriptClient;
   private readonly knownShops = new Set<string>();
-  /** When this instance last marked each shop active (wall clock), so it marks at most every MARK_EVERY_MS. */
-  private readonly marked = new Map<string, number>();
+  /** Marks shops active before their steps, each at most every MARK_EVERY_MS from this instance. */
+  private readonly active: IndexMarker;
   private readonly idleTtl: number;
   private readonly activeHold: number;
-  private readonly markEvery: number;
   private readonly probeKey: string;
 
   private constructor(
@@ -162,7 +162,7 @@ export class RedisStore implements Store {
   ) {
     this.kind = kind;
     this.activeHold = activeHoldMs;
-    this.markEvery = Math.min(MARK_EVERY_MS, activeHoldMs / 5);
+    this.active = new IndexMarker((shop, wall) => this.guard(this.client.zadd(activeKey(prefix), wall, shop)), Math.min(MARK_EVERY_MS, activeHoldMs / 5));
     this.cmd = defineScripts(client, { sharded: client instanceof Cluster, library });
     this.bus = new RedisBus(client, sub, prefix);
     this.idleTtl = idleTtlMs;
@@ -249,13 +249,8 @@ export class RedisStore implements Store {
     }
   }
 
-  private async markActive(shop: string): Promise<void> {
-    const wall = Date.now();
-    const last = this.marked.get(shop);
-    if (last !== undefined && wall - last < this.markEvery) return;
-    await this.guard(this.client.zadd(activeKey(this.prefix), wall, shop));
-    if (this.marked.size > 10_000) for (const [k, t] of this.marked) if (wall - t >= this.markEvery) this.marked.delete(k);
-    this.marked.set(shop, wall);
+  private markActive(shop: string): Promise<void> {
+    return this.active.mark(shop);
   }
 
   private async remember(shop: string): Promise<void> {
@@ -567,8 +562,10 @@ export class RedisStore implements Store {
     const lost = this.epoch !== undefined && current !== this.epoch;
     this.epoch = current ?? undefined;
     if (!lost) return false;
-    // Every shop this process knew is a shop again, and due for a sweep.
-    this.marked.clear();
+    // Every shop this process knew is a shop again, and due for a sweep; webhook
+    // subscriptions are written again before each shop's next step.
+    this.active.clear();
+    this.webhooks.forget();
     if (this.knownShops.size) await this.guard(this.client.sadd(shopsKey(this.prefix), ...this.knownShops));
     return true;
   }

@@ -3,6 +3,7 @@ import { ACTIVE_HOLD_MS, MARK_EVERY_MS, MAX_DEFER_MS } from '../active.ts';
 import type { DeadLetter, DueShop, SettleOp, WebhookRound, WebhookStore } from '../types.ts';
 import { shopPrefix, webhookDeadKey, webhookIndexKey, webhookSubKey } from './keys.ts';
 import type { ScriptName } from './scripts.ts';
+import { IndexMarker } from './index-marker.ts';
 import type { ScriptArgs, ScriptReply } from './script-io.ts';
 
 type Client = Redis | Cluster;
@@ -26,8 +27,7 @@ export class WebhookOutbox implements WebhookStore {
   private onStep: (shop: string) => void = () => {};
   /** Per shop: the event types last written to its `wh:sub` by this instance. */
   private readonly synced = new Map<string, string>();
-  private readonly marked = new Map<string, number>();
-  private readonly markEvery: number;
+  private readonly due: IndexMarker;
 
   constructor(
     private readonly client: Client,
@@ -36,7 +36,13 @@ export class WebhookOutbox implements WebhookStore {
     private readonly guard: Guard,
     private readonly activeHold: number = ACTIVE_HOLD_MS,
   ) {
-    this.markEvery = Math.min(MARK_EVERY_MS, activeHold / 5);
+    this.due = new IndexMarker((shop, wall) => this.guard(this.client.zadd(webhookIndexKey(this.prefix), wall, shop)), Math.min(MARK_EVERY_MS, activeHold / 5));
+  }
+
+  /** The data was lost (a new epoch): subscriptions and marks are written again at each shop's next step. */
+  forget(): void {
+    this.synced.clear();
+    this.due.clear();
   }
 
   setSubscriptions(eventsOf: (shop: string) => readonly string[], allTypes: readonly string[], onStep?: (shop: string) => void): void {
@@ -63,20 +69,11 @@ export class WebhookOutbox implements WebhookStore {
       if (this.synced.size > 100_000) this.synced.clear();
       this.synced.set(shop, sig);
     }
-    if (events.length) await this.mark(shop, false);
-  }
-
-  private async mark(shop: string, force: boolean): Promise<void> {
-    const wall = Date.now();
-    const last = this.marked.get(shop);
-    if (!force && last !== undefined && wall - last < this.markEvery) return;
-    await this.guard(this.client.zadd(webhookIndexKey(this.prefix), wall, shop));
-    if (this.marked.size > 10_000) for (const [k, t] of this.marked) if (wall - t >= this.markEvery) this.marked.delete(k);
-    this.marked.set(shop, wall);
+    if (events.length) await this.due.mark(shop);
   }
 
   markDue(shop: string): Promise<void> {
-    return this.mark(shop, true);
+    return this.due.mark(shop, true);
   }
 
   async dueShops(now: number, limit: number): Promise<DueShop[]> {
