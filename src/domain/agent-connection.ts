@@ -191,7 +191,8 @@ export class AgentConnection {
     // card's title no more than in the text.
     const text = content.text === undefined ? undefined : this.moderated(sessionId, content.text);
     const card = content.card && { ...content.card, title: this.moderated(sessionId, content.card.title) };
-    const extras = await storedExtras(this.d.files, this.shop, { kind: 'agent', id: this.agentId }, sessionId, { ...content, card });
+    const checking = storedExtras(this.d.files, this.shop, { kind: 'agent', id: this.agentId }, sessionId, { ...content, card });
+    const extras = checking && (await checking);
     const r = await this.d.store.postAgentMessage(this.shop, sessionId, this.agentId, {
       clientMsgId,
       text: text ?? '',

@@ -146,7 +146,8 @@ export class BuyerConnection {
       const enqueue = botFirst ? !faq || asksForHuman(config, this.shop, text) : !faq || faq.queue;
       // Outside the role's business hours a session entering the queue is a left message.
       const leftMessage = !skip && !roleOpen(sc, role, now);
-      const extras = await storedExtras(this.d.files, this.shop, { kind: 'buyer', id: this.buyerId }, this.sessionId, content);
+      const checking = storedExtras(this.d.files, this.shop, { kind: 'buyer', id: this.buyerId }, this.sessionId, content);
+      const extras = checking && (await checking);
       const result = await store.postBuyerMessage(this.shop, this.sessionId, this.buyerId, {
         clientMsgId,
         text: content.text ?? '',

@@ -19,12 +19,13 @@ export class LocalBuyerLimits {
       this.sweptAt = now;
       for (const [k, b] of this.buckets) if (now - b.at > FORGET_AFTER_MS) this.buckets.delete(k);
     }
-    const bucket = (key: string, l: { perSecond: number; burst: number }) => ({
-      get: () => this.buckets.get(key),
-      set: (b: Bucket) => this.buckets.set(key, b),
-      rate: l.perSecond,
-      burst: l.burst,
-    });
-    return takeTokens([bucket(`${shop}\u0000${buyerId}`, limits.buyer), bucket(`${shop}\u0000`, limits.shop)], now);
+    return takeTokens(
+      this.buckets,
+      [
+        { key: `${shop}\u0000${buyerId}`, rate: limits.buyer.perSecond, burst: limits.buyer.burst },
+        { key: `${shop}\u0000`, rate: limits.shop.perSecond, burst: limits.shop.burst },
+      ],
+      now,
+    );
   }
 }

@@ -19,15 +19,27 @@ export function routingText(c: MessageContent): string {
 /**
  * The card and attachments as stored. Each attachment must be an upload of this sender, in
  * this shop, for this session; its type and size are the upload's, not what the client says.
+ * A plain line (no card, no attachment: nearly every line) gets `undefined` at once, not a
+ * promise to wait for.
  */
-export async function storedExtras(
+export function storedExtras(
   files: FileStore,
   shop: string,
   sender: { kind: 'buyer' | 'agent'; id: string },
   sessionId: string,
   c: MessageContent,
-): Promise<MessageExtras | undefined> {
+): Promise<MessageExtras> | undefined {
   if (!c.card && !c.attachments?.length) return undefined;
+  return checkedExtras(files, shop, sender, sessionId, c);
+}
+
+async function checkedExtras(
+  files: FileStore,
+  shop: string,
+  sender: { kind: 'buyer' | 'agent'; id: string },
+  sessionId: string,
+  c: MessageContent,
+): Promise<MessageExtras> {
   const out: MessageExtras = {};
   if (c.card) out.card = c.card;
   if (c.attachments?.length) {

@@ -19,15 +19,29 @@ export interface Bucket {
  * the lines, so its buckets are never emptier than the store's): test/rate-rule.test.ts runs
  * both over seeded random sequences and fails on any line they decide differently.
  */
-export function takeTokens(buckets: { get(): Bucket | undefined; set(b: Bucket): void; rate: number; burst: number }[], now: number): boolean {
-  const on = buckets.filter((b) => b.rate > 0);
-  const left: number[] = [];
-  for (const b of on) {
-    const cur = b.get() ?? { tokens: b.burst, at: now };
-    const tokens = Math.min(b.burst, cur.tokens + (Math.max(0, now - cur.at) * b.rate) / 1000);
-    if (tokens < 1) return false;
-    left.push(tokens - 1);
+export function takeTokens(held: Map<string, Bucket>, rules: readonly BucketRule[], now: number): boolean {
+  // Two passes instead of collecting what is left: nothing is allocated for a line that is
+  // refused, and a kept bucket is updated in place (this runs for every buyer line).
+  for (const r of rules) if (r.rate > 0 && tokensAt(held.get(r.key), r, now) < 1) return false;
+  for (const r of rules) {
+    if (r.rate <= 0) continue;
+    const b = held.get(r.key);
+    const tokens = tokensAt(b, r, now) - 1;
+    if (b) {
+      b.tokens = tokens;
+      b.at = now;
+    } else held.set(r.key, { tokens, at: now });
   }
-  on.forEach((b, i) => b.set({ tokens: left[i]!, at: now }));
   return true;
+}
+
+/** One bucket of a takeTokens call: where it is kept, and its rule. */
+export interface BucketRule {
+  key: string;
+  rate: number;
+  burst: number;
+}
+
+function tokensAt(b: Bucket | undefined, r: BucketRule, now: number): number {
+  return b ? Math.min(r.burst, b.tokens + (Math.max(0, now - b.at) * r.rate) / 1000) : r.burst;
 }

@@ -11,14 +11,18 @@ export class IndexMarker {
     private readonly every: number,
   ) {}
 
-  /** `force`: now, whatever this instance marked lately. */
-  async mark(shop: string, force = false): Promise<void> {
+  /**
+   * `force`: now, whatever this instance marked lately. Nothing to write gives `undefined`, not
+   * a promise: a step of a shop marked lately (nearly every step) waits for nothing.
+   */
+  mark(shop: string, force = false): Promise<void> | undefined {
     const wall = Date.now();
     const last = this.marked.get(shop);
-    if (!force && last !== undefined && wall - last < this.every) return;
-    await this.write(shop, wall);
-    if (this.marked.size > 10_000) for (const [k, t] of this.marked) if (wall - t >= this.every) this.marked.delete(k);
-    this.marked.set(shop, wall);
+    if (!force && last !== undefined && wall - last < this.every) return undefined;
+    return this.write(shop, wall).then(() => {
+      if (this.marked.size > 10_000) for (const [k, t] of this.marked) if (wall - t >= this.every) this.marked.delete(k);
+      this.marked.set(shop, wall);
+    });
   }
 
   /** The index was lost with the data: every shop is marked again at its next step. */

@@ -221,8 +221,11 @@ export class RedisStore implements Store {
   private async call<N extends ScriptName>(name: N, shop: string, args: ScriptArgs[N]): Promise<ScriptReply<N>> {
     this.online();
     // Marked before the step writes, so a sweep reading the index meanwhile cannot miss it.
-    await this.markActive(shop);
-    await this.webhooks.beforeStep(shop);
+    // Both are nearly always done already: then there is no promise to wait for.
+    const marking = this.active.mark(shop);
+    if (marking) await marking;
+    const syncing = this.webhooks.beforeStep(shop);
+    if (syncing) await syncing;
     const out = await this.script(name, this.p(shop), args);
     this.webhooks.afterStep(shop);
     return out;
@@ -247,10 +250,6 @@ export class RedisStore implements Store {
     } catch (err) {
       translate(err);
     }
-  }
-
-  private markActive(shop: string): Promise<void> {
-    return this.active.mark(shop);
   }
 
   private async remember(shop: string): Promise<void> {

@@ -56,24 +56,29 @@ export class WebhookOutbox implements WebhookStore {
     if (this.synced.get(shop)) this.onStep(shop);
   }
 
-  /** Before every scripted step of `shop`: its subscriptions in place, and the shop indexed if it has any. */
-  async beforeStep(shop: string): Promise<void> {
+  /**
+   * Before every scripted step of `shop`: its subscriptions in place, and the shop indexed if it
+   * has any. `undefined` when both are so already (nearly every step): nothing to wait for.
+   */
+  beforeStep(shop: string): Promise<void> | undefined {
     const events = this.eventsOf(shop);
-    const sig = events.join(',');
-    if (this.synced.get(shop) !== sig) {
-      const key = webhookSubKey(shopPrefix(this.prefix, shop));
-      // Each command is atomic on its own; no step ever sees a type it is not subscribed to now or before.
-      const off = this.allTypes.filter((t) => !events.includes(t));
-      if (events.length) await this.guard(this.client.hset(key, ...events.flatMap((e) => [e, '1'])));
-      if (off.length) await this.guard(this.client.hdel(key, ...off));
-      if (this.synced.size > 100_000) this.synced.clear();
-      this.synced.set(shop, sig);
-    }
+    if (this.synced.get(shop) !== events.join(',')) return this.sync(shop, events);
+    return events.length ? this.due.mark(shop) : undefined;
+  }
+
+  private async sync(shop: string, events: readonly string[]): Promise<void> {
+    const key = webhookSubKey(shopPrefix(this.prefix, shop));
+    // Each command is atomic on its own; no step ever sees a type it is not subscribed to now or before.
+    const off = this.allTypes.filter((t) => !events.includes(t));
+    if (events.length) await this.guard(this.client.hset(key, ...events.flatMap((e) => [e, '1'])));
+    if (off.length) await this.guard(this.client.hdel(key, ...off));
+    if (this.synced.size > 100_000) this.synced.clear();
+    this.synced.set(shop, events.join(','));
     if (events.length) await this.due.mark(shop);
   }
 
-  markDue(shop: string): Promise<void> {
-    return this.due.mark(shop, true);
+  async markDue(shop: string): Promise<void> {
+    await this.due.mark(shop, true);
   }
 
   async dueShops(now: number, limit: number): Promise<DueShop[]> {
