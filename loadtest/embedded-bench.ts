@@ -3,7 +3,7 @@
  * assigned sessions; each one appendEvent.lua with its publish), no sockets, one process.
  *   npx tsx loadtest/embedded-bench.ts [sessions=200] [lines=40000] [gateway]
  * `gateway`: the lines carry what the gateway's lines carry (session bounds, so the keys'
- * expiry is renewed, and the buyer and shop rate buckets), which costs about 4× more.
+ * expiry is renewed, and the buyer and shop rate buckets), which costs about 1.5× more.
  */
 import { createEmbeddedStore } from '../src/store/embedded/embedded-store.ts';
 

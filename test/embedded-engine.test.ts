@@ -85,6 +85,33 @@ function codeOf(lua: string): string {
     .replace(/'(?:\\.|[^'\\])*'|"(?:\\.|[^"\\])*"/g, "''");
 }
 
+describe('closures on fengari with its calls sped up (stack slots reused)', () => {
+  it('keep Lua upvalue semantics: each loop pass its own local, shared locals, after returns, errors and breaks', async () => {
+    const { client } = withClock();
+    const script = `
+      local out = {}
+      local fs = {}
+      for i = 1, 3 do local j = i * 10; fs[i] = function() j = j + 1; return j end end
+      out[#out + 1] = fs[1]() .. ',' .. fs[2]() .. ',' .. fs[1]() .. ',' .. fs[3]()
+      local function counter() local n = 0; return function() n = n + 1; return n end, function() return n end end
+      local inc, get = counter()
+      inc(); inc()
+      local inc2 = counter()
+      inc2()
+      out[#out + 1] = get() .. ',' .. inc2()
+      local keep
+      pcall(function() local x = 'kept'; keep = function() return x end; error('boom') end)
+      local a, b, c = 'overwrite', 'the', 'slots'
+      out[#out + 1] = keep() .. a
+      local gs, k = {}, 0
+      while true do k = k + 1; local v = k; gs[k] = function() return v end; if k == 3 then break end end
+      local p, q, r = 7, 8, 9
+      out[#out + 1] = gs[1]() .. gs[2]() .. gs[3]() .. p
+      return table.concat(out, ';')`;
+    expect(await client.eval(script, 0)).toBe('11,21,12,31;2,2;keptoverwrite;1237');
+  });
+});
+
 describe('the store scripts and the engine', () => {
   const scripts = readdirSync(LUA_DIR).filter((f) => f.endsWith('.lua'));
 

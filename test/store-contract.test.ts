@@ -10,7 +10,7 @@ import { createEmbeddedStore } from '../src/store/embedded/embedded-store.ts';
 import { RedisStore } from '../src/store/redis/redis-store.ts';
 import type { Address, Store } from '../src/store/types.ts';
 import { binQuantile } from '../src/store/recent-stats.ts';
-import { recentBucketKey, shopPrefix } from '../src/store/redis/keys.ts';
+import { recentBucketKey, shopKey, shopPrefix } from '../src/store/redis/keys.ts';
 import { startRedis, type RedisHandle } from './support/redis-server.ts';
 
 interface StoreOptions {
@@ -1775,6 +1775,34 @@ describe.each(impls)('Store contract: $name', (impl) => {
     expect((await store.getSession(SHOP, sessionId))?.state).toBe('queued');
     await sleep(500);
     expect(await store.getSession(SHOP, sessionId)).toBeNull();
+  });
+
+  it('renews an open session\'s expiry only once the last renewal is min(lifeMs / 10, 60 s) old, to lifeMs plus that', async () => {
+    const life = 10_000;
+    const slack = 1_000;
+    const bounds = { lifeMs: life, maxEvents: 0, maxBytes: 0 };
+    const raw = store as unknown as { prefix: string; redis: { pttl(k: string): Promise<number> } };
+    const p = shopPrefix(raw.prefix, SHOP);
+    const { sessionId: sid } = await store.openSession(SHOP, 'ren-b', T0);
+    const keys = [shopKey(p, 'session', sid), shopKey(p, 'transcript', sid), shopKey(p, 'msgIds', sid), shopKey(p, 'buyerSession', 'ren-b')];
+    const ttls = () => Promise.all(keys.map((k) => raw.redis.pttl(k)));
+    const line = (clientMsgId: string, ts: number) =>
+      store.postBuyerMessage(SHOP, sid, 'ren-b', { clientMsgId, text: 'hi', ts, role: 'presale', enqueue: true, reclassify: false, bounds });
+    // A first line without an id makes no message-id hash: the next line renews again, and
+    // gives the hash it makes its expiry.
+    await line('', T0);
+    await line('m1', T0 + 1);
+    for (const ttl of await ttls()) {
+      expect(ttl).toBeGreaterThan(life);
+      expect(ttl).toBeLessThanOrEqual(life + slack);
+    }
+    await sleep(300);
+    // Within the slack: not renewed (the deadlines stay where they were, life + slack after T0 + 1).
+    await line('m2', T0 + 1 + slack - 1);
+    for (const ttl of await ttls()) expect(ttl).toBeLessThanOrEqual(life + slack - 300);
+    // The slack past the last renewal: renewed.
+    await line('m3', T0 + 1 + slack);
+    for (const ttl of await ttls()) expect(ttl).toBeGreaterThan(life + slack - 300);
   });
 
   it('rate-limits buyer lines per buyer and per shop, across connections; other shops are not affected', async () => {

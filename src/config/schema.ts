@@ -218,7 +218,7 @@ export const configSchema = z
         maxQueuedMs: z.number().int().min(0).default(2 * 3_600_000),
         /** A queued session whose buyer has been offline (no live connection) this long is closed as `abandoned`; 0 = never. */
         abandonMs: z.number().int().min(0).default(600_000),
-        /** An open session's Redis keys expire this long after its last event, even if no gateway is left to close it. */
+        /** An open session's Redis keys expire this long after its last event (up to min(this / 10, 60 s) later), even if no gateway is left to close it. */
         openTtlMs: z.number().int().min(60_000).default(24 * 3_600_000),
         /**
          * The session a connecting buyer is greeted into expires this long after it was opened

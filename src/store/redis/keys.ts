@@ -26,8 +26,9 @@ import type { Address } from '../types.ts';
  *   idle          zset    `bot`/`assigned` sessions by the buyer's last message (or assignment)
  *   reply         zset    assigned sessions whose buyer awaits the agent, by when it began
  *   qt            zset    sessions waiting without an agent, by since when (sessions.maxQueuedMs)
- *   rl, rl:<buyer> hash   token buckets of the shop's and the buyer's lines (rate limits)
- *   rlu:<kind:id> hash    token bucket of a sender's uploads (uploads.perBuyer)
+ *   rb, rb:<buyer> string token buckets of the shop's and the buyer's lines (rate limits),
+ *                         "<tokens> <at ms>" (as hashes they were named rl, rl:<buyer>)
+ *   rbu:<kind:id> string  token bucket of a sender's uploads (uploads.perBuyer; was rlu:, a hash)
  *   ch:b:<buyer>, ch:a:<agent>   pub/sub channels
  *   ps:<bucketMs>:<start>  hash  staffing-plan stats of one time bucket, `<role>|<counter>` →
  *                         count (src/store/plan-stats.ts), expiring after the retention
@@ -118,8 +119,8 @@ export const SHOP_KEYS = {
   block: { part: 'blk:', enc: true },
   buyerConns: { part: 'bc:', enc: true },
   lastAgent: { part: 'la:', enc: true },
-  buyerBucket: { part: 'rl:', enc: true },
-  shopBucket: { part: 'rl', fixed: true },
+  buyerBucket: { part: 'rb:', enc: true },
+  shopBucket: { part: 'rb', fixed: true },
   offers: { part: 'offers', fixed: true },
   grace: { part: 'grace', fixed: true },
   closing: { part: 'closing', fixed: true },
@@ -134,7 +135,7 @@ export const SHOP_KEYS = {
   buyerHistory: { part: 'bh:', enc: true },
   routeStats: { part: 'rc:' },
   recentBucket: { part: 'rs:' },
-  uploadBucket: { part: 'rlu:', enc: true },
+  uploadBucket: { part: 'rbu:', enc: true },
   webhookSubscribed: { part: 'wh:sub', fixed: true },
   webhookOutbox: { part: 'wh:out', fixed: true },
   webhookRetries: { part: 'wh:retry', fixed: true },
@@ -161,7 +162,11 @@ export function keysLua(): string {
   });
   return [
     `-- Key names, rendered from SHOP_KEYS in src/store/redis/keys.ts.`,
-    `local function enc(id) return (string.gsub(id, '[%%:]', function(c) return string.format('%%%02X', string.byte(c)) end)) end`,
+    // Most ids have neither character: a find is a quarter of what gsub costs on fengari.
+    `local function enc(id)`,
+    `  if not string.find(id, '[%%:]') then return id end`,
+    `  return (string.gsub(id, '[%%:]', function(c) return string.format('%%%02X', string.byte(c)) end))`,
+    `end`,
     `local K = {`,
     ...fns,
     `}`,

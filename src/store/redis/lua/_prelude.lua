@@ -178,6 +178,24 @@ local function keepHistory(buyer, ttl)
   if left == -1 or left < ttl then redis.call('PEXPIRE', k, int(ttl)) end
 end
 
+-- An open session's keys (hash, transcript, message ids, the buyer's session pointer) and the
+-- buyer's history index live `life` past the session's last event. Renewing them is 6 or 7
+-- commands, so a line renews them only when the last renewal ('renewedAt' in the session hash,
+-- by the callers' clock) is slack = min(life / 10, 60 s) old or more, and then to life + slack:
+-- the keys expire between life and life + slack after the last event (with instances whose
+-- clocks are d apart, from life - d). 'renewedAt' is written only once the message-id hash
+-- exists, so until then every line renews (and gives that hash its expiry once it is made).
+local function renewLife(sid, buyer, life, now, renewedAt)
+  local slack = math.min(math.floor(life / 10), 60000)
+  if renewedAt and math.abs(now - tonumber(renewedAt)) < slack then return end
+  local ttl = life + slack
+  redis.call('PEXPIRE', K.session(sid), ttl)
+  redis.call('PEXPIRE', K.transcript(sid), ttl)
+  redis.call('PEXPIRE', K.buyerSession(buyer), ttl)
+  keepHistory(buyer, ttl)
+  if redis.call('PEXPIRE', K.msgIds(sid), ttl) == 1 then redis.call('HSET', K.session(sid), 'renewedAt', int(now)) end
+end
+
 -- A webhook event (src/domain/webhooks) into the shop's outbox, in the step that makes the
 -- change it describes, so it is never lost or told of a change that did not happen. Only when
 -- the shop has a subscriber for it: 'wh:sub' (event type -> 1) is kept from the config by the
@@ -204,23 +222,27 @@ end
 
 -- Token buckets shared by every instance (src/store/limits.ts mirrors the rule for the local
 -- pre-check; test/rate-rule.test.ts keeps the two equal): each bucket is
--- a hash {t = tokens, at = ms}, refilled at `rate` per second up to `burst`. Takes one token
--- from every bucket of `buckets` ({key, rate, burst}) or, when one is empty, from none.
+-- a string "<tokens> <at ms>" (one GET and one SET a line; the keys' names are new since they
+-- were hashes, so no instance of either kind meets the other's type), refilled at `rate` per
+-- second up to `burst`. Takes one token from every bucket of `buckets` ({key, rate, burst})
+-- or, when one is empty, from none.
 local function takeTokens(buckets, now)
   local left = {}
   for i, b in ipairs(buckets) do
     local rate, burst = tonumber(b[2]), tonumber(b[3])
-    local h = redis.call('HMGET', b[1], 't', 'at')
-    local tokens = tonumber(h[1] or burst)
-    local at = tonumber(h[2] or now)
+    local tokens, at = burst, now
+    local v = redis.call('GET', b[1])
+    if v then
+      local t, a = string.match(v, '^(%S+) (%S+)$')
+      tokens, at = tonumber(t), tonumber(a)
+    end
     tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000)
     if tokens < 1 then return false end
     left[i] = tokens - 1
   end
   for i, b in ipairs(buckets) do
-    redis.call('HSET', b[1], 't', tostring(left[i]), 'at', int(now))
     -- A full bucket is the same as none: the key lives only while it is refilling.
-    redis.call('PEXPIRE', b[1], math.ceil(tonumber(b[3]) / tonumber(b[2]) * 1000) + 1000)
+    redis.call('SET', b[1], tostring(left[i]) .. ' ' .. int(now), 'PX', math.ceil(tonumber(b[3]) / tonumber(b[2]) * 1000) + 1000)
   end
   return true
 end

@@ -11,7 +11,8 @@
 --   leftMessage: buyer: the role is outside its business hours: no queue timeout and no
 --          abandonment while it waits ('lm').
 --   botPerMinute: bot messages allowed per session per rolling minute.
---   lifeMs: an open (no longer `bot`) session's keys expire this long after its last event.
+--   lifeMs: an open (no longer `bot`) session's keys expire this long after its last event
+--          (up to min(lifeMs / 10, 60 s) later: see the prelude's renewLife).
 --   maxEvents / maxBytes: the transcript's cap (0 = none); a buyer or agent line past it is
 --          `too_large`, a bot line is suppressed ('full').
 --   limits: {buyerRate, buyerBurst, shopRate, shopBurst}: the buyer's and the shop's buckets
@@ -26,7 +27,9 @@
 --   seq 0 with suppressed 'rate' or 'repeat': the bot message was not stored (no harassment).
 --   replyMs: an agent line answering a waiting buyer: how long the buyer waited (-1: none).
 -- Guarantees: one seq per stored line, stored and published in one step; a resend (same
--- sender and clientMsgId) answers the original seq and stores nothing.
+-- sender and clientMsgId) answers the original seq and stores nothing. With lifeMs > 0, an
+-- open session's keys (hash, transcript, message ids, the buyer's pointer and history index)
+-- expire between lifeMs and lifeMs + min(lifeMs / 10, 60 s) after its last event.
 local A = cjson.decode(ARGV[1])
 local sid, from, actor, cmid, text, ts, role = A.sessionId, A.from, A.actorId or '', A.clientMsgId or '', A.text, A.ts, A.role or ''
 local botPerMinute = A.botPerMinute or 0
@@ -40,7 +43,7 @@ local function reply(seq, duplicate, enqueued, qrole, position, movedFrom, suppr
   })
 end
 local key = K.session(sid)
-local s = redis.call('HMGET', key, 'state', 'buyer', 'agent', 'role', 'arrived', 'roles', 'firstAt', 'frAt')
+local s = redis.call('HMGET', key, 'state', 'buyer', 'agent', 'role', 'arrived', 'roles', 'firstAt', 'frAt', 'seq', 'bytes', 'renewedAt')
 local state = s[1]
 if not state or (from == 'buyer' and s[2] ~= actor) then
   fail('unknown_session', 'no session ' .. sid)
@@ -61,8 +64,7 @@ end
 transition(from .. 'Message', sid, state, s[3], actor)
 
 -- The transcript's cap, checked before anything is written.
-local size = redis.call('HMGET', key, 'seq', 'bytes')
-if (maxEvents > 0 and tonumber(size[1] or '0') >= maxEvents) or (maxBytes > 0 and tonumber(size[2] or '0') + #text + #extra > maxBytes) then
+if (maxEvents > 0 and tonumber(s[9] or '0') >= maxEvents) or (maxBytes > 0 and tonumber(s[10] or '0') + #text + #extra > maxBytes) then
   if from == 'bot' then return reply(0, false, false, s[4], 0, '', 'full', -1, state, -1) end
   fail('too_large', 'this chat has reached its transcript limit (' .. maxEvents .. ' events, ' .. maxBytes .. ' bytes); nothing was stored')
 end
@@ -156,10 +158,10 @@ end
 -- An open session's keys live `life` past its last event, so none waits in Redis forever
 -- (queued ones included) even with no gateway left to close it; closing sets the retention.
 if state ~= 'bot' and life > 0 then
-  for _, k in ipairs({ key, K.transcript(sid), mkey, K.buyerSession(s[2]) }) do redis.call('PEXPIRE', k, life) end
-  keepHistory(s[2], life)
+  renewLife(sid, s[2], life, now, s[11])
 elseif enqueued then
   for _, k in ipairs({ key, K.transcript(sid), mkey, K.buyerSession(s[2]) }) do redis.call('PERSIST', k) end
+  redis.call('HDEL', key, 'renewedAt')
   keepHistory(s[2], 0)
 end
 -- A session nobody queued yet expires by itself; its transcript (bot messages) with it.
