@@ -1777,6 +1777,22 @@ describe.each(impls)('Store contract: $name', (impl) => {
     expect(await store.getSession(SHOP, sessionId)).toBeNull();
   });
 
+  it('a session the bot keeps expires whole: its message-id hash goes with the session', async () => {
+    const raw = store as unknown as { prefix: string; redis: { pttl(k: string): Promise<number> } };
+    const p = shopPrefix(raw.prefix, SHOP);
+    const { sessionId: sid } = await store.openSession(SHOP, 'bot-ttl', T0);
+    await store.postBuyerMessage(SHOP, sid, 'bot-ttl', { clientMsgId: 'm1', text: 'hi', ts: T0, role: 'presale', enqueue: false, reclassify: false });
+    expect((await store.getSession(SHOP, sid))?.state).toBe('bot');
+    const session = await raw.redis.pttl(shopKey(p, 'session', sid));
+    expect(session).toBeGreaterThan(0);
+    for (const name of ['transcript', 'msgIds'] as const) {
+      const ttl = await raw.redis.pttl(shopKey(p, name, sid));
+      expect(ttl, name).toBeGreaterThan(0);
+      // Read after the session's, a few ms may have passed.
+      expect(ttl, name).toBeLessThanOrEqual(session + 50);
+    }
+  });
+
   it('renews an open session\'s expiry only once the last renewal is min(lifeMs / 10, 60 s) old, to lifeMs plus that', async () => {
     const life = 10_000;
     const slack = 1_000;

@@ -164,9 +164,13 @@ elseif enqueued then
   redis.call('HDEL', key, 'renewedAt')
   keepHistory(s[2], 0)
 end
--- A session nobody queued yet expires by itself; its transcript (bot messages) with it.
+-- A session nobody queued yet expires by itself; its transcript (bot messages) and its
+-- message ids with it, or they would outlive it forever.
 if not enqueued and state == 'bot' then
   local ttl = redis.call('PTTL', key)
-  if ttl > 0 then redis.call('PEXPIRE', K.transcript(sid), ttl) end
+  if ttl > 0 then
+    redis.call('PEXPIRE', K.transcript(sid), ttl)
+    if cmid ~= '' then redis.call('PEXPIRE', mkey, ttl) end
+  end
 end
 return reply(seq, false, enqueued, qrole, position, movedFrom, '', firstResponse, state, replyMs)
