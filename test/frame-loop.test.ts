@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { Metrics } from '../src/metrics/metrics.ts';
 import { PeakError } from '../src/protocol/errors.ts';
 import { runFrameLoop } from '../src/transport/frame-loop.ts';
+import { until } from './support/client.ts';
 
 const schema = z.object({ type: z.literal('message'), key: z.string(), n: z.number(), wait: z.number().optional(), fail: z.boolean().optional() });
 type F = z.infer<typeof schema>;
@@ -53,12 +54,12 @@ describe('frame loop', () => {
     frame({ type: 'message', key: 'a', n: 2, wait: 5 });
     frame({ type: 'message', key: 'b', n: 1 });
     frame({ type: 'message', key: 'a', n: 3 });
-    await sleep(60);
+    await until(() => log.includes('end a3'), 5_000, 'a3 handled');
     // Key a drained (its chain was dropped); the next frames of a start a new chain, still in order.
     frame({ type: 'message', key: 'a', n: 4, wait: 20 });
     await Promise.resolve();
     frame({ type: 'message', key: 'a', n: 5 });
-    await sleep(40);
+    await until(() => log.includes('end a5'), 5_000, 'a5 handled');
     expect(log.filter((l) => l.includes(' a'))).toEqual(['start a1', 'end a1', 'start a2', 'end a2', 'start a3', 'end a3', 'start a4', 'end a4', 'start a5', 'end a5']);
     // b did not wait for a's slow first frame.
     expect(log.indexOf('end b1')).toBeLessThan(log.indexOf('end a1'));
@@ -74,7 +75,7 @@ describe('frame loop', () => {
     });
     frame({ type: 'message', key: 'a', n: 1, fail: true });
     frame({ type: 'message', key: 'a', n: 2 });
-    await sleep(10);
+    await until(() => done.length > 0, 5_000, 'a2 handled');
     expect(sent.map((s) => JSON.parse(s))).toEqual([{ type: 'error', code: 'bad_state', message: 'no such thing', ref: 'message' }]);
     expect(done).toEqual([2]);
   });

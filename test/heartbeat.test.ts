@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
 import type { Metrics } from '../src/metrics/metrics.ts';
 import { HEARTBEAT_SLICE, Heartbeat } from '../src/transport/heartbeat.ts';
+import { until } from './support/client.ts';
 
 class FakeSocket {
   readonly OPEN = 1;
@@ -34,13 +35,6 @@ class FakeSocket {
 
 const dropped: string[] = [];
 const metrics = { connectionsDropped: { inc: (l: { reason: string }) => dropped.push(l.reason) } } as unknown as Metrics;
-const until = async (cond: () => boolean, ms = 2_000) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
 
 describe('heartbeat', () => {
   it('pings many sockets in slices, one per turn of the event loop, each once per beat', async () => {
@@ -60,7 +54,7 @@ describe('heartbeat', () => {
     const hb = new Heartbeat(() => sockets as unknown as WebSocket[], () => 30, metrics);
     for (const s of sockets) hb.watch(s as unknown as WebSocket);
     hb.start();
-    await until(() => pinged === count);
+    await until(() => pinged === count, 2_000, 'every socket pinged');
     hb.stop();
     expect(pingedBeforeNextTurn).toBe(HEARTBEAT_SLICE);
     expect(sockets.every((s) => s.pings === 1)).toBe(true);
@@ -74,8 +68,8 @@ describe('heartbeat', () => {
     const hb = new Heartbeat(() => sockets as unknown as WebSocket[], () => 20, metrics);
     for (const s of sockets) hb.watch(s as unknown as WebSocket);
     hb.start();
-    await until(() => silent.terminated);
-    await until(() => sockets.every((s) => s === silent || s.pings >= 3));
+    await until(() => silent.terminated, 2_000, 'the silent socket terminated');
+    await until(() => sockets.every((s) => s === silent || s.pings >= 3), 2_000, 'three beats');
     hb.stop();
     expect(sockets.filter((s) => s.terminated)).toEqual([silent]);
     expect(dropped).toEqual(['ping_timeout']);
