@@ -20,14 +20,41 @@ function track(proc: ChildProcess): ChildProcess {
   return proc;
 }
 
-export function freePort(): Promise<number> {
+/**
+ * A port free to listen on, below the kernel's ephemeral range: a child binds it a moment
+ * later, and a port the kernel hands out to outgoing connections can be taken in between by
+ * one of the run's thousands of client sockets (a run's gateway once failed to start so).
+ */
+export async function freePort(): Promise<number> {
+  let low = 32_768;
+  try {
+    low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || low;
+  } catch {
+    // not Linux: the ephemeral range's usual start
+  }
+  const from = 10_000;
+  for (let i = 0; low - from > 1_000 && i < 50; i++) {
+    const port = from + Math.floor(Math.random() * (low - from));
+    if (await canListen(port)) return port;
+  }
+  return listenOn(0);
+}
+
+async function canListen(port: number): Promise<boolean> {
+  return listenOn(port).then(
+    () => true,
+    () => false,
+  );
+}
+
+function listenOn(port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
+    srv.listen(port, '127.0.0.1', () => {
       const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
+      const bound = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(bound));
     });
   });
 }

@@ -3,6 +3,7 @@
  * connection limits, browser origins, and tenants that must never see each other.
  */
 import WebSocket from 'ws';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type RedisHandle } from './support/redis-server.ts';
 import { freshPrefix, startGateway, type RunningGateway } from './support/gateway.ts';
@@ -137,6 +138,12 @@ describe('abuse limits and isolation', () => {
       const three = await TestClient.connect(g.url, 'buyer', token);
       expect(await three.next('error')).toMatchObject({ code: 'rate_limited' });
       expect((await three.closed).code).toBe(1013);
+      // The refused connection was registered with its instance beside the count; it is gone from
+      // there too, so a crash of this instance would not make the others clean up a ghost.
+      const { deps } = g.gateway;
+      const r = new Redis(redis.url);
+      const members = await r.smembers(`${deps.config().redis.keyPrefix}:instance:${deps.instanceId}`).finally(() => r.disconnect());
+      expect(members.filter((m) => m.includes('"many-tabs"'))).toHaveLength(1);
       await one.close();
       await until(async () => {
         const again = await TestClient.connect(other.url, 'buyer', token);

@@ -15,7 +15,7 @@ import { boundConnections } from '../src/transport/server-bounds.ts';
 import { Metrics } from '../src/metrics/metrics.ts';
 import { createServer } from 'node:http';
 import WebSocket, { WebSocketServer } from 'ws';
-import { sender } from '../src/transport/frame-loop.ts';
+import { sender } from '../src/transport/sender.ts';
 
 let redis: RedisHandle;
 beforeAll(async () => {

@@ -50,18 +50,28 @@ export class BuyerConnection {
     this.plan = new PlanRecorder(d);
   }
 
-  /** Subscribes first, then opens (or resumes) the session, so no event falls in between. */
+  /**
+   * Subscribes first, then opens (or resumes) the session, so no event falls in between. The
+   * connection's registration (instance set, then the buyer's connections: one Redis connection
+   * runs them in the order sent) goes out beside the SUBSCRIBE: at midnight each sequential
+   * round trip is a turn of a busy event loop on the way to the welcome.
+   */
   static async open(d: Deps, svc: Services, shop: string, buyerId: string, send: Sink, identity: BuyerIdentity = { vip: 0 }): Promise<BuyerConnection> {
     const conn = new BuyerConnection(d, svc, shop, buyerId, send, identity);
-    await d.store.trackConn(d.instanceId, conn.connRef);
-    try {
-      await d.store.buyerConnect(shop, buyerId, conn.connId, d.config().server.maxConnectionsPerBuyer, d.now());
-    } catch (err) {
-      await d.store.untrackConn(d.instanceId, conn.connRef).catch(() => {});
-      throw err;
+    const tracking = d.store.trackConn(d.instanceId, conn.connRef);
+    const connecting = d.store.buyerConnect(shop, buyerId, conn.connId, d.config().server.maxConnectionsPerBuyer, d.now());
+    const attaching = d.hub.attach(conn.address, (p) => conn.onPayload(p), () => conn.catchUp());
+    const [tracked, connected, attached] = await Promise.allSettled([tracking, connecting, attaching]);
+    if (attached.status === 'fulfilled') conn.detach = attached.value;
+    conn.connected = connected.status === 'fulfilled';
+    const failed = [tracked, connected, attached].find((r) => r.status === 'rejected');
+    if (failed) {
+      // Tracked but never counted among the buyer's connections: disconnect leaves that to us.
+      const untrack = !conn.connected && tracked.status === 'fulfilled';
+      await conn.disconnect().catch(() => {});
+      if (untrack) await d.store.untrackConn(d.instanceId, conn.connRef).catch(() => {});
+      throw failed.reason;
     }
-    conn.connected = true;
-    conn.detach = await d.hub.attach(conn.address, (p) => conn.onPayload(p), () => conn.catchUp());
     try {
       await conn.openSession();
     } catch (err) {

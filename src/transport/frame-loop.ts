@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import { isPeakError, type ErrorCode } from '../protocol/errors.ts';
 import { describeIssues } from '../protocol/frames.ts';
 import { encode } from '../protocol/encode.ts';
+import { sender } from './sender.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 
 /** Errors that are not the client's doing do not count towards closing it. */
@@ -32,27 +33,6 @@ export interface FrameLoopOptions<F extends { type: string }> {
    */
   orderKey?: (frame: F) => string;
   handle(frame: F): Promise<void>;
-}
-
-export interface SendBound {
-  /**
-   * What may wait in memory for a peer that does not read (frozen, or on a link far slower than
-   * what is sent to it); past it the socket is terminated, which counts as a disconnect.
-   */
-  maxBufferedBytes: number;
-  onOverflow(): void;
-}
-
-export function sender(socket: WebSocket, bound?: SendBound): (payload: string) => void {
-  return (payload) => {
-    if (socket.readyState !== socket.OPEN) return;
-    if (bound && socket.bufferedAmount > bound.maxBufferedBytes) {
-      bound.onOverflow();
-      socket.terminate();
-      return;
-    }
-    socket.send(payload);
-  };
 }
 
 /** Reference a client can match an error to: the message id, else the session, else the frame type. */

@@ -9,7 +9,8 @@ import { BuyerConnection } from '../domain/buyer-connection.ts';
 import type { Deps } from '../domain/deps.ts';
 import type { Services } from '../domain/services.ts';
 import { AuthError, type Auth, type Claims, type TokenKind } from './auth.ts';
-import { runFrameLoop, sender } from './frame-loop.ts';
+import { runFrameLoop } from './frame-loop.ts';
+import { sender } from './sender.ts';
 import type { Heartbeat } from './heartbeat.ts';
 import { sendError } from './http-error.ts';
 
