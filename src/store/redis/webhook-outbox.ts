@@ -42,6 +42,7 @@ export class WebhookOutbox implements WebhookStore {
   /** The data was lost (a new epoch): subscriptions and marks are written again at each shop's next step. */
   forget(): void {
     this.synced.clear();
+    this.syncing.clear();
     this.due.clear();
   }
 
@@ -62,9 +63,19 @@ export class WebhookOutbox implements WebhookStore {
    */
   beforeStep(shop: string): Promise<void> | undefined {
     const events = this.eventsOf(shop);
-    if (this.synced.get(shop) !== events.join(',')) return this.sync(shop, events);
-    return events.length ? this.due.mark(shop) : undefined;
+    const joined = events.join(',');
+    if (this.synced.get(shop) === joined) return events.length ? this.due.mark(shop) : undefined;
+    // The steps that come while the shop's subscriptions are written wait for that one write.
+    const pending = this.syncing.get(shop);
+    if (pending?.events === joined) return pending.done;
+    const done = this.sync(shop, events).finally(() => {
+      if (this.syncing.get(shop)?.done === done) this.syncing.delete(shop);
+    });
+    this.syncing.set(shop, { events: joined, done });
+    return done;
   }
+
+  private readonly syncing = new Map<string, { events: string; done: Promise<void> }>();
 
   private async sync(shop: string, events: readonly string[]): Promise<void> {
     const key = webhookSubKey(shopPrefix(this.prefix, shop));
