@@ -32,7 +32,10 @@ export class IndexMarker {
         if (this.marked.size > 10_000) for (const [k, t] of this.marked) if (wall - t >= this.every) this.marked.delete(k);
         this.marked.set(shop, wall);
       })
-      .finally(() => this.writing.delete(shop));
+      .finally(() => {
+        // A forced mark, or one after clear(), may have taken the place meanwhile.
+        if (this.writing.get(shop) === written) this.writing.delete(shop);
+      });
     this.writing.set(shop, written);
     return written;
   }

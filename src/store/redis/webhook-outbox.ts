@@ -27,6 +27,8 @@ export class WebhookOutbox implements WebhookStore {
   private onStep: (shop: string) => void = () => {};
   /** Per shop: the event types last written to its `wh:sub` by this instance. */
   private readonly synced = new Map<string, string>();
+  /** Per shop: the write of its `wh:sub` in flight, and the event types it writes. */
+  private readonly syncing = new Map<string, { events: string; done: Promise<void> }>();
   private readonly due: IndexMarker;
 
   constructor(
@@ -74,8 +76,6 @@ export class WebhookOutbox implements WebhookStore {
     this.syncing.set(shop, { events: joined, done });
     return done;
   }
-
-  private readonly syncing = new Map<string, { events: string; done: Promise<void> }>();
 
   private async sync(shop: string, events: readonly string[]): Promise<void> {
     const key = webhookSubKey(shopPrefix(this.prefix, shop));
