@@ -163,6 +163,18 @@ export class Ledger {
     this.s(sid).buyerGone = true;
   }
 
+  /** An agent line the buyer has not received although it is still there to receive it. */
+  private undelivered(s: SessionLedger, seq: number): boolean {
+    return !s.buyerReceived.has(seq) && !s.buyerGone;
+  }
+
+  /** Agent lines still on their way to a buyer who is there (live, or a comeback's replay). */
+  agentLinesInFlight(): number {
+    let n = 0;
+    for (const s of this.sessions.values()) for (const seq of s.agentAcked.keys()) if (this.undelivered(s, seq)) n++;
+    return n;
+  }
+
   /** The final check, after the run drained. Adds its findings to `c`. */
   check(c: Counters, sample: (kind: string, detail: unknown) => void): void {
     for (const [sid, s] of this.sessions) {
@@ -195,7 +207,7 @@ export class Ledger {
       });
       for (const seq of s.agentAcked.keys()) {
         if (s.buyerReceived.has(seq)) c.agentMessagesReceivedByBuyers++;
-        else if (s.buyerGone) c.agentMessagesToAbsentBuyers++;
+        else if (!this.undelivered(s, seq)) c.agentMessagesToAbsentBuyers++;
         else {
           c.agentMessagesLost++;
           sample('agentMessageLost', { sessionId: sid, seq, buyerReceived: [...s.buyerReceived.keys()], agentAcked: [...s.agentAcked.keys()] });

@@ -175,17 +175,23 @@ async function onStop(drainMs: number): Promise<void> {
   ctx.stopping = true;
   clearTimeout(arrivalTimer);
   // Let what is in flight land; wait for dropped buyers that are coming back.
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   const until = performance.now() + drainMs;
-  await new Promise((r) => setTimeout(r, Math.min(1500, drainMs)));
-  while (performance.now() < until && buyers.some((b) => b.reconnecting || b.away)) await new Promise((r) => setTimeout(r, 100));
-  await new Promise((r) => setTimeout(r, 500));
+  await sleep(Math.min(1500, drainMs));
+  while (performance.now() < until && buyers.some((b) => b.reconnecting || b.away)) await sleep(100);
+  // Who is not back by now is absent. A buyer welcomed back in the drain's last moment still
+  // waits for its resume's replay: agent lines on their way to a buyer who is there get as
+  // long again to land before they count as lost.
+  for (const b of buyers) b.absentAtEnd();
+  const landBy = performance.now() + drainMs;
+  while (performance.now() < landBy && ctx.ledger.agentLinesInFlight() > 0) await sleep(100);
+  await sleep(500);
   clearInterval(tickTimer);
   sendTick();
   const c = ctx.counters;
   for (const b of buyers) {
     if (b.waitingForAgent) c.buyersStillWaitingAtEnd++;
     if (b.notGreeted) c.buyersNotGreetedAtEnd++;
-    b.absentAtEnd();
   }
   ctx.ledger.check(c, (kind, detail) => {
     const sid = (detail as { sessionId?: string }).sessionId;
