@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import AhoCorasick from 'modern-ahocorasick';
+import { describe, expect, it, vi } from 'vitest';
 import { KeywordMatcher } from '../src/domain/text/keyword-matcher.ts';
 import { normalize, sameShape, toSimplified } from '../src/domain/text/normalize.ts';
 
@@ -127,6 +128,34 @@ describe('KeywordMatcher', () => {
     expect(m.find('微信\u200D号').map((h) => h.keyword)).toEqual(['微信']);
     expect(m.find('e\u0301').map((h) => h.keyword)).toEqual(['e']);
     expect(m.find('vx\u20E3').map((h) => h.keyword)).toEqual(['vx']);
+  });
+
+  it('skips the automaton for a text no keyword can begin in, and still finds every hit', () => {
+    const keywords = ['微信', '加微', 'vx', 'q', '支付宝转账', '退货'];
+    const m = new KeywordMatcher(words(keywords));
+    const search = vi.spyOn(AhoCorasick.prototype, 'search');
+    try {
+      expect(m.find('亲，在的，请问有什么可以帮您？')).toEqual([]);
+      expect(m.find('微笑')).toEqual([]); // 微 opens keywords, but not 微笑
+      expect(search).not.toHaveBeenCalled();
+      // Texts spliced from keyword pieces and other characters: the same hits as a plain
+      // substring search over every keyword.
+      const pieces = ['微', '信', '加', 'v', 'x', 'q', '支付', '宝转账', '退', '货', '亲', '，', 'a'];
+      let seed = 7;
+      const next = () => (seed = (seed * 48271) % 2147483647);
+      for (let n = 0; n < 500; n++) {
+        const text = Array.from({ length: 1 + (next() % 8) }, () => pieces[next() % pieces.length]).join('');
+        const expected: [string, number][] = [];
+        keywords.forEach((k) => {
+          for (let at = text.indexOf(k); at >= 0; at = text.indexOf(k, at + 1)) expected.push([k, at]);
+        });
+        const got = m.find(text).map((h) => [h.keyword, h.start] as [string, number]);
+        const order = (a: [string, number], b: [string, number]) => a[1] - b[1] || keywords.indexOf(a[0]) - keywords.indexOf(b[0]);
+        expect(got, text).toEqual(expected.sort(order));
+      }
+    } finally {
+      search.mockRestore();
+    }
   });
 
   it('works with no entries and with empty text', () => {

@@ -37,6 +37,14 @@ function unglue(s: string): string {
  */
 export class KeywordMatcher<T> {
   private readonly ac: AhoCorasick<KeywordEntry<T>> | null;
+  /**
+   * How every keyword begins: its first two UTF-16 units (one number), or its only unit. A
+   * text with no such pair or unit holds no keyword, and most lines hold none: the automaton
+   * walks the text grapheme by grapheme through Intl.Segmenter, ~5 % of the gateway's CPU
+   * under load when it ran on every line.
+   */
+  private readonly openings = new Set<number>();
+  private readonly singles = new Set<number>();
 
   /** `fold`: a further transformation of normalized keywords, applied to searched texts too (see skeleton.ts). */
   constructor(entries: readonly KeywordEntry<T>[], fold: (normalized: string) => string = (k) => k) {
@@ -44,6 +52,20 @@ export class KeywordMatcher<T> {
       .map((e) => ({ pattern: unglue(fold(normalize(e.keyword))), data: e }))
       .filter((p) => p.pattern.length > 0);
     this.ac = patterns.length > 0 ? new AhoCorasick(patterns) : null;
+    for (const { pattern } of patterns) {
+      if (pattern.length === 1) this.singles.add(pattern.charCodeAt(0));
+      else this.openings.add(pattern.charCodeAt(0) * 0x10000 + pattern.charCodeAt(1));
+    }
+  }
+
+  /** Whether some keyword could begin somewhere in `text` (never false where one occurs). */
+  private mayHold(text: string): boolean {
+    for (let i = 0; i < text.length; i++) {
+      const unit = text.charCodeAt(i);
+      if (this.singles.has(unit)) return true;
+      if (i + 1 < text.length && this.openings.has(unit * 0x10000 + text.charCodeAt(i + 1))) return true;
+    }
+    return false;
   }
 
   /**
@@ -52,7 +74,9 @@ export class KeywordMatcher<T> {
    */
   find(normalizedText: string): KeywordHit<T>[] {
     if (!this.ac || normalizedText.length === 0) return [];
-    const hits = this.ac.search(unglue(normalizedText));
+    const text = unglue(normalizedText);
+    if (!this.mayHold(text)) return [];
+    const hits = this.ac.search(text);
     hits.sort((a, b) => a.start - b.start || a.patternIndex - b.patternIndex);
     return hits.map((h) => ({ keyword: h.data!.keyword, value: h.data!.value, start: h.start, end: h.end }));
   }
