@@ -41,6 +41,9 @@ export function categoryOf(url: string, functionName: string): string {
   if (url.startsWith('node:')) return url;
   const src = url.indexOf('/src/');
   if (src >= 0) return url.slice(src + 1);
+  // The built gateway: tsc compiles src/x.ts to dist/x.js one to one.
+  const dist = url.indexOf('/dist/');
+  if (dist >= 0) return `src/${url.slice(dist + 6).replace(/\.js$/, '.ts')}`;
   return url.replace(/^file:\/\//, '');
 }
 

@@ -8,7 +8,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { rng } from '../loadtest/profile.ts';
-import { LocalBuyerLimits } from '../src/domain/buyer-limits.ts';
+import { LocalBuyerLimits, bucketKeys } from '../src/domain/buyer-limits.ts';
 import { PeakError } from '../src/protocol/errors.ts';
 import { createEmbeddedStore } from '../src/store/embedded/embedded-store.ts';
 import type { BuyerLimits } from '../src/store/limits.ts';
@@ -36,7 +36,7 @@ describe('buyer rate rule: the local pre-check and the store decide alike', () =
       for (let i = 0; i < 1_500; i++) {
         now += pick(r, [0, 0, 1, 3, 7, 50, 111, 333, 1_000, 2_500]);
         const buyer = pick(r, ['b1', 'b2', 'b3']);
-        const here = local.admit('shop', buyer, now, limits);
+        const here = local.admit(bucketKeys('shop', buyer), now, limits);
         const there = await store.limitBuyer('shop', buyer, now, limits).then(
           () => true,
           (err: unknown) => {

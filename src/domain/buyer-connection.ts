@@ -12,6 +12,7 @@ import { matchFaq } from './bots/faq.ts';
 import { asksForHuman, isBotFirst } from './bots/bot-first.ts';
 import { hoursText, roleOpen } from './bots/business-hours.ts';
 import { PlanRecorder } from './plan-recorder.ts';
+import { bucketKeys, type BucketKeys } from './buyer-limits.ts';
 import { routingText, storedExtras, type MessageContent } from './message-content.ts';
 import type { Services } from './services.ts';
 
@@ -26,6 +27,7 @@ export class BuyerConnection {
   private readonly address: Address;
   private readonly log: Logger;
   private readonly plan: PlanRecorder;
+  private readonly buckets: BucketKeys;
   private detach: (() => Promise<void>) | undefined;
   /** Counted among the buyer's live connections (buyerConnect). */
   private connected = false;
@@ -46,6 +48,7 @@ export class BuyerConnection {
   ) {
     this.delivery = new Delivery(send);
     this.address = { kind: 'buyer', shop, id: buyerId };
+    this.buckets = bucketKeys(shop, buyerId);
     this.log = d.logger.child({ shop, buyerId });
     this.plan = new PlanRecorder(d);
   }
@@ -136,7 +139,7 @@ export class BuyerConnection {
     const text = routingText(content);
     const { store } = this.d;
     // A buyer over its shared limit already here costs nothing more (see LocalBuyerLimits).
-    if (!this.svc.buyerLimits.admit(this.shop, this.buyerId, this.d.now(), buyerLimits(this.d.config()))) {
+    if (!this.svc.buyerLimits.admit(this.buckets, this.d.now(), buyerLimits(this.d.config()))) {
       throw new PeakError('rate_limited', 'too many messages from this buyer or shop; slow down');
     }
     const post = async () => {

@@ -3,7 +3,7 @@ import { fileTypeFromBuffer } from 'file-type';
 import { PeakError } from '../protocol/errors.ts';
 import { IMAGE_TYPES, type Attachment } from '../protocol/frames.ts';
 import { UPLOAD_ID, uploadUrl, type UploadMeta } from '../store/files/file-store.ts';
-import { LocalBuyerLimits } from './buyer-limits.ts';
+import { LocalBuyerLimits, bucketKeys } from './buyer-limits.ts';
 import type { Deps } from './deps.ts';
 import { Periodic } from './periodic.ts';
 
@@ -54,7 +54,7 @@ export class Uploads {
   async admit(who: Reader): Promise<void> {
     const { perBuyer } = this.d.config().uploads;
     const sender = `${who.kind}:${who.id}`;
-    if (!this.limits.admit(who.shop, sender, this.d.now(), { buyer: perBuyer, shop: NO_SHOP_BUCKET })) {
+    if (!this.limits.admit(bucketKeys(who.shop, sender), this.d.now(), { buyer: perBuyer, shop: NO_SHOP_BUCKET })) {
       throw new PeakError('rate_limited', 'too many uploads; slow down');
     }
     await this.d.store.limitUploads(who.shop, sender, this.d.now(), perBuyer);

@@ -3,33 +3,49 @@ import type { Store } from '../store/types.ts';
 import type { Metrics } from './metrics.ts';
 
 /** Methods that are not store round trips (or never return). */
-const UNTIMED = new Set(['bus', 'kind', 'shutdown', 'watchSharedConfig']);
+const UNTIMED = new Set(['constructor', 'bus', 'kind', 'shutdown', 'watchSharedConfig']);
+
+/** The store's methods, its class's and their parents', as far as Object. */
+function methodNames(store: object): Set<string> {
+  const names = new Set<string>();
+  for (let o: object | null = store; o && o !== Object.prototype; o = Object.getPrototypeOf(o) as object | null) {
+    for (const [name, d] of Object.entries(Object.getOwnPropertyDescriptors(o))) {
+      if (typeof d.value === 'function' && !UNTIMED.has(name)) names.add(name);
+    }
+  }
+  return names;
+}
 
 /**
  * The store with every call timed into `peakdesk_store_seconds{op}`: one place, whatever
- * the store is (Redis scripts, reads, or the embedded store).
+ * the store is (Redis scripts, reads, or the embedded store). The timed methods sit on an
+ * object whose prototype is the store, made once: a Proxy would run its trap on every read
+ * of the store (`store.bus` included) on the gateway's hottest path.
  */
 export function instrumentStore(store: Store, metrics: Metrics): Store {
-  // One wrapper per method, made at its first use rather than at every call.
-  const wrapped = new Map<string, (...args: unknown[]) => unknown>();
-  return new Proxy(store, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver);
-      if (typeof prop !== 'string' || typeof value !== 'function' || UNTIMED.has(prop)) return value;
-      let fn = wrapped.get(prop);
-      if (!fn) {
-        const hist = metrics.storeSeconds.labels({ op: prop });
-        fn = (...args: unknown[]) => {
-          const startedAt = performance.now();
-          const end = () => hist.observe((performance.now() - startedAt) / 1000);
-          const out = (Reflect.get(target, prop, receiver) as (...a: unknown[]) => unknown).apply(target, args);
-          if (out instanceof Promise) return out.finally(end);
-          end();
-          return out;
-        };
-        wrapped.set(prop, fn);
+  const timed = Object.create(store) as Record<string, unknown>;
+  const methods = store as unknown as Record<string, (...a: unknown[]) => unknown>;
+  for (const name of methodNames(store)) {
+    const hist = metrics.storeSeconds.labels({ op: name });
+    timed[name] = (...args: unknown[]) => {
+      const startedAt = performance.now();
+      // Looked up at the call, so a method replaced on the store later is the one timed.
+      const out = methods[name]!.apply(store, args);
+      if (!(out instanceof Promise)) {
+        hist.observe((performance.now() - startedAt) / 1000);
+        return out;
       }
-      return fn;
-    },
-  });
+      return out.then(
+        (v: unknown) => {
+          hist.observe((performance.now() - startedAt) / 1000);
+          return v;
+        },
+        (err: unknown) => {
+          hist.observe((performance.now() - startedAt) / 1000);
+          throw err;
+        },
+      );
+    };
+  }
+  return timed as unknown as Store;
 }
