@@ -18,7 +18,7 @@ import { redisCeiling, saturate, type RedisCeiling, type SatSummary } from './ce
 import { summarizeCpuProfile, type ProfileSummary } from './cpuprofile.ts';
 import { InspectorSession } from './inspector.ts';
 import { WorkerPool } from './pool.ts';
-import { CpuMeter, MachineMeter, RedisProbe, commandCalls, freePort, listenOverflows, spawned, builtGateway, startNodeChild, startRedisServer, treeCpuSeconds, type Child } from './processes.ts';
+import { CpuMeter, MachineMeter, RedisProbe, commandCalls, freePort, listenOverflows, spawned, GATEWAY_NODE_FLAGS, builtGateway, startNodeChild, startRedisServer, treeCpuSeconds, type Child } from './processes.ts';
 import { AGENTS, BUYERS, CEILINGS, GATEWAY_WORKERS, DURATION, MAX_BUYER_CONNS, MAX_S, OUT, PLAN, SEED, TAIL, W, a, addressesOf, agentSpecs, behaviour, burst, clampInt, fdCap, limits, log, numIn, sleep } from './options.ts';
 import { addTallies, comparePlan, loadPlanRun, planAgents, planArrivals, planTable, type PlanTally } from './plan-run.ts';
 import { loadFixtures } from './types.ts';
@@ -97,7 +97,7 @@ async function main(): Promise<void> {
       env.PEAKDESK_CONFIG = webhookRx.writeConfig(await webhookRx.start(), a['gateway-config'], OUT);
       log(`webhooks: every event to a local receiver (${env.PEAKDESK_CONFIG})`);
     }
-    const nodeArgs = [...(a['gateway-node-args']?.split(/\s+/).filter(Boolean) ?? []), ...(a['gateway-cpu-prof'] ? ['--inspect=127.0.0.1:0'] : [])];
+    const nodeArgs = [...GATEWAY_NODE_FLAGS, ...(a['gateway-node-args']?.split(/\s+/).filter(Boolean) ?? []), ...(a['gateway-cpu-prof'] ? ['--inspect=127.0.0.1:0'] : [])];
     gateway = await startNodeChild(builtGateway(log), env, nodeArgs, join(OUT, 'gateway.log'));
     gatewayEnv = env;
     gatewayUrl = `ws://127.0.0.1:${gateway.port}`;
@@ -427,7 +427,7 @@ async function main(): Promise<void> {
     // The same gateway as 2 cluster workers on one port (PEAKDESK_WORKERS=2), same Redis; port 0:
     // it is known from the primary's "listening" line, written once both workers accept.
     if (gatewayEnv && redisUrl && budget() > measureMs + 50_000) {
-      const gw2 = await startNodeChild(builtGateway(log), { ...gatewayEnv, PORT: '0', PEAKDESK_WORKERS: '2' }, [], join(OUT, 'gateway-2-workers.log'));
+      const gw2 = await startNodeChild(builtGateway(log), { ...gatewayEnv, PORT: '0', PEAKDESK_WORKERS: '2' }, [...GATEWAY_NODE_FLAGS], join(OUT, 'gateway-2-workers.log'));
       const r = await peer('ceiling: gateway with PEAKDESK_WORKERS=2…', 'gateway', gw2, `ws://127.0.0.1:${gw2.port}`, `${a.shop}-sat2`);
       gw2Sat = r.sat;
       gw2SatCpu = r.cpu;
