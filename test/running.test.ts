@@ -46,7 +46,7 @@ describe('npm start', () => {
       const { port } = await listeningOf(run);
       expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
       const tree = descendants(run.proc.pid!);
-      expect(tree.map((p) => p.cmd)).toEqual(['node scripts/start.mjs']);
+      expect(tree.map((p) => p.cmd)).toEqual(['node --max-semi-space-size=64 scripts/start.mjs']);
       expect(tree.some((p) => /tsx/.test(p.cmd))).toBe(false);
 
       // The first hour: a dev-secret notice and links whose tokens this very run accepts.
