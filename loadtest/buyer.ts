@@ -11,6 +11,9 @@ import type { Frame, SimContext } from './context.ts';
 import { newTally, type PlanBuyer } from './plan-run.ts';
 import { recordMs } from './stats.ts';
 
+/** A buyer who leaves this soon after a comeback may go before its replay arrives. */
+const REPLAY_GRACE_MS = 5_000;
+
 type State = 'pending' | 'connecting' | 'greeting' | 'waiting' | 'chatting' | 'offline' | 'away' | 'done';
 
 export class SimBuyer {
@@ -23,6 +26,8 @@ export class SimBuyer {
   private lastSeq = 0;
   /** Lines up to this seq are a resume's replay (not timed). */
   private replayUpTo = 0;
+  /** When the last welcome of a comeback arrived (its replay follows). */
+  private resumedAt = 0;
   private readonly pending = new Map<string, number>();
   /** The last few things that happened to this buyer's connection, for samples of findings. */
   private readonly trace: string[] = [];
@@ -275,6 +280,7 @@ export class SimBuyer {
   private onWelcome(sessionId: string, lastSeq: number): void {
     const ctx = this.ctx;
     this.note(`welcome ${sessionId.slice(0, 8)} lastSeq ${lastSeq} (mine ${this.lastSeq})`);
+    ctx.ledger.buyerJoined(sessionId);
     if (!this.sid) {
       this.sid = sessionId;
       this.setState('greeting');
@@ -288,6 +294,7 @@ export class SimBuyer {
       // Back after a dropped connection: the client resumes from its last seq and resends the
       // lines whose ack the dropped socket never delivered (same clientMsgId: stored once).
       this.replayUpTo = lastSeq;
+      this.resumedAt = performance.now();
       ctx.counters.buyerMessagesResent += this.client?.unacked().length ?? 0;
       this.setState(this.agentSeen ? 'chatting' : 'waiting');
       return;
@@ -464,6 +471,11 @@ export class SimBuyer {
   leave(): void {
     if (this.state === 'done') return;
     this.note('leave');
+    // Leaving right after a comeback, before its replay arrived (a live rating invite can
+    // overtake it): what the replay held waits in the transcript, it is not lost.
+    if (this.sid && performance.now() - this.resumedAt < REPLAY_GRACE_MS && this.ctx.ledger.agentLinesMissing(this.sid, this.replayUpTo)) {
+      this.ctx.ledger.buyerGone(this.sid);
+    }
     this.finish();
     this.client?.stop();
   }

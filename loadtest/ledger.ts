@@ -26,6 +26,8 @@ interface Window {
 
 interface SessionLedger {
   buyerGone: boolean;
+  /** A buyer of the run was welcomed into it (else its buyer left before the welcome came). */
+  joined: boolean;
   /** seq → send time of buyer lines (acked). */
   buyerAcked: Map<number, number>;
   /** seq → arrival at an agent, for lines whose ack had not come back yet. */
@@ -60,6 +62,7 @@ export class Ledger {
     if (!s) {
       s = {
         buyerGone: false,
+        joined: false,
         buyerAcked: new Map(),
         agentArrivals: new Map(),
         buyerReceived: new Map(),
@@ -163,9 +166,25 @@ export class Ledger {
     this.s(sid).buyerGone = true;
   }
 
+  /**
+   * A session opened for a line its buyer sent while leaving (into the rating window, say):
+   * the buyer is gone before its welcome, and nobody of the run reads that session.
+   */
+  buyerJoined(sid: string): void {
+    this.s(sid).joined = true;
+  }
+
   /** An agent line the buyer has not received although it is still there to receive it. */
   private undelivered(s: SessionLedger, seq: number): boolean {
-    return !s.buyerReceived.has(seq) && !s.buyerGone;
+    return !s.buyerReceived.has(seq) && !s.buyerGone && s.joined;
+  }
+
+  /** Whether an agent line up to `upTo` has not reached the buyer yet. */
+  agentLinesMissing(sid: string, upTo: number): boolean {
+    const s = this.sessions.get(sid);
+    if (!s) return false;
+    for (const seq of s.agentAcked.keys()) if (seq <= upTo && !s.buyerReceived.has(seq)) return true;
+    return false;
   }
 
   /** Agent lines still on their way to a buyer who is there (live, or a comeback's replay). */

@@ -397,17 +397,17 @@ export function listenOverflows(): number | undefined {
 }
 
 /**
- * The gateway as `npm start` runs it: compiled (dist/main.js), built first when dist/ is older
- * than its sources. Run through tsx instead, every function the gateway makes would also pay
- * esbuild's name-keeping helper, a cost the shop's gateway does not have.
- */
-/**
  * The node flags the gateway runs with where the shop runs it (`npm start` in package.json, the
  * image's ENTRYPOINT; test/node-flags.test.ts keeps the three alike). `--gateway-node-args`
  * come after these, so a flag given there wins.
  */
 export const GATEWAY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=64'];
 
+/**
+ * The gateway as `npm start` runs it: compiled (dist/main.js), built first when dist/ is older
+ * than its sources. Run through tsx instead, every function the gateway makes would also pay
+ * esbuild's name-keeping helper, a cost the shop's gateway does not have.
+ */
 export function builtGateway(log: (line: string) => void): string {
   const stale = execFileSync(process.execPath, ['scripts/stale.mjs'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim() === 'stale';
   if (stale) {

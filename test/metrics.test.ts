@@ -65,6 +65,10 @@ describe('/metrics', () => {
     expect(text).toMatch(/^peakdesk_agent_reply_seconds_bucket\{le="300",shop="shop-1",role="pre-sale"\} 1$/m);
     family('peakdesk_store_seconds', 'HISTOGRAM');
     expect(text).toMatch(/^peakdesk_store_seconds_count\{op="postBuyerMessage"\} [1-9]/m);
+    // Only store calls are timed: no series for the store's own helpers, and none never called.
+    const storeCounts = [...text.matchAll(/^peakdesk_store_seconds_count\{op="(\w+)"\} (\S+)$/gm)];
+    expect(storeCounts.length).toBeGreaterThan(1);
+    for (const [, op, n] of storeCounts) expect(Number(n), op).toBeGreaterThan(0);
 
     expect(value('peakdesk_queue_depth', { shop: 'shop-1', role: 'after-sale' })).toBe(1);
     expect(value('peakdesk_queue_depth', { shop: 'shop-1', role: 'pre-sale' })).toBe(0);
