@@ -149,7 +149,9 @@ export class Gateway {
     await registerUploads(app, { deps, auth, uploads: svc.uploads });
     // The dashboard's sampler runs while the app does (listen or inject: both make it ready).
     app.addHook('onReady', async () => ops.dashboard.start());
-    app.addHook('onClose', async () => ops.dashboard.stop());
+    app.addHook('onClose', async () => {
+      void ops.dashboard.stop(); // a sample under way ends on its own, or fails with the store
+    });
     // Only shops with something going on: a scrape must not cost O(every shop ever seen).
     metrics.setQueueSource(async () => ops.queues(await store.activeShops()));
     await registerAdmin(app, { auth, ops, live, sync, webhooks, bodyLimit: config().server.maxBodyBytes });

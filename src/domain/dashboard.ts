@@ -21,8 +21,9 @@ export class Dashboard {
     this.sampler.start();
   }
 
-  stop(): void {
-    this.sampler.stop();
+  /** Resolves once a sample under way has finished. */
+  stop(): Promise<void> {
+    return this.sampler.stop();
   }
 
   get windowMs(): number {

@@ -4,7 +4,8 @@
  */
 export class Periodic {
   private timer: NodeJS.Timeout | undefined;
-  private running = false;
+  /** The run under way, if any. */
+  private running: Promise<void> | undefined;
 
   constructor(
     private readonly intervalMs: () => number,
@@ -21,19 +22,23 @@ export class Periodic {
     tick();
   }
 
-  stop(): void {
+  /**
+   * No run after this one. Resolves when the run under way (if any) has finished: a task can
+   * take a while (a dashboard sample walks every active shop) and goes on after the stop.
+   */
+  stop(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
+    return this.running ?? Promise.resolve();
   }
 
   /** Runs the task now unless a run is already under way. */
   async runOnce(): Promise<void> {
     if (this.running) return;
-    this.running = true;
-    try {
-      await this.task();
-    } finally {
-      this.running = false;
-    }
+    const run = this.task().finally(() => {
+      this.running = undefined;
+    });
+    this.running = run;
+    await run;
   }
 }
