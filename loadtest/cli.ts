@@ -77,8 +77,9 @@ async function main(): Promise<void> {
   if (a.webhooks && a.url) throw new Error('--webhooks configures the gateway it starts: not with --url');
   let webhookRx: WebhookReceiver | undefined;
   let gateway: (Child & { inspectorUrl?: string }) | undefined;
-  /** The started gateway's environment, for the 2-worker ceiling. */
+  /** The started gateway's environment and entry, for the 2-worker ceiling. */
   let gatewayEnv: NodeJS.ProcessEnv | undefined;
+  let gatewayEntry = '';
   if (!a.url) {
     // A port of our choosing: readiness then does not depend on the gateway's log level.
     const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(await freePort()), HOST: '127.0.0.1', PEAKDESK_AUTH_SECRET: a.secret, LOG_LEVEL: a['gateway-log-level'] };
@@ -98,7 +99,8 @@ async function main(): Promise<void> {
       log(`webhooks: every event to a local receiver (${env.PEAKDESK_CONFIG})`);
     }
     const nodeArgs = [...GATEWAY_NODE_FLAGS, ...(a['gateway-node-args']?.split(/\s+/).filter(Boolean) ?? []), ...(a['gateway-cpu-prof'] ? ['--inspect=127.0.0.1:0'] : [])];
-    gateway = await startNodeChild(builtGateway(log), env, nodeArgs, join(OUT, 'gateway.log'));
+    gatewayEntry = builtGateway(log);
+    gateway = await startNodeChild(gatewayEntry, env, nodeArgs, join(OUT, 'gateway.log'));
     gatewayEnv = env;
     gatewayUrl = `ws://127.0.0.1:${gateway.port}`;
     log(`gateway on ${gatewayUrl} (pid ${gateway.pid}; log ${relative(process.cwd(), join(OUT, 'gateway.log'))})`);
@@ -427,7 +429,7 @@ async function main(): Promise<void> {
     // The same gateway as 2 cluster workers on one port (PEAKDESK_WORKERS=2), same Redis; port 0:
     // it is known from the primary's "listening" line, written once both workers accept.
     if (gatewayEnv && redisUrl && budget() > measureMs + 50_000) {
-      const gw2 = await startNodeChild(builtGateway(log), { ...gatewayEnv, PORT: '0', PEAKDESK_WORKERS: '2' }, [...GATEWAY_NODE_FLAGS], join(OUT, 'gateway-2-workers.log'));
+      const gw2 = await startNodeChild(gatewayEntry, { ...gatewayEnv, PORT: '0', PEAKDESK_WORKERS: '2' }, [...GATEWAY_NODE_FLAGS], join(OUT, 'gateway-2-workers.log'));
       const r = await peer('ceiling: gateway with PEAKDESK_WORKERS=2…', 'gateway', gw2, `ws://127.0.0.1:${gw2.port}`, `${a.shop}-sat2`);
       gw2Sat = r.sat;
       gw2SatCpu = r.cpu;

@@ -167,8 +167,8 @@ export class Ledger {
   }
 
   /**
-   * A session opened for a line its buyer sent while leaving (into the rating window, say):
-   * the buyer is gone before its welcome, and nobody of the run reads that session.
+   * A buyer of the run was welcomed into the session. A session nobody joined was opened by a
+   * line its buyer sent while leaving (into the rating window, say): nobody reads it.
    */
   buyerJoined(sid: string): void {
     this.s(sid).joined = true;

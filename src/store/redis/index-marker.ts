@@ -1,3 +1,5 @@
+import { InFlight } from './in-flight.ts';
+
 /**
  * Marks shops in a zset index (score: the wall clock) before their steps, at most every
  * `every` ms per shop from this instance: the active-shops index and the webhook one
@@ -5,12 +7,8 @@
  */
 export class IndexMarker {
   private readonly marked = new Map<string, number>();
-  /**
-   * The mark being written, per shop: every step of the shop meanwhile waits for that one. At
-   * midnight a write takes long, and each step used to send a mark of its own until one was back
-   * (a shop's whole line rate of ZADDs, measured as 5 % of the gateway's CPU at its ceiling).
-   */
-  private readonly writing = new Map<string, Promise<void>>();
+  /** The mark being written, per shop: every step of the shop meanwhile waits for that one. */
+  private readonly writing = new InFlight();
 
   constructor(
     private readonly write: (shop: string, wall: number) => Promise<unknown>,
@@ -25,19 +23,16 @@ export class IndexMarker {
     const wall = Date.now();
     const last = this.marked.get(shop);
     if (!force && last !== undefined && wall - last < this.every) return undefined;
-    const pending = this.writing.get(shop);
-    if (pending && !force) return pending;
-    const written = this.write(shop, wall)
-      .then(() => {
-        if (this.marked.size > 10_000) for (const [k, t] of this.marked) if (wall - t >= this.every) this.marked.delete(k);
-        this.marked.set(shop, wall);
-      })
-      .finally(() => {
-        // A forced mark, or one after clear(), may have taken the place meanwhile.
-        if (this.writing.get(shop) === written) this.writing.delete(shop);
-      });
-    this.writing.set(shop, written);
-    return written;
+    return this.writing.run(
+      shop,
+      '',
+      () =>
+        this.write(shop, wall).then(() => {
+          if (this.marked.size > 10_000) for (const [k, t] of this.marked) if (wall - t >= this.every) this.marked.delete(k);
+          this.marked.set(shop, wall);
+        }),
+      force,
+    );
   }
 
   /** The index was lost with the data: every shop is marked again at its next step. */

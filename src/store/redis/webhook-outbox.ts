@@ -4,6 +4,7 @@ import type { DeadLetter, DueShop, SettleOp, WebhookRound, WebhookStore } from '
 import { shopPrefix, webhookDeadKey, webhookIndexKey, webhookSubKey } from './keys.ts';
 import type { ScriptName } from './scripts.ts';
 import { IndexMarker } from './index-marker.ts';
+import { InFlight } from './in-flight.ts';
 import type { ScriptArgs, ScriptReply } from './script-io.ts';
 
 type Client = Redis | Cluster;
@@ -27,8 +28,8 @@ export class WebhookOutbox implements WebhookStore {
   private onStep: (shop: string) => void = () => {};
   /** Per shop: the event types last written to its `wh:sub` by this instance. */
   private readonly synced = new Map<string, string>();
-  /** Per shop: the write of its `wh:sub` in flight, and the event types it writes. */
-  private readonly syncing = new Map<string, { events: string; done: Promise<void> }>();
+  /** Per shop: the write of its `wh:sub` on its way, tagged with the event types it writes. */
+  private readonly syncing = new InFlight();
   private readonly due: IndexMarker;
 
   constructor(
@@ -68,13 +69,7 @@ export class WebhookOutbox implements WebhookStore {
     const joined = events.join(',');
     if (this.synced.get(shop) === joined) return events.length ? this.due.mark(shop) : undefined;
     // The steps that come while the shop's subscriptions are written wait for that one write.
-    const pending = this.syncing.get(shop);
-    if (pending?.events === joined) return pending.done;
-    const done = this.sync(shop, events).finally(() => {
-      if (this.syncing.get(shop)?.done === done) this.syncing.delete(shop);
-    });
-    this.syncing.set(shop, { events: joined, done });
-    return done;
+    return this.syncing.run(shop, joined, () => this.sync(shop, events));
   }
 
   private async sync(shop: string, events: readonly string[]): Promise<void> {
